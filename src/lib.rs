@@ -1,0 +1,24 @@
+//! # eci-imagecache
+//!
+//! The embedded query-and-matching engine behind Alibaba Cloud ECI image
+//! caches: emulators link it to answer `DescribeImageCaches`,
+//! `CreateImageCache`, `UpdateImageCache` and `DeleteImageCache` as the cloud
+//! does; schedulers link it to pick the best image cache for a container
+//! group.
+//!
+//! ## API themes
+//!
+//! * **Image references** ([`reference`]): [`reference::Reference`] parses
+//!   and normalises a reference exactly as Docker does and keeps one
+//!   canonical string; [`reference::RegistryAliases`] turns it into the
+//!   [`reference::RepoKey`] and [`reference::ExactKey`] that matching
+//!   compares, folding ACR endpoint variants (`registry.` / `registry-vpc.` …)
+//!   unless strict.
+//!
+//! ## Cargo features
+//!
+//! * `oci-spec`: conversions to and from `oci_spec::distribution::Reference`.
+
+#![deny(missing_docs)]
+
+pub mod reference;

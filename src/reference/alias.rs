@@ -13,7 +13,7 @@
 //! | `<instance>-registry[-vpc].<region>.cr.aliyuncs.com` | `<instance>-registry.<region>.cr.aliyuncs.com` |
 //! | `index.docker.io`, `docker.io` | `docker.io` |
 //! | `registry-1.docker.io` (only when opted in) | `docker.io` |
-//! | an embedder's alias (`AcrRegistryInfo.N.Domain`) | the key of the host it stands for |
+//! | an embedder's alias (`AcrRegistryInfo.N.Domain`) | the key of its alias class |
 //! | anything else | itself, lower-cased, port kept |
 //!
 //! Every fold only shortens or drops the first DNS label, so it never crosses
@@ -54,8 +54,12 @@ use super::parse::DOCKER_HUB;
 pub struct RegistryAliases {
     strict: bool,
     docker_hub_registry_1: bool,
-    /// Lower-cased `host[:port]` → the lower-cased host it stands for.
-    aliases: HashMap<Box<str>, Box<str>>,
+    /// The embedder's aliases as given (lower-cased): `(host, same_as)`.
+    aliases: Vec<(Box<str>, Box<str>)>,
+    /// Folded key → the representative key of its alias class, for every
+    /// key that is not its own representative. Rebuilt from `aliases`
+    /// whenever they or the folding settings change.
+    representative: HashMap<Box<str>, Box<str>>,
 }
 
 /// A registry after alias folding: two references are in the same registry
@@ -79,7 +83,8 @@ pub struct ExactKey {
 
 impl RegistryAliases {
     /// No folding: a registry key is just the lower-cased `host[:port]`.
-    /// Aliases added with [`RegistryAliases::add_alias`] still apply.
+    /// Aliases added with [`RegistryAliases::add_alias`] are explicit
+    /// settings and still apply.
     pub fn strict() -> Self {
         RegistryAliases {
             strict: true,
@@ -95,6 +100,7 @@ impl RegistryAliases {
     /// Turns strict mode on or off.
     pub fn set_strict(&mut self, strict: bool) {
         self.strict = strict;
+        self.rebuild_representatives();
     }
 
     /// Whether `registry-1.docker.io` counts as Docker Hub.
@@ -106,24 +112,53 @@ impl RegistryAliases {
     /// Docker Hub. Off by default; ignored in strict mode.
     pub fn with_docker_hub_registry_1(mut self, yes: bool) -> Self {
         self.docker_hub_registry_1 = yes;
+        self.rebuild_representatives();
         self
     }
 
     /// Makes `host` (a `host[:port]`, any letter case) the same registry as
     /// `same_as`, as `AcrRegistryInfo.N.Domain` does for an ACR Enterprise
-    /// instance. `same_as` is folded by the table in force; aliases do not
-    /// chain.
+    /// instance. Both are folded by the table in force first, so naming any
+    /// endpoint variant of a registry names all of them. Aliases are an
+    /// equivalence: an alias of an alias is the same registry too, and the
+    /// key of the whole class is the key of the `same_as` given last.
     pub fn add_alias(&mut self, host: &str, same_as: &str) {
-        self.aliases.insert(
+        self.aliases.push((
             host.to_ascii_lowercase().into_boxed_str(),
             same_as.to_ascii_lowercase().into_boxed_str(),
-        );
+        ));
+        self.rebuild_representatives();
     }
 
     /// [`RegistryAliases::add_alias`], by value.
     pub fn with_alias(mut self, host: &str, same_as: &str) -> Self {
         self.add_alias(host, same_as);
         self
+    }
+
+    /// Union-find over the folded keys of the aliases, flattened into
+    /// `representative`.
+    fn rebuild_representatives(&mut self) {
+        let mut parent: HashMap<Box<str>, Box<str>> = HashMap::new();
+        fn root<'a>(parent: &'a HashMap<Box<str>, Box<str>>, mut key: &'a str) -> &'a str {
+            while let Some(up) = parent.get(key) {
+                key = up;
+            }
+            key
+        }
+        for (host, same_as) in &self.aliases {
+            let (mut a, mut b) = (String::new(), String::new());
+            self.write_folded_host(host, &mut a);
+            self.write_folded_host(same_as, &mut b);
+            let (ra, rb) = (root(&parent, &a).to_owned(), root(&parent, &b).to_owned());
+            if ra != rb {
+                parent.insert(ra.into_boxed_str(), rb.into_boxed_str());
+            }
+        }
+        self.representative = parent
+            .keys()
+            .map(|k| (k.clone(), root(&parent, k).into()))
+            .collect();
     }
 
     /// The key of a registry host (`host[:port]`, as [`Reference::registry`]
@@ -209,13 +244,20 @@ impl RegistryAliases {
 
     fn write_registry_key(&self, registry: &str, out: &mut String) {
         let start = out.len();
-        out.extend(registry.chars().map(|c| c.to_ascii_lowercase()));
-        if !self.aliases.is_empty()
-            && let Some(same_as) = self.aliases.get(&out[start..])
+        self.write_folded_host(registry, out);
+        if !self.representative.is_empty()
+            && let Some(representative) = self.representative.get(&out[start..])
         {
             out.truncate(start);
-            out.push_str(same_as);
+            out.push_str(representative);
         }
+    }
+
+    /// Lower-cases `host` into `out` and folds it by the built-in table
+    /// (unless strict).
+    fn write_folded_host(&self, host: &str, out: &mut String) {
+        let start = out.len();
+        out.extend(host.chars().map(|c| c.to_ascii_lowercase()));
         if !self.strict
             && let Some(cut) = builtin_fold(&out[start..], self.docker_hub_registry_1)
         {

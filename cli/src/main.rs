@@ -1,1 +1,38 @@
-fn main() {}
+//! `eci-imagecache`: the command line of the eci-imagecache library.
+
+mod reference;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The query-and-matching engine behind Alibaba Cloud ECI image caches.
+#[derive(Parser)]
+#[command(name = "eci-imagecache", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Normalise image references: one JSON object per line, for each
+    /// argument or else each line of standard input.
+    Ref(reference::RefArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ref(args) => reference::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`… | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eci-imagecache: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

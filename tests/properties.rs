@@ -166,7 +166,9 @@ proptest! {
     #[test]
     fn parse_display_round_trips(p in parts(any_registry())) {
         let r = Reference::parse(&p.render()).unwrap();
-        let again = Reference::parse(&r.to_string()).unwrap();
+        let displayed = r.to_string();
+        prop_assert_eq!(displayed.as_str(), r.as_str());
+        let again = Reference::parse(&displayed).unwrap();
         prop_assert_eq!(&again, &r);
         prop_assert_eq!(again.as_str(), r.as_str());
         prop_assert_eq!(again.registry(), r.registry());

@@ -6,7 +6,16 @@ use eci_imagecache::reference::{ErrorKind, Reference, Version};
 const H64: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 
 /// (input, canonical, registry, repository, tag as written, digest)
-const ACCEPTED: &[(&str, &str, &str, &str, Option<&str>, Option<&str>)] = &[
+type Accepted = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+const ACCEPTED: &[Accepted] = &[
     (
         "nginx",
         "docker.io/library/nginx:latest",
@@ -294,7 +303,7 @@ fn equality_follows_the_canonical_form() {
         Reference::parse("Example.com/a").unwrap(),
         Reference::parse("example.com/a").unwrap()
     );
-    let mut sorted = vec![latest.clone(), Reference::parse("alpine").unwrap()];
+    let mut sorted = [latest.clone(), Reference::parse("alpine").unwrap()];
     sorted.sort();
     assert_eq!(sorted[0].repository(), "library/alpine");
 }

@@ -8,7 +8,7 @@
 //!
 //! ## API themes
 //!
-//! * **Image references** ([`reference`]): [`reference::Reference`] parses
+//! * **Image references** ([`mod@reference`]): [`reference::Reference`] parses
 //!   and normalises a reference exactly as Docker does and keeps one
 //!   canonical string; [`reference::RegistryAliases`] turns it into the
 //!   [`reference::RepoKey`] and [`reference::ExactKey`] that matching

@@ -21,4 +21,11 @@
 
 #![deny(missing_docs)]
 
+pub mod cursor;
+pub mod describe;
+mod error;
+pub mod oracle;
+pub mod record;
 pub mod reference;
+
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,229 @@
+//! `NextToken`: a keyset cursor (the last returned sort key), versioned,
+//! bound to the engine instance and to the query's filters by a keyed MAC,
+//! and written as base64url without padding (`shared/spec/behaviour.md` 4.3).
+//!
+//! Layout before encoding: `version (1) | f (4) | p (4) | creation (8) |
+//! id length (2) | id | mac (16)`, integers little-endian. The MAC is
+//! HMAC-SHA256, truncated to 16 bytes, over the version, the filter
+//! fingerprint and the payload, keyed by the engine's [`TokenKey`]; the
+//! fingerprint itself is not in the token, so a token presented with other
+//! filters fails the MAC like a forged one.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::describe::SortKey;
+use crate::error::ApiError;
+
+const VERSION: u8 = 1;
+const MAC_LEN: usize = 16;
+const FIXED_LEN: usize = 1 + 4 + 4 + 8 + 2;
+
+/// The secret that binds `NextToken`s to one engine instance: a token made
+/// by an engine with another key is rejected.
+///
+/// ```
+/// use eci_imagecache::cursor::TokenKey;
+///
+/// assert_eq!(TokenKey::from_seed(7), TokenKey::from_seed(7));
+/// assert_ne!(TokenKey::from_seed(7), TokenKey::from_seed(8));
+/// assert_ne!(TokenKey::random(), TokenKey::random());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKey([u8; 32]);
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(<secret>)")
+    }
+}
+
+impl TokenKey {
+    /// A key from the operating system's randomness (through the standard
+    /// library's randomly keyed hasher).
+    pub fn random() -> TokenKey {
+        use std::hash::{BuildHasher, Hasher};
+        let mut seed = Sha256::new();
+        for i in 0..4u64 {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(i);
+            seed.update(h.finish().to_le_bytes());
+        }
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            seed.update(now.as_nanos().to_le_bytes());
+        }
+        TokenKey(seed.finalize().into())
+    }
+
+    /// A key derived from a seed, for reproducible engines and tests.
+    pub fn from_seed(seed: u64) -> TokenKey {
+        let mut h = Sha256::new();
+        h.update(b"eci-imagecache token key\0");
+        h.update(seed.to_le_bytes());
+        TokenKey(h.finalize().into())
+    }
+
+    fn mac(&self, fingerprint: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(&(fingerprint.len() as u64).to_le_bytes());
+        mac.update(fingerprint);
+        mac.update(payload);
+        let full = mac.finalize().into_bytes();
+        let mut out = [0; MAC_LEN];
+        out.copy_from_slice(&full[..MAC_LEN]);
+        out
+    }
+}
+
+/// The decoded position: everything up to and including this sort key has
+/// been returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub f: u32,
+    pub p: u32,
+    pub creation: i64,
+    pub id: String,
+}
+
+impl Position {
+    pub fn sort_key(&self) -> SortKey<'_> {
+        SortKey {
+            f: self.f,
+            p: self.p,
+            creation: self.creation,
+            id: &self.id,
+        }
+    }
+}
+
+pub(crate) fn encode(key: &TokenKey, fingerprint: &[u8], last: SortKey<'_>) -> String {
+    // Ids longer than u16 cannot come from the API; clamp rather than panic.
+    let id = &last.id.as_bytes()[..last.id.len().min(u16::MAX as usize)];
+    let mut raw = Vec::with_capacity(FIXED_LEN + id.len() + MAC_LEN);
+    raw.push(VERSION);
+    raw.extend_from_slice(&last.f.to_le_bytes());
+    raw.extend_from_slice(&last.p.to_le_bytes());
+    raw.extend_from_slice(&last.creation.to_le_bytes());
+    raw.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    raw.extend_from_slice(id);
+    let mac = key.mac(fingerprint, &raw);
+    raw.extend_from_slice(&mac);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Decodes a token; anything malformed, forged, foreign or for other filters
+/// is `InvalidParameter.NextToken`.
+pub(crate) fn decode(
+    key: &TokenKey,
+    fingerprint: &[u8],
+    token: &str,
+) -> Result<Position, ApiError> {
+    let invalid = ApiError::invalid_next_token;
+    if token.len() > 4 * 1024 {
+        return Err(invalid());
+    }
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    if raw.len() < FIXED_LEN + MAC_LEN || raw[0] != VERSION {
+        return Err(invalid());
+    }
+    let (payload, mac) = raw.split_at(raw.len() - MAC_LEN);
+    // Constant-time comparison of the MAC.
+    let expected = key.mac(fingerprint, payload);
+    if expected
+        .iter()
+        .zip(mac)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        != 0
+    {
+        return Err(invalid());
+    }
+    let u32_at = |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap());
+    let id_len = u16::from_le_bytes(payload[17..19].try_into().unwrap()) as usize;
+    if payload.len() != FIXED_LEN + id_len {
+        return Err(invalid());
+    }
+    let id = std::str::from_utf8(&payload[FIXED_LEN..]).map_err(|_| invalid())?;
+    Ok(Position {
+        f: u32_at(1),
+        p: u32_at(5),
+        creation: i64::from_le_bytes(payload[9..17].try_into().unwrap()),
+        id: id.to_owned(),
+    })
+}
+
+/// Decodes arbitrary text as a token against a fixed key and fingerprint:
+/// the fuzz target's entry point. Never panics.
+#[doc(hidden)]
+pub fn fuzz_decode(token: &str) -> bool {
+    decode(&TokenKey::from_seed(0), b"fuzz", token).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SortKey<'static> {
+        SortKey {
+            f: 3,
+            p: 1,
+            creation: 1_700_000_000,
+            id: "imc-0123456789abcdefghij",
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = TokenKey::from_seed(1);
+        let token = encode(&k, b"filters", key());
+        assert!(
+            !token.contains(['=', '+', '/']),
+            "base64url without padding: {token}"
+        );
+        let position = decode(&k, b"filters", &token).unwrap();
+        assert_eq!(position.sort_key(), key());
+    }
+
+    #[test]
+    fn rejects_foreign_forged_truncated_and_mismatched_tokens() {
+        let k = TokenKey::from_seed(1);
+        let token = encode(&k, b"filters", key());
+        let rejected = |t: &str, fp: &[u8], k: &TokenKey| {
+            decode(k, fp, t).unwrap_err().code() == crate::ErrorCode::InvalidNextToken
+        };
+        assert!(
+            rejected(&token, b"filters", &TokenKey::from_seed(2)),
+            "foreign engine"
+        );
+        assert!(rejected(&token, b"other filters", &k), "other filters");
+        assert!(
+            rejected(&token[..token.len() - 1], b"filters", &k),
+            "truncated"
+        );
+        assert!(rejected("", b"filters", &k));
+        assert!(rejected("!!!", b"filters", &k), "not base64url");
+        assert!(rejected(&format!("{token}="), b"filters", &k), "padding");
+        // Every single-character change is caught.
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for i in 0..token.len() {
+            for c in alphabet.chars().step_by(7) {
+                let mut forged = token.clone();
+                forged.replace_range(i..i + 1, &c.to_string());
+                if forged != token {
+                    assert!(rejected(&forged, b"filters", &k), "forged at {i}: {forged}");
+                }
+            }
+        }
+        // A wrong version with a valid MAC is still rejected.
+        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        raw[0] = 2;
+        let payload_len = raw.len() - MAC_LEN;
+        let mac = k.mac(b"filters", &raw[..payload_len]);
+        raw[payload_len..].copy_from_slice(&mac);
+        assert!(
+            rejected(&URL_SAFE_NO_PAD.encode(raw), b"filters", &k),
+            "version 2"
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! `DescribeImageCaches`: the typed request, the page it returns, and the
+//! definitions of matching and order that every engine shares
+//! (`shared/spec/behaviour.md` section 4).
+//!
+//! ```
+//! use eci_imagecache::describe::DescribeRequest;
+//!
+//! let request = DescribeRequest::new("cn-hangzhou")
+//!     .match_image("registry-vpc.cn-hangzhou.aliyuncs.com/eci_open/nginx:1.15.10-perl")?
+//!     .match_image("redis:7")?
+//!     .match_count(1)
+//!     .limit(20);
+//! assert_eq!(request.match_images.len(), 2);
+//! # Ok::<(), eci_imagecache::ApiError>(())
+//! ```
+
+use std::cmp::Ordering;
+
+use crate::error::ApiError;
+use crate::record::ImageCache;
+use crate::reference::{ExactKey, Reference, RegistryAliases};
+
+/// At most this many `MatchImage.N`.
+pub const MAX_MATCH_IMAGES: usize = 100;
+/// At most this many `Tag.N`.
+pub const MAX_TAGS: usize = 20;
+
+/// A `DescribeImageCaches` request. All filters are ANDed; absent ones do not
+/// restrict.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DescribeRequest {
+    /// `RegionId` (required).
+    pub region_id: String,
+    /// `ImageCacheId`: exact; an unknown id gives an empty list.
+    pub image_cache_id: Option<String>,
+    /// `ImageCacheName`: exact, case-sensitive.
+    pub image_cache_name: Option<String>,
+    /// `SnapshotId`: exact.
+    pub snapshot_id: Option<String>,
+    /// `ResourceGroupId`: exact.
+    pub resource_group_id: Option<String>,
+    /// `Image`: without tag or digest, any version of the repository
+    /// matches; with one, the exact key must match.
+    pub image: Option<Reference>,
+    /// `Tag.N.Key` / `Tag.N.Value`: every tag must be on the cache.
+    pub tags: Vec<TagFilter>,
+    /// `MatchImage.N`: duplicates count once.
+    pub match_images: Vec<Reference>,
+    /// `ImageFullMatch`: only with `MatchImage`.
+    pub image_full_match: bool,
+    /// `ImageMatchCountRequest`: only with `MatchImage`.
+    pub image_match_count_request: Option<u32>,
+    /// `Limit`: absent means every result on one page.
+    pub limit: Option<u32>,
+    /// `NextToken`: empty is the same as absent.
+    pub next_token: Option<String>,
+}
+
+/// `Tag.N`: a key, and a value that matches any value when absent or empty.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TagFilter {
+    /// `Tag.N.Key`.
+    pub key: String,
+    /// `Tag.N.Value`.
+    pub value: Option<String>,
+}
+
+impl TagFilter {
+    /// The value to match, or `None` for any value.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref().filter(|v| !v.is_empty())
+    }
+}
+
+/// One page of `DescribeImageCaches`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DescribePage<'a> {
+    /// `ImageCaches`, in the order of section 4.2.
+    pub image_caches: Vec<&'a ImageCache>,
+    /// `TotalCount`: the caches that pass the filters, across all pages.
+    pub total_count: usize,
+    /// `NextToken`: present only when more caches remain.
+    pub next_token: Option<String>,
+}
+
+impl DescribeRequest {
+    /// A request for a region, with no filters.
+    pub fn new(region_id: impl Into<String>) -> Self {
+        DescribeRequest {
+            region_id: region_id.into(),
+            ..DescribeRequest::default()
+        }
+    }
+
+    /// Adds a `MatchImage`.
+    pub fn match_image(mut self, image: &str) -> Result<Self, ApiError> {
+        let parsed = Reference::parse(image).map_err(|e| ApiError::invalid("MatchImage", e))?;
+        self.match_images.push(parsed);
+        Ok(self)
+    }
+
+    /// Sets `Image`.
+    pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
+        self.image = Some(Reference::parse(image).map_err(|e| ApiError::invalid("Image", e))?);
+        Ok(self)
+    }
+
+    /// Sets `ImageCacheId`.
+    pub fn image_cache_id(mut self, id: impl Into<String>) -> Self {
+        self.image_cache_id = Some(id.into());
+        self
+    }
+
+    /// Sets `ImageCacheName`.
+    pub fn image_cache_name(mut self, name: impl Into<String>) -> Self {
+        self.image_cache_name = Some(name.into());
+        self
+    }
+
+    /// Sets `SnapshotId`.
+    pub fn snapshot_id(mut self, id: impl Into<String>) -> Self {
+        self.snapshot_id = Some(id.into());
+        self
+    }
+
+    /// Sets `ResourceGroupId`.
+    pub fn resource_group_id(mut self, id: impl Into<String>) -> Self {
+        self.resource_group_id = Some(id.into());
+        self
+    }
+
+    /// Adds a `Tag` filter; `None` or `""` matches any value of the key.
+    pub fn tag(mut self, key: impl Into<String>, value: Option<&str>) -> Self {
+        self.tags.push(TagFilter {
+            key: key.into(),
+            value: value.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Sets `ImageFullMatch`.
+    pub fn full_match(mut self, yes: bool) -> Self {
+        self.image_full_match = yes;
+        self
+    }
+
+    /// Sets `ImageMatchCountRequest`.
+    pub fn match_count(mut self, n: u32) -> Self {
+        self.image_match_count_request = Some(n);
+        self
+    }
+
+    /// Sets `Limit`.
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Sets `NextToken`.
+    pub fn next_token(mut self, token: impl Into<String>) -> Self {
+        self.next_token = Some(token.into());
+        self
+    }
+
+    /// Checks the limits of section 4; every engine calls this first.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.region_id.is_empty() {
+            return Err(ApiError::missing("RegionId"));
+        }
+        if self.match_images.len() > MAX_MATCH_IMAGES {
+            return Err(ApiError::invalid(
+                "MatchImage",
+                format_args!(
+                    "at most {MAX_MATCH_IMAGES} images, got {}",
+                    self.match_images.len()
+                ),
+            ));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(ApiError::invalid(
+                "Tag",
+                format_args!("at most {MAX_TAGS} tags, got {}", self.tags.len()),
+            ));
+        }
+        if self.tags.iter().any(|t| t.key.is_empty()) {
+            return Err(ApiError::invalid(
+                "Tag.N.Key",
+                "a tag key must not be empty",
+            ));
+        }
+        if self.limit == Some(0) {
+            return Err(ApiError::invalid("Limit", "must be at least 1"));
+        }
+        if self.image_match_count_request == Some(0) {
+            return Err(ApiError::invalid(
+                "ImageMatchCountRequest",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `NextToken` to continue from, if any (empty counts as none).
+    pub(crate) fn continuation(&self) -> Option<&str> {
+        self.next_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+/// A request with its images turned into keys under an engine's rules.
+pub(crate) struct Prepared {
+    /// Distinct query images, sorted (duplicates count once).
+    pub match_keys: Vec<ExactKey>,
+    /// `Image`, and whether it was written without tag or digest.
+    pub image: Option<(ExactKey, bool)>,
+    /// `ImageFullMatch`, only meaningful with `MatchImage`.
+    pub full_match: bool,
+    /// `ImageMatchCountRequest`, only meaningful with `MatchImage`.
+    pub min_exact: Option<u32>,
+}
+
+impl Prepared {
+    pub fn new(request: &DescribeRequest, rules: &RegistryAliases) -> Prepared {
+        let mut match_keys: Vec<ExactKey> = request
+            .match_images
+            .iter()
+            .map(|r| rules.exact_key(r))
+            .collect();
+        match_keys.sort_unstable();
+        match_keys.dedup();
+        let matching = !match_keys.is_empty();
+        Prepared {
+            image: request
+                .image
+                .as_ref()
+                .map(|r| (rules.exact_key(r), r.is_name_only())),
+            full_match: matching && request.image_full_match,
+            min_exact: request.image_match_count_request.filter(|_| matching),
+            match_keys,
+        }
+    }
+
+    /// Whether a cache with `f` exact and `p` partial matches is returned
+    /// (section 4.1). Without `MatchImage` every cache passes.
+    pub fn match_passes(&self, f: u32, p: u32) -> bool {
+        if self.match_keys.is_empty() {
+            return true;
+        }
+        if f + p == 0 {
+            return false;
+        }
+        if self.full_match {
+            return f as usize == self.match_keys.len();
+        }
+        self.min_exact.is_none_or(|n| f >= n)
+    }
+
+    /// A canonical encoding of everything but `Limit` and `NextToken`, which
+    /// a token is bound to.
+    pub fn fingerprint(&self, request: &DescribeRequest, out: &mut Vec<u8>) {
+        fn field(out: &mut Vec<u8>, tag: u8, value: Option<&str>) {
+            out.push(tag);
+            match value {
+                None => out.push(0),
+                Some(v) => {
+                    out.push(1);
+                    out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                    out.extend_from_slice(v.as_bytes());
+                }
+            }
+        }
+        out.clear();
+        field(out, b'R', Some(&request.region_id));
+        field(out, b'I', request.image_cache_id.as_deref());
+        field(out, b'N', request.image_cache_name.as_deref());
+        field(out, b'S', request.snapshot_id.as_deref());
+        field(out, b'G', request.resource_group_id.as_deref());
+        match &self.image {
+            None => field(out, b'M', None),
+            Some((key, name_only)) => {
+                let text = if *name_only { key.repo() } else { key.as_str() };
+                field(out, if *name_only { b'm' } else { b'M' }, Some(text));
+            }
+        }
+        let mut tags: Vec<(&str, Option<&str>)> = request
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value()))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        for (key, value) in tags {
+            field(out, b'T', Some(key));
+            field(out, b'V', value);
+        }
+        for key in &self.match_keys {
+            field(out, b'Q', Some(key.as_str()));
+        }
+        out.push(self.full_match as u8);
+        out.extend_from_slice(&self.min_exact.unwrap_or(0).to_le_bytes());
+    }
+}
+
+/// Whether a cache's tags satisfy every tag filter.
+pub(crate) fn tags_match(cache: &ImageCache, filters: &[TagFilter]) -> bool {
+    filters.iter().all(|filter| {
+        cache
+            .tags
+            .iter()
+            .any(|tag| tag.key == filter.key && filter.value().is_none_or(|v| v == tag.value))
+    })
+}
+
+/// Where a cache stands in the total order of section 4.2: exact matches
+/// descending, partial matches descending, `CreationTime` newest first,
+/// `ImageCacheId` ascending. Without `MatchImage`, `f` and `p` are 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SortKey<'a> {
+    pub f: u32,
+    pub p: u32,
+    pub creation: i64,
+    pub id: &'a str,
+}
+
+impl Ord for SortKey<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .f
+            .cmp(&self.f)
+            .then(other.p.cmp(&self.p))
+            .then(other.creation.cmp(&self.creation))
+            .then(self.id.cmp(other.id))
+    }
+}
+
+impl PartialOrd for SortKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<'a> SortKey<'a> {
+    pub fn of(cache: &'a ImageCache, f: u32, p: u32) -> Self {
+        SortKey {
+            f,
+            p,
+            creation: cache.creation_time.as_second(),
+            id: &cache.id,
+        }
+    }
+}

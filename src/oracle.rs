@@ -1,0 +1,153 @@
+//! The naive oracle: the semantics of `DescribeImageCaches` as a plain loop
+//! over every cache, comparing pre-normalised keys. Written for obviousness,
+//! not speed: the property tests check the [`Index`](crate::index::Index)
+//! against it, and the benchmarks use it as the "naive" baseline.
+
+use crate::cursor::{self, TokenKey};
+use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey, tags_match};
+use crate::error::ApiError;
+use crate::record::ImageCache;
+use crate::reference::{ExactKey, RegistryAliases};
+
+/// Every cache in a `Vec`, each with the exact keys of its images.
+///
+/// ```
+/// use eci_imagecache::cursor::TokenKey;
+/// use eci_imagecache::describe::DescribeRequest;
+/// use eci_imagecache::oracle::NaiveIndex;
+/// use eci_imagecache::record::ImageCache;
+/// use eci_imagecache::reference::RegistryAliases;
+///
+/// let mut naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(1));
+/// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+/// naive.insert(ImageCache::new("imc-a", "web", "cn-hangzhou", t).with_images(["nginx:1.25"]).unwrap());
+/// let page = naive.describe(&DescribeRequest::new("cn-hangzhou").match_image("nginx:1.24")?)?;
+/// assert_eq!(page.total_count, 1); // a partial match: same repository, other tag
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+pub struct NaiveIndex {
+    rules: RegistryAliases,
+    token_key: TokenKey,
+    caches: Vec<(ImageCache, Vec<ExactKey>)>,
+}
+
+impl NaiveIndex {
+    /// An empty oracle with these alias rules and token key.
+    pub fn new(rules: RegistryAliases, token_key: TokenKey) -> Self {
+        NaiveIndex {
+            rules,
+            token_key,
+            caches: Vec::new(),
+        }
+    }
+
+    /// Inserts a cache, replacing the one with the same id; returns it.
+    pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
+        let old = self.remove(&cache.id);
+        let keys = cache
+            .images
+            .iter()
+            .map(|image| self.rules.exact_key(image.reference()))
+            .collect();
+        self.caches.push((cache, keys));
+        old
+    }
+
+    /// Removes a cache by id.
+    pub fn remove(&mut self, id: &str) -> Option<ImageCache> {
+        let at = self.caches.iter().position(|(c, _)| c.id == id)?;
+        Some(self.caches.swap_remove(at).0)
+    }
+
+    /// The cache with this id.
+    pub fn get(&self, id: &str) -> Option<&ImageCache> {
+        self.caches.iter().map(|(c, _)| c).find(|c| c.id == id)
+    }
+
+    /// How many caches there are.
+    pub fn len(&self) -> usize {
+        self.caches.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.caches.is_empty()
+    }
+
+    /// Answers `DescribeImageCaches`.
+    pub fn describe(&self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
+        request.validate()?;
+        let prepared = Prepared::new(request, &self.rules);
+        let mut fingerprint = Vec::new();
+        prepared.fingerprint(request, &mut fingerprint);
+        let after = match request.continuation() {
+            Some(token) => Some(cursor::decode(&self.token_key, &fingerprint, token)?),
+            None => None,
+        };
+
+        let mut passing: Vec<SortKey<'_>> = Vec::new();
+        let mut by_id = std::collections::HashMap::new();
+        for (cache, keys) in &self.caches {
+            let (mut f, mut p) = (0, 0);
+            for q in &prepared.match_keys {
+                if keys.iter().any(|k| k == q) {
+                    f += 1;
+                } else if keys.iter().any(|k| k.repo() == q.repo()) {
+                    p += 1;
+                }
+            }
+            let image_ok = match &prepared.image {
+                None => true,
+                Some((q, true)) => keys.iter().any(|k| k.repo() == q.repo()),
+                Some((q, false)) => keys.iter().any(|k| k == q),
+            };
+            let passes = prepared.match_passes(f, p)
+                && image_ok
+                && request
+                    .image_cache_id
+                    .as_ref()
+                    .is_none_or(|id| *id == cache.id)
+                && request
+                    .image_cache_name
+                    .as_ref()
+                    .is_none_or(|n| *n == cache.name)
+                && request
+                    .snapshot_id
+                    .as_ref()
+                    .is_none_or(|s| Some(s) == cache.snapshot_id.as_ref())
+                && request
+                    .resource_group_id
+                    .as_ref()
+                    .is_none_or(|g| Some(g) == cache.resource_group_id.as_ref())
+                && tags_match(cache, &request.tags);
+            if passes {
+                passing.push(SortKey::of(cache, f, p));
+                by_id.insert(cache.id.as_str(), cache);
+            }
+        }
+        passing.sort();
+
+        let total_count = passing.len();
+        let remaining: Vec<SortKey<'_>> = match &after {
+            Some(position) => passing
+                .into_iter()
+                .filter(|k| *k > position.sort_key())
+                .collect(),
+            None => passing,
+        };
+        let limit = request.limit.map_or(usize::MAX, |l| l as usize);
+        let page: Vec<SortKey<'_>> = remaining.iter().copied().take(limit).collect();
+        let next_token = (remaining.len() > page.len()).then(|| {
+            cursor::encode(
+                &self.token_key,
+                &fingerprint,
+                *page.last().expect("limit >= 1"),
+            )
+        });
+        Ok(DescribePage {
+            image_caches: page.iter().map(|k| by_id[k.id]).collect(),
+            total_count,
+            next_token,
+        })
+    }
+}

@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use crate::error::ApiError;
 use crate::record::ImageCache;
-use crate::reference::{ExactKey, Reference, RegistryAliases};
+use crate::reference::{Reference, RegistryAliases};
 
 /// At most this many `MatchImage.N`.
 pub const MAX_MATCH_IMAGES: usize = 100;
@@ -206,50 +206,103 @@ impl DescribeRequest {
     }
 }
 
-/// A request with its images turned into keys under an engine's rules.
+/// A query key: byte ranges of [`Prepared`]'s text.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyRange {
+    start: u32,
+    repo_end: u32,
+    end: u32,
+}
+
+/// A request with its images turned into keys under an engine's rules, in
+/// buffers that are reused from query to query.
+#[derive(Default)]
 pub(crate) struct Prepared {
-    /// Distinct query images, sorted (duplicates count once).
-    pub match_keys: Vec<ExactKey>,
+    text: String,
+    scratch: String,
+    /// Distinct query images, sorted by exact key (duplicates count once).
+    keys: Vec<KeyRange>,
     /// `Image`, and whether it was written without tag or digest.
-    pub image: Option<(ExactKey, bool)>,
-    /// `ImageFullMatch`, only meaningful with `MatchImage`.
+    image: Option<(KeyRange, bool)>,
+    /// `ImageFullMatch`, only when there is a `MatchImage`.
     pub full_match: bool,
-    /// `ImageMatchCountRequest`, only meaningful with `MatchImage`.
+    /// `ImageMatchCountRequest`, only when there is a `MatchImage`.
     pub min_exact: Option<u32>,
 }
 
 impl Prepared {
-    pub fn new(request: &DescribeRequest, rules: &RegistryAliases) -> Prepared {
-        let mut match_keys: Vec<ExactKey> = request
-            .match_images
-            .iter()
-            .map(|r| rules.exact_key(r))
-            .collect();
-        match_keys.sort_unstable();
-        match_keys.dedup();
-        let matching = !match_keys.is_empty();
-        Prepared {
-            image: request
-                .image
-                .as_ref()
-                .map(|r| (rules.exact_key(r), r.is_name_only())),
-            full_match: matching && request.image_full_match,
-            min_exact: request.image_match_count_request.filter(|_| matching),
-            match_keys,
+    /// Fills the buffers for `request`, keeping their capacity.
+    pub fn prepare(&mut self, request: &DescribeRequest, rules: &RegistryAliases) {
+        self.text.clear();
+        self.keys.clear();
+        for image in &request.match_images {
+            let key = self.push_key(image, rules);
+            self.keys.push(key);
         }
+        let text = &self.text;
+        let exact = |k: &KeyRange| &text[k.start as usize..k.end as usize];
+        self.keys.sort_unstable_by(|a, b| exact(a).cmp(exact(b)));
+        self.keys.dedup_by(|a, b| exact(a) == exact(b));
+        self.image = request
+            .image
+            .as_ref()
+            .map(|r| (self.push_key(r, rules), r.is_name_only()));
+        let matching = !self.keys.is_empty();
+        self.full_match = matching && request.image_full_match;
+        self.min_exact = request.image_match_count_request.filter(|_| matching);
+    }
+
+    fn push_key(
+        &mut self,
+        reference: &crate::reference::Reference,
+        rules: &RegistryAliases,
+    ) -> KeyRange {
+        let repo_len = rules.write_exact_key(reference, &mut self.scratch);
+        let start = self.text.len();
+        self.text.push_str(&self.scratch);
+        KeyRange {
+            start: start as u32,
+            repo_end: (start + repo_len) as u32,
+            end: self.text.len() as u32,
+        }
+    }
+
+    /// How many distinct query images there are.
+    pub fn match_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The distinct query images as (exact key, repo key).
+    pub fn match_keys(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.keys.iter().map(|k| self.key(*k))
+    }
+
+    /// `Image` as (exact key, repo key, written without a version).
+    pub fn image(&self) -> Option<(&str, &str, bool)> {
+        self.image.map(|(k, name_only)| {
+            let (exact, repo) = self.key(k);
+            (exact, repo, name_only)
+        })
+    }
+
+    fn key(&self, k: KeyRange) -> (&str, &str) {
+        (
+            &self.text[k.start as usize..k.end as usize],
+            &self.text[k.start as usize..k.repo_end as usize],
+        )
     }
 
     /// Whether a cache with `f` exact and `p` partial matches is returned
     /// (section 4.1). Without `MatchImage` every cache passes.
     pub fn match_passes(&self, f: u32, p: u32) -> bool {
-        if self.match_keys.is_empty() {
+        if self.keys.is_empty() {
             return true;
         }
         if f + p == 0 {
             return false;
         }
         if self.full_match {
-            return f as usize == self.match_keys.len();
+            return f as usize == self.keys.len();
         }
         self.min_exact.is_none_or(|n| f >= n)
     }
@@ -274,26 +327,28 @@ impl Prepared {
         field(out, b'N', request.image_cache_name.as_deref());
         field(out, b'S', request.snapshot_id.as_deref());
         field(out, b'G', request.resource_group_id.as_deref());
-        match &self.image {
+        match self.image() {
             None => field(out, b'M', None),
-            Some((key, name_only)) => {
-                let text = if *name_only { key.repo() } else { key.as_str() };
-                field(out, if *name_only { b'm' } else { b'M' }, Some(text));
-            }
+            Some((_, repo, true)) => field(out, b'm', Some(repo)),
+            Some((exact, _, false)) => field(out, b'M', Some(exact)),
         }
-        let mut tags: Vec<(&str, Option<&str>)> = request
-            .tags
-            .iter()
-            .map(|t| (t.key.as_str(), t.value()))
-            .collect();
-        tags.sort_unstable();
-        tags.dedup();
-        for (key, value) in tags {
+        // Tags in a canonical order, without allocating: repeatedly emit the
+        // smallest (key, value) greater than the last one emitted.
+        let mut last: Option<(&str, Option<&str>)> = None;
+        loop {
+            let next = request
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value()))
+                .filter(|t| last.is_none_or(|l| *t > l))
+                .min();
+            let Some((key, value)) = next else { break };
             field(out, b'T', Some(key));
             field(out, b'V', value);
+            last = next;
         }
-        for key in &self.match_keys {
-            field(out, b'Q', Some(key.as_str()));
+        for (exact, _) in self.match_keys() {
+            field(out, b'Q', Some(exact));
         }
         out.push(self.full_match as u8);
         out.extend_from_slice(&self.min_exact.unwrap_or(0).to_le_bytes());

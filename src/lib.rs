@@ -24,6 +24,7 @@
 pub mod cursor;
 pub mod describe;
 mod error;
+pub mod index;
 pub mod oracle;
 pub mod record;
 pub mod reference;

@@ -77,7 +77,8 @@ impl NaiveIndex {
     /// Answers `DescribeImageCaches`.
     pub fn describe(&self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
         request.validate()?;
-        let prepared = Prepared::new(request, &self.rules);
+        let mut prepared = Prepared::default();
+        prepared.prepare(request, &self.rules);
         let mut fingerprint = Vec::new();
         prepared.fingerprint(request, &mut fingerprint);
         let after = match request.continuation() {
@@ -89,17 +90,17 @@ impl NaiveIndex {
         let mut by_id = std::collections::HashMap::new();
         for (cache, keys) in &self.caches {
             let (mut f, mut p) = (0, 0);
-            for q in &prepared.match_keys {
-                if keys.iter().any(|k| k == q) {
+            for (exact, repo) in prepared.match_keys() {
+                if keys.iter().any(|k| k.as_str() == exact) {
                     f += 1;
-                } else if keys.iter().any(|k| k.repo() == q.repo()) {
+                } else if keys.iter().any(|k| k.repo() == repo) {
                     p += 1;
                 }
             }
-            let image_ok = match &prepared.image {
+            let image_ok = match prepared.image() {
                 None => true,
-                Some((q, true)) => keys.iter().any(|k| k.repo() == q.repo()),
-                Some((q, false)) => keys.iter().any(|k| k == q),
+                Some((_, repo, true)) => keys.iter().any(|k| k.repo() == repo),
+                Some((exact, _, false)) => keys.iter().any(|k| k.as_str() == exact),
             };
             let passes = prepared.match_passes(f, p)
                 && image_ok

@@ -1,0 +1,482 @@
+//! The index answers exactly what the naive oracle answers: same caches, same
+//! order, same `TotalCount`, same `NextToken`, on every page; paging while
+//! caches come and go never repeats a cache nor skips one that stayed; keys
+//! are freed when their last cache goes.
+
+use std::collections::BTreeSet;
+
+use eci_imagecache::cursor::TokenKey;
+use eci_imagecache::describe::{DescribePage, DescribeRequest};
+use eci_imagecache::index::{Index, Scratch};
+use eci_imagecache::oracle::NaiveIndex;
+use eci_imagecache::record::{CacheStatus, EliminationStrategy, ImageCache, Tag};
+use eci_imagecache::reference::RegistryAliases;
+use eci_imagecache::{ApiError, ErrorCode};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+const REPOS: &[&str] = &[
+    "nginx",
+    "docker.io/library/nginx",
+    "library/redis",
+    "team/app",
+    "team/api",
+    "registry.cn-hangzhou.aliyuncs.com/ns/web",
+    "registry-vpc.cn-hangzhou.aliyuncs.com/ns/web",
+    "registry.cn-shanghai.aliyuncs.com/ns/web",
+    "myinst-registry.cn-shanghai.cr.aliyuncs.com/ns/svc",
+    "myinst-registry-vpc.cn-shanghai.cr.aliyuncs.com/ns/svc",
+    "example.com:5000/x",
+];
+const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const VERSIONS: &[&str] = &["", ":1", ":2", ":latest", "@A", "@B", ":1@A"];
+
+fn image(repo: usize, version: usize) -> String {
+    let v = VERSIONS[version]
+        .replace("@A", &format!("@{A}"))
+        .replace("@B", &format!("@{B}"));
+    format!("{}{v}", REPOS[repo])
+}
+
+fn image_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        9 => (0..REPOS.len(), 0..VERSIONS.len()).prop_map(|(r, v)| image(r, v)),
+        1 => Just("unknown/image:1".to_owned()),
+    ]
+}
+
+fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
+    prop::sample::select(items)
+}
+
+#[derive(Clone, Debug)]
+struct Spec {
+    name: &'static str,
+    images: Vec<String>,
+    tags: Vec<(&'static str, &'static str)>,
+    snapshot: Option<&'static str>,
+    group: Option<&'static str>,
+    created: i64,
+    lru: bool,
+    status: usize,
+    last_matched: Option<i64>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        pick(&["web", "api", "db"]),
+        prop::collection::vec(image_strategy(), 1..5),
+        prop::collection::vec(
+            (pick(&["env", "team", "tier"]), pick(&["a", "b", ""])),
+            0..3,
+        ),
+        pick(&[None, Some("s-1"), Some("s-2"), Some("s-3")]),
+        pick(&[None, Some("rg-1"), Some("rg-2")]),
+        0i64..6,
+        any::<bool>(),
+        0..CacheStatus::ALL.len(),
+        prop::option::of(0i64..10),
+    )
+        .prop_map(
+            |(name, images, tags, snapshot, group, created, lru, status, last_matched)| Spec {
+                name,
+                images,
+                tags,
+                snapshot,
+                group,
+                created,
+                lru,
+                status,
+                last_matched,
+            },
+        )
+}
+
+fn cache(id: &str, s: &Spec) -> ImageCache {
+    let at = |secs: i64| jiff::Timestamp::from_second(1_700_000_000 + secs * 60).unwrap();
+    let mut c = ImageCache::new(id, s.name, "cn-hangzhou", at(s.created))
+        .with_images(s.images.iter().map(String::as_str))
+        .unwrap();
+    c.tags = s.tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect();
+    c.snapshot_id = s.snapshot.map(str::to_owned);
+    c.resource_group_id = s.group.map(str::to_owned);
+    c.status = CacheStatus::ALL[s.status];
+    c.last_matched_time = s.last_matched.map(at);
+    c.elimination_strategy = if s.lru {
+        EliminationStrategy::Lru
+    } else {
+        EliminationStrategy::Retain
+    };
+    c
+}
+
+/// Ids that do not sort in insertion order, so id tie-breaks are exercised.
+fn id(i: usize) -> String {
+    format!("imc-{:020}", (i * 7919) % 100_003)
+}
+
+#[derive(Clone, Debug)]
+struct Query {
+    match_images: Vec<String>,
+    full: bool,
+    count: Option<u32>,
+    image: Option<String>,
+    tags: Vec<(&'static str, Option<&'static str>)>,
+    name: Option<&'static str>,
+    snapshot: Option<&'static str>,
+    group: Option<&'static str>,
+    id: Option<usize>,
+    limit: Option<u32>,
+}
+
+fn query() -> impl Strategy<Value = Query> {
+    let image_filter = prop_oneof![(0..REPOS.len()).prop_map(|r| image(r, 0)), image_strategy(),];
+    (
+        prop::collection::vec(image_strategy(), 0..5),
+        prop::bool::weighted(0.2),
+        prop::option::weighted(0.3, 1u32..4),
+        prop::option::weighted(0.2, image_filter),
+        prop::collection::vec(
+            (
+                pick(&["env", "team", "tier", "none"]),
+                pick(&[None, Some(""), Some("a"), Some("b")]),
+            ),
+            0..2,
+        ),
+        prop::option::weighted(0.15, pick(&["web", "api", "nope"])),
+        prop::option::weighted(0.1, pick(&["s-1", "s-2", "s-9"])),
+        prop::option::weighted(0.1, pick(&["rg-1", "rg-2"])),
+        prop::option::weighted(0.05, 0usize..40),
+        prop::option::weighted(0.7, 1u32..6),
+    )
+        .prop_map(
+            |(match_images, full, count, image, tags, name, snapshot, group, id, limit)| Query {
+                match_images,
+                full,
+                count,
+                image,
+                tags,
+                name,
+                snapshot,
+                group,
+                id,
+                limit,
+            },
+        )
+}
+
+fn request(q: &Query) -> DescribeRequest {
+    let mut r = DescribeRequest::new("cn-hangzhou");
+    for m in &q.match_images {
+        r = r.match_image(m).unwrap();
+    }
+    r.image_full_match = q.full;
+    r.image_match_count_request = q.count;
+    if let Some(i) = &q.image {
+        r = r.image(i).unwrap();
+    }
+    for (k, v) in &q.tags {
+        r = r.tag(*k, *v);
+    }
+    r.image_cache_name = q.name.map(str::to_owned);
+    r.snapshot_id = q.snapshot.map(str::to_owned);
+    r.resource_group_id = q.group.map(str::to_owned);
+    r.image_cache_id = q.id.map(id);
+    r.limit = q.limit;
+    r
+}
+
+fn ids(page: &DescribePage) -> Vec<String> {
+    page.image_caches.iter().map(|c| c.id.clone()).collect()
+}
+
+fn pair(seed: u64) -> (Index, NaiveIndex) {
+    let rules = RegistryAliases::default();
+    (
+        Index::new(rules.clone(), TokenKey::from_seed(seed)),
+        NaiveIndex::new(rules, TokenKey::from_seed(seed)),
+    )
+}
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
+/// Compares one request on both engines, then pages through it with the
+/// index's tokens, comparing every page. Returns the ids in page order.
+fn compare_walk(
+    index: &Index,
+    naive: &NaiveIndex,
+    mut r: DescribeRequest,
+    scratch: &mut Scratch,
+) -> Result<Vec<String>, TestCaseError> {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let fast = index
+            .describe_with(&r, scratch)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let slow = naive
+            .describe(&r)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(ids(&fast), ids(&slow), "request {:?}", r);
+        prop_assert_eq!(fast.total_count, slow.total_count);
+        prop_assert_eq!(&fast.next_token, &slow.next_token);
+        if let Some(limit) = r.limit {
+            prop_assert!(fast.image_caches.len() <= limit as usize);
+        }
+        seen.extend(ids(&fast));
+        match fast.next_token {
+            Some(token) => {
+                prop_assert!(!token.is_empty());
+                r.next_token = Some(token);
+            }
+            None => return Ok(seen),
+        }
+    }
+    Err(TestCaseError::fail("paging did not end"))
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    #[test]
+    fn index_equals_oracle_on_every_page(world in prop::collection::vec(spec(), 0..40), queries in prop::collection::vec(query(), 1..12)) {
+        let (mut index, mut naive) = pair(1);
+        for (i, s) in world.iter().enumerate() {
+            index.insert(cache(&id(i), s));
+            naive.insert(cache(&id(i), s));
+        }
+        let mut scratch = Scratch::default();
+        for q in &queries {
+            let r = request(q);
+            let walked = compare_walk(&index, &naive, r.clone(), &mut scratch)?;
+            // The pages together are the unpaged answer, in order.
+            let mut all = r.clone();
+            all.limit = None;
+            let whole = naive.describe(&all).unwrap();
+            prop_assert_eq!(&walked, &ids(&whole));
+            prop_assert_eq!(whole.total_count, walked.len());
+            prop_assert_eq!(whole.next_token, None);
+        }
+    }
+
+    #[test]
+    fn paging_under_churn_never_repeats_nor_skips(
+        world in prop::collection::vec(spec(), 1..40),
+        q in query(),
+        limit in 1u32..4,
+        churn in prop::collection::vec((any::<bool>(), 0usize..60, spec()), 0..30),
+    ) {
+        let (mut index, mut naive) = pair(2);
+        let mut live: BTreeSet<usize> = BTreeSet::new();
+        for (i, s) in world.iter().enumerate() {
+            index.insert(cache(&id(i), s));
+            naive.insert(cache(&id(i), s));
+            live.insert(i);
+        }
+        let mut r = request(&q);
+        r.limit = Some(limit);
+        let mut unpaged = r.clone();
+        unpaged.limit = None;
+        let at_start: BTreeSet<String> = ids(&naive.describe(&unpaged).unwrap()).into_iter().collect();
+        let initially_live = live.clone();
+
+        let mut seen: Vec<String> = Vec::new();
+        let mut churn = churn.into_iter();
+        let mut next_new = 1_000;
+        let mut scratch = Scratch::default();
+        loop {
+            let fast = index.describe_with(&r, &mut scratch).unwrap();
+            let slow = naive.describe(&r).unwrap();
+            prop_assert_eq!(ids(&fast), ids(&slow));
+            prop_assert_eq!(fast.total_count, slow.total_count);
+            seen.extend(ids(&fast));
+            let Some(token) = fast.next_token else { break };
+            r.next_token = Some(token);
+            // Between pages: create or delete a cache, in both engines.
+            for _ in 0..2 {
+                match churn.next() {
+                    Some((true, _, s)) => {
+                        index.insert(cache(&id(next_new), &s));
+                        naive.insert(cache(&id(next_new), &s));
+                        live.insert(next_new);
+                        next_new += 1;
+                    }
+                    Some((false, victim, _)) => {
+                        if let Some(&v) = live.iter().nth(victim % live.len().max(1)) {
+                            prop_assert_eq!(index.remove(&id(v)).is_some(), naive.remove(&id(v)).is_some());
+                            live.remove(&v);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        prop_assert_eq!(unique.len(), seen.len(), "a cache was repeated: {:?}", seen);
+        for i in initially_live.intersection(&live) {
+            if at_start.contains(&id(*i)) {
+                prop_assert!(unique.contains(&id(*i)), "{} stayed but was skipped", id(*i));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_freed_and_lru_order_is_right(world in prop::collection::vec(spec(), 0..40), updates in prop::collection::vec((0usize..40, spec()), 0..20)) {
+        let (mut index, mut naive) = pair(3);
+        for (i, s) in world.iter().enumerate() {
+            index.insert(cache(&id(i), s));
+            naive.insert(cache(&id(i), s));
+        }
+        for (i, s) in &updates {
+            if *i < world.len() {
+                index.insert(cache(&id(*i), s));
+                naive.insert(cache(&id(*i), s));
+            }
+        }
+        prop_assert_eq!(index.len(), naive.len());
+        // LRU order against a sort of the plain rule.
+        let mut want: Vec<(i64, String)> = (0..world.len())
+            .filter_map(|i| naive.get(&id(i)))
+            .filter(|c| c.elimination_strategy == EliminationStrategy::Lru
+                && !matches!(c.status, CacheStatus::Preparing | CacheStatus::Creating | CacheStatus::Updating))
+            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id.clone()))
+            .collect();
+        want.sort();
+        let got: Vec<(i64, String)> = index.lru_order()
+            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id.clone()))
+            .collect();
+        prop_assert_eq!(got, want);
+        // Newest-first iteration.
+        let order: Vec<(i64, String)> = index.iter().map(|c| (-c.creation_time.as_second(), c.id.clone())).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        prop_assert_eq!(order, sorted);
+        // Remove everything: no key stays behind.
+        for i in 0..world.len() {
+            index.remove(&id(i));
+        }
+        let stats = index.stats();
+        prop_assert_eq!((stats.caches, stats.exact_keys, stats.repo_keys, stats.tag_pairs, stats.tag_keys, stats.names), (0, 0, 0, 0, 0, 0));
+        prop_assert_eq!(stats.key_text_bytes, 0);
+        prop_assert_eq!(index.lru_order().count(), 0);
+    }
+}
+
+fn world_of(n: usize) -> (Index, NaiveIndex) {
+    let (mut index, mut naive) = pair(9);
+    for i in 0..n {
+        let s = Spec {
+            name: "web",
+            images: vec![image(i % REPOS.len(), i % VERSIONS.len())],
+            tags: vec![("env", if i % 2 == 0 { "a" } else { "b" })],
+            snapshot: None,
+            group: None,
+            created: (i % 3) as i64,
+            lru: false,
+            status: 2,
+            last_matched: None,
+        };
+        index.insert(cache(&id(i), &s));
+        naive.insert(cache(&id(i), &s));
+    }
+    (index, naive)
+}
+
+fn token_error(e: ApiError) -> bool {
+    e.code() == ErrorCode::InvalidNextToken
+        && e.http_status() == 400
+        && e.code().as_str() == "InvalidParameter.NextToken"
+}
+
+#[test]
+fn bad_tokens_are_rejected_by_both_engines() {
+    let (index, naive) = world_of(30);
+    let r = DescribeRequest::new("cn-hangzhou")
+        .match_image("nginx:1")
+        .unwrap()
+        .limit(2);
+    let token = index.describe(&r).unwrap().next_token.unwrap();
+    // The next page works with the token…
+    assert!(index.describe(&r.clone().next_token(token.clone())).is_ok());
+    let bad = [
+        token[..token.len() - 2].to_owned(),       // truncated
+        format!("{}A", &token[..token.len() - 1]), // forged last character
+        format!("x{token}"),                       // garbage prefix
+        "not a token".to_owned(),
+        "AAAAAdDWBF2".to_owned(), // the seed's example
+    ];
+    for t in &bad {
+        assert!(
+            token_error(
+                index
+                    .describe(&r.clone().next_token(t.clone()))
+                    .unwrap_err()
+            ),
+            "{t}"
+        );
+        assert!(
+            token_error(
+                naive
+                    .describe(&r.clone().next_token(t.clone()))
+                    .unwrap_err()
+            ),
+            "{t}"
+        );
+    }
+    // …but not with other filters, nor on another engine instance.
+    let other = DescribeRequest::new("cn-hangzhou")
+        .match_image("nginx:2")
+        .unwrap()
+        .limit(2);
+    assert!(token_error(
+        index
+            .describe(&other.next_token(token.clone()))
+            .unwrap_err()
+    ));
+    let foreign = Index::new(RegistryAliases::default(), TokenKey::from_seed(10));
+    assert!(token_error(
+        foreign
+            .describe(&r.clone().next_token(token.clone()))
+            .unwrap_err()
+    ));
+    // Limit is not a filter: a token carries over to another page size.
+    assert!(
+        index
+            .describe(&r.clone().limit(7).next_token(token))
+            .is_ok()
+    );
+    // An empty token is no token.
+    let first = index.describe(&r).unwrap();
+    let empty = index.describe(&r.clone().next_token("")).unwrap();
+    assert_eq!(ids(&first), ids(&empty));
+}
+
+#[test]
+fn query_images_are_normalised_before_matching() {
+    let (index, _) = world_of(0);
+    let mut index = index;
+    let t = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+    index.insert(
+        ImageCache::new("imc-1", "web", "cn-hangzhou", t)
+            .with_images(["registry-vpc.cn-hangzhou.aliyuncs.com/ns/web:1"])
+            .unwrap(),
+    );
+    let r = DescribeRequest::new("cn-hangzhou")
+        .match_image("registry.cn-hangzhou.aliyuncs.com/ns/web:1")
+        .unwrap()
+        .match_image("REGISTRY-INTERNAL.cn-hangzhou.aliyuncs.com/ns/web:1")
+        .unwrap()
+        .full_match(true);
+    let page = index.describe(&r).unwrap();
+    assert_eq!(
+        ids(&page),
+        ["imc-1"],
+        "endpoint variants are one image, and count once"
+    );
+}

@@ -28,5 +28,6 @@ pub mod index;
 pub mod oracle;
 pub mod record;
 pub mod reference;
+pub mod wire;
 
 pub use error::{ApiError, ErrorCode};

@@ -35,3 +35,13 @@ fn reference_parse_corpus() {
     // inputs after the first); far fewer means it went missing.
     assert!(replayed >= 300, "corpus missing: {replayed} inputs");
 }
+
+#[test]
+fn rpc_describe_corpus() {
+    assert!(replay("rpc_describe", checks::check_rpc_describe) >= 9);
+}
+
+#[test]
+fn next_token_corpus() {
+    assert!(replay("next_token", checks::check_next_token) >= 4);
+}

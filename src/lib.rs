@@ -29,5 +29,7 @@ pub mod oracle;
 pub mod record;
 pub mod reference;
 pub mod wire;
+#[cfg(feature = "workload")]
+pub mod workload;
 
 pub use error::{ApiError, ErrorCode};

@@ -1,5 +1,6 @@
 //! `eci-imagecache`: the command line of the eci-imagecache library.
 
+mod generate;
 mod reference;
 
 use std::process::ExitCode;
@@ -19,12 +20,16 @@ enum Command {
     /// Normalise image references: one JSON object per line, for each
     /// argument or else each line of standard input.
     Ref(reference::RefArgs),
+    /// Generate the seeded benchmark workload: N caches as one JSON document
+    /// in the DescribeImageCaches response shape.
+    Gen(generate::GenArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ref(args) => reference::run(&args),
+        Command::Gen(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

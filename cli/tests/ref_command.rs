@@ -20,7 +20,10 @@ fn run(args: &[&str], stdin: &[u8]) -> (String, bool) {
     let stdin = stdin.to_vec();
     let feeder = std::thread::spawn(move || pipe.write_all(&stdin));
     let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
+    // With arguments the command never reads stdin and may exit first.
+    if let Err(e) = feeder.join().unwrap() {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     (String::from_utf8(out.stdout).unwrap(), out.status.success())
 }
 
@@ -193,4 +196,42 @@ fn many_lines() {
     assert_eq!(out.lines().count(), 100_000);
     let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(last["exact_key"], "docker.io/team89/app:v99999");
+}
+
+#[test]
+fn gen_streams_a_describe_response() {
+    let out = bin()
+        .args(["gen", "--caches", "300", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["TotalCount"], 300);
+    assert_eq!(body["RequestId"], "gen-5");
+    let caches = body["ImageCaches"].as_array().unwrap();
+    assert_eq!(caches.len(), 300);
+    assert!(
+        caches[0]["ImageCacheId"]
+            .as_str()
+            .unwrap()
+            .starts_with("imc-")
+    );
+    assert!(caches[0]["ImageCacheSize"].is_u64());
+    assert!(
+        caches[0]["Images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i.is_string())
+    );
+    let again = bin()
+        .args(["gen", "--caches", "300", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, again.stdout, "same seed, same document");
+    let other = bin()
+        .args(["gen", "--caches", "300", "--seed", "6"])
+        .output()
+        .unwrap();
+    assert_ne!(out.stdout, other.stdout);
 }

@@ -1,55 +1,337 @@
-//! The side-by-side comparison of `shared/spec/performance.md`: each row is
-//! measured against its baseline in the same run, interleaved, and reported
-//! as medians and a ratio. Benchmarks are never tests; this prints figures.
+//! The side-by-side comparison of `shared/spec/performance.md`: every query
+//! set runs on the index, the naive oracle, SQLite and the `limit` pass in
+//! one run, interleaved query by query so drift on a noisy machine hits all
+//! alike, and every answer is cross-checked. Benchmarks are never tests: this
+//! prints figures.
 //!
 //! ```text
-//! cargo run --release --example compare            # a readable table
-//! cargo run --release --example compare -- --json  # one JSON object
+//! cargo run --release --example compare -- --caches 100000 --queries 1000        # a table of ratios
+//! cargo run --release --example compare -- --caches 100000 --queries 1000 --json # one JSON object
 //! ```
 //!
-//! Rows so far: R1 (parse + normalise a reference, against oci-spec, over
-//! the 271 conformance inputs that Docker accepts and rejects).
+//! Options: `--caches N` (default 100 000), `--queries Q` per set (default
+//! 1 000), `--naive-queries K` and `--sqlite-queries K` (the slow baselines
+//! run on the first K queries of each set, default all), `--seed S`.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::str::FromStr;
 use std::time::Instant;
 
-use eci_imagecache::reference::Reference;
+use eci_imagecache::cursor::TokenKey;
+use eci_imagecache::describe::DescribeRequest;
+use eci_imagecache::index::{Index, Scratch};
+use eci_imagecache::oracle::NaiveIndex;
+use eci_imagecache::record::ImageCache;
+use eci_imagecache::reference::{Reference, RegistryAliases};
+use eci_imagecache::workload::{QuerySet, Workload};
+use rusqlite::{Connection, params_from_iter};
 
-/// Medians of nanoseconds per item for two contenders, measured in
-/// alternating rounds so drift on a noisy machine hits both alike.
-fn side_by_side(
-    rounds: usize,
-    items: usize,
-    mut ours: impl FnMut(),
-    mut theirs: impl FnMut(),
-) -> (f64, f64) {
-    let (mut a, mut b) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for _ in 0..rounds {
-        let t = Instant::now();
-        ours();
-        a.push(t.elapsed().as_nanos() as f64 / items as f64);
-        let t = Instant::now();
-        theirs();
-        b.push(t.elapsed().as_nanos() as f64 / items as f64);
-    }
-    (median(&mut a), median(&mut b))
+struct Args {
+    caches: usize,
+    queries: usize,
+    naive_queries: Option<usize>,
+    sqlite_queries: Option<usize>,
+    seed: u64,
+    json: bool,
 }
 
-fn median(v: &mut [f64]) -> f64 {
+fn args() -> Args {
+    let mut a = Args {
+        caches: 100_000,
+        queries: 1_000,
+        naive_queries: None,
+        sqlite_queries: None,
+        seed: 1,
+        json: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || -> usize {
+            it.next()
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| panic!("{flag} takes a number"))
+        };
+        match flag.as_str() {
+            "--caches" => a.caches = value(),
+            "--queries" => a.queries = value(),
+            "--naive-queries" => a.naive_queries = Some(value()),
+            "--sqlite-queries" => a.sqlite_queries = Some(value()),
+            "--seed" => a.seed = value() as u64,
+            "--json" => a.json = true,
+            other => panic!("unknown option {other}"),
+        }
+    }
+    a
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    Some(v[v.len() / 2])
+}
+
+fn ns(t: Instant) -> f64 {
+    t.elapsed().as_nanos() as f64
+}
+
+/// SQLite in memory, as a user would build it: a table of caches and a table
+/// of (cache, repo key, exact key) with an index on each key, tags with an
+/// index, and the obvious `GROUP BY` with `ORDER BY … LIMIT`.
+struct Sqlite {
+    db: Connection,
+    rules: RegistryAliases,
+}
+
+impl Sqlite {
+    fn new(caches: &[ImageCache], rules: RegistryAliases) -> Sqlite {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE caches (slot INTEGER PRIMARY KEY, id TEXT NOT NULL, creation INTEGER NOT NULL);
+             CREATE TABLE images (cache INTEGER NOT NULL, repo_key TEXT NOT NULL, exact_key TEXT NOT NULL);
+             CREATE TABLE tags (cache INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);",
+        )
+        .unwrap();
+        let tx = db.unchecked_transaction().unwrap();
+        {
+            let mut cache_row = tx
+                .prepare("INSERT INTO caches VALUES (?1, ?2, ?3)")
+                .unwrap();
+            let mut image_row = tx
+                .prepare("INSERT INTO images VALUES (?1, ?2, ?3)")
+                .unwrap();
+            let mut tag_row = tx.prepare("INSERT INTO tags VALUES (?1, ?2, ?3)").unwrap();
+            for (slot, c) in caches.iter().enumerate() {
+                cache_row
+                    .execute((slot as i64, &c.id, c.creation_time.as_second()))
+                    .unwrap();
+                for image in &c.images {
+                    let key = rules.exact_key(image.reference());
+                    image_row
+                        .execute((slot as i64, key.repo(), key.as_str()))
+                        .unwrap();
+                }
+                for t in &c.tags {
+                    tag_row.execute((slot as i64, &t.key, &t.value)).unwrap();
+                }
+            }
+        }
+        tx.commit().unwrap();
+        db.execute_batch(
+            "CREATE INDEX images_repo ON images (repo_key, cache, exact_key);
+             CREATE INDEX images_exact ON images (exact_key, cache);
+             CREATE INDEX tags_kv ON tags (key, value, cache);
+             ANALYZE;",
+        )
+        .unwrap();
+        Sqlite { db, rules }
+    }
+
+    /// (ids of the page, TotalCount).
+    fn describe(&self, r: &DescribeRequest, offset: usize) -> (Vec<String>, usize) {
+        let mut sql = String::new();
+        let mut params: Vec<String> = Vec::new();
+        let limit = r.limit.map_or(-1, |l| l as i64);
+        if r.match_images.is_empty() {
+            sql.push_str("SELECT c.id, COUNT(*) OVER () FROM caches c WHERE 1");
+            for t in &r.tags {
+                let _ = write!(
+                    sql,
+                    " AND c.slot IN (SELECT cache FROM tags WHERE key = ?{} AND value = ?{})",
+                    params.len() + 1,
+                    params.len() + 2
+                );
+                params.push(t.key.clone());
+                params.push(t.value.clone().unwrap_or_default());
+            }
+            let _ = write!(
+                sql,
+                " ORDER BY c.creation DESC, c.id ASC LIMIT {limit} OFFSET {offset}"
+            );
+        } else {
+            let mut keys: Vec<(String, String)> = r
+                .match_images
+                .iter()
+                .map(|m| {
+                    let k = self.rules.exact_key(m);
+                    (k.as_str().to_owned(), k.repo().to_owned())
+                })
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let values: Vec<String> = (0..keys.len())
+                .map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let having = if r.image_full_match {
+                format!("s.f = {}", keys.len())
+            } else if let Some(n) = r.image_match_count_request {
+                format!("s.f >= {n}")
+            } else {
+                "1".to_owned()
+            };
+            let _ = write!(
+                sql,
+                "WITH q(exact, repo) AS (VALUES {}),
+                 per AS (SELECT i.cache AS cache, MAX(i.exact_key = q.exact) AS is_exact
+                         FROM q JOIN images i ON i.repo_key = q.repo GROUP BY i.cache, q.exact),
+                 scored AS (SELECT cache, SUM(is_exact) AS f, COUNT(*) - SUM(is_exact) AS p FROM per GROUP BY cache)
+                 SELECT c.id, COUNT(*) OVER () FROM scored s JOIN caches c ON c.slot = s.cache
+                 WHERE {having}
+                 ORDER BY s.f DESC, s.p DESC, c.creation DESC, c.id ASC LIMIT {limit} OFFSET {offset}",
+                values.join(", ")
+            );
+            for (exact, repo) in keys {
+                params.push(exact);
+                params.push(repo);
+            }
+        }
+        let mut statement = self.db.prepare_cached(&sql).unwrap();
+        let mut total = 0;
+        let ids = statement
+            .query_map(params_from_iter(params.iter()), |row| {
+                total = row.get::<_, i64>(1)? as usize;
+                row.get::<_, String>(0)
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        (ids, total)
+    }
+}
+
+fn ids(caches: &[&ImageCache]) -> Vec<String> {
+    caches.iter().map(|c| c.id.clone()).collect()
 }
 
 struct Row {
     id: &'static str,
-    what: &'static str,
-    ours_ns: f64,
-    baseline: &'static str,
-    baseline_ns: f64,
-    target: &'static str,
+    index: f64,
+    naive: Option<f64>,
+    sqlite: Option<f64>,
+    limit: Option<f64>,
+    extra: Vec<(&'static str, f64)>,
 }
 
+struct Engines<'a> {
+    index: &'a Index,
+    naive: &'a NaiveIndex,
+    sqlite: &'a Sqlite,
+    naive_queries: usize,
+    sqlite_queries: usize,
+}
+
+/// One query set: every engine on query i, then on query i + 1…
+fn measure(id: &'static str, e: &Engines, queries: &[DescribeRequest]) -> Row {
+    let mut scratch = Scratch::default();
+    let (mut fast, mut slow, mut sql, mut floor) = (vec![], vec![], vec![], vec![]);
+    for (i, q) in queries.iter().enumerate() {
+        let t = Instant::now();
+        let page = e.index.describe_with(q, &mut scratch).unwrap();
+        fast.push(ns(t));
+        let (page_ids, total) = (ids(&page.image_caches), page.total_count);
+        drop(page);
+        let t = Instant::now();
+        black_box(e.index.read_touched_postings(q, &mut scratch));
+        floor.push(ns(t));
+        if i < e.naive_queries {
+            let t = Instant::now();
+            let naive = e.naive.describe(q).unwrap();
+            slow.push(ns(t));
+            assert_eq!(
+                (ids(&naive.image_caches), naive.total_count),
+                (page_ids.clone(), total),
+                "index vs naive, {id} #{i}"
+            );
+        }
+        if i < e.sqlite_queries {
+            let t = Instant::now();
+            let answer = e.sqlite.describe(q, 0);
+            sql.push(ns(t));
+            assert_eq!(answer, (page_ids, total), "index vs sqlite, {id} #{i}");
+        }
+    }
+    Row {
+        id,
+        index: median(&mut fast).unwrap(),
+        naive: median(&mut slow),
+        sqlite: median(&mut sql),
+        limit: median(&mut floor),
+        extra: vec![],
+    }
+}
+
+/// Q5: every page through `NextToken` (SQLite: through `OFFSET`), and one
+/// unpaged query for R5.
+fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
+    let mut scratch = Scratch::default();
+    let (mut paged, mut unpaged, mut slow, mut sql, mut floor) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (i, q) in queries.iter().enumerate() {
+        let t = Instant::now();
+        let mut r = q.clone();
+        let mut seen = Vec::new();
+        loop {
+            let page = e.index.describe_with(&r, &mut scratch).unwrap();
+            seen.extend(ids(&page.image_caches));
+            match page.next_token {
+                Some(token) => r.next_token = Some(token),
+                None => break,
+            }
+        }
+        paged.push(ns(t));
+        let mut all = q.clone();
+        all.limit = None;
+        let t = Instant::now();
+        let whole = e.index.describe_with(&all, &mut scratch).unwrap();
+        unpaged.push(ns(t));
+        assert_eq!(ids(&whole.image_caches), seen, "Q5 pages #{i}");
+        drop(whole);
+        let t = Instant::now();
+        black_box(e.index.read_touched_postings(q, &mut scratch));
+        floor.push(ns(t));
+        if i < e.naive_queries {
+            let t = Instant::now();
+            let mut r = q.clone();
+            loop {
+                let page = e.naive.describe(&r).unwrap();
+                match page.next_token {
+                    Some(token) => r.next_token = Some(token),
+                    None => break,
+                }
+            }
+            slow.push(ns(t));
+        }
+        if i < e.sqlite_queries {
+            let t = Instant::now();
+            let mut offset = 0;
+            let mut sql_seen = Vec::new();
+            loop {
+                let (page, total) = e.sqlite.describe(q, offset);
+                offset += page.len();
+                sql_seen.extend(page);
+                if offset >= total {
+                    break;
+                }
+            }
+            sql.push(ns(t));
+            assert_eq!(sql_seen, seen, "Q5 sqlite #{i}");
+        }
+    }
+    let unpaged = median(&mut unpaged).unwrap();
+    Row {
+        id: "Q5",
+        index: median(&mut paged).unwrap(),
+        naive: median(&mut slow),
+        sqlite: median(&mut sql),
+        limit: median(&mut floor),
+        extra: vec![("index_unpaged_ns", unpaged)],
+    }
+}
+
+/// R1: parse + normalise a reference against oci-spec, over the conformance
+/// inputs.
 fn r1() -> Row {
     let inputs: Vec<&str> = include_str!("../tests/data/reference-vectors.tsv")
         .lines()
@@ -57,71 +339,175 @@ fn r1() -> Row {
         .filter_map(|l| l.split('\t').next())
         .collect();
     const REPEAT: usize = 200;
-    let items = inputs.len() * REPEAT;
-    let (ours_ns, baseline_ns) = side_by_side(
-        31,
-        items,
-        || {
-            for _ in 0..REPEAT {
-                for input in &inputs {
-                    let _ = black_box(Reference::parse(black_box(input)));
-                }
+    let items = (inputs.len() * REPEAT) as f64;
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for _ in 0..31 {
+        let t = Instant::now();
+        for _ in 0..REPEAT {
+            for input in &inputs {
+                let _ = black_box(Reference::parse(black_box(input)));
             }
-        },
-        || {
-            for _ in 0..REPEAT {
-                for input in &inputs {
-                    let _ = black_box(oci_spec::distribution::Reference::from_str(black_box(
-                        input,
-                    )));
-                }
+        }
+        ours.push(ns(t) / items);
+        let t = Instant::now();
+        for _ in 0..REPEAT {
+            for input in &inputs {
+                let _ = black_box(oci_spec::distribution::Reference::from_str(black_box(
+                    input,
+                )));
             }
-        },
-    );
+        }
+        theirs.push(ns(t) / items);
+    }
     Row {
         id: "R1",
-        what: "parse + normalise a reference",
-        ours_ns,
-        baseline: "oci_spec",
-        baseline_ns,
-        target: ">= 10x",
+        index: median(&mut ours).unwrap(),
+        naive: None,
+        sqlite: None,
+        limit: None,
+        extra: vec![("oci_spec_ns", median(&mut theirs).unwrap())],
     }
 }
 
+/// Peak and current resident set size, from /proc (Linux).
+fn rss() -> (usize, usize) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
 fn main() {
-    let json = std::env::args().any(|a| a == "--json");
-    let rows = [r1()];
-    if json {
-        let rows: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    r#"{{"id":"{}","ours_ns":{:.1},"{}_ns":{:.1},"speedup":{:.2}}}"#,
-                    r.id,
-                    r.ours_ns,
-                    r.baseline,
-                    r.baseline_ns,
-                    r.baseline_ns / r.ours_ns
-                )
-            })
-            .collect();
-        println!(r#"{{"rows":[{}]}}"#, rows.join(","));
-    } else {
-        println!(
-            "{:<4} {:<32} {:>10} {:>10} {:>12} {:>9} {:>8}",
-            "id", "what", "ours ns", "base ns", "baseline", "speedup", "target"
+    let a = args();
+    let workload = Workload::new(a.seed);
+    let caches: Vec<ImageCache> = workload.caches(a.caches).collect();
+    let rules = RegistryAliases::default();
+
+    let before = rss().1;
+    let t = Instant::now();
+    let mut index = Index::new(rules.clone(), TokenKey::from_seed(a.seed));
+    for c in &caches {
+        index.insert(c.clone());
+    }
+    let build_index = t.elapsed();
+    let index_rss = rss().1.saturating_sub(before);
+    let stats = index.stats();
+
+    let mut naive = NaiveIndex::new(rules.clone(), TokenKey::from_seed(a.seed));
+    for c in &caches {
+        naive.insert(c.clone());
+    }
+    let t = Instant::now();
+    let sqlite = Sqlite::new(&caches, rules);
+    let build_sqlite = t.elapsed();
+
+    let engines = Engines {
+        index: &index,
+        naive: &naive,
+        sqlite: &sqlite,
+        naive_queries: a.naive_queries.unwrap_or(a.queries),
+        sqlite_queries: a.sqlite_queries.unwrap_or(a.queries),
+    };
+    let set = |s| workload.queries(s, a.queries, &caches);
+    let rows = vec![
+        measure("Q1", &engines, &set(QuerySet::Match)),
+        measure("Q2", &engines, &set(QuerySet::FullMatch)),
+        measure("Q3", &engines, &set(QuerySet::MatchCount)),
+        measure("Q4", &engines, &set(QuerySet::Tags)),
+        measure_paging(&engines, &set(QuerySet::Page)),
+        r1(),
+    ];
+    let (peak, _) = rss();
+    let per_cache = |bytes: usize| bytes as f64 / a.caches.max(1) as f64;
+
+    if a.json {
+        let mut out = format!(r#"{{"caches":{},"rows":["#, a.caches);
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, r#"{{"id":"{}","index_ns":{:.0}"#, r.id, r.index);
+            for (name, v) in [
+                ("naive_ns", r.naive),
+                ("sqlite_ns", r.sqlite),
+                ("limit_ns", r.limit),
+            ] {
+                if let Some(v) = v {
+                    let _ = write!(out, r#","{name}":{v:.0}"#);
+                }
+            }
+            for (name, v) in &r.extra {
+                let _ = write!(out, r#","{name}":{v:.1}"#);
+            }
+            out.push('}');
+        }
+        let _ = write!(
+            out,
+            r#",{{"id":"memory","index_overhead_bytes_per_cache":{:.1},"index_key_text_bytes_per_cache":{:.1},"index_rss_bytes_per_cache":{:.1},"peak_rss_bytes":{peak},"index_build_ms":{},"sqlite_build_ms":{}}}]}}"#,
+            per_cache(stats.overhead_bytes),
+            per_cache(stats.key_text_bytes),
+            per_cache(index_rss),
+            build_index.as_millis(),
+            build_sqlite.as_millis()
         );
-        for r in &rows {
+        println!("{out}");
+        return;
+    }
+
+    println!(
+        "{} caches, {} queries per set (naive on {}, sqlite on {}); medians in µs",
+        a.caches, a.queries, engines.naive_queries, engines.sqlite_queries
+    );
+    println!(
+        "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
+        "set", "index", "naive", "sqlite", "limit", "naive/idx", "sqlite/idx", "idx/limit"
+    );
+    let us = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.2}", v / 1000.0));
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
+        _ => "-".to_owned(),
+    };
+    for r in &rows {
+        if r.id == "R1" {
+            let oci = r.extra[0].1;
             println!(
-                "{:<4} {:<32} {:>10.1} {:>10.1} {:>12} {:>8.1}x {:>8}",
-                r.id,
-                r.what,
-                r.ours_ns,
-                r.baseline_ns,
-                r.baseline,
-                r.baseline_ns / r.ours_ns,
-                r.target
+                "R1   parse {:.1} ns vs oci-spec {:.1} ns: {:.1}x (target >= 10x)",
+                r.index,
+                oci,
+                oci / r.index
+            );
+            continue;
+        }
+        println!(
+            "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
+            r.id,
+            us(Some(r.index)),
+            us(r.naive),
+            us(r.sqlite),
+            us(r.limit),
+            ratio(r.naive, Some(r.index)),
+            ratio(r.sqlite, Some(r.index)),
+            ratio(Some(r.index), r.limit),
+        );
+        if let Some((_, unpaged)) = r.extra.iter().find(|(n, _)| *n == "index_unpaged_ns") {
+            println!(
+                "     Q5 all pages / one unpaged query: {:.2}x (target <= 2x)",
+                r.index / unpaged
             );
         }
     }
+    println!(
+        "memory: index overhead {:.1} B/cache (target <= 250 at 1M), key text {:.1} B/cache, index RSS {:.1} B/cache, peak RSS {:.1} MiB",
+        per_cache(stats.overhead_bytes),
+        per_cache(stats.key_text_bytes),
+        per_cache(index_rss),
+        peak as f64 / (1 << 20) as f64
+    );
+    println!("build: index {build_index:.2?}, sqlite {build_sqlite:.2?}");
 }

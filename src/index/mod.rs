@@ -86,6 +86,9 @@ pub struct Index {
     rules: RegistryAliases,
     token_key: TokenKey,
     slots: Vec<Option<Entry>>,
+    /// `CreationTime` in seconds per slot, dense, so ranking candidates does
+    /// not touch their (large, scattered) entries.
+    creation: Vec<i64>,
     free_slots: Vec<u32>,
     by_id: HashMap<Arc<str>, u32>,
     exact: Postings,
@@ -158,7 +161,8 @@ enum TagRef {
     Key(u32),
 }
 
-/// The filters other than `MatchImage`, resolved to ids once per query.
+/// The filters other than `MatchImage` and tags, resolved to ids once per
+/// query.
 #[derive(Default)]
 struct Resolved {
     id: Option<u32>,
@@ -169,6 +173,16 @@ struct Resolved {
     image: Option<(u32, bool)>,
 }
 
+impl Resolved {
+    fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.name.is_none()
+            && self.snapshot.is_none()
+            && self.resource_group.is_none()
+            && self.image.is_none()
+    }
+}
+
 impl Index {
     /// An empty index with these alias rules, and this key for its tokens.
     pub fn new(rules: RegistryAliases, token_key: TokenKey) -> Index {
@@ -176,6 +190,7 @@ impl Index {
             rules,
             token_key,
             slots: Vec::new(),
+            creation: Vec::new(),
             free_slots: Vec::new(),
             by_id: HashMap::default(),
             exact: Postings::default(),
@@ -282,9 +297,11 @@ impl Index {
             Some(slot) => slot,
             None => {
                 self.slots.push(None);
+                self.creation.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
+        self.creation[slot as usize] = cache.creation_time.as_second();
         let id: Arc<str> = cache.id.as_str().into();
 
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
@@ -429,7 +446,7 @@ impl Index {
         } else if let Some(driver) = self.driving_list(&resolved, scratch) {
             for &slot in driver {
                 if self.passes_filters(slot, &resolved, scratch) {
-                    let creation = self.entry(slot).cache.creation_time.as_second();
+                    let creation = self.creation[slot as usize];
                     scratch.candidates.push(Candidate {
                         f: 0,
                         p: 0,
@@ -577,13 +594,14 @@ impl Index {
                 }
             }
         }
+        let filtered = !resolved.is_empty() || !scratch.tag_filters.is_empty();
         for i in 0..scratch.touched.len() {
             let slot = scratch.touched[i];
             let c = scratch.counts[slot as usize];
             if scratch.prepared.match_passes(c.f as u32, c.p as u32)
-                && self.passes_filters(slot, resolved, scratch)
+                && (!filtered || self.passes_filters(slot, resolved, scratch))
             {
-                let creation = self.entry(slot).cache.creation_time.as_second();
+                let creation = self.creation[slot as usize];
                 scratch.candidates.push(Candidate {
                     f: c.f,
                     p: c.p,
@@ -610,7 +628,7 @@ impl Index {
             if rest.iter().all(|l| l.binary_search(&slot).is_ok())
                 && self.passes_filters(slot, resolved, scratch)
             {
-                let creation = self.entry(slot).cache.creation_time.as_second();
+                let creation = self.creation[slot as usize];
                 scratch.candidates.push(Candidate {
                     f: n,
                     p: 0,
@@ -730,6 +748,42 @@ pub struct IndexStats {
     pub overhead_bytes: usize,
     /// Bytes of interned key text and ids (each held once).
     pub key_text_bytes: usize,
+}
+
+impl Index {
+    /// The floor of `performance.md`: one tight pass over every posting list
+    /// the request touches (exact and repo lists of each `MatchImage`, only
+    /// exact lists under `ImageFullMatch`, else the tag lists), returning a
+    /// checksum so the reads are not optimised away. For the `compare`
+    /// command; not part of the API.
+    #[doc(hidden)]
+    pub fn read_touched_postings(&self, request: &DescribeRequest, scratch: &mut Scratch) -> u64 {
+        scratch.prepared.prepare(request, &self.rules);
+        let mut sum = 0u64;
+        let mut read = |list: &[u32]| {
+            for &slot in list {
+                sum = sum.wrapping_add(slot as u64);
+            }
+        };
+        for (exact, repo) in scratch.prepared.match_keys() {
+            read(self.exact.slots_of(exact));
+            if !scratch.prepared.full_match {
+                read(self.repo.slots_of(repo));
+            }
+        }
+        if scratch.prepared.match_count() == 0 {
+            for filter in &request.tags {
+                match filter.value() {
+                    Some(value) => {
+                        tag_pair_key(&filter.key, value, &mut scratch.key_buf);
+                        read(self.tag_pairs.slots_of(&scratch.key_buf));
+                    }
+                    None => read(self.tag_keys.slots_of(&filter.key)),
+                }
+            }
+        }
+        sum
+    }
 }
 
 impl Scratch {

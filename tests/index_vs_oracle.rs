@@ -242,7 +242,7 @@ fn compare_walk(
 }
 
 proptest! {
-    #![proptest_config(config(300))]
+    #![proptest_config(config(600))]
 
     #[test]
     fn index_equals_oracle_on_every_page(world in prop::collection::vec(spec(), 0..40), queries in prop::collection::vec(query(), 1..12)) {

@@ -4,38 +4,46 @@
 //! # Structures
 //!
 //! * Exact keys and repo keys of cached images, interned to ids, each with a
-//!   sorted posting list of the caches that hold it (a cache appears once per
-//!   key however many of its images share it). Keys are freed when no cache
-//!   uses them.
+//!   posting list of the caches that hold it (a cache appears once per key
+//!   however many of its images share it). Keys are freed when no cache uses
+//!   them.
 //! * Tag postings per (key, value) and per key; postings per name, snapshot
 //!   id and resource group; a map from id to slot.
-//! * The newest-first order (`CreationTime` descending, id ascending) and
-//!   the **LRU order** of section 5 (`LastMatchedTime`, else `CreationTime`,
-//!   oldest first, id ascending; only `LRU` caches not being created or
-//!   updated), both as B-trees.
+//! * Every posting list is kept in **result order** (`CreationTime` newest
+//!   first, then id ascending), the order of section 4.2 within one match
+//!   group, so a page can be read straight off a list after a cursor.
+//! * The newest-first order of all caches and the **LRU order** of section 5
+//!   (`LastMatchedTime`, else `CreationTime`, oldest first, id ascending;
+//!   only `LRU` caches not being created or updated), both as B-trees.
 //!
 //! Insert, replace and remove keep every structure consistent; an update is a
-//! remove and an insert of the same slot's cache.
+//! remove and an insert.
 //!
 //! # Query algorithms and their costs
 //!
-//! Let `Q` be the distinct query images, `L(k)` the length of key `k`'s
-//! posting list, `m` the number of caches passing the filters and `l` the
-//! `Limit`.
+//! Let `L(k)` be the length of key `k`'s posting list, `m` the number of
+//! caches passing the filters and `l` the `Limit`.
 //!
-//! * `MatchImage` (counting): one pass over the exact and repo posting lists
-//!   of each query image, counting F and P per cache in scratch arrays
-//!   stamped with a generation (never cleared): `O(Σ L(exact q) + L(repo q))`,
-//!   which is the floor any exact evaluation that reads postings must pay.
-//! * `ImageFullMatch`: smallest-first intersection of the exact lists,
-//!   probing the others by binary search: `O(min L · |Q| · log max L)`.
-//! * Other filters without `MatchImage`: the shortest posting list among the
-//!   filters drives, every other filter is checked per cache in `O(1)` or
-//!   `O(log)`: `O(min L · filters)`.
 //! * No filter at all: `TotalCount` is the size; the page is read from the
 //!   newest-first B-tree after the cursor: `O(log n + l)`.
-//! * Paging: the `m` passing caches are reduced to the `l` after the cursor
-//!   by selection (`O(m)`) and only those are sorted (`O(l log l)`).
+//! * Filters without `MatchImage`: the shortest posting list among them
+//!   drives; it is already in result order, so the page is its first `l`
+//!   passing caches after the cursor (found by binary search). With a single
+//!   filter `TotalCount` is the list's length and a page costs
+//!   `O(log L + l)`; with more, counting costs `O(min L)`.
+//! * One `MatchImage` (with or without `ImageFullMatch` /
+//!   `ImageMatchCountRequest`): the answer is the image's exact list (F = 1)
+//!   followed by its repo list minus the exact list (P = 1), both in result
+//!   order: a merge walk from the cursor, `O(log L + l)` a page.
+//! * Several `MatchImage`: one pass over the exact and repo lists of each
+//!   query image counts F and P per cache in scratch arrays stamped with a
+//!   generation (never cleared): `O(Σ L(exact q) + L(repo q))`, the floor of
+//!   any evaluation that reads postings. The page is then selected by
+//!   (F, P) group with `O(m)` integer comparisons; only the boundary group is
+//!   ranked by time and id.
+//! * `ImageFullMatch` with several images: smallest-first intersection of the
+//!   exact lists, probing the others by binary search:
+//!   `O(min L · |Q| · log max L)`.
 //!
 //! A query allocates nothing beyond its result when the caller reuses a
 //! [`Scratch`] (decoding a `NextToken` allocates its id, encoding one
@@ -86,9 +94,10 @@ pub struct Index {
     rules: RegistryAliases,
     token_key: TokenKey,
     slots: Vec<Option<Entry>>,
-    /// `CreationTime` in seconds per slot, dense, so ranking candidates does
-    /// not touch their (large, scattered) entries.
+    /// Per slot, dense: `CreationTime` in seconds and the id, the result
+    /// order's keys, so ordering slots never touches their entries.
     creation: Vec<i64>,
+    ids: Vec<Arc<str>>,
     free_slots: Vec<u32>,
     by_id: HashMap<Arc<str>, u32>,
     exact: Postings,
@@ -101,11 +110,11 @@ pub struct Index {
     newest_first: BTreeMap<NewestFirst, u32>,
     lru: BTreeMap<LeastRecent, u32>,
     key_buf: String,
+    no_id: Arc<str>,
 }
 
 struct Entry {
-    cache: ImageCache,
-    id: Arc<str>,
+    cache: Box<ImageCache>,
     exact: Ids,
     repo: Ids,
     tag_pairs: Ids,
@@ -124,6 +133,31 @@ struct NewestFirst(Reverse<i64>, Arc<str>);
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct LeastRecent(i64, Arc<str>);
 
+/// The result order of slots within one match group: newest first, then id.
+#[derive(Clone, Copy)]
+struct Order<'a> {
+    creation: &'a [i64],
+    ids: &'a [Arc<str>],
+}
+
+impl Order<'_> {
+    fn cmp(&self, a: u32, b: u32) -> Ordering {
+        let (a, b) = (a as usize, b as usize);
+        self.creation[b]
+            .cmp(&self.creation[a])
+            .then_with(|| self.ids[a].cmp(&self.ids[b]))
+    }
+
+    /// Whether slot `s` comes after the position (`creation`, `id`).
+    fn after(&self, s: u32, creation: i64, id: &str) -> bool {
+        let s = s as usize;
+        creation
+            .cmp(&self.creation[s])
+            .then_with(|| (*self.ids[s]).cmp(id))
+            == Ordering::Greater
+    }
+}
+
 /// Reusable scratch space for [`Index::describe_with`].
 #[derive(Default)]
 pub struct Scratch {
@@ -134,6 +168,7 @@ pub struct Scratch {
     query_mark: u32,
     touched: Vec<u32>,
     candidates: Vec<Candidate>,
+    boundary: Vec<Candidate>,
     tag_filters: Vec<TagRef>,
     key_buf: String,
 }
@@ -146,12 +181,15 @@ struct Counts {
     p: u16,
 }
 
+/// A cache that passes, with its match group `F << 16 | P`.
 #[derive(Clone, Copy)]
 struct Candidate {
-    f: u16,
-    p: u16,
-    creation: i64,
+    group: u32,
     slot: u32,
+}
+
+fn group(f: u32, p: u32) -> u32 {
+    (f << 16) | p
 }
 
 /// A resolved tag filter: a (key, value) pair id or a key id.
@@ -174,12 +212,17 @@ struct Resolved {
 }
 
 impl Resolved {
-    fn is_empty(&self) -> bool {
-        self.id.is_none()
-            && self.name.is_none()
-            && self.snapshot.is_none()
-            && self.resource_group.is_none()
-            && self.image.is_none()
+    fn count(&self) -> usize {
+        [
+            self.id.is_some(),
+            self.name.is_some(),
+            self.snapshot.is_some(),
+            self.resource_group.is_some(),
+            self.image.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count()
     }
 }
 
@@ -191,6 +234,7 @@ impl Index {
             token_key,
             slots: Vec::new(),
             creation: Vec::new(),
+            ids: Vec::new(),
             free_slots: Vec::new(),
             by_id: HashMap::default(),
             exact: Postings::default(),
@@ -203,6 +247,7 @@ impl Index {
             newest_first: BTreeMap::new(),
             lru: BTreeMap::new(),
             key_buf: String::new(),
+            no_id: Arc::from(""),
         }
     }
 
@@ -224,21 +269,19 @@ impl Index {
     /// The cache with this id.
     pub fn get(&self, id: &str) -> Option<&ImageCache> {
         let slot = *self.by_id.get(id)?;
-        Some(&self.entry(slot).cache)
+        Some(self.cache(slot))
     }
 
     /// Every cache, newest first (`CreationTime` descending, id ascending).
     pub fn iter(&self) -> impl Iterator<Item = &ImageCache> + '_ {
-        self.newest_first
-            .values()
-            .map(|&slot| &self.entry(slot).cache)
+        self.newest_first.values().map(|&slot| self.cache(slot))
     }
 
     /// The caches LRU elimination may evict, least recently used first:
     /// `EliminationStrategy` `LRU`, not `Preparing`, `Creating` or `Updating`,
     /// ordered by `LastMatchedTime` (else `CreationTime`), then id.
     pub fn lru_order(&self) -> impl Iterator<Item = &ImageCache> + '_ {
-        self.lru.values().map(|&slot| &self.entry(slot).cache)
+        self.lru.values().map(|&slot| self.cache(slot))
     }
 
     /// Counts of distinct keys and the index's memory, for monitoring (a
@@ -253,7 +296,7 @@ impl Index {
             &self.snapshots,
             &self.resource_groups,
         ];
-        let entries: usize = self
+        let spilled: usize = self
             .slots
             .iter()
             .flatten()
@@ -276,8 +319,9 @@ impl Index {
             names: self.names.len(),
             overhead_bytes: postings.iter().map(|p| p.heap_bytes()).sum::<usize>()
                 + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
-                - self.len() * std::mem::size_of::<ImageCache>()
-                + entries
+                + spilled
+                + self.creation.capacity() * 8
+                + self.ids.capacity() * std::mem::size_of::<Arc<str>>()
                 + self.free_slots.capacity() * 4
                 + self.by_id.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1)
                 + btree(
@@ -298,39 +342,46 @@ impl Index {
             None => {
                 self.slots.push(None);
                 self.creation.push(0);
+                self.ids.push(self.no_id.clone());
                 (self.slots.len() - 1) as u32
             }
         };
-        self.creation[slot as usize] = cache.creation_time.as_second();
         let id: Arc<str> = cache.id.as_str().into();
+        self.creation[slot as usize] = cache.creation_time.as_second();
+        self.ids[slot as usize] = id.clone();
 
+        let order = Order {
+            creation: &self.creation,
+            ids: &self.ids,
+        };
+        let by = |a: u32, b: u32| order.cmp(a, b);
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
         for image in &cache.images {
             let repo_len = self
                 .rules
                 .write_exact_key(image.reference(), &mut self.key_buf);
-            exact.push(self.exact.add(&self.key_buf, slot));
-            repo.push(self.repo.add(&self.key_buf[..repo_len], slot));
+            exact.push(self.exact.add(&self.key_buf, slot, by));
+            repo.push(self.repo.add(&self.key_buf[..repo_len], slot, by));
         }
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
         for tag in &cache.tags {
             tag_pair_key(&tag.key, &tag.value, &mut self.key_buf);
-            tag_pairs.push(self.tag_pairs.add(&self.key_buf, slot));
-            tag_keys.push(self.tag_keys.add(&tag.key, slot));
+            tag_pairs.push(self.tag_pairs.add(&self.key_buf, slot, by));
+            tag_keys.push(self.tag_keys.add(&tag.key, slot, by));
         }
         for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
             ids.sort_unstable();
             ids.dedup();
         }
-        let name = self.names.add(&cache.name, slot);
+        let name = self.names.add(&cache.name, slot, by);
         let snapshot = cache
             .snapshot_id
             .as_deref()
-            .map(|s| self.snapshots.add(s, slot));
+            .map(|s| self.snapshots.add(s, slot, by));
         let resource_group = cache
             .resource_group_id
             .as_deref()
-            .map(|g| self.resource_groups.add(g, slot));
+            .map(|g| self.resource_groups.add(g, slot, by));
         self.newest_first.insert(
             NewestFirst(Reverse(cache.creation_time.as_second()), id.clone()),
             slot,
@@ -339,10 +390,9 @@ impl Index {
         if let Some(t) = lru {
             self.lru.insert(LeastRecent(t, id.clone()), slot);
         }
-        self.by_id.insert(id.clone(), slot);
+        self.by_id.insert(id, slot);
         self.slots[slot as usize] = Some(Entry {
-            cache,
-            id,
+            cache: Box::new(cache),
             exact,
             repo,
             tag_pairs,
@@ -361,33 +411,39 @@ impl Index {
         let entry = self.slots[slot as usize]
             .take()
             .expect("by_id points at a live slot");
+        let order = Order {
+            creation: &self.creation,
+            ids: &self.ids,
+        };
+        let by = |a: u32, b: u32| order.cmp(a, b);
         for &k in &entry.exact {
-            self.exact.remove(k, slot);
+            self.exact.remove(k, slot, by);
         }
         for &k in &entry.repo {
-            self.repo.remove(k, slot);
+            self.repo.remove(k, slot, by);
         }
         for &k in &entry.tag_pairs {
-            self.tag_pairs.remove(k, slot);
+            self.tag_pairs.remove(k, slot, by);
         }
         for &k in &entry.tag_keys {
-            self.tag_keys.remove(k, slot);
+            self.tag_keys.remove(k, slot, by);
         }
-        self.names.remove(entry.name, slot);
+        self.names.remove(entry.name, slot, by);
         if let Some(k) = entry.snapshot {
-            self.snapshots.remove(k, slot);
+            self.snapshots.remove(k, slot, by);
         }
         if let Some(k) = entry.resource_group {
-            self.resource_groups.remove(k, slot);
+            self.resource_groups.remove(k, slot, by);
         }
-        let creation = entry.cache.creation_time.as_second();
+        let id = std::mem::replace(&mut self.ids[slot as usize], self.no_id.clone());
+        let creation = self.creation[slot as usize];
         self.newest_first
-            .remove(&NewestFirst(Reverse(creation), entry.id.clone()));
+            .remove(&NewestFirst(Reverse(creation), id.clone()));
         if let Some(t) = entry.lru {
-            self.lru.remove(&LeastRecent(t, entry.id.clone()));
+            self.lru.remove(&LeastRecent(t, id));
         }
         self.free_slots.push(slot);
-        Some(entry.cache)
+        Some(*entry.cache)
     }
 
     /// Changes a cache in place (status, times, images, tags…), keeping every
@@ -427,38 +483,27 @@ impl Index {
             )?),
             None => None,
         };
+        let after = after.as_ref();
         let limit = request.limit.map_or(usize::MAX, |l| l as usize);
 
         let Some(resolved) = self.resolve(request, scratch) else {
-            return Ok(DescribePage {
-                image_caches: Vec::new(),
-                total_count: 0,
-                next_token: None,
-            });
+            return Ok(empty_page());
         };
-        scratch.candidates.clear();
-        if scratch.prepared.match_count() > 0 {
-            if scratch.prepared.full_match {
-                self.full_match_candidates(&resolved, scratch);
-            } else {
-                self.counted_candidates(&resolved, scratch);
-            }
-        } else if let Some(driver) = self.driving_list(&resolved, scratch) {
-            for &slot in driver {
-                if self.passes_filters(slot, &resolved, scratch) {
-                    let creation = self.creation[slot as usize];
-                    scratch.candidates.push(Candidate {
-                        f: 0,
-                        p: 0,
-                        creation,
-                        slot,
-                    });
+        let filters = resolved.count() + scratch.tag_filters.len();
+        Ok(match scratch.prepared.match_count() {
+            0 if filters == 0 => self.unfiltered_page(after, limit, &scratch.fingerprint),
+            0 => self.driven_page(&resolved, filters == 1, after, limit, scratch),
+            1 => self.single_image_page(&resolved, filters > 0, after, limit, scratch),
+            _ => {
+                scratch.candidates.clear();
+                if scratch.prepared.full_match {
+                    self.full_match_candidates(&resolved, scratch);
+                } else {
+                    self.counted_candidates(&resolved, filters > 0, scratch);
                 }
+                self.selected_page(after, limit, scratch)
             }
-        } else {
-            return Ok(self.unfiltered_page(after.as_ref(), limit, &scratch.fingerprint));
-        }
-        Ok(self.page(after.as_ref(), limit, scratch))
+        })
     }
 
     /// Resolves the non-`MatchImage` filters to ids; `None` when one of them
@@ -498,8 +543,8 @@ impl Index {
         Some(resolved)
     }
 
-    /// The shortest posting list among the filters, or `None` without any.
-    fn driving_list<'a>(&'a self, resolved: &'a Resolved, scratch: &Scratch) -> Option<&'a [u32]> {
+    /// The shortest posting list among the filters (there is at least one).
+    fn driving_list<'a>(&'a self, resolved: &'a Resolved, scratch: &Scratch) -> &'a [u32] {
         let mut best: Option<&[u32]> = resolved.id.as_ref().map(std::slice::from_ref);
         let mut consider = |list: &'a [u32]| {
             if best.is_none_or(|b| list.len() < b.len()) {
@@ -528,7 +573,7 @@ impl Index {
                 TagRef::Key(k) => self.tag_keys.slots(k),
             });
         }
-        best
+        best.unwrap_or(&[])
     }
 
     /// Whether the cache in `slot` passes every filter but `MatchImage`.
@@ -550,8 +595,129 @@ impl Index {
             })
     }
 
-    /// `MatchImage` by counting F and P over the posting lists.
-    fn counted_candidates(&self, resolved: &Resolved, scratch: &mut Scratch) {
+    /// Where reading `list`, a list of match group `group` in result order,
+    /// starts after the cursor.
+    fn start(&self, list: &[u32], group: u32, after: Option<&Position>) -> usize {
+        let Some(p) = after else { return 0 };
+        let cursor_group = self::group(p.f, p.p);
+        match cursor_group.cmp(&group) {
+            // The cursor is in a better group: all of this one is still to come.
+            Ordering::Greater => 0,
+            Ordering::Less => list.len(),
+            Ordering::Equal => {
+                let order = self.order();
+                list.partition_point(|&s| !order.after(s, p.creation, &p.id))
+            }
+        }
+    }
+
+    /// Filters without `MatchImage`: read the shortest list in result order.
+    fn driven_page<'a>(
+        &'a self,
+        resolved: &Resolved,
+        sole: bool,
+        after: Option<&Position>,
+        limit: usize,
+        scratch: &Scratch,
+    ) -> DescribePage<'a> {
+        let list = self.driving_list(resolved, scratch);
+        let passes = |s: u32| sole || self.passes_filters(s, resolved, scratch);
+        let total = if sole {
+            list.len()
+        } else {
+            list.iter().filter(|&&s| passes(s)).count()
+        };
+        let start = self.start(list, 0, after);
+        let mut page: Vec<u32> = Vec::new();
+        let mut more = false;
+        for &s in &list[start..] {
+            if passes(s) {
+                if page.len() == limit {
+                    more = true;
+                    break;
+                }
+                page.push(s);
+            }
+        }
+        self.finish_slots(&page, 0, total, more, &scratch.fingerprint)
+    }
+
+    /// One `MatchImage`: its exact list (F = 1), then its repo list without
+    /// the exact list (P = 1), each already in result order.
+    fn single_image_page<'a>(
+        &'a self,
+        resolved: &Resolved,
+        filtered: bool,
+        after: Option<&Position>,
+        limit: usize,
+        scratch: &Scratch,
+    ) -> DescribePage<'a> {
+        let prepared = &scratch.prepared;
+        let (exact, repo) = prepared.match_keys().next().expect("one MatchImage");
+        // ImageFullMatch wins over ImageMatchCountRequest; without it, more
+        // exact matches than the one query image is impossible.
+        if !prepared.full_match && prepared.min_exact.is_some_and(|n| n > 1) {
+            return empty_page();
+        }
+        let exact_only = prepared.full_match || prepared.min_exact.is_some();
+        let e = self.exact.slots_of(exact);
+        let r = if exact_only {
+            &[][..]
+        } else {
+            self.repo.slots_of(repo)
+        };
+        let order = self.order();
+        let passes = |s: u32| !filtered || self.passes_filters(s, resolved, scratch);
+
+        // Walks r minus e from position `from`, in order.
+        let partial = |from: usize| {
+            let mut j = r.get(from).map_or(e.len(), |&first| {
+                e.partition_point(|&x| order.cmp(x, first) == Ordering::Less)
+            });
+            r[from..].iter().copied().filter(move |&s| {
+                while j < e.len() && order.cmp(e[j], s) == Ordering::Less {
+                    j += 1;
+                }
+                !(j < e.len() && e[j] == s)
+            })
+        };
+        let total = if filtered {
+            e.iter().filter(|&&s| passes(s)).count() + partial(0).filter(|&s| passes(s)).count()
+        } else {
+            // Every cache with the exact key has the repo key too.
+            if exact_only { e.len() } else { r.len() }
+        };
+
+        let exact_group = group(1, 0);
+        let partial_group = group(0, 1);
+        let mut page: Vec<(u32, u32)> = Vec::new();
+        let mut more = false;
+        let walk = e[self.start(e, exact_group, after)..]
+            .iter()
+            .map(|&s| (exact_group, s))
+            .chain(partial(self.start(r, partial_group, after)).map(|s| (partial_group, s)));
+        for (g, s) in walk {
+            if passes(s) {
+                if page.len() == limit {
+                    more = true;
+                    break;
+                }
+                page.push((g, s));
+            }
+        }
+        let next_token = (more && !page.is_empty()).then(|| {
+            let &(g, s) = page.last().expect("not empty");
+            cursor::encode(&self.token_key, &scratch.fingerprint, self.sort_key(g, s))
+        });
+        DescribePage {
+            image_caches: page.iter().map(|&(_, s)| self.cache(s)).collect(),
+            total_count: total,
+            next_token,
+        }
+    }
+
+    /// Several `MatchImage`: count F and P over the posting lists.
+    fn counted_candidates(&self, resolved: &Resolved, filtered: bool, scratch: &mut Scratch) {
         scratch.begin_counting(self.slots.len());
         let generation = scratch.generation;
         let Scratch {
@@ -569,9 +735,7 @@ impl Index {
                 if c.seen != generation {
                     *c = Counts {
                         seen: generation,
-                        exact_mark: 0,
-                        f: 0,
-                        p: 0,
+                        ..Counts::default()
                     };
                     touched.push(slot);
                 }
@@ -583,9 +747,7 @@ impl Index {
                 if c.seen != generation {
                     *c = Counts {
                         seen: generation,
-                        exact_mark: 0,
-                        f: 0,
-                        p: 0,
+                        ..Counts::default()
                     };
                     touched.push(slot);
                 }
@@ -594,25 +756,22 @@ impl Index {
                 }
             }
         }
-        let filtered = !resolved.is_empty() || !scratch.tag_filters.is_empty();
         for i in 0..scratch.touched.len() {
             let slot = scratch.touched[i];
             let c = scratch.counts[slot as usize];
-            if scratch.prepared.match_passes(c.f as u32, c.p as u32)
+            let (f, p) = (c.f as u32, c.p as u32);
+            if scratch.prepared.match_passes(f, p)
                 && (!filtered || self.passes_filters(slot, resolved, scratch))
             {
-                let creation = self.creation[slot as usize];
                 scratch.candidates.push(Candidate {
-                    f: c.f,
-                    p: c.p,
-                    creation,
+                    group: group(f, p),
                     slot,
                 });
             }
         }
     }
 
-    /// `ImageFullMatch`: the caches on every query image's exact list.
+    /// `ImageFullMatch` with several images: the caches on every exact list.
     fn full_match_candidates(&self, resolved: &Resolved, scratch: &mut Scratch) {
         let mut lists: SmallVec<[&[u32]; 8]> = SmallVec::new();
         for (exact, _) in scratch.prepared.match_keys() {
@@ -623,53 +782,76 @@ impl Index {
         }
         lists.sort_unstable_by_key(|l| l.len());
         let (shortest, rest) = lists.split_first().expect("MatchImage is not empty");
-        let n = lists.len() as u16;
+        let full = group(lists.len() as u32, 0);
+        let order = self.order();
         for &slot in *shortest {
-            if rest.iter().all(|l| l.binary_search(&slot).is_ok())
+            if rest
+                .iter()
+                .all(|l| l.binary_search_by(|&probe| order.cmp(probe, slot)).is_ok())
                 && self.passes_filters(slot, resolved, scratch)
             {
-                let creation = self.creation[slot as usize];
-                scratch.candidates.push(Candidate {
-                    f: n,
-                    p: 0,
-                    creation,
-                    slot,
-                });
+                scratch.candidates.push(Candidate { group: full, slot });
             }
         }
     }
 
-    /// The page of the passing caches after the cursor: selection, then a
-    /// sort of only the page.
-    fn page<'a>(
+    /// The page of the candidates after the cursor: selection by match group
+    /// (integers only), then ranking by time and id of just the boundary
+    /// group and the page.
+    fn selected_page<'a>(
         &'a self,
         after: Option<&Position>,
         limit: usize,
         scratch: &mut Scratch,
     ) -> DescribePage<'a> {
-        let total_count = scratch.candidates.len();
-        if let Some(position) = after {
-            let last = position.sort_key();
-            scratch.candidates.retain(|c| self.sort_key(c) > last);
+        let order = self.order();
+        let total = scratch.candidates.len();
+        if let Some(p) = after {
+            let cursor_group = group(p.f, p.p);
+            scratch.candidates.retain(|c| {
+                c.group < cursor_group
+                    || (c.group == cursor_group && order.after(c.slot, p.creation, &p.id))
+            });
         }
-        let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
+        let full = |a: &Candidate, b: &Candidate| {
+            b.group
+                .cmp(&a.group)
+                .then_with(|| order.cmp(a.slot, b.slot))
+        };
         let remaining = scratch.candidates.len();
-        if remaining > limit {
-            scratch.candidates.select_nth_unstable_by(limit, order);
-            scratch.candidates.truncate(limit);
+        let more = remaining > limit;
+        if more {
+            let candidates = &mut scratch.candidates;
+            candidates.select_nth_unstable_by(limit - 1, |a, b| b.group.cmp(&a.group));
+            let boundary = candidates[limit - 1].group;
+            scratch.boundary.clear();
+            scratch
+                .boundary
+                .extend(candidates.iter().filter(|c| c.group == boundary));
+            candidates.retain(|c| c.group > boundary);
+            let need = limit - candidates.len();
+            if scratch.boundary.len() > need {
+                scratch.boundary.select_nth_unstable_by(need - 1, full);
+                scratch.boundary.truncate(need);
+            }
+            candidates.extend_from_slice(&scratch.boundary);
         }
-        scratch.candidates.sort_unstable_by(order);
-        let next_token = (remaining > limit).then(|| {
+        scratch.candidates.sort_unstable_by(full);
+        let next_token = more.then(|| {
             let last = scratch.candidates.last().expect("limit >= 1");
-            cursor::encode(&self.token_key, &scratch.fingerprint, self.sort_key(last))
+            cursor::encode(
+                &self.token_key,
+                &scratch.fingerprint,
+                self.sort_key(last.group, last.slot),
+            )
         });
         DescribePage {
             image_caches: scratch
                 .candidates
                 .iter()
-                .map(|c| &self.entry(c.slot).cache)
+                .map(|c| self.cache(c.slot))
                 .collect(),
-            total_count,
+            total_count: total,
             next_token,
         }
     }
@@ -687,23 +869,39 @@ impl Index {
             None => Unbounded,
         };
         let mut rest = self.newest_first.range((start, Unbounded));
-        let image_caches: Vec<&ImageCache> = rest
-            .by_ref()
-            .take(limit)
-            .map(|(_, &slot)| &self.entry(slot).cache)
-            .collect();
-        let next_token = match (rest.next(), image_caches.last()) {
-            (Some(_), Some(last)) => Some(cursor::encode(
+        let page: Vec<u32> = rest.by_ref().take(limit).map(|(_, &slot)| slot).collect();
+        let more = rest.next().is_some();
+        self.finish_slots(&page, 0, self.len(), more, fingerprint)
+    }
+
+    /// A page of slots of one match group, with a token when more remain.
+    fn finish_slots<'a>(
+        &'a self,
+        page: &[u32],
+        group: u32,
+        total: usize,
+        more: bool,
+        fingerprint: &[u8],
+    ) -> DescribePage<'a> {
+        let next_token = match (more, page.last()) {
+            (true, Some(&last)) => Some(cursor::encode(
                 &self.token_key,
                 fingerprint,
-                SortKey::of(last, 0, 0),
+                self.sort_key(group, last),
             )),
             _ => None,
         };
         DescribePage {
-            image_caches,
-            total_count: self.len(),
+            image_caches: page.iter().map(|&s| self.cache(s)).collect(),
+            total_count: total,
             next_token,
+        }
+    }
+
+    fn order(&self) -> Order<'_> {
+        Order {
+            creation: &self.creation,
+            ids: &self.ids,
         }
     }
 
@@ -711,20 +909,17 @@ impl Index {
         self.slots[slot as usize].as_ref().expect("a live slot")
     }
 
-    fn sort_key(&self, c: &Candidate) -> SortKey<'_> {
-        SortKey {
-            f: c.f as u32,
-            p: c.p as u32,
-            creation: c.creation,
-            id: &self.entry(c.slot).id,
-        }
+    fn cache(&self, slot: u32) -> &ImageCache {
+        &self.entry(slot).cache
     }
 
-    fn compare(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        b.f.cmp(&a.f)
-            .then(b.p.cmp(&a.p))
-            .then(b.creation.cmp(&a.creation))
-            .then_with(|| self.entry(a.slot).id.cmp(&self.entry(b.slot).id))
+    fn sort_key(&self, group: u32, slot: u32) -> SortKey<'_> {
+        SortKey {
+            f: group >> 16,
+            p: group & 0xffff,
+            creation: self.creation[slot as usize],
+            id: &self.ids[slot as usize],
+        }
     }
 }
 
@@ -744,7 +939,8 @@ pub struct IndexStats {
     /// Distinct cache names in use.
     pub names: usize,
     /// Bytes the index adds beyond the records themselves and the key text:
-    /// posting lists, id tables, per-cache key ids, the two B-tree orders.
+    /// posting lists, id tables, slot tables, per-cache key ids, the two
+    /// B-tree orders.
     pub overhead_bytes: usize,
     /// Bytes of interned key text and ids (each held once).
     pub key_text_bytes: usize,
@@ -800,6 +996,15 @@ impl Scratch {
             self.generation = 1;
             self.query_mark = 0;
         }
+    }
+}
+
+/// Nothing passes.
+fn empty_page<'a>() -> DescribePage<'a> {
+    DescribePage {
+        image_caches: Vec::new(),
+        total_count: 0,
+        next_token: None,
     }
 }
 

@@ -1,11 +1,14 @@
-//! Interned string keys, each with a sorted posting list of cache slots.
+//! Interned string keys, each with a posting list of cache slots kept in
+//! result order (the index's order of slots: `CreationTime` newest first,
+//! then id), so a list can be read page by page after a cursor.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use foldhash::HashMap;
 
-/// String keys interned to dense `u32` ids, each with the sorted, distinct
-/// slots of the caches that have it. A key is freed (its id reused) as soon
+/// String keys interned to dense `u32` ids, each with the distinct slots of
+/// the caches that have it, in the order the caller defines. A key is freed (its id reused) as soon
 /// as no cache has it, so a long-running engine does not leak keys.
 #[derive(Default)]
 pub(crate) struct Postings {
@@ -26,8 +29,9 @@ impl Postings {
         self.ids.get(key).copied()
     }
 
-    /// Adds `slot` to the key's list (idempotent); returns the key's id.
-    pub fn add(&mut self, key: &str, slot: u32) -> u32 {
+    /// Adds `slot` to the key's list (idempotent) at its place in `order`;
+    /// returns the key's id.
+    pub fn add(&mut self, key: &str, slot: u32, order: impl Fn(u32, u32) -> Ordering) -> u32 {
         let id = match self.ids.get(key) {
             Some(&id) => id,
             None => {
@@ -47,9 +51,9 @@ impl Postings {
         let slots = &mut self.entries[id as usize].slots;
         match slots.last() {
             None => slots.push(slot),
-            Some(&last) if last < slot => slots.push(slot),
+            Some(&last) if order(last, slot) == Ordering::Less => slots.push(slot),
             Some(_) => {
-                if let Err(at) = slots.binary_search(&slot) {
+                if let Err(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
                     slots.insert(at, slot);
                 }
             }
@@ -58,10 +62,10 @@ impl Postings {
     }
 
     /// Removes `slot` from the list of key `id`, freeing the key when its
-    /// list becomes empty.
-    pub fn remove(&mut self, id: u32, slot: u32) {
+    /// list becomes empty. `order` must still place `slot` where `add` did.
+    pub fn remove(&mut self, id: u32, slot: u32, order: impl Fn(u32, u32) -> Ordering) {
         let entry = &mut self.entries[id as usize];
-        if let Ok(at) = entry.slots.binary_search(&slot) {
+        if let Ok(at) = entry.slots.binary_search_by(|&probe| order(probe, slot)) {
             entry.slots.remove(at);
         }
         if entry.slots.is_empty() {
@@ -73,12 +77,12 @@ impl Postings {
         }
     }
 
-    /// The sorted slots of key `id`.
+    /// The slots of key `id`, in order.
     pub fn slots(&self, id: u32) -> &[u32] {
         &self.entries[id as usize].slots
     }
 
-    /// The sorted slots of a key; empty when no cache has it.
+    /// The slots of a key, in order; empty when no cache has it.
     pub fn slots_of(&self, key: &str) -> &[u32] {
         self.id(key).map_or(&[], |id| self.slots(id))
     }
@@ -108,23 +112,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn add_is_idempotent_sorted_and_keys_are_freed() {
+    fn add_is_idempotent_ordered_and_keys_are_freed() {
+        // Descending slot order, to show the order is the caller's.
+        let desc = |a: u32, b: u32| b.cmp(&a);
         let mut p = Postings::default();
-        let a = p.add("a", 5);
-        assert_eq!(p.add("a", 2), a);
-        assert_eq!(p.add("a", 9), a);
-        assert_eq!(p.add("a", 5), a);
-        assert_eq!(p.slots(a), &[2, 5, 9]);
-        let b = p.add("b", 1);
+        let a = p.add("a", 5, desc);
+        assert_eq!(p.add("a", 2, desc), a);
+        assert_eq!(p.add("a", 9, desc), a);
+        assert_eq!(p.add("a", 5, desc), a);
+        assert_eq!(p.slots(a), &[9, 5, 2]);
+        let b = p.add("b", 1, desc);
         assert_ne!(a, b);
-        p.remove(a, 5);
-        p.remove(a, 2);
+        p.remove(a, 5, desc);
+        p.remove(a, 2, desc);
         assert_eq!(p.slots_of("a"), &[9]);
-        p.remove(a, 9);
+        p.remove(a, 9, desc);
         assert_eq!(p.id("a"), None);
         assert_eq!(p.len(), 1);
         // The freed id is reused.
-        assert_eq!(p.add("c", 3), a);
+        assert_eq!(p.add("c", 3, desc), a);
         assert_eq!(p.slots_of("c"), &[3]);
     }
 }

@@ -33,3 +33,8 @@ pub mod wire;
 pub mod workload;
 
 pub use error::{ApiError, ErrorCode};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -36,11 +36,11 @@
 //!   followed by its repo list minus the exact list (P = 1), both in result
 //!   order: a merge walk from the cursor, `O(log L + l)` a page.
 //! * Several `MatchImage`: one pass over the exact and repo lists of each
-//!   query image counts F and P per cache in scratch arrays stamped with a
-//!   generation (never cleared): `O(Σ L(exact q) + L(repo q))`, the floor of
-//!   any evaluation that reads postings. The page is then selected by
-//!   (F, P) group with `O(m)` integer comparisons; only the boundary group is
-//!   ranked by time and id.
+//!   query image counts F and P per cache in a scratch array of 4-byte
+//!   counters (reset through the list of touched caches, so it stays small
+//!   and warm): `O(Σ L(exact q) + L(repo q))`. A histogram of the (F, P)
+//!   groups finds the groups the page comes from in `O(m)` integer steps;
+//!   only the boundary group is ranked by time and id.
 //! * `ImageFullMatch` with several images: smallest-first intersection of the
 //!   exact lists, probing the others by binary search:
 //!   `O(min L · |Q| · log max L)`.
@@ -164,21 +164,22 @@ pub struct Scratch {
     prepared: Prepared,
     fingerprint: Vec<u8>,
     counts: Vec<Counts>,
-    generation: u32,
-    query_mark: u32,
     touched: Vec<u32>,
+    groups: Vec<(u32, usize)>,
+    ranked: Vec<(i64, u32, u32)>,
     candidates: Vec<Candidate>,
-    boundary: Vec<Candidate>,
     tag_filters: Vec<TagRef>,
     key_buf: String,
 }
 
+/// Per-cache counters of one counting pass: exact and partial matches, and
+/// the last query image (1-based) that matched exactly. All zero between
+/// queries.
 #[derive(Clone, Copy, Default)]
 struct Counts {
-    seen: u32,
-    exact_mark: u32,
-    f: u16,
-    p: u16,
+    f: u8,
+    p: u8,
+    exact_mark: u8,
 }
 
 /// A cache that passes, with its match group `F << 16 | P`.
@@ -718,25 +719,21 @@ impl Index {
 
     /// Several `MatchImage`: count F and P over the posting lists.
     fn counted_candidates(&self, resolved: &Resolved, filtered: bool, scratch: &mut Scratch) {
-        scratch.begin_counting(self.slots.len());
-        let generation = scratch.generation;
+        if scratch.counts.len() < self.slots.len() {
+            scratch.counts.resize(self.slots.len(), Counts::default());
+        }
         let Scratch {
             prepared,
             counts,
             touched,
-            query_mark,
             ..
         } = scratch;
-        for (exact, repo) in prepared.match_keys() {
-            *query_mark = query_mark.wrapping_add(1);
-            let mark = *query_mark;
+        touched.clear();
+        // At most 100 distinct query images, so marks 1..=100 fit a u8.
+        for (mark, (exact, repo)) in (1u8..).zip(prepared.match_keys()) {
             for &slot in self.exact.slots_of(exact) {
                 let c = &mut counts[slot as usize];
-                if c.seen != generation {
-                    *c = Counts {
-                        seen: generation,
-                        ..Counts::default()
-                    };
+                if c.f == 0 && c.p == 0 {
                     touched.push(slot);
                 }
                 c.f += 1;
@@ -744,21 +741,17 @@ impl Index {
             }
             for &slot in self.repo.slots_of(repo) {
                 let c = &mut counts[slot as usize];
-                if c.seen != generation {
-                    *c = Counts {
-                        seen: generation,
-                        ..Counts::default()
-                    };
-                    touched.push(slot);
-                }
                 if c.exact_mark != mark {
+                    if c.f == 0 && c.p == 0 {
+                        touched.push(slot);
+                    }
                     c.p += 1;
                 }
             }
         }
         for i in 0..scratch.touched.len() {
             let slot = scratch.touched[i];
-            let c = scratch.counts[slot as usize];
+            let c = std::mem::take(&mut scratch.counts[slot as usize]);
             let (f, p) = (c.f as u32, c.p as u32);
             if scratch.prepared.match_passes(f, p)
                 && (!filtered || self.passes_filters(slot, resolved, scratch))
@@ -795,9 +788,9 @@ impl Index {
         }
     }
 
-    /// The page of the candidates after the cursor: selection by match group
-    /// (integers only), then ranking by time and id of just the boundary
-    /// group and the page.
+    /// The page of the candidates after the cursor: a histogram of match
+    /// groups finds the boundary group, then only that group and the page
+    /// are ranked by time and id (times gathered once, not per comparison).
     fn selected_page<'a>(
         &'a self,
         after: Option<&Position>,
@@ -813,30 +806,59 @@ impl Index {
                     || (c.group == cursor_group && order.after(c.slot, p.creation, &p.id))
             });
         }
-        let full = |a: &Candidate, b: &Candidate| {
+        let more = scratch.candidates.len() > limit;
+        if more {
+            // Groups, best first, with their sizes.
+            let groups = &mut scratch.groups;
+            groups.clear();
+            for c in &scratch.candidates {
+                match groups.iter_mut().find(|(g, _)| *g == c.group) {
+                    Some((_, n)) => *n += 1,
+                    None => groups.push((c.group, 1)),
+                }
+            }
+            groups.sort_unstable_by_key(|&(g, _)| Reverse(g));
+            let mut above = 0;
+            let mut boundary = 0;
+            for &(g, n) in groups.iter() {
+                boundary = g;
+                if above + n >= limit {
+                    break;
+                }
+                above += n;
+            }
+            // The boundary group, ranked by (creation desc, id) on gathered
+            // times; keep the best `limit - above`.
+            let need = limit - above;
+            scratch.ranked.clear();
+            scratch.ranked.extend(
+                scratch
+                    .candidates
+                    .iter()
+                    .filter(|c| c.group == boundary)
+                    .map(|c| (self.creation[c.slot as usize], c.slot, c.group)),
+            );
+            let by_time = |a: &(i64, u32, u32), b: &(i64, u32, u32)| {
+                b.0.cmp(&a.0)
+                    .then_with(|| self.ids[a.1 as usize].cmp(&self.ids[b.1 as usize]))
+            };
+            if scratch.ranked.len() > need {
+                scratch.ranked.select_nth_unstable_by(need - 1, by_time);
+                scratch.ranked.truncate(need);
+            }
+            scratch.candidates.retain(|c| c.group > boundary);
+            scratch.candidates.extend(
+                scratch
+                    .ranked
+                    .iter()
+                    .map(|&(_, slot, group)| Candidate { group, slot }),
+            );
+        }
+        scratch.candidates.sort_unstable_by(|a, b| {
             b.group
                 .cmp(&a.group)
                 .then_with(|| order.cmp(a.slot, b.slot))
-        };
-        let remaining = scratch.candidates.len();
-        let more = remaining > limit;
-        if more {
-            let candidates = &mut scratch.candidates;
-            candidates.select_nth_unstable_by(limit - 1, |a, b| b.group.cmp(&a.group));
-            let boundary = candidates[limit - 1].group;
-            scratch.boundary.clear();
-            scratch
-                .boundary
-                .extend(candidates.iter().filter(|c| c.group == boundary));
-            candidates.retain(|c| c.group > boundary);
-            let need = limit - candidates.len();
-            if scratch.boundary.len() > need {
-                scratch.boundary.select_nth_unstable_by(need - 1, full);
-                scratch.boundary.truncate(need);
-            }
-            candidates.extend_from_slice(&scratch.boundary);
-        }
-        scratch.candidates.sort_unstable_by(full);
+        });
         let next_token = more.then(|| {
             let last = scratch.candidates.last().expect("limit >= 1");
             cursor::encode(
@@ -979,23 +1001,6 @@ impl Index {
             }
         }
         sum
-    }
-}
-
-impl Scratch {
-    /// Starts a counting pass over `slots` slots: a new generation marks
-    /// every count stale without clearing the array.
-    fn begin_counting(&mut self, slots: usize) {
-        if self.counts.len() < slots {
-            self.counts.resize(slots, Counts::default());
-        }
-        self.touched.clear();
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 || self.query_mark > u32::MAX - 128 {
-            self.counts.fill(Counts::default());
-            self.generation = 1;
-            self.query_mark = 0;
-        }
     }
 }
 

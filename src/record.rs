@@ -316,3 +316,125 @@ impl ImageCache {
         Ok(self)
     }
 }
+
+/// Generates the ids the API hands out: `imc-` (caches), `s-` (snapshots)
+/// and `eci-` (container groups), each followed by 20 lower-case
+/// alphanumerics. A seeded generator gives the same ids on every run; its
+/// state is a key and a counter, so it can be saved and resumed.
+///
+/// ```
+/// use eci_imagecache::record::IdGenerator;
+///
+/// let mut a = IdGenerator::seeded(7);
+/// let mut b = IdGenerator::seeded(7);
+/// let id = a.image_cache_id();
+/// assert_eq!(id, b.image_cache_id());
+/// assert!(id.starts_with("imc-") && id.len() == 24);
+/// assert!(id[4..].bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+/// assert_ne!(a.image_cache_id(), id);
+/// let (key, counter) = a.state();
+/// assert_eq!(IdGenerator::from_state(key, counter).snapshot_id(), a.snapshot_id());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdGenerator {
+    key: [u8; 32],
+    counter: u64,
+}
+
+impl fmt::Debug for IdGenerator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdGenerator")
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdGenerator {
+    /// A generator whose ids are the same on every run with this seed.
+    pub fn seeded(seed: u64) -> IdGenerator {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"eci-imagecache ids\0");
+        h.update(seed.to_le_bytes());
+        IdGenerator {
+            key: h.finalize().into(),
+            counter: 0,
+        }
+    }
+
+    /// A generator seeded from the operating system's randomness.
+    pub fn random() -> IdGenerator {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x1d5);
+        IdGenerator::seeded(h.finish())
+    }
+
+    /// Resumes a generator from [`IdGenerator::state`].
+    pub fn from_state(key: [u8; 32], counter: u64) -> IdGenerator {
+        IdGenerator { key, counter }
+    }
+
+    /// The key and the number of ids handed out so far.
+    pub fn state(&self) -> ([u8; 32], u64) {
+        (self.key, self.counter)
+    }
+
+    /// `imc-` + 20.
+    pub fn image_cache_id(&mut self) -> String {
+        self.next("imc-")
+    }
+
+    /// `s-` + 20.
+    pub fn snapshot_id(&mut self) -> String {
+        self.next("s-")
+    }
+
+    /// `eci-` + 20.
+    pub fn container_group_id(&mut self) -> String {
+        self.next("eci-")
+    }
+
+    fn next(&mut self, prefix: &str) -> String {
+        use sha2::{Digest, Sha256};
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(self.counter.to_le_bytes());
+        self.counter += 1;
+        let block = h.finalize();
+        let mut id = String::with_capacity(prefix.len() + 20);
+        id.push_str(prefix);
+        // 20 base-36 digits of a 128-bit value: 2^128 is 2.6e7 times 36^20,
+        // so every digit is uniform to within 1e-7.
+        let mut n = u128::from_le_bytes(block[..16].try_into().expect("16 bytes"));
+        for _ in 0..20 {
+            id.push(ALPHABET[(n % 36) as usize] as char);
+            n /= 36;
+        }
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdGenerator;
+
+    #[test]
+    fn ids_do_not_repeat() {
+        let mut ids = IdGenerator::seeded(1);
+        let all: std::collections::HashSet<String> =
+            (0..100_000).map(|_| ids.image_cache_id()).collect();
+        assert_eq!(all.len(), 100_000);
+        assert_ne!(
+            IdGenerator::seeded(1).image_cache_id(),
+            IdGenerator::seeded(2).image_cache_id()
+        );
+        assert_ne!(
+            IdGenerator::random().image_cache_id(),
+            IdGenerator::random().image_cache_id()
+        );
+        let s = IdGenerator::seeded(3).container_group_id();
+        assert!(s.starts_with("eci-") && s.len() == 24, "{s}");
+    }
+}

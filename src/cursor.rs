@@ -31,8 +31,20 @@ const FIXED_LEN: usize = 1 + 4 + 4 + 8 + 2;
 /// assert_ne!(TokenKey::from_seed(7), TokenKey::from_seed(8));
 /// assert_ne!(TokenKey::random(), TokenKey::random());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenKey([u8; 32]);
+#[derive(Clone)]
+pub struct TokenKey {
+    secret: [u8; 32],
+    /// HMAC state already keyed with `secret`, cloned for each token.
+    keyed: Hmac<Sha256>,
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret
+    }
+}
+
+impl Eq for TokenKey {}
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,7 +66,7 @@ impl TokenKey {
         if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
             seed.update(now.as_nanos().to_le_bytes());
         }
-        TokenKey(seed.finalize().into())
+        TokenKey::from_secret(seed.finalize().into())
     }
 
     /// A key derived from a seed, for reproducible engines and tests.
@@ -62,11 +74,18 @@ impl TokenKey {
         let mut h = Sha256::new();
         h.update(b"eci-imagecache token key\0");
         h.update(seed.to_le_bytes());
-        TokenKey(h.finalize().into())
+        TokenKey::from_secret(h.finalize().into())
+    }
+
+    fn from_secret(secret: [u8; 32]) -> TokenKey {
+        TokenKey {
+            secret,
+            keyed: <Hmac<Sha256>>::new_from_slice(&secret).expect("HMAC takes any key length"),
+        }
     }
 
     fn mac(&self, fingerprint: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.keyed.clone();
         mac.update(&(fingerprint.len() as u64).to_le_bytes());
         mac.update(fingerprint);
         mac.update(payload);

@@ -2,7 +2,7 @@
 //! section 4), run against every engine: the index and the naive oracle.
 
 use eci_imagecache::cursor::TokenKey;
-use eci_imagecache::describe::DescribeRequest;
+use eci_imagecache::describe::{DescribePage, DescribeRequest};
 use eci_imagecache::index::Index;
 use eci_imagecache::oracle::NaiveIndex;
 use eci_imagecache::record::{ImageCache, Tag};
@@ -89,17 +89,21 @@ trait Engine {
     fn answer(&self, r: &DescribeRequest) -> Answer;
 }
 
+fn answer(page: Result<DescribePage<'_>, ApiError>) -> Answer {
+    let p = page?;
+    Ok((
+        p.image_caches.iter().map(|c| c.id.clone()).collect(),
+        p.total_count,
+        p.next_token.is_some(),
+    ))
+}
+
 impl Engine for Index {
     fn name(&self) -> &'static str {
         "index"
     }
     fn answer(&self, r: &DescribeRequest) -> Answer {
-        let p = self.describe(r)?;
-        Ok((
-            p.image_caches.iter().map(|c| c.id.clone()).collect(),
-            p.total_count,
-            p.next_token.is_some(),
-        ))
+        answer(self.describe(r))
     }
 }
 
@@ -108,12 +112,7 @@ impl Engine for NaiveIndex {
         "naive"
     }
     fn answer(&self, r: &DescribeRequest) -> Answer {
-        let p = self.describe(r)?;
-        Ok((
-            p.image_caches.iter().map(|c| c.id.clone()).collect(),
-            p.total_count,
-            p.next_token.is_some(),
-        ))
+        answer(self.describe(r))
     }
 }
 

@@ -629,18 +629,11 @@ impl Index {
             list.iter().filter(|&&s| passes(s)).count()
         };
         let start = self.start(list, 0, after);
-        let mut page: Vec<u32> = Vec::new();
-        let mut more = false;
-        for &s in &list[start..] {
-            if passes(s) {
-                if page.len() == limit {
-                    more = true;
-                    break;
-                }
-                page.push(s);
-            }
-        }
-        self.finish_slots(&page, 0, total, more, &scratch.fingerprint)
+        let walk = list[start..]
+            .iter()
+            .map(|&s| (0, s))
+            .filter(|&(_, s)| passes(s));
+        self.page_from(walk, total, limit, &scratch.fingerprint)
     }
 
     /// One `MatchImage`: its exact list (F = 1), then its repo list without
@@ -691,30 +684,12 @@ impl Index {
 
         let exact_group = group(1, 0);
         let partial_group = group(0, 1);
-        let mut page: Vec<(u32, u32)> = Vec::new();
-        let mut more = false;
         let walk = e[self.start(e, exact_group, after)..]
             .iter()
             .map(|&s| (exact_group, s))
-            .chain(partial(self.start(r, partial_group, after)).map(|s| (partial_group, s)));
-        for (g, s) in walk {
-            if passes(s) {
-                if page.len() == limit {
-                    more = true;
-                    break;
-                }
-                page.push((g, s));
-            }
-        }
-        let next_token = (more && !page.is_empty()).then(|| {
-            let &(g, s) = page.last().expect("not empty");
-            cursor::encode(&self.token_key, &scratch.fingerprint, self.sort_key(g, s))
-        });
-        DescribePage {
-            image_caches: page.iter().map(|&(_, s)| self.cache(s)).collect(),
-            total_count: total,
-            next_token,
-        }
+            .chain(partial(self.start(r, partial_group, after)).map(|s| (partial_group, s)))
+            .filter(|&(_, s)| passes(s));
+        self.page_from(walk, total, limit, &scratch.fingerprint)
     }
 
     /// Several `MatchImage`: count F and P over the posting lists.
@@ -890,31 +865,39 @@ impl Index {
             Some(p) => Excluded(NewestFirst(Reverse(p.creation), p.id.as_str().into())),
             None => Unbounded,
         };
-        let mut rest = self.newest_first.range((start, Unbounded));
-        let page: Vec<u32> = rest.by_ref().take(limit).map(|(_, &slot)| slot).collect();
-        let more = rest.next().is_some();
-        self.finish_slots(&page, 0, self.len(), more, fingerprint)
+        let walk = self
+            .newest_first
+            .range((start, Unbounded))
+            .map(|(_, &slot)| (0, slot));
+        self.page_from(walk, self.len(), limit, fingerprint)
     }
 
-    /// A page of slots of one match group, with a token when more remain.
-    fn finish_slots<'a>(
+    /// The first `limit` (match group, slot) pairs of `walk`, which yields
+    /// the passing caches in result order after the cursor, with a token
+    /// when more remain.
+    fn page_from<'a>(
         &'a self,
-        page: &[u32],
-        group: u32,
+        mut walk: impl Iterator<Item = (u32, u32)>,
         total: usize,
-        more: bool,
+        limit: usize,
         fingerprint: &[u8],
     ) -> DescribePage<'a> {
-        let next_token = match (more, page.last()) {
-            (true, Some(&last)) => Some(cursor::encode(
+        let mut image_caches = Vec::new();
+        let mut last = None;
+        for (group, slot) in walk.by_ref().take(limit) {
+            image_caches.push(self.cache(slot));
+            last = Some((group, slot));
+        }
+        let next_token = match (walk.next(), last) {
+            (Some(_), Some((group, slot))) => Some(cursor::encode(
                 &self.token_key,
                 fingerprint,
-                self.sort_key(group, last),
+                self.sort_key(group, slot),
             )),
             _ => None,
         };
         DescribePage {
-            image_caches: page.iter().map(|&s| self.cache(s)).collect(),
+            image_caches,
             total_count: total,
             next_token,
         }

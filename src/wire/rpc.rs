@@ -63,14 +63,13 @@ where
     let mut region = None;
     let mut match_images: BTreeMap<u32, Reference> = BTreeMap::new();
     let mut tags: BTreeMap<u32, (Option<String>, Option<String>)> = BTreeMap::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: foldhash::HashSet<String> = foldhash::HashSet::default();
 
     for (name, value) in params {
         let (name, value) = (name.as_ref(), value.as_ref());
-        if seen.iter().any(|s| s == name) {
+        if !seen.insert(name.to_owned()) {
             return Err(ApiError::invalid(name, "given more than once"));
         }
-        seen.push(name.to_owned());
         let text = || (!value.is_empty()).then(|| value.to_owned());
         match name {
             "RegionId" => region = text(),

@@ -115,14 +115,38 @@ pub struct Index {
 
 struct Entry {
     cache: Box<ImageCache>,
-    exact: Ids,
-    repo: Ids,
-    tag_pairs: Ids,
-    tag_keys: Ids,
+    /// The cache's key ids in four sorted runs: exact keys, repo keys, tag
+    /// pairs, tag keys (one exact-sized allocation).
+    keys: Box<[u32]>,
+    /// Where the repo, tag pair and tag key runs start in `keys`.
+    starts: [u32; 3],
     name: u32,
-    snapshot: Option<u32>,
-    resource_group: Option<u32>,
-    lru: Option<i64>,
+    /// Snapshot id key, or `NONE`.
+    snapshot: u32,
+    /// Resource group key, or `NONE`.
+    resource_group: u32,
+    /// Place in LRU order, or `NOT_LRU`.
+    lru: i64,
+}
+
+/// No key: the cache has no snapshot or resource group.
+const NONE: u32 = u32::MAX;
+/// Not in LRU order.
+const NOT_LRU: i64 = i64::MIN;
+
+impl Entry {
+    fn exact(&self) -> &[u32] {
+        &self.keys[..self.starts[0] as usize]
+    }
+    fn repo(&self) -> &[u32] {
+        &self.keys[self.starts[0] as usize..self.starts[1] as usize]
+    }
+    fn tag_pairs(&self) -> &[u32] {
+        &self.keys[self.starts[1] as usize..self.starts[2] as usize]
+    }
+    fn tag_keys(&self) -> &[u32] {
+        &self.keys[self.starts[2] as usize..]
+    }
 }
 
 /// `CreationTime` newest first, then id ascending.
@@ -297,18 +321,7 @@ impl Index {
             &self.snapshots,
             &self.resource_groups,
         ];
-        let spilled: usize = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|e| {
-                [&e.exact, &e.repo, &e.tag_pairs, &e.tag_keys]
-                    .iter()
-                    .filter(|ids| ids.spilled())
-                    .map(|ids| ids.capacity() * 4)
-                    .sum::<usize>()
-            })
-            .sum();
+        let entry_keys: usize = self.slots.iter().flatten().map(|e| e.keys.len() * 4).sum();
         // B-tree nodes hold up to 11 entries; count them at 2/3 occupancy.
         let btree = |len: usize, entry: usize| len * entry * 3 / 2;
         IndexStats {
@@ -320,7 +333,7 @@ impl Index {
             names: self.names.len(),
             overhead_bytes: postings.iter().map(|p| p.heap_bytes()).sum::<usize>()
                 + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
-                + spilled
+                + entry_keys
                 + self.creation.capacity() * 8
                 + self.ids.capacity() * std::mem::size_of::<Arc<str>>()
                 + self.free_slots.capacity() * 4
@@ -370,34 +383,38 @@ impl Index {
             tag_pairs.push(self.tag_pairs.add(&self.key_buf, slot, by));
             tag_keys.push(self.tag_keys.add(&tag.key, slot, by));
         }
-        for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
+        let mut keys: Vec<u32> = Vec::with_capacity(exact.len() + repo.len() + 2 * tag_pairs.len());
+        let mut starts = [0u32; 3];
+        for (i, mut ids) in [exact, repo, tag_pairs, tag_keys].into_iter().enumerate() {
+            if i > 0 {
+                starts[i - 1] = keys.len() as u32;
+            }
             ids.sort_unstable();
             ids.dedup();
+            keys.extend_from_slice(&ids);
         }
         let name = self.names.add(&cache.name, slot, by);
         let snapshot = cache
             .snapshot_id
             .as_deref()
-            .map(|s| self.snapshots.add(s, slot, by));
+            .map_or(NONE, |s| self.snapshots.add(s, slot, by));
         let resource_group = cache
             .resource_group_id
             .as_deref()
-            .map(|g| self.resource_groups.add(g, slot, by));
+            .map_or(NONE, |g| self.resource_groups.add(g, slot, by));
         self.newest_first.insert(
             NewestFirst(Reverse(cache.creation_time.as_second()), id.clone()),
             slot,
         );
-        let lru = lru_time(&cache);
-        if let Some(t) = lru {
-            self.lru.insert(LeastRecent(t, id.clone()), slot);
+        let lru = lru_time(&cache).unwrap_or(NOT_LRU);
+        if lru != NOT_LRU {
+            self.lru.insert(LeastRecent(lru, id.clone()), slot);
         }
         self.by_id.insert(id, slot);
         self.slots[slot as usize] = Some(Entry {
             cache: Box::new(cache),
-            exact,
-            repo,
-            tag_pairs,
-            tag_keys,
+            keys: keys.into_boxed_slice(),
+            starts,
             name,
             snapshot,
             resource_group,
@@ -417,31 +434,31 @@ impl Index {
             ids: &self.ids,
         };
         let by = |a: u32, b: u32| order.cmp(a, b);
-        for &k in &entry.exact {
+        for &k in entry.exact() {
             self.exact.remove(k, slot, by);
         }
-        for &k in &entry.repo {
+        for &k in entry.repo() {
             self.repo.remove(k, slot, by);
         }
-        for &k in &entry.tag_pairs {
+        for &k in entry.tag_pairs() {
             self.tag_pairs.remove(k, slot, by);
         }
-        for &k in &entry.tag_keys {
+        for &k in entry.tag_keys() {
             self.tag_keys.remove(k, slot, by);
         }
         self.names.remove(entry.name, slot, by);
-        if let Some(k) = entry.snapshot {
-            self.snapshots.remove(k, slot, by);
+        if entry.snapshot != NONE {
+            self.snapshots.remove(entry.snapshot, slot, by);
         }
-        if let Some(k) = entry.resource_group {
-            self.resource_groups.remove(k, slot, by);
+        if entry.resource_group != NONE {
+            self.resource_groups.remove(entry.resource_group, slot, by);
         }
         let id = std::mem::replace(&mut self.ids[slot as usize], self.no_id.clone());
         let creation = self.creation[slot as usize];
         self.newest_first
             .remove(&NewestFirst(Reverse(creation), id.clone()));
-        if let Some(t) = entry.lru {
-            self.lru.remove(&LeastRecent(t, id));
+        if entry.lru != NOT_LRU {
+            self.lru.remove(&LeastRecent(entry.lru, id));
         }
         self.free_slots.push(slot);
         Some(*entry.cache)
@@ -582,17 +599,17 @@ impl Index {
         let e = self.entry(slot);
         resolved.id.is_none_or(|s| s == slot)
             && resolved.name.is_none_or(|k| k == e.name)
-            && resolved.snapshot.is_none_or(|k| Some(k) == e.snapshot)
+            && resolved.snapshot.is_none_or(|k| k == e.snapshot)
             && resolved
                 .resource_group
-                .is_none_or(|k| Some(k) == e.resource_group)
+                .is_none_or(|k| k == e.resource_group)
             && resolved.image.is_none_or(|(k, name_only)| {
-                let ids = if name_only { &e.repo } else { &e.exact };
+                let ids = if name_only { e.repo() } else { e.exact() };
                 ids.binary_search(&k).is_ok()
             })
             && scratch.tag_filters.iter().all(|tag| match *tag {
-                TagRef::Pair(k) => e.tag_pairs.binary_search(&k).is_ok(),
-                TagRef::Key(k) => e.tag_keys.binary_search(&k).is_ok(),
+                TagRef::Pair(k) => e.tag_pairs().binary_search(&k).is_ok(),
+                TagRef::Key(k) => e.tag_keys().binary_search(&k).is_ok(),
             })
     }
 

@@ -55,7 +55,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use foldhash::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use crate::cursor::{self, Position, TokenKey};
@@ -99,7 +101,9 @@ pub struct Index {
     creation: Vec<i64>,
     ids: Vec<Arc<str>>,
     free_slots: Vec<u32>,
-    by_id: HashMap<Arc<str>, u32>,
+    /// Slots by id: the table holds slots, the id text is `ids[slot]`.
+    by_id: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     exact: Postings,
     repo: Postings,
     tag_pairs: Postings,
@@ -261,7 +265,8 @@ impl Index {
             creation: Vec::new(),
             ids: Vec::new(),
             free_slots: Vec::new(),
-            by_id: HashMap::default(),
+            by_id: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             exact: Postings::default(),
             repo: Postings::default(),
             tag_pairs: Postings::default(),
@@ -293,8 +298,14 @@ impl Index {
 
     /// The cache with this id.
     pub fn get(&self, id: &str) -> Option<&ImageCache> {
-        let slot = *self.by_id.get(id)?;
-        Some(self.cache(slot))
+        Some(self.cache(self.slot_of(id)?))
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(id);
+        self.by_id
+            .find(hash, |&s| *self.ids[s as usize] == *id)
+            .copied()
     }
 
     /// Every cache, newest first (`CreationTime` descending, id ascending).
@@ -337,14 +348,14 @@ impl Index {
                 + self.creation.capacity() * 8
                 + self.ids.capacity() * std::mem::size_of::<Arc<str>>()
                 + self.free_slots.capacity() * 4
-                + self.by_id.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1)
+                + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
                 + btree(
                     self.newest_first.len(),
                     std::mem::size_of::<(NewestFirst, u32)>(),
                 )
                 + btree(self.lru.len(), std::mem::size_of::<(LeastRecent, u32)>()),
             key_text_bytes: postings.iter().map(|p| p.text_bytes()).sum::<usize>()
-                + self.by_id.keys().map(|k| k.len()).sum::<usize>(),
+                + self.ids.iter().map(|k| k.len()).sum::<usize>(),
         }
     }
 
@@ -410,7 +421,10 @@ impl Index {
         if lru != NOT_LRU {
             self.lru.insert(LeastRecent(lru, id.clone()), slot);
         }
-        self.by_id.insert(id, slot);
+        let (ids, hasher) = (&self.ids, &self.hasher);
+        self.by_id.insert_unique(hasher.hash_one(&*id), slot, |&s| {
+            hasher.hash_one(&*ids[s as usize])
+        });
         self.slots[slot as usize] = Some(Entry {
             cache: Box::new(cache),
             keys: keys.into_boxed_slice(),
@@ -425,7 +439,12 @@ impl Index {
 
     /// Removes a cache by id.
     pub fn remove(&mut self, id: &str) -> Option<ImageCache> {
-        let slot = self.by_id.remove(id)?;
+        let hash = self.hasher.hash_one(id);
+        let found = self
+            .by_id
+            .find_entry(hash, |&s| *self.ids[s as usize] == *id)
+            .ok()?;
+        let slot = found.remove().0;
         let entry = self.slots[slot as usize]
             .take()
             .expect("by_id points at a live slot");
@@ -529,7 +548,7 @@ impl Index {
     fn resolve(&self, request: &DescribeRequest, scratch: &mut Scratch) -> Option<Resolved> {
         let mut resolved = Resolved::default();
         if let Some(id) = &request.image_cache_id {
-            resolved.id = Some(*self.by_id.get(id.as_str())?);
+            resolved.id = Some(self.slot_of(id)?);
         }
         if let Some(name) = &request.image_cache_name {
             resolved.name = Some(self.names.id(name)?);

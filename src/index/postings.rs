@@ -3,39 +3,49 @@
 //! then id), so a list can be read page by page after a cursor.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::hash::BuildHasher;
 
-use foldhash::HashMap;
+use hashbrown::HashTable;
+use smallvec::SmallVec;
 
 /// String keys interned to dense `u32` ids, each with the distinct slots of
 /// the caches that have it, in the order the caller defines. A key is freed (its id reused) as soon
 /// as no cache has it, so a long-running engine does not leak keys.
+///
+/// The hash table holds only ids (4 bytes a bucket); the key text lives once,
+/// in the entry. Lists of up to two slots (unique names, snapshot ids) need
+/// no allocation of their own.
 #[derive(Default)]
 pub(crate) struct Postings {
-    ids: HashMap<Arc<str>, u32>,
+    table: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     entries: Vec<Entry>,
     free: Vec<u32>,
 }
 
 #[derive(Default)]
 struct Entry {
-    key: Option<Arc<str>>,
-    slots: Vec<u32>,
+    key: Option<Box<str>>,
+    slots: SmallVec<[u32; 2]>,
 }
 
 impl Postings {
     /// The id of a key, if any cache has it.
     pub fn id(&self, key: &str) -> Option<u32> {
-        self.ids.get(key).copied()
+        let hash = self.hasher.hash_one(key);
+        self.table
+            .find(hash, |&id| {
+                self.entries[id as usize].key.as_deref() == Some(key)
+            })
+            .copied()
     }
 
     /// Adds `slot` to the key's list (idempotent) at its place in `order`;
     /// returns the key's id.
     pub fn add(&mut self, key: &str, slot: u32, order: impl Fn(u32, u32) -> Ordering) -> u32 {
-        let id = match self.ids.get(key) {
-            Some(&id) => id,
+        let id = match self.id(key) {
+            Some(id) => id,
             None => {
-                let key: Arc<str> = key.into();
                 let id = match self.free.pop() {
                     Some(id) => id,
                     None => {
@@ -43,8 +53,11 @@ impl Postings {
                         (self.entries.len() - 1) as u32
                     }
                 };
-                self.entries[id as usize].key = Some(key.clone());
-                self.ids.insert(key, id);
+                self.entries[id as usize].key = Some(key.into());
+                let (entries, hasher) = (&self.entries, &self.hasher);
+                self.table.insert_unique(hasher.hash_one(key), id, |&i| {
+                    hasher.hash_one(entries[i as usize].key.as_deref().unwrap_or_default())
+                });
                 id
             }
         };
@@ -69,10 +82,14 @@ impl Postings {
             entry.slots.remove(at);
         }
         if entry.slots.is_empty() {
-            if let Some(key) = entry.key.take() {
-                self.ids.remove(&*key);
+            if let Some(key) = entry.key.take()
+                && let Ok(found) = self
+                    .table
+                    .find_entry(self.hasher.hash_one(&*key), |&i| i == id)
+            {
+                found.remove();
             }
-            entry.slots = Vec::new();
+            entry.slots = SmallVec::new();
             self.free.push(id);
         }
     }
@@ -89,21 +106,30 @@ impl Postings {
 
     /// How many distinct keys are in use.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.table.len()
     }
 
     /// Bytes of heap used by the lists and the id table (not the key text).
     pub fn heap_bytes(&self) -> usize {
-        let lists: usize = self.entries.iter().map(|e| e.slots.capacity() * 4).sum();
-        lists
+        let spilled: usize = self
+            .entries
+            .iter()
+            .filter(|e| e.slots.spilled())
+            .map(|e| e.slots.capacity() * 4)
+            .sum();
+        spilled
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.free.capacity() * 4
-            + self.ids.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1)
+            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
     /// Bytes of key text held (once per distinct key).
     pub fn text_bytes(&self) -> usize {
-        self.ids.keys().map(|k| k.len()).sum()
+        self.entries
+            .iter()
+            .filter_map(|e| e.key.as_deref())
+            .map(str::len)
+            .sum()
     }
 }
 

@@ -56,17 +56,7 @@ impl TokenKey {
     /// A key from the operating system's randomness (through the standard
     /// library's randomly keyed hasher).
     pub fn random() -> TokenKey {
-        use std::hash::{BuildHasher, Hasher};
-        let mut seed = Sha256::new();
-        for i in 0..4u64 {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(i);
-            seed.update(h.finish().to_le_bytes());
-        }
-        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-            seed.update(now.as_nanos().to_le_bytes());
-        }
-        TokenKey::from_secret(seed.finalize().into())
+        TokenKey::from_secret(crate::entropy::random_secret())
     }
 
     /// A key derived from a seed, for reproducible engines and tests.

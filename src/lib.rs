@@ -23,6 +23,7 @@
 
 pub mod cursor;
 pub mod describe;
+mod entropy;
 mod error;
 pub mod index;
 pub mod oracle;

@@ -364,10 +364,7 @@ impl IdGenerator {
 
     /// A generator seeded from the operating system's randomness.
     pub fn random() -> IdGenerator {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(0x1d5);
-        IdGenerator::seeded(h.finish())
+        IdGenerator::from_state(crate::entropy::random_secret(), 0)
     }
 
     /// Resumes a generator from [`IdGenerator::state`].

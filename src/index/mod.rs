@@ -414,12 +414,12 @@ impl Index {
             .as_deref()
             .map_or(NONE, |g| self.resource_groups.add(g, slot, by));
         self.newest_first.insert(
-            NewestFirst(Reverse(cache.creation_time.as_second()), id.clone()),
+            NewestFirst(Reverse(self.creation[slot as usize]), id.clone()),
             slot,
         );
-        let lru = lru_time(&cache).unwrap_or(NOT_LRU);
-        if lru != NOT_LRU {
-            self.lru.insert(LeastRecent(lru, id.clone()), slot);
+        let lru = lru_time(&cache);
+        if let Some(t) = lru {
+            self.lru.insert(LeastRecent(t, id.clone()), slot);
         }
         let (ids, hasher) = (&self.ids, &self.hasher);
         self.by_id.insert_unique(hasher.hash_one(&*id), slot, |&s| {
@@ -432,7 +432,7 @@ impl Index {
             name,
             snapshot,
             resource_group,
-            lru,
+            lru: lru.unwrap_or(NOT_LRU),
         });
         old
     }

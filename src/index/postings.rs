@@ -32,7 +32,10 @@ struct Entry {
 impl Postings {
     /// The id of a key, if any cache has it.
     pub fn id(&self, key: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        self.find(self.hasher.hash_one(key), key)
+    }
+
+    fn find(&self, hash: u64, key: &str) -> Option<u32> {
         self.table
             .find(hash, |&id| {
                 self.entries[id as usize].key.as_deref() == Some(key)
@@ -43,7 +46,8 @@ impl Postings {
     /// Adds `slot` to the key's list (idempotent) at its place in `order`;
     /// returns the key's id.
     pub fn add(&mut self, key: &str, slot: u32, order: impl Fn(u32, u32) -> Ordering) -> u32 {
-        let id = match self.id(key) {
+        let hash = self.hasher.hash_one(key);
+        let id = match self.find(hash, key) {
             Some(id) => id,
             None => {
                 let id = match self.free.pop() {
@@ -55,7 +59,7 @@ impl Postings {
                 };
                 self.entries[id as usize].key = Some(key.into());
                 let (entries, hasher) = (&self.entries, &self.hasher);
-                self.table.insert_unique(hasher.hash_one(key), id, |&i| {
+                self.table.insert_unique(hash, id, |&i| {
                     hasher.hash_one(entries[i as usize].key.as_deref().unwrap_or_default())
                 });
                 id

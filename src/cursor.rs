@@ -67,11 +67,34 @@ impl TokenKey {
         TokenKey::from_secret(h.finalize().into())
     }
 
-    fn from_secret(secret: [u8; 32]) -> TokenKey {
+    /// A key from its 32-byte secret (as saved by [`TokenKey::secret`]).
+    pub fn from_secret(secret: [u8; 32]) -> TokenKey {
         TokenKey {
             secret,
             keyed: <Hmac<Sha256>>::new_from_slice(&secret).expect("HMAC takes any key length"),
         }
+    }
+
+    /// The secret, for saving an engine's state. Handle it like a password.
+    pub fn secret(&self) -> [u8; 32] {
+        self.secret
+    }
+
+    /// A key for one part of an engine (an account and region), derived from
+    /// this one, so a token from one part is foreign to every other.
+    ///
+    /// ```
+    /// use eci_imagecache::cursor::TokenKey;
+    ///
+    /// let engine = TokenKey::from_seed(1);
+    /// assert_eq!(engine.derive(b"a"), engine.derive(b"a"));
+    /// assert_ne!(engine.derive(b"a"), engine.derive(b"b"));
+    /// ```
+    pub fn derive(&self, context: &[u8]) -> TokenKey {
+        let mut mac = self.keyed.clone();
+        mac.update(b"derive\0");
+        mac.update(context);
+        TokenKey::from_secret(mac.finalize().into_bytes().into())
     }
 
     fn mac(&self, fingerprint: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {

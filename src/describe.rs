@@ -233,9 +233,30 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Fills the buffers for `request`, keeping their capacity.
     pub fn prepare(&mut self, request: &DescribeRequest, rules: &RegistryAliases) {
+        self.prepare_match(
+            &request.match_images,
+            request.image_full_match,
+            request.image_match_count_request,
+            rules,
+        );
+        self.image = request
+            .image
+            .as_ref()
+            .map(|r| (self.push_key(r, rules), r.is_name_only()));
+    }
+
+    /// Fills the buffers for matching `images` only (auto-match).
+    pub fn prepare_match(
+        &mut self,
+        images: &[crate::reference::Reference],
+        full_match: bool,
+        min_exact: Option<u32>,
+        rules: &RegistryAliases,
+    ) {
         self.text.clear();
         self.keys.clear();
-        for image in &request.match_images {
+        self.image = None;
+        for image in images {
             let key = self.push_key(image, rules);
             self.keys.push(key);
         }
@@ -243,13 +264,9 @@ impl Prepared {
         let exact = |k: &KeyRange| &text[k.start as usize..k.end as usize];
         self.keys.sort_unstable_by(|a, b| exact(a).cmp(exact(b)));
         self.keys.dedup_by(|a, b| exact(a) == exact(b));
-        self.image = request
-            .image
-            .as_ref()
-            .map(|r| (self.push_key(r, rules), r.is_name_only()));
         let matching = !self.keys.is_empty();
-        self.full_match = matching && request.image_full_match;
-        self.min_exact = request.image_match_count_request.filter(|_| matching);
+        self.full_match = matching && full_match;
+        self.min_exact = min_exact.filter(|_| matching);
     }
 
     fn push_key(

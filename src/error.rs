@@ -13,6 +13,26 @@ pub enum ErrorCode {
     InvalidParameter,
     /// A `NextToken` that is malformed, forged, foreign or for other filters.
     InvalidNextToken,
+    /// A `ClientToken` reused with other parameters.
+    IdempotentParameterMismatch,
+    /// An update that changes nothing.
+    NoNeedUpdate,
+    /// An update of a cache that is not `Ready` or `UpdateFailed`.
+    OperationConflict,
+    /// Update or Delete of an unknown cache.
+    InvalidImageCacheIdNotFound,
+    /// The region's cache quota is reached and nothing can be evicted.
+    QuotaExceeded,
+    /// Auto-match named a cache that does not exist.
+    ImageCacheNotFound,
+    /// Auto-match named a cache that is not `Ready`.
+    ImageCacheNotComplete,
+    /// An unknown `Action` (emulator).
+    InvalidActionNotFound,
+    /// A bad signature (emulator with keys configured).
+    SignatureDoesNotMatch,
+    /// An unknown `AccessKeyId` (emulator with keys configured).
+    InvalidAccessKeyIdNotFound,
 }
 
 impl ErrorCode {
@@ -22,7 +42,39 @@ impl ErrorCode {
             ErrorCode::MissingParameter => "MissingParameter",
             ErrorCode::InvalidParameter => "InvalidParameter",
             ErrorCode::InvalidNextToken => "InvalidParameter.NextToken",
+            ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
+            ErrorCode::NoNeedUpdate => "NoNeedUpdate",
+            ErrorCode::OperationConflict => "OperationConflict",
+            ErrorCode::InvalidImageCacheIdNotFound => "InvalidImageCacheId.NotFound",
+            ErrorCode::QuotaExceeded => "QuotaExceeded",
+            ErrorCode::ImageCacheNotFound => "ImageCacheNotFound",
+            ErrorCode::ImageCacheNotComplete => "ImageCacheNotComplete",
+            ErrorCode::InvalidActionNotFound => "InvalidAction.NotFound",
+            ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            ErrorCode::InvalidAccessKeyIdNotFound => "InvalidAccessKeyId.NotFound",
         }
+    }
+
+    /// Every code.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::MissingParameter,
+        ErrorCode::InvalidParameter,
+        ErrorCode::InvalidNextToken,
+        ErrorCode::IdempotentParameterMismatch,
+        ErrorCode::NoNeedUpdate,
+        ErrorCode::OperationConflict,
+        ErrorCode::InvalidImageCacheIdNotFound,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::ImageCacheNotFound,
+        ErrorCode::ImageCacheNotComplete,
+        ErrorCode::InvalidActionNotFound,
+        ErrorCode::SignatureDoesNotMatch,
+        ErrorCode::InvalidAccessKeyIdNotFound,
+    ];
+
+    /// The code with this spelling.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
     /// The HTTP status that goes with the code.
@@ -30,7 +82,17 @@ impl ErrorCode {
         match self {
             ErrorCode::MissingParameter
             | ErrorCode::InvalidParameter
-            | ErrorCode::InvalidNextToken => 400,
+            | ErrorCode::InvalidNextToken
+            | ErrorCode::IdempotentParameterMismatch
+            | ErrorCode::NoNeedUpdate
+            | ErrorCode::OperationConflict
+            | ErrorCode::ImageCacheNotComplete
+            | ErrorCode::SignatureDoesNotMatch => 400,
+            ErrorCode::QuotaExceeded => 403,
+            ErrorCode::InvalidImageCacheIdNotFound
+            | ErrorCode::ImageCacheNotFound
+            | ErrorCode::InvalidActionNotFound
+            | ErrorCode::InvalidAccessKeyIdNotFound => 404,
         }
     }
 }
@@ -84,6 +146,51 @@ impl ApiError {
         ApiError::new(
             ErrorCode::InvalidNextToken,
             "The specified parameter \"NextToken\" is not valid.",
+        )
+    }
+
+    /// `IdempotentParameterMismatch`.
+    pub fn idempotent_mismatch() -> Self {
+        ApiError::new(
+            ErrorCode::IdempotentParameterMismatch,
+            "The request uses the same client token as a previous, but non-identical request.",
+        )
+    }
+
+    /// `NoNeedUpdate`.
+    pub fn no_need_update() -> Self {
+        ApiError::new(
+            ErrorCode::NoNeedUpdate,
+            "There are no changes to be updated for current resource.",
+        )
+    }
+
+    /// `OperationConflict`.
+    pub fn operation_conflict() -> Self {
+        ApiError::new(
+            ErrorCode::OperationConflict,
+            "Request was denied due to conflict with a previous request.",
+        )
+    }
+
+    /// `InvalidImageCacheId.NotFound` naming the id.
+    pub fn image_cache_id_not_found(id: &str) -> Self {
+        ApiError::new(
+            ErrorCode::InvalidImageCacheIdNotFound,
+            format!("The specified image cache {id} does not exist."),
+        )
+    }
+
+    /// `QuotaExceeded`.
+    pub fn quota_exceeded() -> Self {
+        ApiError::new(ErrorCode::QuotaExceeded, "ImageCache quota exceeded.")
+    }
+
+    /// `InvalidAction.NotFound` naming the action.
+    pub fn unknown_action(action: &str) -> Self {
+        ApiError::new(
+            ErrorCode::InvalidActionNotFound,
+            format!("The specified action {action:?} is not valid."),
         )
     }
 

@@ -21,8 +21,11 @@
 
 #![deny(missing_docs)]
 
+pub mod automatch;
+pub mod clock;
 pub mod cursor;
 pub mod describe;
+pub mod engine;
 mod entropy;
 mod error;
 pub mod index;

@@ -3,10 +3,11 @@
 //! not speed: the property tests check the [`Index`](crate::index::Index)
 //! against it, and the benchmarks use it as the "naive" baseline.
 
+use crate::automatch::{self, AutoMatchRequest, BestMatch};
 use crate::cursor::{self, TokenKey};
 use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey, tags_match};
 use crate::error::ApiError;
-use crate::record::ImageCache;
+use crate::record::{CacheStatus, ImageCache};
 use crate::reference::{ExactKey, RegistryAliases};
 
 /// Every cache in a `Vec`, each with the exact keys of its images.
@@ -74,6 +75,43 @@ impl NaiveIndex {
         self.caches.is_empty()
     }
 
+    /// Auto-match: the best `Ready` cache for a container group, by trying
+    /// every cache and keeping the first in [`automatch::rank`] order.
+    pub fn best_match(&self, request: &AutoMatchRequest) -> Option<BestMatch<'_>> {
+        let mut prepared = Prepared::default();
+        prepared.prepare_match(
+            &request.images,
+            request.perfect_match,
+            request.match_count_request,
+            &self.rules,
+        );
+        if prepared.match_count() == 0 {
+            return None;
+        }
+        let mut candidates: Vec<BestMatch<'_>> = Vec::new();
+        for (cache, keys) in &self.caches {
+            let (f, p) = counts(&prepared, keys);
+            if cache.status == CacheStatus::Ready
+                && cache.size_gib <= request.temporary_storage_gib
+                && prepared.match_passes(f, p)
+            {
+                candidates.push(BestMatch {
+                    cache,
+                    exact: f,
+                    partial: p,
+                });
+            }
+        }
+        candidates.sort_by(|a, b| {
+            automatch::rank(
+                request.temporary_storage_gib,
+                (a.cache, a.exact, a.partial),
+                (b.cache, b.exact, b.partial),
+            )
+        });
+        candidates.into_iter().next()
+    }
+
     /// Answers `DescribeImageCaches`.
     pub fn describe(&self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
         request.validate()?;
@@ -89,14 +127,7 @@ impl NaiveIndex {
         let mut passing: Vec<SortKey<'_>> = Vec::new();
         let mut by_id = std::collections::HashMap::new();
         for (cache, keys) in &self.caches {
-            let (mut f, mut p) = (0, 0);
-            for (exact, repo) in prepared.match_keys() {
-                if keys.iter().any(|k| k.as_str() == exact) {
-                    f += 1;
-                } else if keys.iter().any(|k| k.repo() == repo) {
-                    p += 1;
-                }
-            }
+            let (f, p) = counts(&prepared, keys);
             let image_ok = match prepared.image() {
                 None => true,
                 Some((_, repo, true)) => keys.iter().any(|k| k.repo() == repo),
@@ -151,4 +182,17 @@ impl NaiveIndex {
             next_token,
         })
     }
+}
+
+/// F and P of a cache with these exact keys.
+fn counts(prepared: &Prepared, keys: &[ExactKey]) -> (u32, u32) {
+    let (mut f, mut p) = (0, 0);
+    for (exact, repo) in prepared.match_keys() {
+        if keys.iter().any(|k| k.as_str() == exact) {
+            f += 1;
+        } else if keys.iter().any(|k| k.repo() == repo) {
+            p += 1;
+        }
+    }
+    (f, p)
 }

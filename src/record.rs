@@ -4,6 +4,7 @@
 use std::fmt;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::reference::{ParseError, Reference};
 
@@ -19,7 +20,7 @@ use crate::reference::{ParseError, Reference};
 /// assert_eq!(cache.images[1].written(), "registry-vpc.cn-hangzhou.aliyuncs.com/team/app:v1");
 /// assert_eq!(cache.images[0].reference().as_str(), "docker.io/library/nginx:1.25");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageCache {
     /// `ImageCacheId`.
     pub id: String,
@@ -57,10 +58,18 @@ pub struct ImageCache {
     pub events: Vec<Event>,
     /// What Create and Update accept and Describe never returns.
     pub settings: CacheSettings,
+    /// Created by auto-match for a container group (section 7), not by
+    /// `CreateImageCache`: counted against its own quota and retention.
+    #[serde(default)]
+    pub auto_created: bool,
 }
 
+/// At most this many events are kept per cache, the newest.
+pub const MAX_EVENTS: usize = 50;
+
 /// A cached image: the text as the caller wrote it and its parsed form.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct CachedImage {
     written: Box<str>,
     reference: Reference,
@@ -86,8 +95,22 @@ impl CachedImage {
     }
 }
 
+impl TryFrom<String> for CachedImage {
+    type Error = ParseError;
+
+    fn try_from(written: String) -> Result<CachedImage, ParseError> {
+        CachedImage::parse(&written)
+    }
+}
+
+impl From<CachedImage> for String {
+    fn from(image: CachedImage) -> String {
+        image.written.into()
+    }
+}
+
 /// `Status`. Only `Ready` caches are usable for container groups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CacheStatus {
     /// `Preparing`.
     Preparing,
@@ -135,7 +158,7 @@ impl fmt::Display for CacheStatus {
 
 /// `EliminationStrategy`: kept forever, or evicted least recently used first
 /// when the quota is reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EliminationStrategy {
     /// Empty: always retained.
     #[default]
@@ -145,7 +168,7 @@ pub enum EliminationStrategy {
 }
 
 /// A tag on a cache.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tag {
     /// `Key`.
     pub key: String,
@@ -164,7 +187,7 @@ impl Tag {
 }
 
 /// An event of a cache's lifecycle.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// `Type`.
     pub kind: EventKind,
@@ -183,7 +206,7 @@ pub struct Event {
 }
 
 /// An event's `Type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     /// `Normal`.
     Normal,
@@ -203,7 +226,7 @@ impl EventKind {
 
 /// What `CreateImageCache` / `UpdateImageCache` accept and `DescribeImageCaches`
 /// never returns. Credentials are never printed: `Debug` hides passwords.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheSettings {
     /// `AcrRegistryInfo.N`.
     pub acr_registry_info: Vec<AcrRegistryInfo>,
@@ -237,7 +260,7 @@ pub struct CacheSettings {
 
 /// `AcrRegistryInfo.N`: an ACR Enterprise instance the cache pulls from.
 /// Its domains are aliases of the instance when matching.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AcrRegistryInfo {
     /// `InstanceId`.
     pub instance_id: Option<String>,
@@ -254,7 +277,7 @@ pub struct AcrRegistryInfo {
 }
 
 /// `ImageRegistryCredential.N`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryCredential {
     /// `Server`.
     pub server: String,
@@ -301,7 +324,58 @@ impl ImageCache {
             tags: Vec::new(),
             events: Vec::new(),
             settings: CacheSettings::default(),
+            auto_created: false,
         }
+    }
+
+    /// Records an event at `at`: a repeat of an existing event (same reason
+    /// and message) bumps its `Count` and `LastTimestamp` and makes it the
+    /// newest; a new one gets `name` (`<ImageCacheName>.<16 hex>`). At most
+    /// [`MAX_EVENTS`] are kept, the newest.
+    ///
+    /// ```
+    /// use eci_imagecache::record::{EventKind, ImageCache};
+    ///
+    /// let t0: jiff::Timestamp = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// let mut cache = ImageCache::new("imc-a", "web", "cn-hangzhou", t0);
+    /// let later = t0 + jiff::SignedDuration::from_secs(60);
+    /// cache.record_event(EventKind::Normal, "Hit", "Hit.", t0, || "web.0000000000000001".into());
+    /// cache.record_event(EventKind::Normal, "Hit", "Hit.", later, || unreachable!());
+    /// assert_eq!(cache.events.len(), 1);
+    /// assert_eq!((cache.events[0].count, cache.events[0].last_timestamp), (2, later));
+    /// ```
+    pub fn record_event(
+        &mut self,
+        kind: EventKind,
+        reason: &str,
+        message: &str,
+        at: Timestamp,
+        name: impl FnOnce() -> String,
+    ) {
+        if let Some(i) = self
+            .events
+            .iter()
+            .position(|e| e.reason == reason && e.message == message)
+        {
+            let mut event = self.events.remove(i);
+            event.count += 1;
+            event.last_timestamp = at;
+            event.kind = kind;
+            self.events.push(event);
+            return;
+        }
+        if self.events.len() == MAX_EVENTS {
+            self.events.remove(0);
+        }
+        self.events.push(Event {
+            kind,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            name: name(),
+            count: 1,
+            first_timestamp: at,
+            last_timestamp: at,
+        });
     }
 
     /// Replaces the images, parsing each; fails on the first bad one.
@@ -390,6 +464,25 @@ impl IdGenerator {
     /// `eci-` + 20.
     pub fn container_group_id(&mut self) -> String {
         self.next("eci-")
+    }
+
+    /// An event name: `<cache name>.` + 16 lower-case hex digits.
+    pub fn event_name(&mut self, cache_name: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(self.counter.to_le_bytes());
+        h.update(b"event");
+        self.counter += 1;
+        let block = h.finalize();
+        let mut name = String::with_capacity(cache_name.len() + 17);
+        name.push_str(cache_name);
+        name.push('.');
+        for b in &block[..8] {
+            name.push(char::from_digit((b >> 4) as u32, 16).expect("hex digit"));
+            name.push(char::from_digit((b & 15) as u32, 16).expect("hex digit"));
+        }
+        name
     }
 
     fn next(&mut self, prefix: &str) -> String {

@@ -60,10 +60,11 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
+use crate::automatch::{self, AutoMatchRequest, BestMatch};
 use crate::cursor::{self, Position, TokenKey};
 use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey};
 use crate::error::ApiError;
-use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
+use crate::record::{CacheStatus, CachedImage, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
 use postings::Postings;
 
@@ -157,9 +158,11 @@ impl Entry {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct NewestFirst(Reverse<i64>, Arc<str>);
 
-/// Last use (else creation) oldest first, then id ascending.
+/// Caches made by `CreateImageCache` first, then those auto-match created
+/// (each its own quota); within each, last use (else creation) oldest
+/// first, then id ascending.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct LeastRecent(i64, Arc<str>);
+struct LeastRecent(bool, i64, Arc<str>);
 
 /// The result order of slots within one match group: newest first, then id.
 #[derive(Clone, Copy)]
@@ -314,10 +317,30 @@ impl Index {
     }
 
     /// The caches LRU elimination may evict, least recently used first:
-    /// `EliminationStrategy` `LRU`, not `Preparing`, `Creating` or `Updating`,
-    /// ordered by `LastMatchedTime` (else `CreationTime`), then id.
+    /// made by `CreateImageCache`, `EliminationStrategy` `LRU`, not
+    /// `Preparing`, `Creating` or `Updating`, ordered by `LastMatchedTime`
+    /// (else `CreationTime`), then id. The first is found in `O(log n)`.
     pub fn lru_order(&self) -> impl Iterator<Item = &ImageCache> + '_ {
-        self.lru.values().map(|&slot| self.cache(slot))
+        self.lru_pool(false)
+    }
+
+    /// [`Index::lru_order`] for the caches auto-match created, which have a
+    /// quota of their own.
+    pub fn auto_created_lru_order(&self) -> impl Iterator<Item = &ImageCache> + '_ {
+        self.lru_pool(true)
+    }
+
+    fn lru_pool(&self, auto_created: bool) -> impl Iterator<Item = &ImageCache> + '_ {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let from = LeastRecent(auto_created, i64::MIN, Arc::from(""));
+        let to = if auto_created {
+            Unbounded
+        } else {
+            Excluded(LeastRecent(true, i64::MIN, Arc::from("")))
+        };
+        self.lru
+            .range((Included(from), to))
+            .map(|(_, &slot)| self.cache(slot))
     }
 
     /// Counts of distinct keys and the index's memory, for monitoring (a
@@ -419,7 +442,8 @@ impl Index {
         );
         let lru = lru_time(&cache);
         if let Some(t) = lru {
-            self.lru.insert(LeastRecent(t, id.clone()), slot);
+            self.lru
+                .insert(LeastRecent(cache.auto_created, t, id.clone()), slot);
         }
         let (ids, hasher) = (&self.ids, &self.hasher);
         self.by_id.insert_unique(hasher.hash_one(&*id), slot, |&s| {
@@ -477,7 +501,8 @@ impl Index {
         self.newest_first
             .remove(&NewestFirst(Reverse(creation), id.clone()));
         if entry.lru != NOT_LRU {
-            self.lru.remove(&LeastRecent(entry.lru, id));
+            self.lru
+                .remove(&LeastRecent(entry.cache.auto_created, entry.lru, id));
         }
         self.free_slots.push(slot);
         Some(*entry.cache)
@@ -485,14 +510,51 @@ impl Index {
 
     /// Changes a cache in place (status, times, images, tags…), keeping every
     /// structure consistent. Returns `false` when there is no such cache.
+    ///
+    /// A change that leaves every indexed field alone (status, progress,
+    /// events, settings, last use) costs one lookup and, when the cache's
+    /// place in LRU order moves, one B-tree move; otherwise the cache is
+    /// re-indexed (its postings removed and added again).
+    ///
+    /// The id cannot change: a change to it is undone.
     pub fn update(&mut self, id: &str, change: impl FnOnce(&mut ImageCache)) -> bool {
-        match self.remove(id) {
-            Some(mut cache) => {
-                change(&mut cache);
-                self.insert(cache);
-                true
+        let Some(slot) = self.slot_of(id) else {
+            return false;
+        };
+        let entry = self.slots[slot as usize].as_mut().expect("a live slot");
+        let before = Indexed::of(&entry.cache);
+        change(&mut entry.cache);
+        entry.cache.id.clone_from(&before.id);
+        if before != Indexed::of(&entry.cache) {
+            let cache = self.remove(id).expect("present");
+            self.insert(cache);
+            return true;
+        }
+        let lru = lru_time(&entry.cache).unwrap_or(NOT_LRU);
+        if lru != entry.lru {
+            let auto = entry.cache.auto_created;
+            let old = std::mem::replace(&mut entry.lru, lru);
+            let id = self.ids[slot as usize].clone();
+            if old != NOT_LRU {
+                self.lru.remove(&LeastRecent(auto, old, id.clone()));
             }
-            None => false,
+            if lru != NOT_LRU {
+                self.lru.insert(LeastRecent(auto, lru, id), slot);
+            }
+        }
+        true
+    }
+
+    /// Replaces the alias rules, re-indexing every cache under the new keys
+    /// (`O(n)` inserts; for the rare change of `AcrRegistryInfo` domains).
+    pub fn set_rules(&mut self, rules: RegistryAliases) {
+        let caches: Vec<ImageCache> = self.newest_first.values().copied().collect::<Vec<u32>>()
+            .into_iter()
+            .filter_map(|slot| self.slots[slot as usize].take().map(|e| *e.cache))
+            .collect();
+        *self = Index::new(rules, self.token_key.clone());
+        for cache in caches {
+            self.insert(cache);
         }
     }
 
@@ -541,6 +603,74 @@ impl Index {
                 self.selected_page(after, limit, scratch)
             }
         })
+    }
+
+    /// Auto-match: the best `Ready` cache for a container group (ranking of
+    /// [`automatch::rank`]), or `None`. One counting pass over the posting
+    /// lists of the group's images (an intersection under `perfect_match`),
+    /// then one linear pass for the maximum: `O(Σ L)` and no sort. An
+    /// explicit `image_cache_id` is not looked at here (the engine handles
+    /// it).
+    pub fn best_match<'a>(
+        &'a self,
+        request: &AutoMatchRequest,
+        scratch: &mut Scratch,
+    ) -> Option<BestMatch<'a>> {
+        scratch.prepared.prepare_match(
+            &request.images,
+            request.perfect_match,
+            request.match_count_request,
+            &self.rules,
+        );
+        if scratch.prepared.match_count() == 0 {
+            return None;
+        }
+        scratch.candidates.clear();
+        scratch.tag_filters.clear();
+        let none = Resolved::default();
+        if scratch.prepared.full_match {
+            self.full_match_candidates(&none, scratch);
+        } else {
+            self.counted_candidates(&none, false, scratch);
+        }
+        let storage = request.temporary_storage_gib;
+        let mut best: Option<BestMatch<'a>> = None;
+        for c in &scratch.candidates {
+            let cache = self.cache(c.slot);
+            if cache.status != CacheStatus::Ready || cache.size_gib > storage {
+                continue;
+            }
+            let (exact, partial) = (c.group >> 16, c.group & 0xffff);
+            let better = best.is_none_or(|b| {
+                automatch::rank(storage, (cache, exact, partial), (b.cache, b.exact, b.partial))
+                    == Ordering::Less
+            });
+            if better {
+                best = Some(BestMatch {
+                    cache,
+                    exact,
+                    partial,
+                });
+            }
+        }
+        best
+    }
+
+    /// F and P of one cache for these query images (duplicates count
+    /// once), or `None` when there is no such cache.
+    pub fn match_counts(&self, id: &str, images: &[crate::reference::Reference]) -> Option<(u32, u32)> {
+        let entry = self.entry(self.slot_of(id)?);
+        let mut prepared = Prepared::default();
+        prepared.prepare_match(images, false, None, &self.rules);
+        let (mut f, mut p) = (0, 0);
+        for (exact, repo) in prepared.match_keys() {
+            if self.exact.id(exact).is_some_and(|k| entry.exact().binary_search(&k).is_ok()) {
+                f += 1;
+            } else if self.repo.id(repo).is_some_and(|k| entry.repo().binary_search(&k).is_ok()) {
+                p += 1;
+            }
+        }
+        Some((f, p))
     }
 
     /// Resolves the non-`MatchImage` filters to ids; `None` when one of them
@@ -960,6 +1090,35 @@ impl Index {
             p: group & 0xffff,
             creation: self.creation[slot as usize],
             id: &self.ids[slot as usize],
+        }
+    }
+}
+
+/// The fields of a cache the index keys on (all but status, progress,
+/// events, settings and last use).
+#[derive(PartialEq)]
+struct Indexed {
+    id: String,
+    name: String,
+    creation: i64,
+    snapshot: Option<String>,
+    resource_group: Option<String>,
+    images: Vec<CachedImage>,
+    tags: Vec<crate::record::Tag>,
+    auto_created: bool,
+}
+
+impl Indexed {
+    fn of(c: &ImageCache) -> Indexed {
+        Indexed {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            creation: c.creation_time.as_second(),
+            snapshot: c.snapshot_id.clone(),
+            resource_group: c.resource_group_id.clone(),
+            images: c.images.clone(),
+            tags: c.tags.clone(),
+            auto_created: c.auto_created,
         }
     }
 }

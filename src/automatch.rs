@@ -1,0 +1,207 @@
+//! Auto-match for schedulers (`shared/spec/behaviour.md` section 7): the best
+//! `Ready` cache for a container group's images, the way ECI picks one for
+//! `AutoMatchImageCache=true`.
+//!
+//! The candidates are the caches of the region that are `Ready`, no larger
+//! than the group's temporary storage, and match at least one image exactly
+//! or partially (`F + P ≥ 1`); `perfect_match` and `match_count_request`
+//! filter as `ImageFullMatch` and `ImageMatchCountRequest` do. They are
+//! ranked by [`rank`]: `F` desc, `P` desc, `|storage − ImageCacheSize|` asc,
+//! `CreationTime` newest first, `ImageCacheId` asc. The index finds the first
+//! with one counting pass over the images' posting lists and no sort
+//! ([`Index::best_match`](crate::index::Index::best_match)).
+
+use std::cmp::Ordering;
+
+use crate::error::ApiError;
+use crate::record::ImageCache;
+use crate::reference::Reference;
+
+/// The temporary storage of a container group when none is given, GiB.
+pub const DEFAULT_TEMPORARY_STORAGE_GIB: u32 = 30;
+
+/// A container group asking for an image cache.
+///
+/// ```
+/// use eci_imagecache::automatch::AutoMatchRequest;
+///
+/// let request = AutoMatchRequest::new("cn-hangzhou")
+///     .image("nginx:1.25")?
+///     .image("busybox")? // an init container
+///     .temporary_storage_gib(40)
+///     .perfect_match(true);
+/// assert_eq!(request.images.len(), 2);
+/// assert!(request.validate().is_ok());
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoMatchRequest {
+    /// The region of the container group.
+    pub region_id: String,
+    /// The images of every container, init containers included.
+    pub images: Vec<Reference>,
+    /// Temporary storage, GiB (default 30): larger caches do not fit.
+    pub temporary_storage_gib: u32,
+    /// `k8s.aliyun.com/imc-perfect-match`: every image must match exactly.
+    pub perfect_match: bool,
+    /// `k8s.aliyun.com/imc-match-count-request`: at least this many exact
+    /// matches.
+    pub match_count_request: Option<u32>,
+    /// An explicit cache (`k8s.aliyun.com/eci-image-snapshot-id`): bypasses
+    /// ranking.
+    pub image_cache_id: Option<String>,
+    /// The container group; generated when absent.
+    pub container_group_id: Option<String>,
+    /// On a miss, create a cache for the group (`auto-create-for-<id>`).
+    pub auto_create: bool,
+}
+
+impl AutoMatchRequest {
+    /// A request for a region, with no images yet and 30 GiB of storage.
+    pub fn new(region_id: impl Into<String>) -> Self {
+        AutoMatchRequest {
+            region_id: region_id.into(),
+            images: Vec::new(),
+            temporary_storage_gib: DEFAULT_TEMPORARY_STORAGE_GIB,
+            perfect_match: false,
+            match_count_request: None,
+            image_cache_id: None,
+            container_group_id: None,
+            auto_create: false,
+        }
+    }
+
+    /// Adds a container's image.
+    pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
+        self.images
+            .push(Reference::parse(image).map_err(|e| ApiError::invalid("Image", e))?);
+        Ok(self)
+    }
+
+    /// Sets the temporary storage, GiB.
+    pub fn temporary_storage_gib(mut self, gib: u32) -> Self {
+        self.temporary_storage_gib = gib;
+        self
+    }
+
+    /// Requires every image to match exactly.
+    pub fn perfect_match(mut self, yes: bool) -> Self {
+        self.perfect_match = yes;
+        self
+    }
+
+    /// Requires at least `n` exact matches.
+    pub fn match_count_request(mut self, n: u32) -> Self {
+        self.match_count_request = Some(n);
+        self
+    }
+
+    /// Names the cache to use.
+    pub fn image_cache_id(mut self, id: impl Into<String>) -> Self {
+        self.image_cache_id = Some(id.into());
+        self
+    }
+
+    /// Names the container group.
+    pub fn container_group_id(mut self, id: impl Into<String>) -> Self {
+        self.container_group_id = Some(id.into());
+        self
+    }
+
+    /// Creates a cache for the group on a miss.
+    pub fn auto_create(mut self, yes: bool) -> Self {
+        self.auto_create = yes;
+        self
+    }
+
+    /// Checks what the types cannot: a region, at least one image unless a
+    /// cache is named, storage and match count of at least 1.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        if self.region_id.is_empty() {
+            return Err(ApiError::missing("RegionId"));
+        }
+        if self.images.is_empty() && self.image_cache_id.is_none() {
+            return Err(ApiError::missing("Image.1"));
+        }
+        if self.images.len() > MAX_IMAGES {
+            return Err(ApiError::invalid(
+                "Image",
+                format_args!("at most {MAX_IMAGES} images"),
+            ));
+        }
+        if self.temporary_storage_gib == 0 {
+            return Err(ApiError::invalid("TemporaryStorageSize", "must be at least 1"));
+        }
+        if self.match_count_request == Some(0) {
+            return Err(ApiError::invalid("MatchCountRequest", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// At most this many images in one container group (the limit of
+/// `MatchImage`).
+pub const MAX_IMAGES: usize = crate::describe::MAX_MATCH_IMAGES;
+
+/// What auto-match decided for a container group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoMatchOutcome {
+    /// A cache was chosen; its `LastMatchedTime` is now.
+    Hit {
+        /// The cache.
+        image_cache_id: String,
+        /// Images matched exactly (F).
+        exact: u32,
+        /// Images matched only by repository (P).
+        partial: u32,
+        /// The container group.
+        container_group_id: String,
+    },
+    /// No cache fits.
+    Miss {
+        /// The container group.
+        container_group_id: String,
+        /// The cache created for the group, when asked for.
+        auto_created: Option<String>,
+    },
+}
+
+/// The ranking of section 7 between two candidates, best first:
+/// `F` desc, `P` desc, `|storage − ImageCacheSize|` asc, `CreationTime`
+/// newest first, `ImageCacheId` asc.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use eci_imagecache::automatch::rank;
+/// use eci_imagecache::record::ImageCache;
+///
+/// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+/// let mut small = ImageCache::new("imc-b", "small", "cn-hangzhou", t);
+/// small.size_gib = 20;
+/// let mut big = ImageCache::new("imc-a", "big", "cn-hangzhou", t);
+/// big.size_gib = 40;
+/// // Same matches: the size closest to 30 GiB of storage wins.
+/// assert_eq!(rank(30, (&small, 1, 0), (&big, 1, 0)), Ordering::Less);
+/// // More exact matches win over size.
+/// assert_eq!(rank(30, (&small, 1, 0), (&big, 2, 0)), Ordering::Greater);
+/// ```
+pub fn rank(storage_gib: u32, a: (&ImageCache, u32, u32), b: (&ImageCache, u32, u32)) -> Ordering {
+    let (ca, fa, pa) = a;
+    let (cb, fb, pb) = b;
+    fb.cmp(&fa)
+        .then(pb.cmp(&pa))
+        .then(storage_gib.abs_diff(ca.size_gib).cmp(&storage_gib.abs_diff(cb.size_gib)))
+        .then(cb.creation_time.cmp(&ca.creation_time))
+        .then_with(|| ca.id.cmp(&cb.id))
+}
+
+/// A candidate the index or the oracle found best.
+#[derive(Clone, Copy, Debug)]
+pub struct BestMatch<'a> {
+    /// The cache.
+    pub cache: &'a ImageCache,
+    /// F.
+    pub exact: u32,
+    /// P.
+    pub partial: u32,
+}

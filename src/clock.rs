@@ -1,0 +1,105 @@
+//! Time, as the embedder controls it: the system clock, or a manual clock
+//! that tests and emulators set and advance. The engine never sleeps; it
+//! applies every transition that is due whenever it is used.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
+
+/// A source of the current time, in whole seconds.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> Timestamp;
+
+    /// The manual clock behind this one, if it is one (saved with an
+    /// engine's state so a reloaded engine resumes at the same time).
+    fn as_manual(&self) -> Option<&ManualClock> {
+        None
+    }
+}
+
+/// The operating system's clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let now = Timestamp::now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    }
+}
+
+/// A clock that moves only when told. Clones share one time, so a test can
+/// keep a handle while the engine holds another.
+///
+/// ```
+/// use eci_imagecache::clock::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new("2024-05-01T08:00:00Z".parse().unwrap());
+/// let handle = clock.clone();
+/// handle.advance_secs(90);
+/// assert_eq!(clock.now().to_string(), "2024-05-01T08:01:30Z");
+/// clock.set("2025-01-01T00:00:00Z".parse().unwrap());
+/// assert_eq!(handle.now().to_string(), "2025-01-01T00:00:00Z");
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    seconds: Arc<AtomicI64>,
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ManualClock({})", self.now())
+    }
+}
+
+impl ManualClock {
+    /// A clock stopped at `at` (fractions of a second are dropped).
+    pub fn new(at: Timestamp) -> ManualClock {
+        ManualClock {
+            seconds: Arc::new(AtomicI64::new(at.as_second())),
+        }
+    }
+
+    /// Moves the clock to `at` (also backwards).
+    pub fn set(&self, at: Timestamp) {
+        self.seconds.store(at.as_second(), Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `seconds` (backward when negative); stops
+    /// at the ends of the representable range.
+    pub fn advance_secs(&self, seconds: i64) {
+        let _ = self
+            .seconds
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(clamp_seconds(now.saturating_add(seconds)))
+            });
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: SignedDuration) {
+        self.advance_secs(by.as_secs());
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        timestamp(self.seconds.load(Ordering::SeqCst))
+    }
+
+    fn as_manual(&self) -> Option<&ManualClock> {
+        Some(self)
+    }
+}
+
+/// Seconds within what `Timestamp` can hold.
+fn clamp_seconds(s: i64) -> i64 {
+    s.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second())
+}
+
+/// The timestamp at `seconds` since the Unix epoch, clamped to the range.
+pub(crate) fn timestamp(seconds: i64) -> Timestamp {
+    Timestamp::from_second(clamp_seconds(seconds)).expect("clamped into range")
+}

@@ -1,0 +1,187 @@
+//! The lifecycle of section 3 as a function of time: where a cache stands
+//! `e` seconds after its create or update began, and when it next changes.
+//!
+//! ```text
+//! create  0 ─ Preparing ─ P ─ Creating 0%…90% ─ P+C ─ Ready 100%
+//!                              └─ failing: Failed at P + C/2
+//! update  0 ─ Updating 0%…90% ─ U ─ Ready 100%
+//!              └─ failing: UpdateFailed at U/2
+//! ```
+//!
+//! `Progress` climbs in steps of 10 % during `Creating` / `Updating`. The
+//! engine keeps one timer per cache (the earliest of its next step, its
+//! expiry and its removal) and applies the steps in time order, so every
+//! transition and event carries the time it happened at, however late the
+//! engine was consulted.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::CachedImage;
+
+/// How long each phase lasts, in seconds.
+///
+/// ```
+/// use eci_imagecache::engine::Durations;
+///
+/// assert_eq!(Durations::instant(), Durations { preparing: 0, creating: 0, updating: 0 });
+/// assert!(Durations::default().creating > 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durations {
+    /// `Preparing`.
+    pub preparing: u32,
+    /// `Creating`.
+    pub creating: u32,
+    /// `Updating`.
+    pub updating: u32,
+}
+
+impl Default for Durations {
+    /// 10 s preparing, 120 s creating, 60 s updating.
+    fn default() -> Self {
+        Durations {
+            preparing: 10,
+            creating: 120,
+            updating: 60,
+        }
+    }
+}
+
+impl Durations {
+    /// Every phase takes no time: a new cache is `Ready` at once.
+    pub fn instant() -> Self {
+        Durations {
+            preparing: 0,
+            creating: 0,
+            updating: 0,
+        }
+    }
+}
+
+/// Which operation a failure predicate is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operation {
+    /// `CreateImageCache`.
+    Create,
+    /// `UpdateImageCache`.
+    Update,
+}
+
+/// What a failure predicate sees.
+#[derive(Debug)]
+pub struct FailureCheck<'a> {
+    /// Create or update.
+    pub operation: Operation,
+    /// `RegionId`.
+    pub region_id: &'a str,
+    /// `ImageCacheId`.
+    pub image_cache_id: &'a str,
+    /// `ImageCacheName` (after the update).
+    pub image_cache_name: &'a str,
+    /// `Images` (after the update).
+    pub images: &'a [CachedImage],
+}
+
+/// Decides whether a create or update fails, and why (the message of the
+/// `Warning` event).
+#[derive(Clone)]
+pub struct FailurePredicate(Arc<dyn Fn(&FailureCheck<'_>) -> Option<String> + Send + Sync>);
+
+impl FailurePredicate {
+    /// A predicate from a function returning the reason to fail, or `None`.
+    ///
+    /// ```
+    /// use eci_imagecache::engine::FailurePredicate;
+    ///
+    /// let fail_private = FailurePredicate::new(|check| {
+    ///     check.images.iter()
+    ///         .any(|i| i.written().starts_with("private/"))
+    ///         .then(|| "Failed to pull image: unauthorized.".to_owned())
+    /// });
+    /// # let _ = fail_private;
+    /// ```
+    pub fn new(f: impl Fn(&FailureCheck<'_>) -> Option<String> + Send + Sync + 'static) -> Self {
+        FailurePredicate(Arc::new(f))
+    }
+
+    pub(crate) fn check(&self, check: &FailureCheck<'_>) -> Option<String> {
+        (self.0)(check)
+    }
+}
+
+impl fmt::Debug for FailurePredicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FailurePredicate(..)")
+    }
+}
+
+/// A create or update in progress (kept until it ends).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Run {
+    pub operation: Operation,
+    /// When it began, seconds.
+    pub started: i64,
+    /// The phase durations it runs with (fixed when it began).
+    pub durations: Durations,
+    /// Why it will fail, if it will.
+    pub failure: Option<String>,
+    /// The elapsed seconds whose stage the cache shows (-1: none yet).
+    pub applied: i64,
+}
+
+/// Where an operation stands at some elapsed time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Preparing,
+    /// `Creating` or `Updating`, with progress in percent.
+    Running(u8),
+    Done,
+    Failed,
+}
+
+impl Run {
+    /// The stage at `elapsed` seconds after the start.
+    pub fn stage(&self, elapsed: i64) -> Stage {
+        let d = self.durations;
+        let (before, run) = match self.operation {
+            Operation::Create => (d.preparing as i64, d.creating as i64),
+            Operation::Update => (0, d.updating as i64),
+        };
+        if elapsed < before {
+            return Stage::Preparing;
+        }
+        let into = elapsed - before;
+        if self.failure.is_some() && into >= run / 2 {
+            return Stage::Failed;
+        }
+        if into >= run {
+            return Stage::Done;
+        }
+        Stage::Running((into * 10 / run * 10) as u8)
+    }
+
+    /// The first time after `elapsed` at which the stage changes, as elapsed
+    /// seconds; `None` once it is done or failed.
+    pub fn next_change(&self, elapsed: i64) -> Option<i64> {
+        let now = self.stage(elapsed);
+        if matches!(now, Stage::Done | Stage::Failed) {
+            return None;
+        }
+        let d = self.durations;
+        let (before, run) = match self.operation {
+            Operation::Create => (d.preparing as i64, d.creating as i64),
+            Operation::Update => (0, d.updating as i64),
+        };
+        // The boundaries: end of preparing, each 10 % step, the end (or the
+        // failure at half-way).
+        let end = if self.failure.is_some() { run / 2 } else { run };
+        let steps = (1..10).map(|k| before + (k * run + 9) / 10);
+        std::iter::once(before)
+            .chain(steps.filter(|&t| t < before + end))
+            .chain(std::iter::once(before + end))
+            .find(|&t| t > elapsed && self.stage(t) != now)
+    }
+}

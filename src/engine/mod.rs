@@ -1,0 +1,1094 @@
+//! The engine embedders hold: every account's and region's caches, the
+//! four operations, auto-match, the lifecycle on an injectable clock, quota
+//! and LRU elimination, `ClientToken` idempotency, and saving and loading
+//! the whole state.
+//!
+//! ```
+//! use eci_imagecache::clock::ManualClock;
+//! use eci_imagecache::describe::DescribeRequest;
+//! use eci_imagecache::engine::{CreateRequest, Engine};
+//! use eci_imagecache::record::CacheStatus;
+//!
+//! let clock = ManualClock::new("2024-05-01T08:00:00Z".parse().unwrap());
+//! let mut engine = Engine::builder().clock(clock.clone()).seed(1).build();
+//! let created = engine.create(&CreateRequest::new("cn-hangzhou", "web").image("nginx:1.25")?)?;
+//!
+//! let status = |engine: &mut Engine| {
+//!     let page = engine.describe(&DescribeRequest::new("cn-hangzhou")).unwrap();
+//!     (page.image_caches[0].status, page.image_caches[0].progress)
+//! };
+//! assert_eq!(status(&mut engine), (CacheStatus::Preparing, 0));
+//! clock.advance_secs(70); // 10 s preparing, then half of 120 s creating
+//! assert_eq!(status(&mut engine), (CacheStatus::Creating, 50));
+//! clock.advance_secs(60);
+//! assert_eq!(status(&mut engine), (CacheStatus::Ready, 100));
+//! # let _ = created;
+//! # Ok::<(), eci_imagecache::ApiError>(())
+//! ```
+//!
+//! # Costs
+//!
+//! Every operation first applies the transitions that are due (`O(log n)`
+//! each, from one ordered set of timers; one timer per cache). Create,
+//! update and delete change the index in `O(k log n + Σ L)` for a cache with
+//! `k` keys (`L` the lengths of the posting lists it joins or leaves);
+//! quota eviction takes the first of the index's LRU order in `O(log n)`.
+//! Idempotency tokens are one hash lookup.
+
+mod lifecycle;
+mod persist;
+mod request;
+mod shared;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::automatch::{AutoMatchOutcome, AutoMatchRequest};
+use crate::clock::{self, Clock, SystemClock};
+use crate::cursor::TokenKey;
+use crate::describe::{DescribePage, DescribeRequest};
+use crate::error::{ApiError, ErrorCode};
+use crate::index::{Index, Scratch};
+use crate::record::{
+    CacheStatus, CachedImage, EliminationStrategy, EventKind, IdGenerator, ImageCache,
+};
+use crate::reference::RegistryAliases;
+
+pub use lifecycle::{Durations, FailureCheck, FailurePredicate, Operation};
+pub use persist::{LoadError, STATE_VERSION, SaveError};
+#[doc(hidden)]
+pub use persist::fuzz_load;
+pub use request::{
+    CreateRequest, CreateResponse, DEFAULT_SIZE_GIB, DeleteRequest, MAX_CLIENT_TOKEN,
+    MAX_CREDENTIALS, MAX_IMAGES, MAX_SIZE_GIB, MAX_TAGS, MAX_VSWITCHES, MIN_SIZE_GIB,
+    UpdateRequest,
+};
+pub use shared::SharedEngine;
+
+use lifecycle::{Run, Stage};
+
+/// The account of callers that do not name one.
+pub const DEFAULT_ACCOUNT: &str = "";
+/// Caches per region when no quota is configured.
+pub const DEFAULT_QUOTA: usize = 50;
+/// `ClientToken`s are remembered this long (engine time).
+pub const CLIENT_TOKEN_TTL_SECS: i64 = 24 * 3600;
+/// A `Failed` cache is removed this long after it failed.
+pub const FAILED_RETENTION_SECS: i64 = 24 * 3600;
+/// An auto-created cache never used is removed this long after creation.
+pub const AUTO_CREATED_UNUSED_SECS: i64 = 7 * 24 * 3600;
+/// An auto-created cache is removed this long after its last use.
+pub const AUTO_CREATED_IDLE_SECS: i64 = 30 * 24 * 3600;
+/// The size of an auto-created cache, GiB.
+pub const AUTO_CREATED_SIZE_GIB: u32 = 30;
+
+/// Settings fixed when the engine is built.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Caches per account and region made by `CreateImageCache`.
+    pub quota: usize,
+    /// Caches per account and region auto-match may create.
+    pub auto_created_quota: usize,
+    /// Phase durations of creates and updates.
+    pub durations: Durations,
+    /// The alias rules references are keyed with (strict or folding,
+    /// embedder aliases); each region adds its caches' `AcrRegistryInfo`
+    /// domains.
+    pub aliases: RegistryAliases,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            quota: DEFAULT_QUOTA,
+            auto_created_quota: DEFAULT_QUOTA,
+            durations: Durations::default(),
+            aliases: RegistryAliases::default(),
+        }
+    }
+}
+
+/// Builds an [`Engine`].
+///
+/// ```
+/// use eci_imagecache::engine::{Engine, FailurePredicate};
+///
+/// let engine = Engine::builder()
+///     .seed(7)            // the same ids and tokens on every run
+///     .instant(true)      // new caches are Ready at once
+///     .quota(100)
+///     .fail_when(FailurePredicate::new(|c| {
+///         c.image_cache_name.starts_with("broken").then(|| "injected".to_owned())
+///     }))
+///     .build();
+/// assert_eq!(engine.config().quota, 100);
+/// ```
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    config: EngineConfig,
+    clock: Option<Arc<dyn Clock>>,
+    seed: Option<u64>,
+    failure: Option<FailurePredicate>,
+}
+
+impl EngineBuilder {
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Seeds the id generator and the token key, for reproducible runs
+    /// (default: from the operating system).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The per-region quota of created caches (default 50).
+    pub fn quota(mut self, quota: usize) -> Self {
+        self.config.quota = quota;
+        self
+    }
+
+    /// The per-region quota of auto-created caches (default 50).
+    pub fn auto_created_quota(mut self, quota: usize) -> Self {
+        self.config.auto_created_quota = quota;
+        self
+    }
+
+    /// Phase durations.
+    pub fn durations(mut self, durations: Durations) -> Self {
+        self.config.durations = durations;
+        self
+    }
+
+    /// Whether every phase takes no time.
+    pub fn instant(mut self, yes: bool) -> Self {
+        if yes {
+            self.config.durations = Durations::instant();
+        }
+        self
+    }
+
+    /// Alias rules (default: folding endpoint variants).
+    pub fn aliases(mut self, aliases: RegistryAliases) -> Self {
+        self.config.aliases = aliases;
+        self
+    }
+
+    /// Makes creates and updates fail when the predicate gives a reason.
+    pub fn fail_when(mut self, predicate: FailurePredicate) -> Self {
+        self.failure = Some(predicate);
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Engine {
+        let (ids, token_key) = match self.seed {
+            Some(seed) => (IdGenerator::seeded(seed), TokenKey::from_seed(seed)),
+            None => (IdGenerator::random(), TokenKey::random()),
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        Engine::from_parts(self.config, clock, ids, token_key, self.failure)
+    }
+}
+
+/// The engine: every account's and region's caches and the operations on
+/// them. See the [module docs](self).
+pub struct Engine {
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    ids: IdGenerator,
+    token_key: TokenKey,
+    regions: BTreeMap<RegionKey, Region>,
+    failure: Option<FailurePredicate>,
+    empty: Index,
+    scratch: Scratch,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .field("regions", &self.regions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// (account, region).
+type RegionKey = (String, String);
+
+/// One account's caches in one region.
+struct Region {
+    index: Index,
+    /// The engine's alias rules, to which `AcrRegistryInfo` aliases are added.
+    base: RegistryAliases,
+    /// Creates and updates in progress, and failed creates (until removed).
+    runs: HashMap<String, Run>,
+    /// (due, id): one timer per cache that will change.
+    timers: BTreeSet<(i64, String)>,
+    timer_of: HashMap<String, i64>,
+    tokens: HashMap<(Action, String), Remembered>,
+    /// Tokens by the time they were stored, oldest first, for expiry.
+    token_times: VecDeque<(i64, Action, String)>,
+    /// `AcrRegistryInfo` domain groups of the caches, with use counts.
+    acr_groups: BTreeMap<Vec<String>, usize>,
+    created: usize,
+    auto_created: usize,
+}
+
+/// The operations a `ClientToken` belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+/// A successful call under a `ClientToken`: its parameters' fingerprint
+/// and its answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Remembered {
+    fingerprint: [u8; 32],
+    answer: Option<CreateResponse>,
+    at: i64,
+}
+
+impl Engine {
+    /// A builder with the defaults.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// An engine with the defaults: system clock, random ids, quota 50.
+    pub fn new() -> Engine {
+        Engine::builder().build()
+    }
+
+    fn from_parts(
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+        ids: IdGenerator,
+        token_key: TokenKey,
+        failure: Option<FailurePredicate>,
+    ) -> Engine {
+        let empty = Index::new(config.aliases.clone(), token_key.derive(b"\0none"));
+        Engine {
+            config,
+            clock,
+            ids,
+            token_key,
+            regions: BTreeMap::new(),
+            failure,
+            empty,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The index of an account's region (the default account's with
+    /// [`DEFAULT_ACCOUNT`]), for reading: every cache, the LRU order, stats.
+    /// As of the last operation; call [`Engine::tick`] first to apply what
+    /// became due since.
+    pub fn index(&self, account: &str, region_id: &str) -> Option<&Index> {
+        self.regions
+            .get(&(account.to_owned(), region_id.to_owned()))
+            .map(|r| &r.index)
+    }
+
+    /// Every (account, region) that holds caches or tokens.
+    pub fn regions(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.regions
+            .keys()
+            .map(|(a, r)| (a.as_str(), r.as_str()))
+    }
+
+    /// Whether a transition is due that [`Engine::tick`] would apply.
+    pub fn is_due(&self) -> bool {
+        let now = self.clock.now().as_second();
+        self.regions.values().any(|r| {
+            r.timers.first().is_some_and(|&(t, _)| t <= now)
+                || r.token_times
+                    .front()
+                    .is_some_and(|&(t, _, _)| t + CLIENT_TOKEN_TTL_SECS <= now)
+        })
+    }
+
+    /// Applies every transition due by now, in time order: lifecycle steps,
+    /// expiry, removal of failed and idle auto-created caches, and forgets
+    /// old `ClientToken`s. Every operation does this first.
+    pub fn tick(&mut self) {
+        let now = self.clock.now().as_second();
+        let Engine { regions, ids, .. } = self;
+        for region in regions.values_mut() {
+            region.apply_due(now, ids);
+            while let Some(&(t, action, _)) = region.token_times.front() {
+                if t + CLIENT_TOKEN_TTL_SECS > now {
+                    break;
+                }
+                let (_, _, token) = region.token_times.pop_front().expect("present");
+                if region.tokens.get(&(action, token.clone())).is_some_and(|r| r.at == t) {
+                    region.tokens.remove(&(action, token));
+                }
+            }
+        }
+    }
+
+    /// `DescribeImageCaches` for the default account.
+    pub fn describe(&mut self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
+        self.describe_as(DEFAULT_ACCOUNT, request)
+    }
+
+    /// `DescribeImageCaches` for an account.
+    pub fn describe_as(
+        &mut self,
+        account: &str,
+        request: &DescribeRequest,
+    ) -> Result<DescribePage<'_>, ApiError> {
+        self.tick();
+        let Engine {
+            regions,
+            empty,
+            scratch,
+            ..
+        } = self;
+        let index = regions
+            .get(&(account.to_owned(), request.region_id.clone()))
+            .map_or(&*empty, |r| &r.index);
+        index.describe_with(request, scratch)
+    }
+
+    /// `DescribeImageCaches` without applying due transitions first (for
+    /// readers that share the engine; see [`SharedEngine`]).
+    pub fn describe_as_of_last_tick<'a>(
+        &'a self,
+        account: &str,
+        request: &DescribeRequest,
+        scratch: &mut Scratch,
+    ) -> Result<DescribePage<'a>, ApiError> {
+        let index = self
+            .regions
+            .get(&(account.to_owned(), request.region_id.clone()))
+            .map_or(&self.empty, |r| &r.index);
+        index.describe_with(request, scratch)
+    }
+
+    /// `CreateImageCache` for the default account.
+    pub fn create(&mut self, request: &CreateRequest) -> Result<CreateResponse, ApiError> {
+        self.create_as(DEFAULT_ACCOUNT, request)
+    }
+
+    /// `CreateImageCache` for an account.
+    pub fn create_as(
+        &mut self,
+        account: &str,
+        request: &CreateRequest,
+    ) -> Result<CreateResponse, ApiError> {
+        request.validate()?;
+        self.tick();
+        let now = self.clock.now();
+        let key = (account.to_owned(), request.region_id.clone());
+        let fingerprint = request.client_token.as_ref().map(|_| {
+            let mut r = request.clone();
+            r.client_token = None;
+            fingerprint(&r)
+        });
+        if let Some(region) = self.regions.get(&key)
+            && let Some(answer) = region.replay(Action::Create, request.client_token.as_deref(), fingerprint)?
+        {
+            return Ok(answer.expect("a create remembers its answer"));
+        }
+        let quota = self.config.quota;
+        let region = self.region_mut(&key);
+        if region.created >= quota {
+            let victim = region.index.lru_order().next().map(|c| c.id.clone());
+            match victim {
+                Some(id) => {
+                    let region = self.region_mut(&key);
+                    region.remove_cache(&id);
+                }
+                None => return Err(ApiError::quota_exceeded()),
+            }
+        }
+        let id = self.ids.image_cache_id();
+        let container_group_id = self.ids.container_group_id();
+        let mut cache = ImageCache::new(&id, &request.image_cache_name, &request.region_id, now);
+        cache.images = request.images.clone();
+        cache.size_gib = request.image_cache_size.unwrap_or(DEFAULT_SIZE_GIB);
+        cache.resource_group_id = request.resource_group_id.clone();
+        cache.elimination_strategy = request.elimination_strategy;
+        cache.tags = request.tags.clone();
+        cache.settings = request.settings.clone();
+        cache.container_group_id = Some(container_group_id.clone());
+        cache.expire_time = expiry(now, cache.settings.retention_days);
+        let answer = CreateResponse {
+            image_cache_id: id,
+            container_group_id,
+        };
+        self.start_create(&key, cache, now);
+        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
+            self.region_mut(&key)
+                .remember(Action::Create, token, fingerprint, Some(answer.clone()), now.as_second());
+        }
+        Ok(answer)
+    }
+
+    /// Inserts a new cache in `Preparing` and starts its create.
+    fn start_create(&mut self, key: &RegionKey, mut cache: ImageCache, now: Timestamp) {
+        let failure = self.failure.as_ref().and_then(|f| {
+            f.check(&FailureCheck {
+                operation: Operation::Create,
+                region_id: &key.1,
+                image_cache_id: &cache.id,
+                image_cache_name: &cache.name,
+                images: &cache.images,
+            })
+        });
+        let name = self.ids.event_name(&cache.name);
+        cache.record_event(
+            EventKind::Normal,
+            "Started",
+            "Successfully check image cache resource.",
+            now,
+            || name,
+        );
+        let id = cache.id.clone();
+        let run = Run {
+            operation: Operation::Create,
+            started: now.as_second(),
+            durations: self.config.durations,
+            failure,
+            applied: -1,
+        };
+        let Engine { regions, ids, .. } = self;
+        let region = regions.get_mut(key).expect("region exists");
+        region.insert_cache(cache);
+        region.runs.insert(id.clone(), run);
+        region.reschedule(&id);
+        region.apply_due(now.as_second(), ids);
+    }
+
+    /// `UpdateImageCache` for the default account.
+    pub fn update(&mut self, request: &UpdateRequest) -> Result<(), ApiError> {
+        self.update_as(DEFAULT_ACCOUNT, request)
+    }
+
+    /// `UpdateImageCache` for an account.
+    pub fn update_as(&mut self, account: &str, request: &UpdateRequest) -> Result<(), ApiError> {
+        request.validate()?;
+        self.tick();
+        let now = self.clock.now();
+        let key = (account.to_owned(), request.region_id.clone());
+        let fingerprint = request.client_token.as_ref().map(|_| {
+            let mut r = request.clone();
+            r.client_token = None;
+            fingerprint(&r)
+        });
+        let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
+        let region = self.regions.get(&key).ok_or_else(not_found)?;
+        if region
+            .replay(Action::Update, request.client_token.as_deref(), fingerprint)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let old = region.index.get(&request.image_cache_id).ok_or_else(not_found)?;
+        if !matches!(old.status, CacheStatus::Ready | CacheStatus::UpdateFailed) {
+            return Err(ApiError::operation_conflict());
+        }
+        let mut new = old.clone();
+        apply_update(&mut new, request);
+        if new == *old {
+            return Err(ApiError::no_need_update());
+        }
+        let failure = self.failure.as_ref().and_then(|f| {
+            f.check(&FailureCheck {
+                operation: Operation::Update,
+                region_id: &key.1,
+                image_cache_id: &new.id,
+                image_cache_name: &new.name,
+                images: &new.images,
+            })
+        });
+        new.status = CacheStatus::Updating;
+        new.progress = 0;
+        let name = self.ids.event_name(&new.name);
+        new.record_event(
+            EventKind::Normal,
+            "UpdateStarted",
+            "Started updating image cache.",
+            now,
+            || name,
+        );
+        pulling_events(&mut new, &mut self.ids, now);
+        let run = Run {
+            operation: Operation::Update,
+            started: now.as_second(),
+            durations: self.config.durations,
+            failure,
+            applied: -1,
+        };
+        let Engine { regions, ids, .. } = self;
+        let region = regions.get_mut(&key).expect("region exists");
+        region.replace_cache(new);
+        region.runs.insert(request.image_cache_id.clone(), run);
+        region.reschedule(&request.image_cache_id);
+        region.apply_due(now.as_second(), ids);
+        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
+            region.remember(Action::Update, token, fingerprint, None, now.as_second());
+        }
+        Ok(())
+    }
+
+    /// `DeleteImageCache` for the default account.
+    pub fn delete(&mut self, request: &DeleteRequest) -> Result<(), ApiError> {
+        self.delete_as(DEFAULT_ACCOUNT, request)
+    }
+
+    /// `DeleteImageCache` for an account: allowed in every state.
+    pub fn delete_as(&mut self, account: &str, request: &DeleteRequest) -> Result<(), ApiError> {
+        request.validate()?;
+        self.tick();
+        let now = self.clock.now().as_second();
+        let key = (account.to_owned(), request.region_id.clone());
+        let fingerprint = request.client_token.as_ref().map(|_| {
+            let mut r = request.clone();
+            r.client_token = None;
+            fingerprint(&r)
+        });
+        let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
+        let region = self.regions.get_mut(&key).ok_or_else(not_found)?;
+        if region
+            .replay(Action::Delete, request.client_token.as_deref(), fingerprint)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if !region.remove_cache(&request.image_cache_id) {
+            return Err(not_found());
+        }
+        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
+            region.remember(Action::Delete, token, fingerprint, None, now);
+        }
+        Ok(())
+    }
+
+    /// Auto-match for the default account.
+    pub fn auto_match(&mut self, request: &AutoMatchRequest) -> Result<AutoMatchOutcome, ApiError> {
+        self.auto_match_as(DEFAULT_ACCOUNT, request)
+    }
+
+    /// Auto-match for a container group of an account (section 7): picks
+    /// the best `Ready` cache, records the hit (`LastMatchedTime`, a
+    /// `SuccessfulHitImageCache` event, a new place in LRU order), or
+    /// reports a miss, creating a cache for the group when asked.
+    pub fn auto_match_as(
+        &mut self,
+        account: &str,
+        request: &AutoMatchRequest,
+    ) -> Result<AutoMatchOutcome, ApiError> {
+        request.validate()?;
+        self.tick();
+        let now = self.clock.now();
+        let key = (account.to_owned(), request.region_id.clone());
+        let container_group_id = match &request.container_group_id {
+            Some(id) => id.clone(),
+            None => self.ids.container_group_id(),
+        };
+        let chosen = match &request.image_cache_id {
+            Some(id) => {
+                let cache = self
+                    .regions
+                    .get(&key)
+                    .and_then(|r| r.index.get(id))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::ImageCacheNotFound,
+                            format!("The specified image cache {id} does not exist."),
+                        )
+                    })?;
+                if cache.status != CacheStatus::Ready {
+                    return Err(ApiError::new(
+                        ErrorCode::ImageCacheNotComplete,
+                        format!("The specified image cache {id} is not ready."),
+                    ));
+                }
+                let (f, p) = self.regions[&key]
+                    .index
+                    .match_counts(id, &request.images)
+                    .expect("present");
+                Some((id.clone(), f, p))
+            }
+            None => self.regions.get(&key).and_then(|r| {
+                r.index
+                    .best_match(request, &mut self.scratch)
+                    .map(|b| (b.cache.id.clone(), b.exact, b.partial))
+            }),
+        };
+        if let Some((id, exact, partial)) = chosen {
+            let name = self.ids.event_name(&self.regions[&key].index.get(&id).expect("chosen").name);
+            let region = self.regions.get_mut(&key).expect("chosen from it");
+            region.index.update(&id, |c| {
+                c.last_matched_time = Some(now);
+                c.record_event(
+                    EventKind::Normal,
+                    "SuccessfulHitImageCache",
+                    "Successfully hit image cache.",
+                    now,
+                    || name,
+                );
+            });
+            region.reschedule(&id);
+            return Ok(AutoMatchOutcome::Hit {
+                image_cache_id: id,
+                exact,
+                partial,
+                container_group_id,
+            });
+        }
+        let auto_created = if request.auto_create && !request.images.is_empty() {
+            self.auto_create(&key, request, &container_group_id, now)
+        } else {
+            None
+        };
+        Ok(AutoMatchOutcome::Miss {
+            container_group_id,
+            auto_created,
+        })
+    }
+
+    /// Creates `auto-create-for-<group>` under the auto-created quota,
+    /// evicting the least recently used auto-created cache at the quota.
+    fn auto_create(
+        &mut self,
+        key: &RegionKey,
+        request: &AutoMatchRequest,
+        container_group_id: &str,
+        now: Timestamp,
+    ) -> Option<String> {
+        let quota = self.config.auto_created_quota;
+        let region = self.region_mut(key);
+        if region.auto_created >= quota {
+            let victim = region.index.auto_created_lru_order().next()?.id.clone();
+            self.region_mut(key).remove_cache(&victim);
+        }
+        let id = self.ids.image_cache_id();
+        let name = format!("auto-create-for-{container_group_id}");
+        let mut cache = ImageCache::new(&id, name, &key.1, now);
+        cache.images = request
+            .images
+            .iter()
+            .filter_map(|r| CachedImage::parse(&r.to_string()).ok())
+            .collect();
+        cache.size_gib = AUTO_CREATED_SIZE_GIB;
+        cache.elimination_strategy = EliminationStrategy::Lru;
+        cache.auto_created = true;
+        cache.container_group_id = Some(container_group_id.to_owned());
+        self.start_create(key, cache, now);
+        Some(id)
+    }
+
+    fn region_mut(&mut self, key: &RegionKey) -> &mut Region {
+        let config = &self.config;
+        let token_key = &self.token_key;
+        self.regions.entry(key.clone()).or_insert_with(|| {
+            let mut context = key.0.as_bytes().to_vec();
+            context.push(0);
+            context.extend_from_slice(key.1.as_bytes());
+            Region::new(Index::new(config.aliases.clone(), token_key.derive(&context)))
+        })
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+/// `CreationTime + RetentionDays`.
+fn expiry(creation: Timestamp, retention_days: Option<u32>) -> Option<Timestamp> {
+    retention_days.map(|d| clock::timestamp(creation.as_second().saturating_add(d as i64 * 86_400)))
+}
+
+/// SHA-256 of a request's canonical JSON (without its `ClientToken`).
+fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
+    let json = serde_json::to_vec(request).expect("requests serialise");
+    Sha256::digest(json).into()
+}
+
+/// Applies an update's given parameters to a copy of the cache.
+fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
+    if let Some(name) = &r.image_cache_name {
+        cache.name.clone_from(name);
+    }
+    if let Some(images) = &r.images {
+        cache.images.clone_from(images);
+    }
+    if let Some(size) = r.image_cache_size {
+        cache.size_gib = size;
+    }
+    if let Some(group) = &r.resource_group_id {
+        cache.resource_group_id = Some(group.clone());
+    }
+    if let Some(strategy) = r.elimination_strategy {
+        cache.elimination_strategy = strategy;
+    }
+    if let Some(tags) = &r.tags {
+        cache.tags.clone_from(tags);
+    }
+    let s = &mut cache.settings;
+    if let Some(v) = &r.acr_registry_info {
+        s.acr_registry_info.clone_from(v);
+    }
+    if let Some(v) = &r.image_registry_credentials {
+        s.image_registry_credentials.clone_from(v);
+    }
+    if let Some(v) = r.auto_match_image_cache {
+        s.auto_match_image_cache = Some(v);
+    }
+    if let Some(v) = &r.eip_instance_id {
+        s.eip_instance_id = Some(v.clone());
+    }
+    if let Some(v) = &r.security_group_id {
+        s.security_group_id = Some(v.clone());
+    }
+    if let Some(v) = &r.v_switch_id {
+        s.v_switch_id = Some(v.clone());
+    }
+    if let Some(v) = r.retention_days {
+        s.retention_days = Some(v);
+        cache.expire_time = expiry(cache.creation_time, Some(v));
+    }
+    if let Some(v) = r.flash {
+        s.flash = Some(v);
+    }
+    if let Some(v) = r.flash_copy_count {
+        s.flash_copy_count = Some(v);
+    }
+    if let Some(v) = r.standard_copy_count {
+        s.standard_copy_count = Some(v);
+    }
+}
+
+/// One `Pulling` event per image.
+fn pulling_events(cache: &mut ImageCache, ids: &mut IdGenerator, at: Timestamp) {
+    for i in 0..cache.images.len() {
+        let message = format!("Pulling image \"{}\".", cache.images[i].written());
+        let name = ids.event_name(&cache.name);
+        cache.record_event(EventKind::Normal, "Pulling", &message, at, || name);
+    }
+}
+
+impl Region {
+    fn new(index: Index) -> Region {
+        Region {
+            base: index.rules().clone(),
+            index,
+            runs: HashMap::new(),
+            timers: BTreeSet::new(),
+            timer_of: HashMap::new(),
+            tokens: HashMap::new(),
+            token_times: VecDeque::new(),
+            acr_groups: BTreeMap::new(),
+            created: 0,
+            auto_created: 0,
+        }
+    }
+
+    /// The remembered answer for a token: `Ok(None)` when the token is new
+    /// (or absent), `Ok(Some(answer))` to replay, an error on other
+    /// parameters.
+    fn replay(
+        &self,
+        action: Action,
+        token: Option<&str>,
+        fingerprint: Option<[u8; 32]>,
+    ) -> Result<Option<Option<CreateResponse>>, ApiError> {
+        let Some(token) = token else { return Ok(None) };
+        match self.tokens.get(&(action, token.to_owned())) {
+            None => Ok(None),
+            Some(r) if Some(r.fingerprint) == fingerprint => Ok(Some(r.answer.clone())),
+            Some(_) => Err(ApiError::idempotent_mismatch()),
+        }
+    }
+
+    fn remember(
+        &mut self,
+        action: Action,
+        token: &str,
+        fingerprint: [u8; 32],
+        answer: Option<CreateResponse>,
+        at: i64,
+    ) {
+        self.tokens.insert(
+            (action, token.to_owned()),
+            Remembered {
+                fingerprint,
+                answer,
+                at,
+            },
+        );
+        self.token_times.push_back((at, action, token.to_owned()));
+    }
+
+    fn insert_cache(&mut self, cache: ImageCache) {
+        if cache.auto_created {
+            self.auto_created += 1;
+        } else {
+            self.created += 1;
+        }
+        let groups = acr_groups(&cache);
+        self.index.insert(cache);
+        self.count_acr_groups(&groups, 1);
+    }
+
+    fn replace_cache(&mut self, cache: ImageCache) {
+        let id = cache.id.clone();
+        let new_groups = acr_groups(&cache);
+        let mut old_groups = Vec::new();
+        self.index.update(&id, |c| {
+            old_groups = acr_groups(c);
+            *c = cache;
+        });
+        if old_groups != new_groups {
+            self.count_acr_groups(&new_groups, 1);
+            self.count_acr_groups(&old_groups, -1);
+        }
+    }
+
+    /// Removes a cache and everything about it; `false` if there is none.
+    fn remove_cache(&mut self, id: &str) -> bool {
+        let Some(cache) = self.index.remove(id) else {
+            return false;
+        };
+        if cache.auto_created {
+            self.auto_created -= 1;
+        } else {
+            self.created -= 1;
+        }
+        self.runs.remove(id);
+        if let Some(t) = self.timer_of.remove(id) {
+            self.timers.remove(&(t, id.to_owned()));
+        }
+        self.count_acr_groups(&acr_groups(&cache), -1);
+        true
+    }
+
+    /// Adds (`delta` 1) or removes (-1) domain groups; when the set of
+    /// groups changes, re-keys the index under the base rules plus every
+    /// group's aliases.
+    fn count_acr_groups(&mut self, groups: &[Vec<String>], delta: i64) {
+        let mut changed = false;
+        for group in groups {
+            if delta > 0 {
+                let n = self.acr_groups.entry(group.clone()).or_insert(0);
+                *n += 1;
+                changed |= *n == 1;
+            } else if let Some(n) = self.acr_groups.get_mut(group) {
+                *n -= 1;
+                if *n == 0 {
+                    self.acr_groups.remove(group);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let mut rules = self.base.clone();
+            for group in self.acr_groups.keys() {
+                for domain in &group[1..] {
+                    rules.add_alias(domain, &group[0]);
+                }
+            }
+            self.index.set_rules(rules);
+        }
+    }
+
+    /// Sets the cache's one timer to its next change.
+    fn reschedule(&mut self, id: &str) {
+        if let Some(t) = self.timer_of.remove(id) {
+            self.timers.remove(&(t, id.to_owned()));
+        }
+        let Some(cache) = self.index.get(id) else {
+            return;
+        };
+        if let Some(t) = next_due(cache, self.runs.get(id)) {
+            self.timers.insert((t, id.to_owned()));
+            self.timer_of.insert(id.to_owned(), t);
+        }
+    }
+
+    /// Applies every timer due by `now`, earliest first.
+    fn apply_due(&mut self, now: i64, ids: &mut IdGenerator) {
+        while let Some((t, id)) = self.timers.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.timer_of.remove(&id);
+            self.step(&id, t, ids);
+        }
+    }
+
+    /// Whatever is due for one cache at `t`.
+    fn step(&mut self, id: &str, t: i64, ids: &mut IdGenerator) {
+        let Some(cache) = self.index.get(id) else {
+            return;
+        };
+        let run = self.runs.get(id);
+        let expired = cache.expire_time.is_some_and(|e| e.as_second() <= t)
+            || (cache.auto_created && auto_created_end(cache) <= t)
+            || run.and_then(failed_removal).is_some_and(|r| r <= t);
+        if expired {
+            self.remove_cache(id);
+            return;
+        }
+        if let Some(run) = run {
+            let mut run = run.clone();
+            let stage = run.stage(t - run.started);
+            let mut changed = cache.clone();
+            advance(&mut changed, &run, stage, clock::timestamp(t), ids);
+            run.applied = t - run.started;
+            let ended = stage == Stage::Done
+                || (stage == Stage::Failed && run.operation == Operation::Update);
+            self.replace_cache(changed);
+            if ended {
+                self.runs.remove(id);
+            } else {
+                self.runs.insert(id.to_owned(), run);
+            }
+        }
+        self.reschedule(id);
+    }
+}
+
+/// Moves a cache to `stage` of its run at `at`, with the events of every
+/// transition crossed.
+fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &mut IdGenerator) {
+    let event = |ids: &mut IdGenerator, cache: &mut ImageCache, kind, reason: &str, message: &str| {
+        let name = ids.event_name(&cache.name);
+        cache.record_event(kind, reason, message, at, || name);
+    };
+    if run.operation == Operation::Create
+        && cache.status == CacheStatus::Preparing
+        && stage != Stage::Preparing
+    {
+        cache.status = CacheStatus::Creating;
+        for i in 0..cache.images.len() {
+            let message = format!("Pulling image \"{}\".", cache.images[i].written());
+            event(ids, cache, EventKind::Normal, "Pulling", &message);
+        }
+        if cache.settings.flash == Some(true) {
+            let id = ids.snapshot_id();
+            let message = format!("Successfully created flash snapshot {id}.");
+            event(ids, cache, EventKind::Normal, "FlashSnapshotCreated", &message);
+            cache.flash_snapshot_id = Some(id);
+        }
+    }
+    match stage {
+        Stage::Preparing => {}
+        Stage::Running(progress) => cache.progress = progress,
+        Stage::Done => {
+            let snapshot = ids.snapshot_id();
+            cache.status = CacheStatus::Ready;
+            cache.progress = 100;
+            cache.flash_snapshot_id = None;
+            let message = format!("Successfully created snapshot {snapshot}.");
+            event(ids, cache, EventKind::Normal, "SnapshotCreated", &message);
+            cache.snapshot_id = Some(snapshot);
+            event(ids, cache, EventKind::Normal, "Ready", "The image cache is ready.");
+        }
+        Stage::Failed => {
+            let reason = run.failure.clone().unwrap_or_default();
+            match run.operation {
+                Operation::Create => {
+                    if cache.status != CacheStatus::Failed {
+                        cache.status = CacheStatus::Failed;
+                        cache.flash_snapshot_id = None;
+                        event(ids, cache, EventKind::Warning, "Failed", &reason);
+                    }
+                }
+                Operation::Update => {
+                    cache.status = CacheStatus::UpdateFailed;
+                    event(ids, cache, EventKind::Warning, "UpdateFailed", &reason);
+                }
+            }
+        }
+    }
+}
+
+/// When a failed create's cache is removed.
+fn failed_removal(run: &Run) -> Option<i64> {
+    if run.operation != Operation::Create || run.failure.is_none() {
+        return None;
+    }
+    let d = run.durations;
+    Some(run.started + d.preparing as i64 + d.creating as i64 / 2 + FAILED_RETENTION_SECS)
+}
+
+/// When an auto-created cache is removed: 7 days after creation if never
+/// used, else 30 days after its last use.
+fn auto_created_end(cache: &ImageCache) -> i64 {
+    match cache.last_matched_time {
+        Some(t) => t.as_second().saturating_add(AUTO_CREATED_IDLE_SECS),
+        None => cache.creation_time.as_second().saturating_add(AUTO_CREATED_UNUSED_SECS),
+    }
+}
+
+/// The next time anything happens to a cache.
+fn next_due(cache: &ImageCache, run: Option<&Run>) -> Option<i64> {
+    let mut due: Option<i64> = None;
+    let mut consider = |t: i64| due = Some(due.map_or(t, |d| d.min(t)));
+    if let Some(e) = cache.expire_time {
+        consider(e.as_second());
+    }
+    if cache.auto_created {
+        consider(auto_created_end(cache));
+    }
+    if let Some(run) = run {
+        if let Some(next) = run.next_change(run.applied) {
+            consider(run.started + next);
+        }
+        if let Some(r) = failed_removal(run) {
+            consider(r);
+        }
+    }
+    due
+}
+
+/// The `AcrRegistryInfo` domain groups of a cache with two or more domains,
+/// each sorted (commas inside a domain value separate domains).
+fn acr_groups(cache: &ImageCache) -> Vec<Vec<String>> {
+    cache
+        .settings
+        .acr_registry_info
+        .iter()
+        .filter_map(|info| {
+            let mut domains: Vec<String> = info
+                .domains
+                .iter()
+                .flat_map(|d| d.split(','))
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect();
+            domains.sort();
+            domains.dedup();
+            (domains.len() >= 2).then_some(domains)
+        })
+        .collect()
+}

@@ -1,0 +1,300 @@
+//! Saving and loading an engine's whole state.
+//!
+//! # Format (version 1)
+//!
+//! ```text
+//! magic "ECIIMCST" (8) | version u32 LE | payload length u64 LE | SHA-256 of payload (32) | payload
+//! ```
+//!
+//! The payload is JSON: the manual clock's time (if the clock is manual),
+//! the id generator's key and counter, the token key, and per account and
+//! region the records, the creates and updates in progress, and the
+//! remembered `ClientToken`s. Timers, counts and alias groups are derived
+//! again on load. A file that is not a state file, is truncated or longer
+//! than it says, fails its checksum, has a newer version, or holds
+//! inconsistent records is rejected with a [`LoadError`], and nothing is
+//! loaded.
+//!
+//! Writing is crash-safe: the bytes go to a temporary file beside the
+//! target, which is flushed to disk (`fsync`) and renamed over it, and the
+//! directory is synced, so a crash leaves the old file or the new one.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Action, Engine, EngineBuilder, Remembered};
+use crate::clock::ManualClock;
+use crate::cursor::TokenKey;
+use crate::engine::lifecycle::Run;
+use crate::record::{IdGenerator, ImageCache};
+
+const MAGIC: &[u8; 8] = b"ECIIMCST";
+/// The version this build writes and the newest it reads.
+pub const STATE_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 8 + 32;
+
+/// Why a state file could not be loaded. Nothing was loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Reading failed.
+    #[error("cannot read the state file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file does not start with the state file's magic bytes.
+    #[error("not an eci-imagecache state file")]
+    NotAStateFile,
+    /// Written by a newer version of this library.
+    #[error("state file version {found} is newer than the supported version {supported}")]
+    UnsupportedVersion {
+        /// The file's version.
+        found: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
+    /// Shorter or longer than its header says.
+    #[error("state file is truncated or has trailing bytes: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// Bytes the header announces.
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// The payload does not match its checksum.
+    #[error("state file is corrupt: checksum mismatch")]
+    ChecksumMismatch,
+    /// The payload is not a valid state.
+    #[error("state file is corrupt: {0}")]
+    Invalid(String),
+}
+
+/// Why saving failed. A previous file at the path is left as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaveError {
+    /// Writing, syncing or renaming failed.
+    #[error("cannot write the state file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    clock: Option<i64>,
+    ids: ([u8; 32], u64),
+    token_key: [u8; 32],
+    regions: Vec<RegionState>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RegionState {
+    account: String,
+    region_id: String,
+    caches: Vec<ImageCache>,
+    runs: Vec<(String, Run)>,
+    tokens: Vec<TokenState>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TokenState {
+    action: Action,
+    token: String,
+    remembered: Remembered,
+}
+
+impl Engine {
+    /// The whole state as bytes (see the format in [`persist`](self)).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let state = State {
+            clock: self.clock.as_manual().map(|c| {
+                use crate::clock::Clock;
+                c.now().as_second()
+            }),
+            ids: self.ids.state(),
+            token_key: self.token_key.secret(),
+            regions: self
+                .regions
+                .iter()
+                .map(|((account, region_id), region)| {
+                    let mut caches: Vec<ImageCache> = region.index.iter().cloned().collect();
+                    caches.reverse(); // oldest first: re-inserting appends
+                    let mut runs: Vec<(String, Run)> =
+                        region.runs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    runs.sort_by(|a, b| a.0.cmp(&b.0));
+                    let mut tokens: Vec<TokenState> = region
+                        .tokens
+                        .iter()
+                        .map(|((action, token), remembered)| TokenState {
+                            action: *action,
+                            token: token.clone(),
+                            remembered: remembered.clone(),
+                        })
+                        .collect();
+                    tokens.sort_by(|a, b| (a.remembered.at, &a.token).cmp(&(b.remembered.at, &b.token)));
+                    RegionState {
+                        account: account.clone(),
+                        region_id: region_id.clone(),
+                        caches,
+                        runs,
+                        tokens,
+                    }
+                })
+                .collect(),
+        };
+        let payload = serde_json::to_vec(&state).expect("the state serialises");
+        let mut out = Vec::with_capacity(HEADER + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&payload));
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Saves the whole state to `path`, crash-safe.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), SaveError> {
+        write_atomically(path.as_ref(), &self.to_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(SaveError::Io)
+}
+
+impl EngineBuilder {
+    /// Builds the engine with this builder's settings and the state saved
+    /// in `path`. The saved ids and token key replace any seed; a saved
+    /// manual-clock time is resumed unless a clock was given.
+    pub fn load(self, path: impl AsRef<Path>) -> Result<Engine, LoadError> {
+        let bytes = std::fs::read(path)?;
+        self.load_bytes(&bytes)
+    }
+
+    /// [`EngineBuilder::load`] from bytes made by [`Engine::to_bytes`].
+    pub fn load_bytes(mut self, bytes: &[u8]) -> Result<Engine, LoadError> {
+        let state = decode(bytes)?;
+        if self.clock.is_none()
+            && let Some(seconds) = state.clock
+        {
+            self = self.clock(ManualClock::new(crate::clock::timestamp(seconds)));
+        }
+        let mut engine = self.build();
+        engine.ids = IdGenerator::from_state(state.ids.0, state.ids.1);
+        engine.token_key = TokenKey::from_secret(state.token_key);
+        engine.empty = crate::index::Index::new(
+            engine.config.aliases.clone(),
+            engine.token_key.derive(b"\0none"),
+        );
+        let mut seen_ids = HashSet::new();
+        for r in state.regions {
+            let key = (r.account, r.region_id);
+            if engine.regions.contains_key(&key) {
+                return Err(LoadError::Invalid(format!(
+                    "region {:?} of account {:?} appears twice",
+                    key.1, key.0
+                )));
+            }
+            let region = engine.region_mut(&key);
+            for cache in r.caches {
+                if cache.region_id != key.1 {
+                    return Err(LoadError::Invalid(format!(
+                        "cache {} of region {:?} is listed under {:?}",
+                        cache.id, cache.region_id, key.1
+                    )));
+                }
+                if !seen_ids.insert((key.0.clone(), cache.id.clone())) {
+                    return Err(LoadError::Invalid(format!("cache {} appears twice", cache.id)));
+                }
+                region.insert_cache(cache);
+            }
+            for (id, run) in r.runs {
+                if region.index.get(&id).is_none() {
+                    return Err(LoadError::Invalid(format!(
+                        "an operation in progress for unknown cache {id}"
+                    )));
+                }
+                region.runs.insert(id, run);
+            }
+            let ids: Vec<String> = region.index.iter().map(|c| c.id.clone()).collect();
+            for id in ids {
+                region.reschedule(&id);
+            }
+            for t in r.tokens {
+                region.token_times.push_back((t.remembered.at, t.action, t.token.clone()));
+                region.tokens.insert((t.action, t.token), t.remembered);
+            }
+            region
+                .token_times
+                .make_contiguous()
+                .sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+        }
+        Ok(engine)
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<State, LoadError> {
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(LoadError::NotAStateFile);
+    }
+    if bytes.len() < HEADER {
+        return Err(LoadError::Truncated {
+            expected: HEADER as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version > STATE_VERSION || version == 0 {
+        return Err(LoadError::UnsupportedVersion {
+            found: version,
+            supported: STATE_VERSION,
+        });
+    }
+    let length = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let found = (bytes.len() - HEADER) as u64;
+    if length != found {
+        return Err(LoadError::Truncated {
+            expected: HEADER as u64 + length,
+            found: bytes.len() as u64,
+        });
+    }
+    let payload = &bytes[HEADER..];
+    if Sha256::digest(payload).as_slice() != &bytes[20..52] {
+        return Err(LoadError::ChecksumMismatch);
+    }
+    serde_json::from_slice(payload).map_err(|e| LoadError::Invalid(e.to_string()))
+}
+
+/// Whether bytes decode as a state (for the fuzz target): never panics.
+#[doc(hidden)]
+pub fn fuzz_load(bytes: &[u8]) -> bool {
+    Engine::builder().seed(0).load_bytes(bytes).is_ok()
+}

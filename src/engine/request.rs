@@ -1,0 +1,432 @@
+//! Typed `CreateImageCache`, `UpdateImageCache` and `DeleteImageCache`
+//! requests and responses, with the limits of `behaviour.md` sections 5
+//! and 6.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::record::{
+    AcrRegistryInfo, CacheSettings, CachedImage, EliminationStrategy, RegistryCredential, Tag,
+};
+
+/// At most this many `Image.N` in a cache.
+pub const MAX_IMAGES: usize = 20;
+/// At most this many `Tag.N`.
+pub const MAX_TAGS: usize = 20;
+/// At most this many `ImageRegistryCredential.N`.
+pub const MAX_CREDENTIALS: usize = 10;
+/// At most this many ids in `VSwitchId`.
+pub const MAX_VSWITCHES: usize = 10;
+/// `ImageCacheSize` bounds, GiB, and its default.
+pub const MIN_SIZE_GIB: u32 = 20;
+/// See [`MIN_SIZE_GIB`].
+pub const MAX_SIZE_GIB: u32 = 32768;
+/// See [`MIN_SIZE_GIB`].
+pub const DEFAULT_SIZE_GIB: u32 = 20;
+/// `ClientToken` length limit.
+pub const MAX_CLIENT_TOKEN: usize = 64;
+
+/// A `CreateImageCache` request.
+///
+/// ```
+/// use eci_imagecache::engine::CreateRequest;
+///
+/// let request = CreateRequest::new("cn-hangzhou", "web")
+///     .image("nginx:1.25")?
+///     .tag("env", "prod")
+///     .size_gib(40)
+///     .client_token("c-1");
+/// assert!(request.validate().is_ok());
+/// assert!(CreateRequest::new("cn-hangzhou", "Web").image("nginx")?.validate().is_err());
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRequest {
+    /// `RegionId` (required).
+    pub region_id: String,
+    /// `ImageCacheName` (required): 2–128 of `a-z 0-9 -`, starting with a
+    /// letter or digit, not ending with `-`. Need not be unique.
+    pub image_cache_name: String,
+    /// `Image.N` (1–20), kept as written.
+    pub images: Vec<CachedImage>,
+    /// `ImageCacheSize`, GiB (20–32768, default 20).
+    pub image_cache_size: Option<u32>,
+    /// `ResourceGroupId`.
+    pub resource_group_id: Option<String>,
+    /// `EliminationStrategy`.
+    pub elimination_strategy: EliminationStrategy,
+    /// `Tag.N` (at most 20).
+    pub tags: Vec<Tag>,
+    /// `ClientToken` (at most 64 printable ASCII characters).
+    pub client_token: Option<String>,
+    /// Everything else: ACR info, credentials, network, retention, flash.
+    pub settings: CacheSettings,
+}
+
+impl CreateRequest {
+    /// A request for a cache named `name` in `region_id`, without images yet.
+    pub fn new(region_id: impl Into<String>, name: impl Into<String>) -> Self {
+        CreateRequest {
+            region_id: region_id.into(),
+            image_cache_name: name.into(),
+            ..CreateRequest::default()
+        }
+    }
+
+    /// Adds an image.
+    pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
+        let n = self.images.len() + 1;
+        self.images.push(
+            CachedImage::parse(image).map_err(|e| ApiError::invalid(&format!("Image.{n}"), e))?,
+        );
+        Ok(self)
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push(Tag::new(key, value));
+        self
+    }
+
+    /// Sets `ImageCacheSize`.
+    pub fn size_gib(mut self, gib: u32) -> Self {
+        self.image_cache_size = Some(gib);
+        self
+    }
+
+    /// Sets `RetentionDays`.
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.settings.retention_days = Some(days);
+        self
+    }
+
+    /// Sets `EliminationStrategy=LRU`.
+    pub fn lru(mut self) -> Self {
+        self.elimination_strategy = EliminationStrategy::Lru;
+        self
+    }
+
+    /// Sets `ClientToken`.
+    pub fn client_token(mut self, token: impl Into<String>) -> Self {
+        self.client_token = Some(token.into());
+        self
+    }
+
+    /// Checks every limit of section 5.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        required("RegionId", &self.region_id)?;
+        required("ImageCacheName", &self.image_cache_name)?;
+        validate_name(&self.image_cache_name)?;
+        if self.images.is_empty() {
+            return Err(ApiError::missing("Image.1"));
+        }
+        validate_images(&self.images)?;
+        validate_size(self.image_cache_size)?;
+        validate_tags(&self.tags)?;
+        validate_token(self.client_token.as_deref())?;
+        validate_settings(&self.settings)
+    }
+}
+
+/// An `UpdateImageCache` request: omitted parameters keep their value; a
+/// given list replaces the stored one.
+///
+/// ```
+/// use eci_imagecache::engine::UpdateRequest;
+///
+/// let request = UpdateRequest::new("cn-hangzhou", "imc-0123456789abcdefghij")
+///     .images(["nginx:1.26"])?;
+/// assert!(request.validate().is_ok());
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateRequest {
+    /// `RegionId` (required).
+    pub region_id: String,
+    /// `ImageCacheId` (required).
+    pub image_cache_id: String,
+    /// `ImageCacheName`.
+    pub image_cache_name: Option<String>,
+    /// `Image.N`: replaces the images.
+    pub images: Option<Vec<CachedImage>>,
+    /// `ImageCacheSize`.
+    pub image_cache_size: Option<u32>,
+    /// `ResourceGroupId`.
+    pub resource_group_id: Option<String>,
+    /// `EliminationStrategy`.
+    pub elimination_strategy: Option<EliminationStrategy>,
+    /// `Tag.N`: replaces the tags.
+    pub tags: Option<Vec<Tag>>,
+    /// `ClientToken`.
+    pub client_token: Option<String>,
+    /// `AcrRegistryInfo.N`: replaces the list.
+    pub acr_registry_info: Option<Vec<AcrRegistryInfo>>,
+    /// `ImageRegistryCredential.N`: replaces the list.
+    pub image_registry_credentials: Option<Vec<RegistryCredential>>,
+    /// `AutoMatchImageCache`.
+    pub auto_match_image_cache: Option<bool>,
+    /// `EipInstanceId`.
+    pub eip_instance_id: Option<String>,
+    /// `SecurityGroupId`.
+    pub security_group_id: Option<String>,
+    /// `VSwitchId`.
+    pub v_switch_id: Option<String>,
+    /// `RetentionDays`.
+    pub retention_days: Option<u32>,
+    /// `Flash`.
+    pub flash: Option<bool>,
+    /// `FlashCopyCount`.
+    pub flash_copy_count: Option<u32>,
+    /// `StandardCopyCount`.
+    pub standard_copy_count: Option<u32>,
+}
+
+impl UpdateRequest {
+    /// A request that changes nothing yet.
+    pub fn new(region_id: impl Into<String>, image_cache_id: impl Into<String>) -> Self {
+        UpdateRequest {
+            region_id: region_id.into(),
+            image_cache_id: image_cache_id.into(),
+            ..UpdateRequest::default()
+        }
+    }
+
+    /// Replaces the images.
+    pub fn images<'a>(mut self, images: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
+        self.images = Some(
+            images
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    CachedImage::parse(s).map_err(|e| ApiError::invalid(&format!("Image.{}", i + 1), e))
+                })
+                .collect::<Result<_, _>>()?,
+        );
+        Ok(self)
+    }
+
+    /// Replaces the tags.
+    pub fn tags(mut self, tags: impl IntoIterator<Item = Tag>) -> Self {
+        self.tags = Some(tags.into_iter().collect());
+        self
+    }
+
+    /// Sets `ImageCacheName`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.image_cache_name = Some(name.into());
+        self
+    }
+
+    /// Sets `ImageCacheSize`.
+    pub fn size_gib(mut self, gib: u32) -> Self {
+        self.image_cache_size = Some(gib);
+        self
+    }
+
+    /// Sets `ClientToken`.
+    pub fn client_token(mut self, token: impl Into<String>) -> Self {
+        self.client_token = Some(token.into());
+        self
+    }
+
+    /// Checks every limit (those of Create, for what is given).
+    pub fn validate(&self) -> Result<(), ApiError> {
+        required("RegionId", &self.region_id)?;
+        required("ImageCacheId", &self.image_cache_id)?;
+        if let Some(name) = &self.image_cache_name {
+            validate_name(name)?;
+        }
+        if let Some(images) = &self.images {
+            if images.is_empty() {
+                return Err(ApiError::missing("Image.1"));
+            }
+            validate_images(images)?;
+        }
+        validate_size(self.image_cache_size)?;
+        if let Some(tags) = &self.tags {
+            validate_tags(tags)?;
+        }
+        validate_token(self.client_token.as_deref())?;
+        let settings = CacheSettings {
+            acr_registry_info: self.acr_registry_info.clone().unwrap_or_default(),
+            image_registry_credentials: self.image_registry_credentials.clone().unwrap_or_default(),
+            v_switch_id: self.v_switch_id.clone(),
+            retention_days: self.retention_days,
+            flash_copy_count: self.flash_copy_count,
+            standard_copy_count: self.standard_copy_count,
+            ..CacheSettings::default()
+        };
+        validate_settings(&settings)
+    }
+}
+
+/// A `DeleteImageCache` request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    /// `RegionId` (required).
+    pub region_id: String,
+    /// `ImageCacheId` (required).
+    pub image_cache_id: String,
+    /// `ClientToken`.
+    pub client_token: Option<String>,
+}
+
+impl DeleteRequest {
+    /// A request to delete one cache.
+    pub fn new(region_id: impl Into<String>, image_cache_id: impl Into<String>) -> Self {
+        DeleteRequest {
+            region_id: region_id.into(),
+            image_cache_id: image_cache_id.into(),
+            client_token: None,
+        }
+    }
+
+    /// Checks the required parameters and the token.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        required("RegionId", &self.region_id)?;
+        required("ImageCacheId", &self.image_cache_id)?;
+        validate_token(self.client_token.as_deref())
+    }
+}
+
+/// What `CreateImageCache` answers (besides the `RequestId`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateResponse {
+    /// `ImageCacheId`.
+    pub image_cache_id: String,
+    /// `ContainerGroupId`: the container group that builds the cache.
+    pub container_group_id: String,
+}
+
+fn required(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        Err(ApiError::missing(name))
+    } else {
+        Ok(())
+    }
+}
+
+/// 2–128 characters of `a-z 0-9 -`, starting with a letter or digit, not
+/// ending with `-`.
+fn validate_name(name: &str) -> Result<(), ApiError> {
+    let bad = |reason: &str| Err(ApiError::invalid("ImageCacheName", reason));
+    let len = name.chars().count();
+    if !(2..=128).contains(&len) {
+        return bad("must be 2 to 128 characters long");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(ApiError::invalid(
+            "ImageCacheName",
+            format_args!("may hold only lower-case letters, digits and '-', not {c:?}"),
+        ));
+    }
+    if name.starts_with('-') {
+        return bad("must start with a letter or a digit");
+    }
+    if name.ends_with('-') {
+        return bad("must not end with '-'");
+    }
+    Ok(())
+}
+
+fn validate_images(images: &[CachedImage]) -> Result<(), ApiError> {
+    if images.len() > MAX_IMAGES {
+        return Err(ApiError::invalid(
+            "Image",
+            format_args!("at most {MAX_IMAGES} images"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_size(size: Option<u32>) -> Result<(), ApiError> {
+    match size {
+        Some(s) if !(MIN_SIZE_GIB..=MAX_SIZE_GIB).contains(&s) => Err(ApiError::invalid(
+            "ImageCacheSize",
+            format_args!("must be {MIN_SIZE_GIB} to {MAX_SIZE_GIB} GiB"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::invalid("Tag", format_args!("at most {MAX_TAGS} tags")));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        if tag.key.is_empty() {
+            return Err(ApiError::missing(&format!("Tag.{}.Key", i + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// At most 64 printable ASCII characters.
+fn validate_token(token: Option<&str>) -> Result<(), ApiError> {
+    let Some(token) = token else { return Ok(()) };
+    if token.len() > MAX_CLIENT_TOKEN {
+        return Err(ApiError::invalid(
+            "ClientToken",
+            format_args!("at most {MAX_CLIENT_TOKEN} characters"),
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ApiError::invalid(
+            "ClientToken",
+            "may hold only printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
+    if s.retention_days == Some(0) {
+        return Err(ApiError::invalid("RetentionDays", "must be at least 1"));
+    }
+    if s.image_registry_credentials.len() > MAX_CREDENTIALS {
+        return Err(ApiError::invalid(
+            "ImageRegistryCredential",
+            format_args!("at most {MAX_CREDENTIALS} credentials"),
+        ));
+    }
+    for (i, c) in s.image_registry_credentials.iter().enumerate() {
+        let n = i + 1;
+        required(&format!("ImageRegistryCredential.{n}.Server"), &c.server)?;
+        required(&format!("ImageRegistryCredential.{n}.UserName"), &c.user_name)?;
+        required(&format!("ImageRegistryCredential.{n}.Password"), &c.password)?;
+    }
+    if let Some(v) = &s.v_switch_id {
+        let ids: Vec<&str> = v.split(',').map(str::trim).collect();
+        if ids.len() > MAX_VSWITCHES {
+            return Err(ApiError::invalid(
+                "VSwitchId",
+                format_args!("at most {MAX_VSWITCHES} ids separated by commas"),
+            ));
+        }
+        if ids.iter().any(|id| id.is_empty()) {
+            return Err(ApiError::invalid("VSwitchId", "an empty id between commas"));
+        }
+    }
+    for (i, info) in s.acr_registry_info.iter().enumerate() {
+        for domain in &info.domains {
+            if crate::reference::Reference::parse(&format!("{domain}/x")).map(|r| r.registry() == domain)
+                != Ok(true)
+            {
+                return Err(ApiError::invalid(
+                    &format!("AcrRegistryInfo.{}.Domain", i + 1),
+                    format_args!("{domain:?} is not a registry host name"),
+                ));
+            }
+        }
+    }
+    if s.flash_copy_count == Some(0) {
+        return Err(ApiError::invalid("FlashCopyCount", "must be at least 1"));
+    }
+    if s.standard_copy_count == Some(0) {
+        return Err(ApiError::invalid("StandardCopyCount", "must be at least 1"));
+    }
+    Ok(())
+}

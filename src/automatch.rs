@@ -179,11 +179,11 @@ pub enum AutoMatchOutcome {
 /// let mut small = ImageCache::new("imc-b", "small", "cn-hangzhou", t);
 /// small.size_gib = 20;
 /// let mut big = ImageCache::new("imc-a", "big", "cn-hangzhou", t);
-/// big.size_gib = 40;
+/// big.size_gib = 35;
 /// // Same matches: the size closest to 30 GiB of storage wins.
-/// assert_eq!(rank(30, (&small, 1, 0), (&big, 1, 0)), Ordering::Less);
+/// assert_eq!(rank(30, (&big, 1, 0), (&small, 1, 0)), Ordering::Less);
 /// // More exact matches win over size.
-/// assert_eq!(rank(30, (&small, 1, 0), (&big, 2, 0)), Ordering::Greater);
+/// assert_eq!(rank(30, (&small, 2, 0), (&big, 1, 0)), Ordering::Less);
 /// ```
 pub fn rank(storage_gib: u32, a: (&ImageCache, u32, u32), b: (&ImageCache, u32, u32)) -> Ordering {
     let (ca, fa, pa) = a;

@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod automatch;
 pub mod clock;
 pub mod cursor;

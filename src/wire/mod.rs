@@ -8,6 +8,7 @@
 //!   1-based indices), with `MissingParameter` / `InvalidParameter` errors
 //!   that name the parameter and the reason.
 
+mod flat;
 pub mod json;
 pub mod rpc;
 

@@ -1,0 +1,223 @@
+//! One call in, one reply out: the flat RPC parameters of any action, answered
+//! with the HTTP status and the exact JSON body the cloud returns (or its
+//! error body). This is what the command line's `run` and the emulator
+//! server put on the wire.
+//!
+//! ```
+//! use eci_imagecache::api::{call, RequestIds};
+//! use eci_imagecache::engine::{Engine, DEFAULT_ACCOUNT};
+//!
+//! let mut engine = Engine::builder().seed(1).instant(true).build();
+//! let mut request_ids = RequestIds::seeded(1);
+//! let reply = call(&mut engine, DEFAULT_ACCOUNT, "CreateImageCache", [
+//!     ("RegionId", "cn-hangzhou"), ("ImageCacheName", "web"), ("Image.1", "nginx"),
+//! ], request_ids.next_id());
+//! assert_eq!(reply.http_status, 200);
+//! assert!(reply.body["ImageCacheId"].as_str().unwrap().starts_with("imc-"));
+//!
+//! let reply = call(&mut engine, DEFAULT_ACCOUNT, "DescribeImageCaches", [
+//!     ("RegionId", "cn-hangzhou"), ("MatchImage.1", "nginx:latest"),
+//! ], request_ids.next_id());
+//! assert_eq!(reply.body["TotalCount"], 1);
+//! assert_eq!(reply.body["ImageCaches"][0]["Status"], "Ready");
+//!
+//! let reply = call(&mut engine, DEFAULT_ACCOUNT, "DeleteImageCache", [
+//!     ("RegionId", "cn-hangzhou"), ("ImageCacheId", "imc-00000000000000000000"),
+//! ], request_ids.next_id());
+//! assert_eq!(reply.http_status, 404);
+//! assert_eq!(reply.body["Code"], "InvalidImageCacheId.NotFound");
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::automatch::AutoMatchOutcome;
+use crate::engine::Engine;
+use crate::error::ApiError;
+use crate::wire::json::{DescribeImageCachesResponse, ErrorBody};
+use crate::wire::rpc;
+
+/// The actions [`call`] answers.
+pub const ACTIONS: [&str; 5] = [
+    "CreateImageCache",
+    "DescribeImageCaches",
+    "UpdateImageCache",
+    "DeleteImageCache",
+    "AutoMatch",
+];
+
+/// An HTTP status and a JSON body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Reply {
+    /// The HTTP status.
+    pub http_status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The reply for an error: its status and `{"RequestId","Code","Message"}`.
+    pub fn error(request_id: String, error: &ApiError) -> Reply {
+        Reply {
+            http_status: error.http_status(),
+            body: serde_json::to_value(ErrorBody::new(request_id, error)).expect("serialises"),
+        }
+    }
+}
+
+/// Answers one call of `action` for `account`.
+pub fn call<K, V>(
+    engine: &mut Engine,
+    account: &str,
+    action: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: String,
+) -> Reply
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    match answer(engine, account, action, params, &request_id) {
+        Ok(body) => Reply {
+            http_status: 200,
+            body,
+        },
+        Err(e) => Reply::error(request_id, &e),
+    }
+}
+
+fn answer<K, V>(
+    engine: &mut Engine,
+    account: &str,
+    action: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: &str,
+) -> Result<Value, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    Ok(match action {
+        "DescribeImageCaches" => {
+            let request = rpc::decode_describe(params)?;
+            let page = engine.describe_as(account, &request)?;
+            serde_json::to_value(DescribeImageCachesResponse::new(request_id, &page))
+                .expect("serialises")
+        }
+        "CreateImageCache" => {
+            let request = rpc::decode_create(params)?;
+            let created = engine.create_as(account, &request)?;
+            json!({
+                "RequestId": request_id,
+                "ImageCacheId": created.image_cache_id,
+                "ContainerGroupId": created.container_group_id,
+            })
+        }
+        "UpdateImageCache" => {
+            engine.update_as(account, &rpc::decode_update(params)?)?;
+            json!({ "RequestId": request_id })
+        }
+        "DeleteImageCache" => {
+            engine.delete_as(account, &rpc::decode_delete(params)?)?;
+            json!({ "RequestId": request_id })
+        }
+        "AutoMatch" => {
+            let outcome = engine.auto_match_as(account, &rpc::decode_auto_match(params)?)?;
+            auto_match_body(request_id, &outcome)
+        }
+        other => return Err(ApiError::unknown_action(other)),
+    })
+}
+
+/// The emulator's body for an auto-match: `Matched`, the cache and its
+/// match counts on a hit, the auto-created cache (if any) on a miss.
+pub fn auto_match_body(request_id: &str, outcome: &AutoMatchOutcome) -> Value {
+    match outcome {
+        AutoMatchOutcome::Hit {
+            image_cache_id,
+            exact,
+            partial,
+            container_group_id,
+        } => json!({
+            "RequestId": request_id,
+            "Matched": true,
+            "ImageCacheId": image_cache_id,
+            "ExactMatchCount": exact,
+            "PartialMatchCount": partial,
+            "ContainerGroupId": container_group_id,
+        }),
+        AutoMatchOutcome::Miss {
+            container_group_id,
+            auto_created,
+        } => {
+            let mut body = json!({
+                "RequestId": request_id,
+                "Matched": false,
+                "ContainerGroupId": container_group_id,
+            });
+            if let Some(id) = auto_created {
+                body["AutoCreatedImageCacheId"] = json!(id);
+            }
+            body
+        }
+    }
+}
+
+/// `RequestId`s in the cloud's shape (`8-4-4-4-12` upper-case hex), from a
+/// seed (the same on every run) or from the operating system.
+///
+/// ```
+/// use eci_imagecache::api::RequestIds;
+///
+/// let id = RequestIds::seeded(1).next_id();
+/// assert_eq!(id, RequestIds::seeded(1).next_id());
+/// assert_eq!(id.len(), 36);
+/// assert_eq!(id.matches('-').count(), 4);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestIds {
+    key: [u8; 32],
+    counter: u64,
+}
+
+impl RequestIds {
+    /// Ids that are the same on every run with this seed.
+    pub fn seeded(seed: u64) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"eci-imagecache request ids\0");
+        h.update(seed.to_le_bytes());
+        RequestIds {
+            key: h.finalize().into(),
+            counter: 0,
+        }
+    }
+
+    /// Unpredictable ids.
+    pub fn random() -> Self {
+        RequestIds {
+            key: crate::entropy::random_secret(),
+            counter: 0,
+        }
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(self.counter.to_le_bytes());
+        self.counter += 1;
+        let d = h.finalize();
+        let hex: String = d[..16].iter().map(|b| format!("{b:02X}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+}

@@ -1,0 +1,172 @@
+//! Flat RPC parameters (`Image.2`, `Tag.1.Key`, `AcrRegistryInfo.1.Domain.2`)
+//! taken apart field by field; whatever no field claims is an error.
+
+use std::collections::BTreeMap;
+
+use crate::error::ApiError;
+
+/// Parameters every RPC request may carry that no action reads: those of the
+/// classic signature form. `Owner*` and `ResourceOwner*` account fields,
+/// which ordinary callers never set, are ignored too.
+const IGNORED: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "Timestamp",
+    "SignatureNonce",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureType",
+    "Signature",
+    "AccessKeyId",
+    "SecurityToken",
+    "RequestId",
+];
+
+pub(crate) fn ignored(name: &str) -> bool {
+    IGNORED.contains(&name) || name.starts_with("Owner") || name.starts_with("ResourceOwner")
+}
+
+/// The parameters of one call, by name.
+pub(crate) struct Flat {
+    params: BTreeMap<String, String>,
+}
+
+impl Flat {
+    /// Collects the parameters; a name given twice is an error.
+    pub fn new<K: AsRef<str>, V: AsRef<str>>(
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Flat, ApiError> {
+        let mut map = BTreeMap::new();
+        for (name, value) in params {
+            let name = name.as_ref();
+            if ignored(name) {
+                continue;
+            }
+            if map.insert(name.to_owned(), value.as_ref().to_owned()).is_some() {
+                return Err(ApiError::invalid(name, "given more than once"));
+            }
+        }
+        Ok(Flat { params: map })
+    }
+
+    /// A string; empty counts as absent.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.params.remove(name).filter(|v| !v.is_empty())
+    }
+
+    /// A string, empty kept.
+    pub fn raw(&mut self, name: &str) -> Option<String> {
+        self.params.remove(name)
+    }
+
+    /// A non-negative decimal integer.
+    pub fn integer(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+                _ => Err(ApiError::invalid(
+                    name,
+                    format_args!("expected an integer, got {v:?}"),
+                )),
+            },
+        }
+    }
+
+    /// `true` / `false` in any letter case (the Python SDK sends `True`).
+    pub fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::invalid(
+                name,
+                format_args!("expected true or false, got {v:?}"),
+            )),
+        }
+    }
+
+    /// `Prefix.N` values, ordered by N (1-based, sparse allowed); `None`
+    /// when none is given.
+    pub fn list(&mut self, prefix: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
+        let names: Vec<String> = self
+            .params
+            .range(format!("{prefix}.")..)
+            .take_while(|(k, _)| k.starts_with(prefix) && k[prefix.len()..].starts_with('.'))
+            .map(|(k, _)| k.clone())
+            .filter(|k| !k[prefix.len() + 1..].contains('.'))
+            .collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut items = BTreeMap::new();
+        for name in names {
+            let n = index(&name, &name[prefix.len() + 1..])?;
+            let value = self.params.remove(&name).expect("listed");
+            items.insert(n, (name, value));
+        }
+        Ok(Some(items.into_values().collect()))
+    }
+
+    /// `Prefix.N.Field` objects, ordered by N; each a map from field (which
+    /// may itself hold dots, like `Domain.2`) to value. `None` when none is
+    /// given.
+    pub fn objects(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Option<Vec<(u32, BTreeMap<String, String>)>>, ApiError> {
+        let names: Vec<String> = self
+            .params
+            .range(format!("{prefix}.")..)
+            .take_while(|(k, _)| k.starts_with(prefix) && k[prefix.len()..].starts_with('.'))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut objects: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+        for name in names {
+            let rest = &name[prefix.len() + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let (n, field) = rest.split_at(digits);
+            let n = index(&name, n)?;
+            // The legacy SDK writes `AcrRegistryInfo.1Domain.1` (no dot).
+            let field = field.strip_prefix('.').unwrap_or(field);
+            if field.is_empty() || digits == 0 {
+                return Err(ApiError::invalid(
+                    &name,
+                    format_args!("expected {prefix}.N.<field>"),
+                ));
+            }
+            let value = self.params.remove(&name).expect("listed");
+            objects
+                .entry(n)
+                .or_default()
+                .insert(field.to_owned(), value);
+        }
+        Ok(Some(objects.into_iter().collect()))
+    }
+
+    /// Fails on the first parameter nothing claimed.
+    pub fn finish(self, action: &str) -> Result<(), ApiError> {
+        match self.params.into_keys().next() {
+            None => Ok(()),
+            Some(name) => Err(ApiError::invalid(
+                &name,
+                format_args!("unknown parameter for {action}"),
+            )),
+        }
+    }
+}
+
+/// A list index: decimal, 1-based.
+pub(crate) fn index(name: &str, text: &str) -> Result<u32, ApiError> {
+    match text.parse::<u32>() {
+        Ok(n) if n >= 1 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(ApiError::invalid(
+            name,
+            "list indices are 1-based decimal numbers",
+        )),
+    }
+}

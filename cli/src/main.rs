@@ -2,6 +2,7 @@
 
 mod generate;
 mod reference;
+mod run;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,10 @@ enum Command {
     /// Generate the seeded benchmark workload: N caches as one JSON document
     /// in the DescribeImageCaches response shape.
     Gen(generate::GenArgs),
+    /// Answer API calls: each line of standard input is one call's flat
+    /// parameters as a JSON object with `Action` (or `{"AdvanceClock":
+    /// SECONDS}`); each answer is one line `{"HttpStatus", "Body"}`.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ref(args) => reference::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -296,6 +296,11 @@ impl Engine {
         &self.config
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
     /// The clock's time.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
@@ -413,18 +418,19 @@ impl Engine {
         {
             return Ok(answer.expect("a create remembers its answer"));
         }
-        let quota = self.config.quota;
-        let region = self.region_mut(&key);
-        if region.created >= quota {
-            let victim = region.index.lru_order().next().map(|c| c.id.clone());
-            match victim {
-                Some(id) => {
-                    let region = self.region_mut(&key);
-                    region.remove_cache(&id);
+        if let Some(region) = self.regions.get_mut(&key)
+            && region.created >= self.config.quota
+        {
+            match region.index.lru_order().next().map(|c| c.id.clone()) {
+                Some(victim) => {
+                    region.remove_cache(&victim);
                 }
                 None => return Err(ApiError::quota_exceeded()),
             }
+        } else if self.config.quota == 0 {
+            return Err(ApiError::quota_exceeded());
         }
+        self.region_mut(&key);
         let id = self.ids.image_cache_id();
         let container_group_id = self.ids.container_group_id();
         let mut cache = ImageCache::new(&id, &request.image_cache_name, &request.region_id, now);
@@ -606,10 +612,6 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let container_group_id = match &request.container_group_id {
-            Some(id) => id.clone(),
-            None => self.ids.container_group_id(),
-        };
         let chosen = match &request.image_cache_id {
             Some(id) => {
                 let cache = self
@@ -639,6 +641,10 @@ impl Engine {
                     .best_match(request, &mut self.scratch)
                     .map(|b| (b.cache.id.clone(), b.exact, b.partial))
             }),
+        };
+        let container_group_id = match &request.container_group_id {
+            Some(id) => id.clone(),
+            None => self.ids.container_group_id(),
         };
         if let Some((id, exact, partial)) = chosen {
             let name = self.ids.event_name(&self.regions[&key].index.get(&id).expect("chosen").name);

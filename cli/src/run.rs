@@ -1,0 +1,158 @@
+//! `eci-imagecache run`: answers API calls given as JSON lines.
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+
+use eci_imagecache::ApiError;
+use eci_imagecache::api::{Reply, RequestIds, call};
+use eci_imagecache::clock::ManualClock;
+use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
+use eci_imagecache::reference::RegistryAliases;
+use serde_json::{Map, Value, json};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Load the engine from FILE if it exists, and save it there at the end.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Start a manual clock at this time (RFC 3339); else the system clock
+    /// (or the saved manual clock of --state).
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Make ids and request ids the same on every run.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// New caches are Ready at once.
+    #[arg(long)]
+    instant: bool,
+    /// Caches per region (default 50).
+    #[arg(long)]
+    quota: Option<usize>,
+    /// Do not fold registry endpoint variants.
+    #[arg(long)]
+    strict_references: bool,
+}
+
+pub fn run(args: &RunArgs) -> io::Result<()> {
+    let mut engine = build(args).map_err(io::Error::other)?;
+    let mut request_ids = match args.seed {
+        Some(seed) => RequestIds::seeded(seed),
+        None => RequestIds::random(),
+    };
+    let stdin = io::stdin();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for line in stdin.lock().split(b'\n') {
+        let line = line?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let reply = answer(&mut engine, line, &mut request_ids);
+        serde_json::to_writer(&mut out, &reply)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+    if let Some(path) = &args.state {
+        engine.save(path).map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+fn build(args: &RunArgs) -> Result<Engine, String> {
+    let mut builder = Engine::builder().instant(args.instant);
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    if let Some(quota) = args.quota {
+        builder = builder.quota(quota);
+    }
+    if args.strict_references {
+        builder = builder.aliases(RegistryAliases::strict());
+    }
+    if let Some(now) = &args.now {
+        let at = now
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| format!("--now {now:?}: {e}"))?;
+        builder = builder.clock(ManualClock::new(at));
+    }
+    match &args.state {
+        Some(path) if path.exists() => builder
+            .load(path)
+            .map_err(|e| format!("--state {}: {e}", path.display())),
+        _ => Ok(builder.build()),
+    }
+}
+
+fn answer(engine: &mut Engine, line: &[u8], request_ids: &mut RequestIds) -> Reply {
+    let request_id = request_ids.next_id();
+    let bad = |request_id: String, reason: &str| {
+        Reply::error(
+            request_id,
+            &ApiError::new(eci_imagecache::ErrorCode::InvalidParameter, reason),
+        )
+    };
+    let object: Map<String, Value> = match serde_json::from_slice(line) {
+        Ok(Value::Object(o)) => o,
+        Ok(_) => return bad(request_id, "Each line must be a JSON object."),
+        Err(e) => return bad(request_id, &format!("The line is not valid JSON: {e}.")),
+    };
+    if let Some(by) = object.get("AdvanceClock") {
+        let Some(clock) = manual(engine) else {
+            return bad(request_id, "AdvanceClock needs a manual clock (--now).");
+        };
+        let Some(seconds) = by.as_i64() else {
+            return bad(request_id, "AdvanceClock takes a whole number of seconds.");
+        };
+        clock.advance_secs(seconds);
+        return clock_reply(engine, request_id);
+    }
+    if let Some(at) = object.get("SetClock") {
+        let Some(clock) = manual(engine) else {
+            return bad(request_id, "SetClock needs a manual clock (--now).");
+        };
+        match at.as_str().map(str::parse::<jiff::Timestamp>) {
+            Some(Ok(t)) => clock.set(t),
+            _ => return bad(request_id, "SetClock takes an RFC 3339 time."),
+        }
+        return clock_reply(engine, request_id);
+    }
+    let mut params = Vec::with_capacity(object.len());
+    let mut action = None;
+    for (name, value) in object {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return bad(
+                    request_id,
+                    &format!("Parameter {name:?} must be a string, a number or a boolean."),
+                );
+            }
+        };
+        if name == "Action" {
+            action = Some(text);
+        } else {
+            params.push((name, text));
+        }
+    }
+    match action {
+        Some(action) => call(engine, DEFAULT_ACCOUNT, &action, params, request_id),
+        None => Reply::error(request_id, &ApiError::missing("Action")),
+    }
+}
+
+fn manual(engine: &Engine) -> Option<ManualClock> {
+    engine.clock().as_manual().cloned()
+}
+
+fn clock_reply(engine: &mut Engine, request_id: String) -> Reply {
+    engine.tick();
+    Reply {
+        http_status: 200,
+        body: json!({
+            "RequestId": request_id,
+            "Now": eci_imagecache::wire::format_time(engine.now()),
+        }),
+    }
+}

@@ -421,7 +421,8 @@ impl Engine {
         if let Some(region) = self.regions.get_mut(&key)
             && region.created >= self.config.quota
         {
-            match region.index.lru_order().next().map(|c| c.id.clone()) {
+            let victim = region.index.lru_order().next().map(|c| c.id.clone());
+            match victim {
                 Some(victim) => {
                     region.remove_cache(&victim);
                 }

@@ -244,7 +244,7 @@ struct Region {
 }
 
 /// The operations a `ClientToken` belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 enum Action {
     Create,
     Update,

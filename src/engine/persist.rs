@@ -132,7 +132,9 @@ impl Engine {
                             remembered: remembered.clone(),
                         })
                         .collect();
-                    tokens.sort_by(|a, b| (a.remembered.at, &a.token).cmp(&(b.remembered.at, &b.token)));
+                    tokens.sort_by(|a, b| {
+                        (a.remembered.at, &a.token, a.action).cmp(&(b.remembered.at, &b.token, b.action))
+                    });
                     RegionState {
                         account: account.clone(),
                         region_id: region_id.clone(),

@@ -19,6 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::automatch::AutoMatchRequest;
 use crate::describe::DescribeRequest;
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache, Tag};
 
@@ -272,6 +273,23 @@ impl Workload {
             }
         }
         request
+    }
+
+    /// Q6: `count` container groups of 1–5 images each (drawn like Q1's
+    /// images), with 20, 30 or 50 GiB of temporary storage.
+    pub fn container_groups(&self, count: usize, sample: &[ImageCache]) -> Vec<AutoMatchRequest> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6a09_e667);
+        (0..count)
+            .map(|_| {
+                let mut request = AutoMatchRequest::new(REGION)
+                    .temporary_storage_gib([20, 30, 30, 50][rng.random_range(0..4)]);
+                for _ in 0..rng.random_range(1..=5) {
+                    let image = self.query_image(sample, &mut rng);
+                    request = request.image(&image).expect("generated images are valid");
+                }
+                request
+            })
+            .collect()
     }
 
     /// 60 % a copy of a cached image, 25 % its repository with another tag

@@ -467,3 +467,46 @@ fn threads_query_while_others_mutate() {
     assert_eq!(present, expected);
     assert!(index.iter().all(|c| c.status == CacheStatus::Ready));
 }
+
+#[test]
+fn a_batch_matches_like_one_by_one() {
+    use eci_imagecache::workload::Workload;
+    let workload = Workload::new(4);
+    let caches: Vec<ImageCache> = workload.caches(3_000).collect();
+    let groups = workload.container_groups(400, &caches);
+    let build = || {
+        let clock = ManualClock::new("2026-01-02T00:00:00Z".parse().unwrap());
+        let mut e = Engine::builder().clock(clock).seed(8).build();
+        for c in &caches {
+            e.import_as(DEFAULT_ACCOUNT, c.clone()).unwrap();
+        }
+        e
+    };
+    let (mut one, mut many) = (build(), build());
+    let singles: Vec<_> = groups.iter().map(|g| one.auto_match(g)).collect();
+    let batch = many.auto_match_batch(&groups);
+    assert_eq!(batch, singles);
+    let hits = singles.iter().filter(|r| matches!(r, Ok(AutoMatchOutcome::Hit { .. }))).count();
+    assert!(hits > 100 && hits < 400, "{hits} hits");
+    assert!(one.to_bytes() == many.to_bytes());
+}
+
+#[test]
+fn import_keeps_records_and_restarts_busy_ones() {
+    let (mut e, clock) = engine();
+    let t = "2024-04-01T00:00:00Z".parse().unwrap();
+    let ready = ImageCache::new("imc-aaaaaaaaaaaaaaaaaaaa", "old", REGION, t).with_images(["nginx"]).unwrap();
+    let mut ready = ready;
+    ready.status = CacheStatus::Ready;
+    ready.progress = 100;
+    let mut busy = ImageCache::new("imc-bbbbbbbbbbbbbbbbbbbb", "busy", REGION, t).with_images(["redis"]).unwrap();
+    busy.status = CacheStatus::Creating;
+    busy.progress = 40;
+    e.import_as(DEFAULT_ACCOUNT, ready.clone()).unwrap();
+    e.import_as(DEFAULT_ACCOUNT, busy).unwrap();
+    assert_eq!(e.import_as(DEFAULT_ACCOUNT, ready.clone()).unwrap_err().code().as_str(), "InvalidParameter");
+    assert_eq!(get(&mut e, &ready.id).unwrap(), ready);
+    assert_eq!(get(&mut e, "imc-bbbbbbbbbbbbbbbbbbbb").unwrap().status, CacheStatus::Preparing);
+    clock.advance_secs(110);
+    assert_eq!(get(&mut e, "imc-bbbbbbbbbbbbbbbbbbbb").unwrap().status, CacheStatus::Ready);
+}

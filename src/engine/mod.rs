@@ -611,45 +611,99 @@ impl Engine {
     ) -> Result<AutoMatchOutcome, ApiError> {
         request.validate()?;
         self.tick();
-        let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let chosen = match &request.image_cache_id {
-            Some(id) => {
-                let cache = self
-                    .regions
-                    .get(&key)
-                    .and_then(|r| r.index.get(id))
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ErrorCode::ImageCacheNotFound,
-                            format!("The specified image cache {id} does not exist."),
-                        )
-                    })?;
-                if cache.status != CacheStatus::Ready {
-                    return Err(ApiError::new(
-                        ErrorCode::ImageCacheNotComplete,
-                        format!("The specified image cache {id} is not ready."),
-                    ));
-                }
-                let (f, p) = self.regions[&key]
-                    .index
-                    .match_counts(id, &request.images)
-                    .expect("present");
-                Some((id.clone(), f, p))
-            }
-            None => self.regions.get(&key).and_then(|r| {
-                r.index
-                    .best_match(request, &mut self.scratch)
+        let chosen = self.choose(&key, request, &mut Scratch::default())?;
+        Ok(self.record_match(&key, request, chosen))
+    }
+
+    /// Auto-match for many container groups of the default account at once.
+    pub fn auto_match_batch(
+        &mut self,
+        requests: &[AutoMatchRequest],
+    ) -> Vec<Result<AutoMatchOutcome, ApiError>> {
+        self.auto_match_batch_as(DEFAULT_ACCOUNT, requests)
+    }
+
+    /// Auto-match for many container groups: the choices are made in
+    /// parallel (rayon, one scratch space per worker) against the state at
+    /// the start of the batch, then the hits and misses are recorded in
+    /// order. The answers are those of matching the groups one by one,
+    /// except that a cache auto-created for one group of the batch is not a
+    /// candidate for the later ones (it is not `Ready` at once unless the
+    /// engine is instant).
+    pub fn auto_match_batch_as(
+        &mut self,
+        account: &str,
+        requests: &[AutoMatchRequest],
+    ) -> Vec<Result<AutoMatchOutcome, ApiError>> {
+        use rayon::prelude::*;
+        self.tick();
+        let this = &*self;
+        let choices: Vec<Result<Option<(String, u32, u32)>, ApiError>> = requests
+            .par_iter()
+            .map_init(Scratch::default, |scratch, request| {
+                request.validate()?;
+                let key = (account.to_owned(), request.region_id.clone());
+                this.choose(&key, request, scratch)
+            })
+            .collect();
+        choices
+            .into_iter()
+            .zip(requests)
+            .map(|(choice, request)| {
+                let key = (account.to_owned(), request.region_id.clone());
+                Ok(self.record_match(&key, request, choice?))
+            })
+            .collect()
+    }
+
+    /// The cache auto-match picks (id, F, P), without changing anything.
+    fn choose(
+        &self,
+        key: &RegionKey,
+        request: &AutoMatchRequest,
+        scratch: &mut Scratch,
+    ) -> Result<Option<(String, u32, u32)>, ApiError> {
+        let index = self.regions.get(key).map(|r| &r.index);
+        let Some(id) = &request.image_cache_id else {
+            return Ok(index.and_then(|index| {
+                index
+                    .best_match(request, scratch)
                     .map(|b| (b.cache.id.clone(), b.exact, b.partial))
-            }),
+            }));
         };
+        let Some((index, cache)) = index.and_then(|i| Some((i, i.get(id)?))) else {
+            return Err(ApiError::new(
+                ErrorCode::ImageCacheNotFound,
+                format!("The specified image cache {id} does not exist."),
+            ));
+        };
+        if cache.status != CacheStatus::Ready {
+            return Err(ApiError::new(
+                ErrorCode::ImageCacheNotComplete,
+                format!("The specified image cache {id} is not ready."),
+            ));
+        }
+        let (f, p) = index.match_counts(id, &request.images).expect("present");
+        Ok(Some((id.clone(), f, p)))
+    }
+
+    /// Records a hit on the chosen cache, or a miss (auto-creating a cache
+    /// when asked).
+    fn record_match(
+        &mut self,
+        key: &RegionKey,
+        request: &AutoMatchRequest,
+        chosen: Option<(String, u32, u32)>,
+    ) -> AutoMatchOutcome {
+        let now = self.clock.now();
         let container_group_id = match &request.container_group_id {
             Some(id) => id.clone(),
             None => self.ids.container_group_id(),
         };
-        if let Some((id, exact, partial)) = chosen {
-            let name = self.ids.event_name(&self.regions[&key].index.get(&id).expect("chosen").name);
-            let region = self.regions.get_mut(&key).expect("chosen from it");
+        let hit = chosen.and_then(|(id, exact, partial)| {
+            let region = self.regions.get_mut(key)?;
+            let name = self.ids.event_name(&region.index.get(&id)?.name);
             region.index.update(&id, |c| {
                 c.last_matched_time = Some(now);
                 c.record_event(
@@ -661,22 +715,78 @@ impl Engine {
                 );
             });
             region.reschedule(&id);
-            return Ok(AutoMatchOutcome::Hit {
-                image_cache_id: id,
+            Some((id, exact, partial))
+        });
+        if let Some((image_cache_id, exact, partial)) = hit {
+            return AutoMatchOutcome::Hit {
+                image_cache_id,
                 exact,
                 partial,
                 container_group_id,
-            });
+            };
         }
         let auto_created = if request.auto_create && !request.images.is_empty() {
-            self.auto_create(&key, request, &container_group_id, now)
+            self.auto_create(key, request, &container_group_id, now)
         } else {
             None
         };
-        Ok(AutoMatchOutcome::Miss {
+        AutoMatchOutcome::Miss {
             container_group_id,
             auto_created,
-        })
+        }
+    }
+
+    /// Adds a cache record as it is (for example one made by
+    /// `eci-imagecache gen`), to the account's region named by its
+    /// `RegionId`, outside the quota. A cache in `Preparing`, `Creating` or
+    /// `Updating` starts that operation again now; expiry and retention
+    /// apply. A cache whose id is already there is refused.
+    pub fn import_as(&mut self, account: &str, mut cache: ImageCache) -> Result<(), ApiError> {
+        if cache.region_id.is_empty() {
+            return Err(ApiError::missing("RegionId"));
+        }
+        if cache.id.is_empty() {
+            return Err(ApiError::missing("ImageCacheId"));
+        }
+        self.tick();
+        let now = self.clock.now();
+        let key = (account.to_owned(), cache.region_id.clone());
+        if self.regions.get(&key).is_some_and(|r| r.index.get(&cache.id).is_some()) {
+            return Err(ApiError::invalid(
+                "ImageCacheId",
+                format_args!("{} already exists", cache.id),
+            ));
+        }
+        let operation = match cache.status {
+            CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
+            CacheStatus::Updating => Some(Operation::Update),
+            _ => None,
+        };
+        if operation == Some(Operation::Create) {
+            cache.status = CacheStatus::Preparing;
+            cache.progress = 0;
+        } else if operation == Some(Operation::Update) {
+            cache.progress = 0;
+        }
+        let id = cache.id.clone();
+        let durations = self.config.durations;
+        let region = self.region_mut(&key);
+        region.insert_cache(cache);
+        if let Some(operation) = operation {
+            region.runs.insert(
+                id.clone(),
+                Run {
+                    operation,
+                    started: now.as_second(),
+                    durations,
+                    failure: None,
+                    applied: -1,
+                },
+            );
+        }
+        region.reschedule(&id);
+        self.tick();
+        Ok(())
     }
 
     /// Creates `auto-create-for-<group>` under the auto-created quota,

@@ -47,3 +47,13 @@ fn next_token_corpus() {
     // The minimised corpus of the first fuzz run: 67 inputs.
     assert!(replay("next_token", checks::check_next_token) >= 60);
 }
+
+#[test]
+fn api_call_corpus() {
+    assert!(replay("api_call", checks::check_api_call) >= 20);
+}
+
+#[test]
+fn state_load_corpus() {
+    assert!(replay("state_load", checks::check_state_load) >= 3);
+}

@@ -154,6 +154,37 @@ impl Entry {
     }
 }
 
+/// A posting list read in result order. Lists are stored the other way
+/// round (oldest first), so the newest cache, the usual new one, appends.
+#[derive(Clone, Copy)]
+struct ResultOrder<'a>(&'a [u32]);
+
+impl<'a> ResultOrder<'a> {
+    fn len(self) -> usize {
+        self.0.len()
+    }
+
+    /// The `i`-th slot in result order.
+    fn at(self, i: usize) -> u32 {
+        self.0[self.0.len() - 1 - i]
+    }
+
+    fn get(self, i: usize) -> Option<u32> {
+        (i < self.0.len()).then(|| self.at(i))
+    }
+
+    /// The slots from position `from` on, in result order.
+    fn iter_from(self, from: usize) -> impl Iterator<Item = u32> + 'a {
+        self.0[..self.0.len().saturating_sub(from)].iter().rev().copied()
+    }
+
+    /// The first position in result order where `pred` stops holding (it
+    /// must hold for a prefix in result order).
+    fn partition_point(self, pred: impl Fn(u32) -> bool) -> usize {
+        self.0.len() - self.0.partition_point(|&x| !pred(x))
+    }
+}
+
 /// `CreationTime` newest first, then id ascending.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct NewestFirst(Reverse<i64>, Arc<str>);
@@ -402,7 +433,9 @@ impl Index {
             creation: &self.creation,
             ids: &self.ids,
         };
-        let by = |a: u32, b: u32| order.cmp(a, b);
+        // Lists are stored oldest first, the reverse of result order, so a
+        // new cache (the newest) is appended.
+        let by = |a: u32, b: u32| order.cmp(b, a);
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
         for image in &cache.images {
             let repo_len = self
@@ -476,7 +509,9 @@ impl Index {
             creation: &self.creation,
             ids: &self.ids,
         };
-        let by = |a: u32, b: u32| order.cmp(a, b);
+        // Lists are stored oldest first, the reverse of result order, so a
+        // new cache (the newest) is appended.
+        let by = |a: u32, b: u32| order.cmp(b, a);
         for &k in entry.exact() {
             self.exact.remove(k, slot, by);
         }
@@ -764,7 +799,7 @@ impl Index {
 
     /// Where reading `list`, a list of match group `group` in result order,
     /// starts after the cursor.
-    fn start(&self, list: &[u32], group: u32, after: Option<&Position>) -> usize {
+    fn start(&self, list: ResultOrder<'_>, group: u32, after: Option<&Position>) -> usize {
         let Some(p) = after else { return 0 };
         let cursor_group = self::group(p.f, p.p);
         match cursor_group.cmp(&group) {
@@ -773,7 +808,7 @@ impl Index {
             Ordering::Less => list.len(),
             Ordering::Equal => {
                 let order = self.order();
-                list.partition_point(|&s| !order.after(s, p.creation, &p.id))
+                list.partition_point(|s| !order.after(s, p.creation, &p.id))
             }
         }
     }
@@ -787,17 +822,17 @@ impl Index {
         limit: usize,
         scratch: &Scratch,
     ) -> DescribePage<'a> {
-        let list = self.driving_list(resolved, scratch);
+        let list = ResultOrder(self.driving_list(resolved, scratch));
         let passes = |s: u32| sole || self.passes_filters(s, resolved, scratch);
         let total = if sole {
             list.len()
         } else {
-            list.iter().filter(|&&s| passes(s)).count()
+            list.iter_from(0).filter(|&s| passes(s)).count()
         };
         let start = self.start(list, 0, after);
-        let walk = list[start..]
-            .iter()
-            .map(|&s| (0, s))
+        let walk = list
+            .iter_from(start)
+            .map(|s| (0, s))
             .filter(|&(_, s)| passes(s));
         self.page_from(walk, total, limit, &scratch.fingerprint)
     }
@@ -820,29 +855,29 @@ impl Index {
             return empty_page();
         }
         let exact_only = prepared.full_match || prepared.min_exact.is_some();
-        let e = self.exact.slots_of(exact);
-        let r = if exact_only {
+        let e = ResultOrder(self.exact.slots_of(exact));
+        let r = ResultOrder(if exact_only {
             &[][..]
         } else {
             self.repo.slots_of(repo)
-        };
+        });
         let order = self.order();
         let passes = |s: u32| !filtered || self.passes_filters(s, resolved, scratch);
 
         // Walks r minus e from position `from`, in order.
         let partial = |from: usize| {
-            let mut j = r.get(from).map_or(e.len(), |&first| {
-                e.partition_point(|&x| order.cmp(x, first) == Ordering::Less)
+            let mut j = r.get(from).map_or(e.len(), |first| {
+                e.partition_point(|x| order.cmp(x, first) == Ordering::Less)
             });
-            r[from..].iter().copied().filter(move |&s| {
-                while j < e.len() && order.cmp(e[j], s) == Ordering::Less {
+            r.iter_from(from).filter(move |&s| {
+                while j < e.len() && order.cmp(e.at(j), s) == Ordering::Less {
                     j += 1;
                 }
-                !(j < e.len() && e[j] == s)
+                !(j < e.len() && e.at(j) == s)
             })
         };
         let total = if filtered {
-            e.iter().filter(|&&s| passes(s)).count() + partial(0).filter(|&s| passes(s)).count()
+            e.iter_from(0).filter(|&s| passes(s)).count() + partial(0).filter(|&s| passes(s)).count()
         } else {
             // Every cache with the exact key has the repo key too.
             if exact_only { e.len() } else { r.len() }
@@ -850,9 +885,9 @@ impl Index {
 
         let exact_group = group(1, 0);
         let partial_group = group(0, 1);
-        let walk = e[self.start(e, exact_group, after)..]
-            .iter()
-            .map(|&s| (exact_group, s))
+        let walk = e
+            .iter_from(self.start(e, exact_group, after))
+            .map(|s| (exact_group, s))
             .chain(partial(self.start(r, partial_group, after)).map(|s| (partial_group, s)))
             .filter(|&(_, s)| passes(s));
         self.page_from(walk, total, limit, &scratch.fingerprint)
@@ -921,7 +956,7 @@ impl Index {
         for &slot in *shortest {
             if rest
                 .iter()
-                .all(|l| l.binary_search_by(|&probe| order.cmp(probe, slot)).is_ok())
+                .all(|l| l.binary_search_by(|&probe| order.cmp(slot, probe)).is_ok())
                 && self.passes_filters(slot, resolved, scratch)
             {
                 scratch.candidates.push(Candidate { group: full, slot });

@@ -1,6 +1,7 @@
 //! Interned string keys, each with a posting list of cache slots kept in
-//! result order (the index's order of slots: `CreationTime` newest first,
-//! then id), so a list can be read page by page after a cursor.
+//! the order the caller defines (the index keeps the reverse of result
+//! order: oldest first, so a new cache appends), so a list can be read page
+//! by page after a cursor.
 
 use std::cmp::Ordering;
 use std::hash::BuildHasher;

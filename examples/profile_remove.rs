@@ -1,0 +1,33 @@
+//! Profiling aid: the index's own insert and remove against the engine's.
+use std::time::Instant;
+
+use eci_imagecache::cursor::TokenKey;
+use eci_imagecache::index::Index;
+use eci_imagecache::record::ImageCache;
+use eci_imagecache::reference::RegistryAliases;
+use eci_imagecache::workload::Workload;
+
+fn main() {
+    let n = 100_000;
+    let k = 10_000;
+    let all: Vec<ImageCache> = Workload::new(1).caches(n).collect();
+    let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+    let t = Instant::now();
+    for c in &all {
+        index.insert(c.clone());
+    }
+    println!("build {:.2?}", t.elapsed());
+    let victims: Vec<String> = all.iter().step_by(n / k).map(|c| c.id.clone()).collect();
+    let t = Instant::now();
+    let mut removed = Vec::new();
+    for id in &victims {
+        removed.push(index.remove(id).unwrap());
+    }
+    println!("remove {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64);
+    let t = Instant::now();
+    for c in removed {
+        index.insert(c);
+    }
+    println!("insert (random times) {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64);
+    std::process::exit(0);
+}

@@ -66,7 +66,7 @@ use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey};
 use crate::error::ApiError;
 use crate::record::{CacheStatus, CachedImage, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
-use postings::Postings;
+use postings::{ListRef, Postings};
 
 type Ids = SmallVec<[u32; 4]>;
 
@@ -157,7 +157,7 @@ impl Entry {
 /// A posting list read in result order. Lists are stored the other way
 /// round (oldest first), so the newest cache, the usual new one, appends.
 #[derive(Clone, Copy)]
-struct ResultOrder<'a>(&'a [u32]);
+struct ResultOrder<'a>(ListRef<'a>);
 
 impl<'a> ResultOrder<'a> {
     fn len(self) -> usize {
@@ -166,7 +166,7 @@ impl<'a> ResultOrder<'a> {
 
     /// The `i`-th slot in result order.
     fn at(self, i: usize) -> u32 {
-        self.0[self.0.len() - 1 - i]
+        self.0.get(self.0.len() - 1 - i)
     }
 
     fn get(self, i: usize) -> Option<u32> {
@@ -174,14 +174,14 @@ impl<'a> ResultOrder<'a> {
     }
 
     /// The slots from position `from` on, in result order.
-    fn iter_from(self, from: usize) -> impl Iterator<Item = u32> + 'a {
-        self.0[..self.0.len().saturating_sub(from)].iter().rev().copied()
+    fn iter_from(self, from: usize) -> postings::Backward<'a> {
+        self.0.backward_from(self.0.len().saturating_sub(from))
     }
 
     /// The first position in result order where `pred` stops holding (it
     /// must hold for a prefix in result order).
     fn partition_point(self, pred: impl Fn(u32) -> bool) -> usize {
-        self.0.len() - self.0.partition_point(|&x| !pred(x))
+        self.0.len() - self.0.partition_point(|x| !pred(x))
     }
 }
 
@@ -746,36 +746,39 @@ impl Index {
     }
 
     /// The shortest posting list among the filters (there is at least one).
-    fn driving_list<'a>(&'a self, resolved: &'a Resolved, scratch: &Scratch) -> &'a [u32] {
-        let mut best: Option<&[u32]> = resolved.id.as_ref().map(std::slice::from_ref);
-        let mut consider = |list: &'a [u32]| {
+    fn driving_list<'a>(&'a self, resolved: &'a Resolved, scratch: &Scratch) -> ListRef<'a> {
+        let mut best: Option<ListRef<'a>> = resolved
+            .id
+            .as_ref()
+            .map(|slot| ListRef::Flat(std::slice::from_ref(slot)));
+        let mut consider = |list: ListRef<'a>| {
             if best.is_none_or(|b| list.len() < b.len()) {
                 best = Some(list);
             }
         };
         if let Some(k) = resolved.name {
-            consider(self.names.slots(k));
+            consider(self.names.list(k));
         }
         if let Some(k) = resolved.snapshot {
-            consider(self.snapshots.slots(k));
+            consider(self.snapshots.list(k));
         }
         if let Some(k) = resolved.resource_group {
-            consider(self.resource_groups.slots(k));
+            consider(self.resource_groups.list(k));
         }
         if let Some((k, name_only)) = resolved.image {
             consider(if name_only {
-                self.repo.slots(k)
+                self.repo.list(k)
             } else {
-                self.exact.slots(k)
+                self.exact.list(k)
             });
         }
         for tag in &scratch.tag_filters {
             consider(match *tag {
-                TagRef::Pair(k) => self.tag_pairs.slots(k),
-                TagRef::Key(k) => self.tag_keys.slots(k),
+                TagRef::Pair(k) => self.tag_pairs.list(k),
+                TagRef::Key(k) => self.tag_keys.list(k),
             });
         }
-        best.unwrap_or(&[])
+        best.unwrap_or(ListRef::Flat(&[]))
     }
 
     /// Whether the cache in `slot` passes every filter but `MatchImage`.
@@ -855,11 +858,11 @@ impl Index {
             return empty_page();
         }
         let exact_only = prepared.full_match || prepared.min_exact.is_some();
-        let e = ResultOrder(self.exact.slots_of(exact));
+        let e = ResultOrder(self.exact.list_of(exact));
         let r = ResultOrder(if exact_only {
-            &[][..]
+            ListRef::Flat(&[])
         } else {
-            self.repo.slots_of(repo)
+            self.repo.list_of(repo)
         });
         let order = self.order();
         let passes = |s: u32| !filtered || self.passes_filters(s, resolved, scratch);
@@ -907,21 +910,25 @@ impl Index {
         touched.clear();
         // At most 100 distinct query images, so marks 1..=100 fit a u8.
         for (mark, (exact, repo)) in (1u8..).zip(prepared.match_keys()) {
-            for &slot in self.exact.slots_of(exact) {
-                let c = &mut counts[slot as usize];
-                if c.f == 0 && c.p == 0 {
-                    touched.push(slot);
-                }
-                c.f += 1;
-                c.exact_mark = mark;
-            }
-            for &slot in self.repo.slots_of(repo) {
-                let c = &mut counts[slot as usize];
-                if c.exact_mark != mark {
+            for part in self.exact.list_of(exact).slices() {
+                for &slot in part {
+                    let c = &mut counts[slot as usize];
                     if c.f == 0 && c.p == 0 {
                         touched.push(slot);
                     }
-                    c.p += 1;
+                    c.f += 1;
+                    c.exact_mark = mark;
+                }
+            }
+            for part in self.repo.list_of(repo).slices() {
+                for &slot in part {
+                    let c = &mut counts[slot as usize];
+                    if c.exact_mark != mark {
+                        if c.f == 0 && c.p == 0 {
+                            touched.push(slot);
+                        }
+                        c.p += 1;
+                    }
                 }
             }
         }
@@ -942,10 +949,10 @@ impl Index {
 
     /// `ImageFullMatch` with several images: the caches on every exact list.
     fn full_match_candidates(&self, resolved: &Resolved, scratch: &mut Scratch) {
-        let mut lists: SmallVec<[&[u32]; 8]> = SmallVec::new();
+        let mut lists: SmallVec<[ListRef<'_>; 8]> = SmallVec::new();
         for (exact, _) in scratch.prepared.match_keys() {
             match self.exact.id(exact) {
-                Some(k) => lists.push(self.exact.slots(k)),
+                Some(k) => lists.push(self.exact.list(k)),
                 None => return,
             }
         }
@@ -953,13 +960,15 @@ impl Index {
         let (shortest, rest) = lists.split_first().expect("MatchImage is not empty");
         let full = group(lists.len() as u32, 0);
         let order = self.order();
-        for &slot in *shortest {
-            if rest
-                .iter()
-                .all(|l| l.binary_search_by(|&probe| order.cmp(slot, probe)).is_ok())
-                && self.passes_filters(slot, resolved, scratch)
-            {
-                scratch.candidates.push(Candidate { group: full, slot });
+        for part in shortest.slices() {
+            for &slot in part {
+                if rest
+                    .iter()
+                    .all(|l| l.contains_by(|probe| order.cmp(slot, probe)))
+                    && self.passes_filters(slot, resolved, scratch)
+                {
+                    scratch.candidates.push(Candidate { group: full, slot });
+                }
             }
         }
     }
@@ -1191,15 +1200,17 @@ impl Index {
     pub fn read_touched_postings(&self, request: &DescribeRequest, scratch: &mut Scratch) -> u64 {
         scratch.prepared.prepare(request, &self.rules);
         let mut sum = 0u64;
-        let mut read = |list: &[u32]| {
-            for &slot in list {
-                sum = sum.wrapping_add(slot as u64);
+        let mut read = |list: ListRef<'_>| {
+            for part in list.slices() {
+                for &slot in part {
+                    sum = sum.wrapping_add(slot as u64);
+                }
             }
         };
         for (exact, repo) in scratch.prepared.match_keys() {
-            read(self.exact.slots_of(exact));
+            read(self.exact.list_of(exact));
             if !scratch.prepared.full_match {
-                read(self.repo.slots_of(repo));
+                read(self.repo.list_of(repo));
             }
         }
         if scratch.prepared.match_count() == 0 {
@@ -1207,9 +1218,9 @@ impl Index {
                 match filter.value() {
                     Some(value) => {
                         tag_pair_key(&filter.key, value, &mut scratch.key_buf);
-                        read(self.tag_pairs.slots_of(&scratch.key_buf));
+                        read(self.tag_pairs.list_of(&scratch.key_buf));
                     }
-                    None => read(self.tag_keys.slots_of(&filter.key)),
+                    None => read(self.tag_keys.list_of(&filter.key)),
                 }
             }
         }

@@ -27,7 +27,221 @@ pub(crate) struct Postings {
 #[derive(Default)]
 struct Entry {
     key: Option<Box<str>>,
-    slots: SmallVec<[u32; 2]>,
+    list: List,
+}
+
+/// A list grows flat up to this length, then splits into chunks.
+const FLAT_MAX: usize = 1024;
+/// A chunk splits in two above this length…
+const CHUNK_MAX: usize = 1024;
+/// …and a chunked list goes back to flat at or below this one.
+const FLAT_AGAIN: usize = 256;
+
+/// One key's slots in order: a flat vector while short (up to two slots
+/// inline), else chunks of at most [`CHUNK_MAX`] with their cumulative
+/// ends, so an insert or a removal in the middle moves at most one chunk
+/// (a few KiB), not the whole list.
+enum List {
+    Flat(SmallVec<[u32; 2]>),
+    Chunked(Chunks),
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::Flat(SmallVec::new())
+    }
+}
+
+pub(crate) struct Chunks {
+    chunks: Vec<Vec<u32>>,
+    /// `ends[i]`: the number of slots in chunks `0..=i`.
+    ends: Vec<u32>,
+    /// The last slot of each chunk, side by side, so finding a chunk reads
+    /// one array instead of every chunk's memory.
+    lasts: Vec<u32>,
+}
+
+impl Chunks {
+    fn from_flat(slots: &[u32]) -> Chunks {
+        let half = CHUNK_MAX / 2;
+        let mut c = Chunks {
+            chunks: slots.chunks(half).map(<[u32]>::to_vec).collect(),
+            ends: Vec::new(),
+            lasts: Vec::new(),
+        };
+        c.reindex(0);
+        c
+    }
+
+    fn len(&self) -> usize {
+        self.ends.last().map_or(0, |&e| e as usize)
+    }
+
+    fn start(&self, chunk: usize) -> usize {
+        if chunk == 0 { 0 } else { self.ends[chunk - 1] as usize }
+    }
+
+    /// Recomputes the ends and lasts from chunk `from` on.
+    fn reindex(&mut self, from: usize) {
+        self.ends.truncate(from);
+        self.lasts.truncate(from);
+        let mut end = self.start(from);
+        for chunk in &self.chunks[from..] {
+            end += chunk.len();
+            self.ends.push(end as u32);
+            self.lasts.push(*chunk.last().expect("chunks are not empty"));
+        }
+    }
+
+    /// The chunk where `slot` is or belongs: the first whose last slot is
+    /// not before it (the last chunk when all are).
+    fn chunk_for(&self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) -> usize {
+        let c = self
+            .lasts
+            .partition_point(|&last| order(last, slot) == Ordering::Less);
+        c.min(self.chunks.len() - 1)
+    }
+
+    fn add(&mut self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) {
+        let c = self.chunk_for(slot, order);
+        let chunk = &mut self.chunks[c];
+        let Err(at) = chunk.binary_search_by(|&probe| order(probe, slot)) else {
+            return;
+        };
+        chunk.insert(at, slot);
+        if chunk.len() > CHUNK_MAX {
+            let tail = chunk.split_off(chunk.len() / 2);
+            self.chunks.insert(c + 1, tail);
+        }
+        self.reindex(c);
+    }
+
+    fn remove(&mut self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) {
+        let c = self.chunk_for(slot, order);
+        let chunk = &mut self.chunks[c];
+        if let Ok(at) = chunk.binary_search_by(|&probe| order(probe, slot)) {
+            chunk.remove(at);
+            if chunk.is_empty() {
+                self.chunks.remove(c);
+            }
+            self.reindex(c);
+        }
+    }
+}
+
+/// A posting list, for reading.
+#[derive(Clone, Copy)]
+pub(crate) enum ListRef<'a> {
+    Flat(&'a [u32]),
+    Chunked(&'a Chunks),
+}
+
+impl<'a> ListRef<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            ListRef::Flat(s) => s.len(),
+            ListRef::Chunked(c) => c.len(),
+        }
+    }
+
+    /// The slot at physical position `i`.
+    pub fn get(self, i: usize) -> u32 {
+        match self {
+            ListRef::Flat(s) => s[i],
+            ListRef::Chunked(c) => {
+                let k = c.ends.partition_point(|&e| e as usize <= i);
+                c.chunks[k][i - c.start(k)]
+            }
+        }
+    }
+
+    /// The list as contiguous pieces, in order.
+    pub fn slices(self) -> impl Iterator<Item = &'a [u32]> {
+        let (flat, chunks): (&'a [u32], &'a [Vec<u32>]) = match self {
+            ListRef::Flat(s) => (s, &[]),
+            ListRef::Chunked(c) => (&[], &c.chunks),
+        };
+        std::iter::once(flat)
+            .filter(|s| !s.is_empty())
+            .chain(chunks.iter().map(Vec::as_slice))
+    }
+
+    /// The slots at physical positions `0..end`, last first.
+    pub fn backward_from(self, end: usize) -> Backward<'a> {
+        match self {
+            ListRef::Flat(s) => Backward {
+                chunks: &[],
+                chunk: 0,
+                current: s[..end].iter().rev(),
+            },
+            ListRef::Chunked(c) => {
+                if end == 0 {
+                    return Backward {
+                        chunks: &[],
+                        chunk: 0,
+                        current: [].iter().rev(),
+                    };
+                }
+                let k = c.ends.partition_point(|&e| (e as usize) < end);
+                Backward {
+                    chunks: &c.chunks,
+                    chunk: k,
+                    current: c.chunks[k][..end - c.start(k)].iter().rev(),
+                }
+            }
+        }
+    }
+
+    /// The first physical position where `pred` stops holding (it must
+    /// hold for a prefix).
+    pub fn partition_point(self, pred: impl Fn(u32) -> bool) -> usize {
+        match self {
+            ListRef::Flat(s) => s.partition_point(|&x| pred(x)),
+            ListRef::Chunked(c) => {
+                let k = c.lasts.partition_point(|&last| pred(last));
+                if k == c.chunks.len() {
+                    return c.len();
+                }
+                c.start(k) + c.chunks[k].partition_point(|&x| pred(x))
+            }
+        }
+    }
+
+    /// Whether the list holds a slot, by binary search with `f` (the
+    /// ordering of a probe against the sought slot).
+    pub fn contains_by(self, f: impl Fn(u32) -> Ordering) -> bool {
+        match self {
+            ListRef::Flat(s) => s.binary_search_by(|&x| f(x)).is_ok(),
+            ListRef::Chunked(c) => {
+                let k = c.lasts.partition_point(|&last| f(last) == Ordering::Less);
+                k < c.chunks.len() && c.chunks[k].binary_search_by(|&x| f(x)).is_ok()
+            }
+        }
+    }
+}
+
+/// Walks a list backwards, chunk by chunk.
+pub(crate) struct Backward<'a> {
+    chunks: &'a [Vec<u32>],
+    chunk: usize,
+    current: std::iter::Rev<std::slice::Iter<'a, u32>>,
+}
+
+impl Iterator for Backward<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            if let Some(&s) = self.current.next() {
+                return Some(s);
+            }
+            if self.chunk == 0 {
+                return None;
+            }
+            self.chunk -= 1;
+            self.current = self.chunks[self.chunk].iter().rev();
+        }
+    }
 }
 
 impl Postings {
@@ -66,15 +280,23 @@ impl Postings {
                 id
             }
         };
-        let slots = &mut self.entries[id as usize].slots;
-        match slots.last() {
-            None => slots.push(slot),
-            Some(&last) if order(last, slot) == Ordering::Less => slots.push(slot),
-            Some(_) => {
-                if let Err(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
-                    slots.insert(at, slot);
+        let list = &mut self.entries[id as usize].list;
+        match list {
+            List::Flat(slots) => {
+                match slots.last() {
+                    None => slots.push(slot),
+                    Some(&last) if order(last, slot) == Ordering::Less => slots.push(slot),
+                    Some(_) => {
+                        if let Err(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
+                            slots.insert(at, slot);
+                        }
+                    }
+                }
+                if slots.len() > FLAT_MAX {
+                    *list = List::Chunked(Chunks::from_flat(slots));
                 }
             }
+            List::Chunked(chunks) => chunks.add(slot, &order),
         }
         id
     }
@@ -83,10 +305,24 @@ impl Postings {
     /// list becomes empty. `order` must still place `slot` where `add` did.
     pub fn remove(&mut self, id: u32, slot: u32, order: impl Fn(u32, u32) -> Ordering) {
         let entry = &mut self.entries[id as usize];
-        if let Ok(at) = entry.slots.binary_search_by(|&probe| order(probe, slot)) {
-            entry.slots.remove(at);
-        }
-        if entry.slots.is_empty() {
+        let empty = match &mut entry.list {
+            List::Flat(slots) => {
+                if let Ok(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
+                    slots.remove(at);
+                }
+                slots.is_empty()
+            }
+            List::Chunked(chunks) => {
+                chunks.remove(slot, &order);
+                if chunks.len() <= FLAT_AGAIN {
+                    let flat: SmallVec<[u32; 2]> =
+                        chunks.chunks.iter().flatten().copied().collect();
+                    entry.list = List::Flat(flat);
+                }
+                false
+            }
+        };
+        if empty {
             if let Some(key) = entry.key.take()
                 && let Ok(found) = self
                     .table
@@ -94,19 +330,22 @@ impl Postings {
             {
                 found.remove();
             }
-            entry.slots = SmallVec::new();
+            entry.list = List::default();
             self.free.push(id);
         }
     }
 
-    /// The slots of key `id`, in order.
-    pub fn slots(&self, id: u32) -> &[u32] {
-        &self.entries[id as usize].slots
+    /// The list of key `id`.
+    pub fn list(&self, id: u32) -> ListRef<'_> {
+        match &self.entries[id as usize].list {
+            List::Flat(s) => ListRef::Flat(s),
+            List::Chunked(c) => ListRef::Chunked(c),
+        }
     }
 
-    /// The slots of a key, in order; empty when no cache has it.
-    pub fn slots_of(&self, key: &str) -> &[u32] {
-        self.id(key).map_or(&[], |id| self.slots(id))
+    /// The list of a key; empty when no cache has it.
+    pub fn list_of(&self, key: &str) -> ListRef<'_> {
+        self.id(key).map_or(ListRef::Flat(&[]), |id| self.list(id))
     }
 
     /// How many distinct keys are in use.
@@ -116,13 +355,21 @@ impl Postings {
 
     /// Bytes of heap used by the lists and the id table (not the key text).
     pub fn heap_bytes(&self) -> usize {
-        let spilled: usize = self
+        let lists: usize = self
             .entries
             .iter()
-            .filter(|e| e.slots.spilled())
-            .map(|e| e.slots.capacity() * 4)
+            .map(|e| match &e.list {
+                List::Flat(s) if s.spilled() => s.capacity() * 4,
+                List::Flat(_) => 0,
+                List::Chunked(c) => {
+                    c.chunks.iter().map(|ch| ch.capacity() * 4).sum::<usize>()
+                        + c.chunks.capacity() * std::mem::size_of::<Vec<u32>>()
+                        + c.ends.capacity() * 4
+                        + c.lasts.capacity() * 4
+                }
+            })
             .sum();
-        spilled
+        lists
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.free.capacity() * 4
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
@@ -151,17 +398,77 @@ mod tests {
         assert_eq!(p.add("a", 2, desc), a);
         assert_eq!(p.add("a", 9, desc), a);
         assert_eq!(p.add("a", 5, desc), a);
-        assert_eq!(p.slots(a), &[9, 5, 2]);
+        assert_eq!(p.list(a).slices().flatten().copied().collect::<Vec<_>>(), [9, 5, 2]);
         let b = p.add("b", 1, desc);
         assert_ne!(a, b);
         p.remove(a, 5, desc);
         p.remove(a, 2, desc);
-        assert_eq!(p.slots_of("a"), &[9]);
+        assert_eq!(p.list_of("a").len(), 1);
         p.remove(a, 9, desc);
         assert_eq!(p.id("a"), None);
         assert_eq!(p.len(), 1);
         // The freed id is reused.
         assert_eq!(p.add("c", 3, desc), a);
-        assert_eq!(p.slots_of("c"), &[3]);
+        assert_eq!(p.list_of("c").get(0), 3);
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    /// A long list in ascending slot order, built in shuffled order and
+    /// thinned again, reads back like a plain sorted vector through every
+    /// reading method, across the flat/chunked boundaries.
+    #[test]
+    fn chunked_lists_read_like_sorted_vectors() {
+        let asc = |a: u32, b: u32| a.cmp(&b);
+        let mut p = Postings::default();
+        let mut model: Vec<u32> = Vec::new();
+        let mut x = 12345u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let check = |p: &Postings, model: &[u32]| {
+            let l = p.list_of("k");
+            assert_eq!(l.len(), model.len());
+            let all: Vec<u32> = l.slices().flatten().copied().collect();
+            assert_eq!(all, model);
+            for end in [0, 1, model.len() / 3, model.len().saturating_sub(1), model.len()] {
+                let back: Vec<u32> = l.backward_from(end).collect();
+                let want: Vec<u32> = model[..end].iter().rev().copied().collect();
+                assert_eq!(back, want, "backward from {end}");
+            }
+            for i in (0..model.len()).step_by(97) {
+                assert_eq!(l.get(i), model[i]);
+                let v = model[i];
+                assert_eq!(l.partition_point(|s| s < v), i);
+                assert!(l.contains_by(|s| s.cmp(&v)));
+                assert!(!l.contains_by(|s| s.cmp(&(v + 1))) || model.contains(&(v + 1)));
+            }
+        };
+        for _ in 0..5000 {
+            let v = (next() % 100_000) as u32;
+            p.add("k", v, asc);
+            if let Err(at) = model.binary_search(&v) {
+                model.insert(at, v);
+            }
+        }
+        assert!(matches!(p.list_of("k"), ListRef::Chunked(_)));
+        check(&p, &model);
+        let id = p.id("k").unwrap();
+        while model.len() > 100 {
+            let i = (next() as usize) % model.len();
+            let v = model.remove(i);
+            p.remove(id, v, asc);
+            if model.len() % 700 == 0 {
+                check(&p, &model);
+            }
+        }
+        assert!(matches!(p.list_of("k"), ListRef::Flat(_)));
+        check(&p, &model);
     }
 }

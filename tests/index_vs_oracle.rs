@@ -327,19 +327,44 @@ proptest! {
     }
 
     #[test]
-    fn keys_are_freed_and_lru_order_is_right(world in prop::collection::vec(spec(), 0..40), updates in prop::collection::vec((0usize..40, spec()), 0..20)) {
+    fn keys_are_freed_and_lru_order_is_right(
+        world in prop::collection::vec(spec(), 0..40),
+        updates in prop::collection::vec((0usize..40, spec(), any::<bool>(), 0u8..4), 0..20),
+        queries in prop::collection::vec(query(), 0..4),
+    ) {
         let (mut index, mut naive) = pair(3);
         for (i, s) in world.iter().enumerate() {
             index.insert(cache(&id(i), s));
             naive.insert(cache(&id(i), s));
         }
-        for (i, s) in &updates {
-            if *i < world.len() {
-                index.insert(cache(&id(*i), s));
-                naive.insert(cache(&id(*i), s));
+        for (i, s, in_place, part) in &updates {
+            if *i >= world.len() {
+                continue;
             }
+            // A replacement by insert, or a change in place that re-keys only
+            // what changed: all of it, or only the images, the tags, or the
+            // status and last use.
+            let mut new = cache(&id(*i), s);
+            if *in_place {
+                let old = naive.get(&id(*i)).unwrap().clone();
+                match part {
+                    0 => {}
+                    1 => new = ImageCache { images: new.images, ..old },
+                    2 => new = ImageCache { tags: new.tags, snapshot_id: new.snapshot_id, ..old },
+                    _ => new = ImageCache { status: new.status, last_matched_time: new.last_matched_time, ..old },
+                }
+                let replacement = new.clone();
+                prop_assert!(index.update(&id(*i), |c| *c = replacement));
+            } else {
+                index.insert(new.clone());
+            }
+            naive.insert(new);
         }
         prop_assert_eq!(index.len(), naive.len());
+        let mut scratch = Scratch::default();
+        for q in &queries {
+            compare_walk(&index, &naive, request(q), &mut scratch)?;
+        }
         // LRU order against a sort of the plain rule.
         let mut want: Vec<(i64, String)> = (0..world.len())
             .filter_map(|i| naive.get(&id(i)))

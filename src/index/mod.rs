@@ -64,7 +64,7 @@ use crate::automatch::{self, AutoMatchRequest, BestMatch};
 use crate::cursor::{self, Position, TokenKey};
 use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey};
 use crate::error::ApiError;
-use crate::record::{CacheStatus, CachedImage, EliminationStrategy, ImageCache};
+use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
 use postings::{ListRef, Postings};
 
@@ -204,6 +204,9 @@ struct Order<'a> {
 
 impl Order<'_> {
     fn cmp(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            return Ordering::Equal;
+        }
         let (a, b) = (a as usize, b as usize);
         self.creation[b]
             .cmp(&self.creation[a])
@@ -546,10 +549,11 @@ impl Index {
     /// Changes a cache in place (status, times, images, tags…), keeping every
     /// structure consistent. Returns `false` when there is no such cache.
     ///
-    /// A change that leaves every indexed field alone (status, progress,
-    /// events, settings, last use) costs one lookup and, when the cache's
-    /// place in LRU order moves, one B-tree move; otherwise the cache is
-    /// re-indexed (its postings removed and added again).
+    /// Only what changed is re-indexed: the cache leaves the posting lists of
+    /// keys it no longer has and joins those of keys it gained (a change of
+    /// status, progress, events or settings touches no list at all), and
+    /// moves in LRU order when its last use or eligibility changed. A change
+    /// of `CreationTime` re-inserts it everywhere.
     ///
     /// The id cannot change: a change to it is undone.
     pub fn update(&mut self, id: &str, change: impl FnOnce(&mut ImageCache)) -> bool {
@@ -557,14 +561,27 @@ impl Index {
             return false;
         };
         let entry = self.slots[slot as usize].as_mut().expect("a live slot");
-        let before = Indexed::of(&entry.cache);
+        let (creation, auto_created) = (entry.cache.creation_time, entry.cache.auto_created);
         change(&mut entry.cache);
-        entry.cache.id.clone_from(&before.id);
-        if before != Indexed::of(&entry.cache) {
-            let cache = self.remove(id).expect("present");
+        if *entry.cache.id != *self.ids[slot as usize] {
+            entry.cache.id = self.ids[slot as usize].to_string();
+        }
+        if entry.cache.creation_time.as_second() != creation.as_second()
+            || entry.cache.auto_created != auto_created
+        {
+            // Its place in every list moves: out with the old place, in
+            // with the new.
+            let (new_creation, new_auto) = (entry.cache.creation_time, entry.cache.auto_created);
+            entry.cache.creation_time = creation;
+            entry.cache.auto_created = auto_created;
+            let mut cache = self.remove(id).expect("present");
+            cache.creation_time = new_creation;
+            cache.auto_created = new_auto;
             self.insert(cache);
             return true;
         }
+        self.rekey(slot);
+        let entry = self.slots[slot as usize].as_mut().expect("a live slot");
         let lru = lru_time(&entry.cache).unwrap_or(NOT_LRU);
         if lru != entry.lru {
             let auto = entry.cache.auto_created;
@@ -578,6 +595,119 @@ impl Index {
             }
         }
         true
+    }
+
+    /// Brings the posting lists of `slot` in line with its record: keys it
+    /// kept cost a hash lookup, keys it lost or gained a list change.
+    fn rekey(&mut self, slot: u32) {
+        let mut entry = self.slots[slot as usize].take().expect("a live slot");
+        let order = Order {
+            creation: &self.creation,
+            ids: &self.ids,
+        };
+        let by = |a: u32, b: u32| order.cmp(b, a);
+        /// The key's id if the cache already had it, else the id after adding.
+        fn keep_or_add(
+            postings: &mut Postings,
+            key: &str,
+            had: &[u32],
+            slot: u32,
+            by: impl Fn(u32, u32) -> Ordering,
+        ) -> u32 {
+            match postings.id(key) {
+                Some(k) if had.binary_search(&k).is_ok() => k,
+                _ => postings.add(key, slot, by),
+            }
+        }
+        let (mut exact, mut repo) = (Ids::new(), Ids::new());
+        for image in &entry.cache.images {
+            let repo_len = self
+                .rules
+                .write_exact_key(image.reference(), &mut self.key_buf);
+            exact.push(keep_or_add(&mut self.exact, &self.key_buf, entry.exact(), slot, by));
+            repo.push(keep_or_add(
+                &mut self.repo,
+                &self.key_buf[..repo_len],
+                entry.repo(),
+                slot,
+                by,
+            ));
+        }
+        let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
+        for tag in &entry.cache.tags {
+            tag_pair_key(&tag.key, &tag.value, &mut self.key_buf);
+            tag_pairs.push(keep_or_add(
+                &mut self.tag_pairs,
+                &self.key_buf,
+                entry.tag_pairs(),
+                slot,
+                by,
+            ));
+            tag_keys.push(keep_or_add(&mut self.tag_keys, &tag.key, entry.tag_keys(), slot, by));
+        }
+        for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        // Leave the lists of keys no longer held.
+        for (postings, old, new) in [
+            (&mut self.exact, entry.exact(), &exact),
+            (&mut self.repo, entry.repo(), &repo),
+            (&mut self.tag_pairs, entry.tag_pairs(), &tag_pairs),
+            (&mut self.tag_keys, entry.tag_keys(), &tag_keys),
+        ] {
+            for &k in old {
+                if new.binary_search(&k).is_err() {
+                    postings.remove(k, slot, by);
+                }
+            }
+        }
+        let mut keys: Vec<u32> = Vec::with_capacity(exact.len() + repo.len() + 2 * tag_pairs.len());
+        let mut starts = [0u32; 3];
+        for (i, ids) in [exact, repo, tag_pairs, tag_keys].into_iter().enumerate() {
+            if i > 0 {
+                starts[i - 1] = keys.len() as u32;
+            }
+            keys.extend_from_slice(&ids);
+        }
+        if keys[..] != entry.keys[..] {
+            entry.keys = keys.into_boxed_slice();
+        }
+        entry.starts = starts;
+        /// A single-valued key (name, snapshot, resource group): `NONE` for none.
+        fn swap(
+            postings: &mut Postings,
+            old: u32,
+            new: Option<&str>,
+            slot: u32,
+            by: impl Fn(u32, u32) -> Ordering + Copy,
+        ) -> u32 {
+            let keep = new.and_then(|k| postings.id(k)).filter(|&k| k == old);
+            if let Some(k) = keep {
+                return k;
+            }
+            let id = new.map_or(NONE, |k| postings.add(k, slot, by));
+            if old != NONE {
+                postings.remove(old, slot, by);
+            }
+            id
+        }
+        entry.name = swap(&mut self.names, entry.name, Some(&entry.cache.name), slot, by);
+        entry.snapshot = swap(
+            &mut self.snapshots,
+            entry.snapshot,
+            entry.cache.snapshot_id.as_deref(),
+            slot,
+            by,
+        );
+        entry.resource_group = swap(
+            &mut self.resource_groups,
+            entry.resource_group,
+            entry.cache.resource_group_id.as_deref(),
+            slot,
+            by,
+        );
+        self.slots[slot as usize] = Some(entry);
     }
 
     /// Replaces the alias rules, re-indexing every cache under the new keys
@@ -1134,35 +1264,6 @@ impl Index {
             p: group & 0xffff,
             creation: self.creation[slot as usize],
             id: &self.ids[slot as usize],
-        }
-    }
-}
-
-/// The fields of a cache the index keys on (all but status, progress,
-/// events, settings and last use).
-#[derive(PartialEq)]
-struct Indexed {
-    id: String,
-    name: String,
-    creation: i64,
-    snapshot: Option<String>,
-    resource_group: Option<String>,
-    images: Vec<CachedImage>,
-    tags: Vec<crate::record::Tag>,
-    auto_created: bool,
-}
-
-impl Indexed {
-    fn of(c: &ImageCache) -> Indexed {
-        Indexed {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            creation: c.creation_time.as_second(),
-            snapshot: c.snapshot_id.clone(),
-            resource_group: c.resource_group_id.clone(),
-            images: c.images.clone(),
-            tags: c.tags.clone(),
-            auto_created: c.auto_created,
         }
     }
 }

@@ -143,6 +143,20 @@ pub(crate) enum Stage {
 }
 
 impl Run {
+    /// Marks the stage at the start as applied when the record already
+    /// shows it (`Preparing` for a create, `Updating` at 0 % for an update),
+    /// so no step is scheduled for the very moment the run begins.
+    pub fn already_at_start(mut self) -> Run {
+        let initial = match self.operation {
+            Operation::Create => Stage::Preparing,
+            Operation::Update => Stage::Running(0),
+        };
+        if self.stage(0) == initial {
+            self.applied = 0;
+        }
+        self
+    }
+
     /// The stage at `elapsed` seconds after the start.
     pub fn stage(&self, elapsed: i64) -> Stage {
         let d = self.durations;

@@ -230,11 +230,11 @@ struct Region {
     /// The engine's alias rules, to which `AcrRegistryInfo` aliases are added.
     base: RegistryAliases,
     /// Creates and updates in progress, and failed creates (until removed).
-    runs: HashMap<String, Run>,
+    runs: HashMap<String, Run, foldhash::fast::RandomState>,
     /// (due, id): one timer per cache that will change.
     timers: BTreeSet<(i64, String)>,
-    timer_of: HashMap<String, i64>,
-    tokens: HashMap<(Action, String), Remembered>,
+    timer_of: HashMap<String, i64, foldhash::fast::RandomState>,
+    tokens: HashMap<(Action, String), Remembered, foldhash::fast::RandomState>,
     /// Tokens by the time they were stored, oldest first, for expiry.
     token_times: VecDeque<(i64, Action, String)>,
     /// `AcrRegistryInfo` domain groups of the caches, with use counts.
@@ -481,7 +481,8 @@ impl Engine {
             durations: self.config.durations,
             failure,
             applied: -1,
-        };
+        }
+        .already_at_start();
         let Engine { regions, ids, .. } = self;
         let region = regions.get_mut(key).expect("region exists");
         region.insert_cache(cache);
@@ -549,7 +550,8 @@ impl Engine {
             durations: self.config.durations,
             failure,
             applied: -1,
-        };
+        }
+        .already_at_start();
         let Engine { regions, ids, .. } = self;
         let region = regions.get_mut(&key).expect("region exists");
         region.replace_cache(new);
@@ -781,7 +783,8 @@ impl Engine {
                     durations,
                     failure: None,
                     applied: -1,
-                },
+                }
+                .already_at_start(),
             );
         }
         region.reschedule(&id);
@@ -917,10 +920,10 @@ impl Region {
         Region {
             base: index.rules().clone(),
             index,
-            runs: HashMap::new(),
+            runs: HashMap::default(),
             timers: BTreeSet::new(),
-            timer_of: HashMap::new(),
-            tokens: HashMap::new(),
+            timer_of: HashMap::default(),
+            tokens: HashMap::default(),
             token_times: VecDeque::new(),
             acr_groups: BTreeMap::new(),
             created: 0,
@@ -1078,12 +1081,12 @@ impl Region {
         if let Some(run) = run {
             let mut run = run.clone();
             let stage = run.stage(t - run.started);
-            let mut changed = cache.clone();
-            advance(&mut changed, &run, stage, clock::timestamp(t), ids);
+            // Lifecycle steps change status, progress, events and snapshots:
+            // the index re-keys only the snapshot.
+            self.index.update(id, |c| advance(c, &run, stage, clock::timestamp(t), ids));
             run.applied = t - run.started;
             let ended = stage == Stage::Done
                 || (stage == Stage::Failed && run.operation == Operation::Update);
-            self.replace_cache(changed);
             if ended {
                 self.runs.remove(id);
             } else {

@@ -16,7 +16,7 @@ fn main() {
     for c in &all {
         index.insert(c.clone());
     }
-    println!("build {:.2?}", t.elapsed());
+    println!("build {:.2?}, overhead {:.1} B/cache", t.elapsed(), index.stats().overhead_bytes as f64 / n as f64);
     let victims: Vec<String> = all.iter().step_by(n / k).map(|c| c.id.clone()).collect();
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
     for _ in 0..rounds {

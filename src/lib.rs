@@ -15,6 +15,20 @@
 //!   compares, folding ACR endpoint variants (`registry.` / `registry-vpc.` …)
 //!   unless strict.
 //!
+//! * **DescribeImageCaches** ([`index`], [`describe`], [`cursor`]):
+//!   [`index::Index`] answers every filter of one account and region
+//!   without scanning; [`oracle::NaiveIndex`] is the same semantics as a
+//!   plain loop.
+//! * **The engine** ([`engine`], [`clock`], [`automatch`]):
+//!   [`engine::Engine`] holds every account's and region's caches, answers
+//!   the four operations and auto-match with the API's limits and error
+//!   codes, moves caches through their lifecycle as the [`clock::Clock`]
+//!   advances, and saves and loads its whole state;
+//!   [`engine::SharedEngine`] shares it between threads.
+//! * **The wire** ([`wire`], [`api`]): the SDKs' flat parameters into typed
+//!   requests, the JSON bodies with the API's keys and types, and
+//!   [`api::call`], one call in and its HTTP status and body out.
+//!
 //! ## Cargo features
 //!
 //! * `oci-spec`: conversions to and from `oci_spec::distribution::Reference`.

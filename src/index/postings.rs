@@ -43,7 +43,8 @@ const FLAT_AGAIN: usize = 256;
 /// (a few KiB), not the whole list.
 enum List {
     Flat(SmallVec<[u32; 2]>),
-    Chunked(Chunks),
+    /// Boxed: most keys (names, snapshot ids) never get here.
+    Chunked(Box<Chunks>),
 }
 
 impl Default for List {
@@ -110,7 +111,9 @@ impl Chunks {
         };
         chunk.insert(at, slot);
         if chunk.len() > CHUNK_MAX {
+            // Two halves, each with room to grow to a full chunk once.
             let tail = chunk.split_off(chunk.len() / 2);
+            chunk.shrink_to_fit();
             self.chunks.insert(c + 1, tail);
         }
         self.reindex(c);
@@ -293,7 +296,7 @@ impl Postings {
                     }
                 }
                 if slots.len() > FLAT_MAX {
-                    *list = List::Chunked(Chunks::from_flat(slots));
+                    *list = List::Chunked(Box::new(Chunks::from_flat(slots)));
                 }
             }
             List::Chunked(chunks) => chunks.add(slot, &order),
@@ -363,6 +366,7 @@ impl Postings {
                 List::Flat(_) => 0,
                 List::Chunked(c) => {
                     c.chunks.iter().map(|ch| ch.capacity() * 4).sum::<usize>()
+                        + std::mem::size_of::<Chunks>()
                         + c.chunks.capacity() * std::mem::size_of::<Vec<u32>>()
                         + c.ends.capacity() * 4
                         + c.lasts.capacity() * 4

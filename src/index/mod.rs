@@ -60,7 +60,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
-use crate::automatch::{self, AutoMatchRequest, BestMatch};
+use crate::automatch::{AutoMatchRequest, BestMatch};
 use crate::cursor::{self, Position, TokenKey};
 use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey};
 use crate::error::ApiError;
@@ -100,6 +100,10 @@ pub struct Index {
     /// Per slot, dense: `CreationTime` in seconds and the id, the result
     /// order's keys, so ordering slots never touches their entries.
     creation: Vec<i64>,
+    /// Per slot, dense, for auto-match: `ImageCacheSize` with [`READY`] set
+    /// when the cache is `Ready`, so candidates are judged without reading
+    /// their records.
+    fit: Vec<u32>,
     ids: Vec<Arc<str>>,
     free_slots: Vec<u32>,
     /// Slots by id: the table holds slots, the id text is `ids[slot]`.
@@ -300,6 +304,7 @@ impl Index {
             token_key,
             slots: Vec::new(),
             creation: Vec::new(),
+            fit: Vec::new(),
             ids: Vec::new(),
             free_slots: Vec::new(),
             by_id: HashTable::new(),
@@ -403,6 +408,7 @@ impl Index {
                 + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
                 + entry_keys
                 + self.creation.capacity() * 8
+                + self.fit.capacity() * 4
                 + self.ids.capacity() * std::mem::size_of::<Arc<str>>()
                 + self.free_slots.capacity() * 4
                 + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
@@ -424,12 +430,14 @@ impl Index {
             None => {
                 self.slots.push(None);
                 self.creation.push(0);
+                self.fit.push(0);
                 self.ids.push(self.no_id.clone());
                 (self.slots.len() - 1) as u32
             }
         };
         let id: Arc<str> = cache.id.as_str().into();
         self.creation[slot as usize] = cache.creation_time.as_second();
+        self.fit[slot as usize] = fit(&cache);
         self.ids[slot as usize] = id.clone();
 
         let order = Order {
@@ -582,6 +590,7 @@ impl Index {
         }
         self.rekey(slot);
         let entry = self.slots[slot as usize].as_mut().expect("a live slot");
+        self.fit[slot as usize] = fit(&entry.cache);
         let lru = lru_time(&entry.cache).unwrap_or(NOT_LRU);
         if lru != entry.lru {
             let auto = entry.cache.auto_created;
@@ -771,7 +780,7 @@ impl Index {
     }
 
     /// Auto-match: the best `Ready` cache for a container group (ranking of
-    /// [`automatch::rank`]), or `None`. One counting pass over the posting
+    /// [`crate::automatch::rank`]), or `None`. One counting pass over the posting
     /// lists of the group's images (an intersection under `perfect_match`),
     /// then one linear pass for the maximum: `O(Σ L)` and no sort. An
     /// explicit `image_cache_id` is not looked at here (the engine handles
@@ -799,26 +808,32 @@ impl Index {
             self.counted_candidates(&none, false, scratch);
         }
         let storage = request.temporary_storage_gib;
-        let mut best: Option<BestMatch<'a>> = None;
+        // The best by the ranking of section 7, on the dense per-slot
+        // arrays: (F, P) group, closeness of size, newest, smallest id.
+        let mut best: Option<(u32, u32, u32)> = None; // (group, distance, slot)
         for c in &scratch.candidates {
-            let cache = self.cache(c.slot);
-            if cache.status != CacheStatus::Ready || cache.size_gib > storage {
+            let fit = self.fit[c.slot as usize];
+            let size = fit & !READY;
+            if fit & READY == 0 || size > storage {
                 continue;
             }
-            let (exact, partial) = (c.group >> 16, c.group & 0xffff);
-            let better = best.is_none_or(|b| {
-                automatch::rank(storage, (cache, exact, partial), (b.cache, b.exact, b.partial))
-                    == Ordering::Less
+            let distance = storage - size;
+            let better = best.is_none_or(|(group, d, slot)| {
+                c.group
+                    .cmp(&group)
+                    .then(d.cmp(&distance))
+                    .then_with(|| self.order().cmp(slot, c.slot))
+                    == Ordering::Greater
             });
             if better {
-                best = Some(BestMatch {
-                    cache,
-                    exact,
-                    partial,
-                });
+                best = Some((c.group, distance, c.slot));
             }
         }
-        best
+        best.map(|(group, _, slot)| BestMatch {
+            cache: self.cache(slot),
+            exact: group >> 16,
+            partial: group & 0xffff,
+        })
     }
 
     /// F and P of one cache for these query images (duplicates count
@@ -1343,6 +1358,15 @@ fn tag_pair_key(key: &str, value: &str, out: &mut String) {
     use std::fmt::Write;
     out.clear();
     let _ = write!(out, "{}:{key}{value}", key.len());
+}
+
+/// Set in the index's `fit` array for `Ready` caches.
+const READY: u32 = 1 << 31;
+
+/// A cache's auto-match facts: its size, and whether it is `Ready`.
+fn fit(cache: &ImageCache) -> u32 {
+    let size = cache.size_gib.min(READY - 1);
+    if cache.status == CacheStatus::Ready { size | READY } else { size }
 }
 
 /// The cache's place in LRU order, if LRU elimination may evict it.

@@ -1,0 +1,131 @@
+//! `eci-imagecache run`, driven as a user would drive it: the scripted
+//! lifecycle of the README, state files, bad lines.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn run(args: &[&str], stdin: &str) -> (Vec<Value>, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
+        .arg("run")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_owned();
+    let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, out.status.success())
+}
+
+fn outcome(v: &Value) -> (u64, &str) {
+    (
+        v["HttpStatus"].as_u64().unwrap(),
+        v["Body"]["Code"].as_str().unwrap_or("-"),
+    )
+}
+
+const SCRIPT: &str = include_str!("../../examples/scripts/lifecycle.jsonl");
+const ARGS: &[&str] = &["--now", "2024-05-01T08:00:00Z", "--seed", "1", "--quota", "2"];
+
+#[test]
+fn the_scripted_lifecycle() {
+    let (out, ok) = run(ARGS, SCRIPT);
+    assert!(ok);
+    assert_eq!(out.len(), SCRIPT.lines().count());
+    let outcomes: Vec<(u64, &str)> = out.iter().map(outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (200, "-"),                          // create web (ClientToken)
+            (200, "-"),                          // the same token again: the same answer
+            (200, "-"),                          // create api
+            (200, "-"),                          // describe: Preparing
+            (200, "-"),                          // advance 70 s
+            (200, "-"),                          // describe: Creating 50%
+            (200, "-"),                          // advance 60 s
+            (200, "-"),                          // MatchImage
+            (200, "-"),                          // AutoMatch: a hit
+            (200, "-"),                          // update
+            (400, "OperationConflict"),          // update while Updating
+            (200, "-"),                          // advance
+            (400, "NoNeedUpdate"),               // the same update again
+            (200, "-"),                          // create third: evicts the LRU cache
+            (403, "QuotaExceeded"),              // create fourth
+            (200, "-"),                          // delete api (ClientToken)
+            (200, "-"),                          // replayed
+            (200, "-"),                          // describe
+            (400, "MissingParameter"),           // no RegionId
+            (404, "InvalidAction.NotFound"),     // unknown action
+            (400, "InvalidParameter"),           // not JSON
+        ]
+    );
+    assert_eq!(out[0]["Body"]["ImageCacheId"], out[1]["Body"]["ImageCacheId"]);
+    let web = &out[3]["Body"]["ImageCaches"][0];
+    assert_eq!((web["Status"].as_str(), web["Progress"].as_str()), (Some("Preparing"), Some("0%")));
+    let web = &out[5]["Body"]["ImageCaches"][0];
+    assert_eq!((web["Status"].as_str(), web["Progress"].as_str()), (Some("Creating"), Some("50%")));
+    assert_eq!(out[7]["Body"]["TotalCount"], 1);
+    assert_eq!(out[7]["Body"]["ImageCaches"][0]["Status"], "Ready");
+    assert_eq!(out[8]["Body"]["Matched"], true);
+    assert_eq!(out[8]["Body"]["ExactMatchCount"], 1);
+    // At the end: third (Preparing) only; web was evicted, api deleted.
+    let last = &out[17]["Body"];
+    assert_eq!(last["TotalCount"], 1);
+    assert_eq!(last["ImageCaches"][0]["ImageCacheName"], "third");
+    // Seeded: the same output on every run.
+    assert_eq!(run(ARGS, SCRIPT).0, out);
+}
+
+#[test]
+fn state_files_carry_the_engine_over() {
+    let dir = std::env::temp_dir().join(format!("eci-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let state = state.to_str().unwrap();
+    let create = r#"{"Action":"CreateImageCache","RegionId":"cn-hangzhou","ImageCacheName":"web","Image.1":"nginx","ClientToken":"t1"}"#;
+    let (first, ok) = run(&["--now", "2024-05-01T08:00:00Z", "--seed", "4", "--state", state], create);
+    assert!(ok);
+    // The second run resumes the saved manual clock, ids and tokens.
+    let script = format!(
+        "{create}\n{}\n{}\n",
+        r#"{"AdvanceClock":3600}"#,
+        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#
+    );
+    let (second, ok) = run(&["--state", state], &script);
+    assert!(ok);
+    assert_eq!(second[0]["Body"]["ImageCacheId"], first[0]["Body"]["ImageCacheId"]);
+    assert_eq!(second[1]["Body"]["Now"], "2024-05-01T09:00:00Z");
+    assert_eq!(second[2]["Body"]["TotalCount"], 1);
+    assert_eq!(second[2]["Body"]["ImageCaches"][0]["Status"], "Ready");
+    // A corrupt state file is refused, and nothing runs.
+    std::fs::write(state, b"ECIIMCST garbage").unwrap();
+    let (out, ok) = run(&["--state", state], create);
+    assert!(!ok && out.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn clock_lines_need_a_manual_clock() {
+    let (out, ok) = run(&[], "{\"AdvanceClock\":10}\n[1,2]\n{\"Action\":\"DescribeImageCaches\",\"RegionId\":\"cn-hangzhou\",\"Limit\":0}\n");
+    assert!(ok);
+    let messages: Vec<&str> = out.iter().map(|v| v["Body"]["Message"].as_str().unwrap()).collect();
+    assert_eq!(
+        messages,
+        [
+            "AdvanceClock needs a manual clock (--now).",
+            "Each line must be a JSON object.",
+            "The specified parameter \"Limit\" is not valid: must be at least 1.",
+        ]
+    );
+}

@@ -19,13 +19,15 @@ use std::hint::black_box;
 use std::str::FromStr;
 use std::time::Instant;
 
-use eci_imagecache::cursor::TokenKey;
-use eci_imagecache::describe::DescribeRequest;
-use eci_imagecache::index::{Index, Scratch};
-use eci_imagecache::oracle::NaiveIndex;
 use eci_imagecache::automatch::AutoMatchRequest;
 use eci_imagecache::clock::ManualClock;
-use eci_imagecache::engine::{CreateRequest, DEFAULT_ACCOUNT, DeleteRequest, Engine, UpdateRequest};
+use eci_imagecache::cursor::TokenKey;
+use eci_imagecache::describe::DescribeRequest;
+use eci_imagecache::engine::{
+    CreateRequest, DEFAULT_ACCOUNT, DeleteRequest, Engine, UpdateRequest,
+};
+use eci_imagecache::index::{Index, Scratch};
+use eci_imagecache::oracle::NaiveIndex;
 use eci_imagecache::record::{CacheStatus, ImageCache};
 use eci_imagecache::reference::{Reference, RegistryAliases};
 use eci_imagecache::workload::{QuerySet, Workload};
@@ -199,7 +201,11 @@ impl Sqlite {
             .unwrap();
         tx.prepare_cached("UPDATE caches SET ready = ?2, size = ?3 WHERE slot = ?1")
             .unwrap()
-            .execute((slot, (c.status == CacheStatus::Ready) as i64, c.size_gib as i64))
+            .execute((
+                slot,
+                (c.status == CacheStatus::Ready) as i64,
+                c.size_gib as i64,
+            ))
             .unwrap();
         tx.prepare_cached("DELETE FROM images WHERE cache = ?1")
             .unwrap()
@@ -491,7 +497,10 @@ fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
         floor.push(ns(t));
         if i < e.naive_queries {
             let t = Instant::now();
-            let naive = e.naive.best_match(g).map(|b| (b.cache.id.clone(), b.exact, b.partial));
+            let naive = e
+                .naive
+                .best_match(g)
+                .map(|b| (b.cache.id.clone(), b.exact, b.partial));
             slow.push(ns(t));
             assert_eq!(naive, best, "index vs naive, Q6 #{i}");
         }
@@ -514,7 +523,12 @@ fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
 
 /// R9: a batch of auto-matches on a rayon pool of two threads against one.
 fn measure_batch(engine: &mut Engine, groups: &[AutoMatchRequest]) -> Row {
-    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
     let (one, two) = (pool(1), pool(2));
     let (mut single, mut double) = (vec![], vec![]);
     let mut answers = None;
@@ -529,9 +543,9 @@ fn measure_batch(engine: &mut Engine, groups: &[AutoMatchRequest]) -> Row {
         let ids = |v: &[Result<_, _>]| -> Vec<Option<String>> {
             v.iter()
                 .map(|r| match r {
-                    Ok(eci_imagecache::automatch::AutoMatchOutcome::Hit { image_cache_id, .. }) => {
-                        Some(image_cache_id.clone())
-                    }
+                    Ok(eci_imagecache::automatch::AutoMatchOutcome::Hit {
+                        image_cache_id, ..
+                    }) => Some(image_cache_id.clone()),
                     _ => None,
                 })
                 .collect()
@@ -611,7 +625,9 @@ fn measure_mutations(
     let (mut delete, mut delete_sql) = (vec![], vec![]);
     for c in to_delete {
         let t = Instant::now();
-        engine.delete(&DeleteRequest::new(&c.region_id, &c.id)).unwrap();
+        engine
+            .delete(&DeleteRequest::new(&c.region_id, &c.id))
+            .unwrap();
         delete.push(ns(t));
         let t = Instant::now();
         sqlite.delete(&c.id);
@@ -676,7 +692,11 @@ fn measure_churn(
                 let t = Instant::now();
                 let n = naive.describe(q).unwrap();
                 slow += ns(t);
-                assert_eq!((ids(&n.image_caches), n.total_count), answer, "M1 naive #{i}");
+                assert_eq!(
+                    (ids(&n.image_caches), n.total_count),
+                    answer,
+                    "M1 naive #{i}"
+                );
             }
             if with_sql {
                 let t = Instant::now();
@@ -687,7 +707,12 @@ fn measure_churn(
             continue;
         }
         let record = |engine: &Engine, id: &str| {
-            engine.index(DEFAULT_ACCOUNT, &region).unwrap().get(id).unwrap().clone()
+            engine
+                .index(DEFAULT_ACCOUNT, &region)
+                .unwrap()
+                .get(id)
+                .unwrap()
+                .clone()
         };
         match roll {
             0 => {
@@ -825,7 +850,13 @@ fn main() {
     let t = Instant::now();
     // The engine, at the workload's "now", holds the corpus in one region's
     // index; Q1–Q6 read that index, R8, R9 and M1 go through the engine.
-    let clock = ManualClock::new(caches.iter().map(|c| c.creation_time).max().unwrap_or_default());
+    let clock = ManualClock::new(
+        caches
+            .iter()
+            .map(|c| c.creation_time)
+            .max()
+            .unwrap_or_default(),
+    );
     let mut engine = Engine::builder()
         .clock(clock)
         .seed(a.seed)
@@ -836,7 +867,9 @@ fn main() {
         engine.import_as(DEFAULT_ACCOUNT, c.clone()).unwrap();
     }
     let build_index = t.elapsed();
-    let region = caches.first().map_or("cn-hangzhou".to_owned(), |c| c.region_id.clone());
+    let region = caches
+        .first()
+        .map_or("cn-hangzhou".to_owned(), |c| c.region_id.clone());
     let index_rss = rss().1.saturating_sub(before);
     let empty = Index::new(rules.clone(), TokenKey::from_seed(a.seed));
     let index = engine.index(DEFAULT_ACCOUNT, &region).unwrap_or(&empty);
@@ -874,7 +907,7 @@ fn main() {
     let mut rows = rows;
     let groups = workload.container_groups(a.queries, &caches);
     rows.push(measure_automatch(&engines, &groups));
-    drop(engines);
+    let Engines { .. } = engines; // the index is not read after this
     let batch = workload.container_groups(a.batch, &caches);
     rows.push(measure_batch(&mut engine, &batch));
     if a.mutations > 0 {
@@ -887,8 +920,16 @@ fn main() {
             rows.extend(measure_mutations(&mut engine, &mut sqlite, for_r8, &caches));
         }
         let churn = workload.queries(QuerySet::Match, a.queries, &caches);
-        let naive_ops = if naive_queries > 0 { naive_queries * 10 / 9 } else { 0 };
-        let sqlite_ops = if sqlite_queries > 0 { sqlite_queries * 10 / 9 } else { 0 };
+        let naive_ops = if naive_queries > 0 {
+            naive_queries * 10 / 9
+        } else {
+            0
+        };
+        let sqlite_ops = if sqlite_queries > 0 {
+            sqlite_queries * 10 / 9
+        } else {
+            0
+        };
         if naive_ops > 0 {
             // The oracle holds what the engine holds now.
             naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(a.seed));

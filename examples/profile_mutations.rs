@@ -5,12 +5,16 @@
 use std::time::Instant;
 
 use eci_imagecache::clock::ManualClock;
-use eci_imagecache::engine::{CreateRequest, DEFAULT_ACCOUNT, DeleteRequest, Engine, UpdateRequest};
+use eci_imagecache::engine::{
+    CreateRequest, DEFAULT_ACCOUNT, DeleteRequest, Engine, UpdateRequest,
+};
 use eci_imagecache::record::{CacheStatus, ImageCache};
 use eci_imagecache::workload::Workload;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().unwrap());
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<usize>().unwrap());
     let n = args.next().unwrap_or(100_000);
     let k = args.next().unwrap_or(20_000);
     let only = std::env::args().nth(3).unwrap_or_default();
@@ -18,7 +22,11 @@ fn main() {
     let all: Vec<ImageCache> = workload.caches(n + k).collect();
     let (corpus, fresh) = all.split_at(n);
     let clock = ManualClock::new(corpus.iter().map(|c| c.creation_time).max().unwrap());
-    let mut engine = Engine::builder().clock(clock).seed(1).quota(usize::MAX).build();
+    let mut engine = Engine::builder()
+        .clock(clock)
+        .seed(1)
+        .quota(usize::MAX)
+        .build();
     for c in corpus {
         engine.import_as(DEFAULT_ACCOUNT, c.clone()).unwrap();
     }
@@ -29,18 +37,40 @@ fn main() {
         r.tags = c.tags.clone();
         engine.create(&r).unwrap();
     }
-    println!("create {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / k as f64);
-    let ready: Vec<&ImageCache> = corpus.iter().filter(|c| c.status == CacheStatus::Ready).take(2 * k).collect();
+    println!(
+        "create {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / k as f64
+    );
+    let ready: Vec<&ImageCache> = corpus
+        .iter()
+        .filter(|c| c.status == CacheStatus::Ready)
+        .take(2 * k)
+        .collect();
     let t = Instant::now();
-    for (i, c) in ready[..k].iter().enumerate().filter(|_| only.is_empty() || only == "update") {
+    for (i, c) in ready[..k]
+        .iter()
+        .enumerate()
+        .filter(|_| only.is_empty() || only == "update")
+    {
         let mut r = UpdateRequest::new(&c.region_id, &c.id);
         r.images = Some(fresh[i].images.clone());
         let _ = engine.update(&r);
     }
-    println!("update {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / k as f64);
+    println!(
+        "update {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / k as f64
+    );
     let t = Instant::now();
-    for c in ready[k..].iter().filter(|_| only.is_empty() || only == "delete") {
-        engine.delete(&DeleteRequest::new(&c.region_id, &c.id)).unwrap();
+    for c in ready[k..]
+        .iter()
+        .filter(|_| only.is_empty() || only == "delete")
+    {
+        engine
+            .delete(&DeleteRequest::new(&c.region_id, &c.id))
+            .unwrap();
     }
-    println!("delete {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / k as f64);
+    println!(
+        "delete {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / k as f64
+    );
 }

@@ -16,21 +16,34 @@ fn main() {
     for c in &all {
         index.insert(c.clone());
     }
-    println!("build {:.2?}, overhead {:.1} B/cache", t.elapsed(), index.stats().overhead_bytes as f64 / n as f64);
+    println!(
+        "build {:.2?}, overhead {:.1} B/cache",
+        t.elapsed(),
+        index.stats().overhead_bytes as f64 / n as f64
+    );
     let victims: Vec<String> = all.iter().step_by(n / k).map(|c| c.id.clone()).collect();
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     for _ in 0..rounds {
         let t = Instant::now();
         let mut removed = Vec::new();
         for id in &victims {
             removed.push(index.remove(id).unwrap());
         }
-        println!("remove {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64);
+        println!(
+            "remove {:.2} µs",
+            t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64
+        );
         let t = Instant::now();
         for c in removed {
             index.insert(c);
         }
-        println!("insert (random times) {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64);
+        println!(
+            "insert (random times) {:.2} µs",
+            t.elapsed().as_secs_f64() * 1e6 / victims.len() as f64
+        );
     }
     std::process::exit(0);
 }

@@ -130,7 +130,10 @@ impl AutoMatchRequest {
             ));
         }
         if self.temporary_storage_gib == 0 {
-            return Err(ApiError::invalid("TemporaryStorageSize", "must be at least 1"));
+            return Err(ApiError::invalid(
+                "TemporaryStorageSize",
+                "must be at least 1",
+            ));
         }
         if self.match_count_request == Some(0) {
             return Err(ApiError::invalid("MatchCountRequest", "must be at least 1"));
@@ -190,7 +193,11 @@ pub fn rank(storage_gib: u32, a: (&ImageCache, u32, u32), b: (&ImageCache, u32, 
     let (cb, fb, pb) = b;
     fb.cmp(&fa)
         .then(pb.cmp(&pa))
-        .then(storage_gib.abs_diff(ca.size_gib).cmp(&storage_gib.abs_diff(cb.size_gib)))
+        .then(
+            storage_gib
+                .abs_diff(ca.size_gib)
+                .cmp(&storage_gib.abs_diff(cb.size_gib)),
+        )
         .then(cb.creation_time.cmp(&ca.creation_time))
         .then_with(|| ca.id.cmp(&cb.id))
 }

@@ -26,18 +26,42 @@ const C: i64 = 100;
 const U: i64 = 50;
 const QUOTA: usize = 4;
 const IMAGES: &[&str] = &[
-    "nginx:1", "nginx:2", "redis", "registry.cn-hangzhou.aliyuncs.com/t/app:1",
-    "registry-vpc.cn-hangzhou.aliyuncs.com/t/app:2", "fail/x",
+    "nginx:1",
+    "nginx:2",
+    "redis",
+    "registry.cn-hangzhou.aliyuncs.com/t/app:1",
+    "registry-vpc.cn-hangzhou.aliyuncs.com/t/app:2",
+    "fail/x",
 ];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Create { images: Vec<usize>, lru: bool, retention: Option<u32>, size: u32, token: Option<u8> },
-    Update { pick: usize, images: Vec<usize>, token: Option<u8> },
-    Delete { pick: usize, token: Option<u8> },
+    Create {
+        images: Vec<usize>,
+        lru: bool,
+        retention: Option<u32>,
+        size: u32,
+        token: Option<u8>,
+    },
+    Update {
+        pick: usize,
+        images: Vec<usize>,
+        token: Option<u8>,
+    },
+    Delete {
+        pick: usize,
+        token: Option<u8>,
+    },
     Advance(i64),
-    Describe { images: Vec<usize>, full: bool, limit: Option<u32> },
-    AutoMatch { images: Vec<usize>, storage: u32 },
+    Describe {
+        images: Vec<usize>,
+        full: bool,
+        limit: Option<u32>,
+    },
+    AutoMatch {
+        images: Vec<usize>,
+        storage: u32,
+    },
 }
 
 fn images() -> impl Strategy<Value = Vec<usize>> {
@@ -114,12 +138,28 @@ fn fails(images: &[usize]) -> bool {
 
 fn keys(images: &[usize]) -> Vec<String> {
     let rules = RegistryAliases::default();
-    images.iter().map(|&i| rules.exact_key(&Reference::parse(IMAGES[i]).unwrap()).as_str().to_owned()).collect()
+    images
+        .iter()
+        .map(|&i| {
+            rules
+                .exact_key(&Reference::parse(IMAGES[i]).unwrap())
+                .as_str()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn repo_keys(images: &[usize]) -> Vec<String> {
     let rules = RegistryAliases::default();
-    images.iter().map(|&i| rules.exact_key(&Reference::parse(IMAGES[i]).unwrap()).repo().to_owned()).collect()
+    images
+        .iter()
+        .map(|&i| {
+            rules
+                .exact_key(&Reference::parse(IMAGES[i]).unwrap())
+                .repo()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -128,8 +168,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         .clock(clock.clone())
         .seed(11)
         .quota(QUOTA)
-        .durations(Durations { preparing: P as u32, creating: C as u32, updating: U as u32 })
-        .fail_when(FailurePredicate::new(|c| c.images.iter().any(|i| i.written().starts_with("fail/")).then(|| "injected".to_owned())))
+        .durations(Durations {
+            preparing: P as u32,
+            creating: C as u32,
+            updating: U as u32,
+        })
+        .fail_when(FailurePredicate::new(|c| {
+            c.images
+                .iter()
+                .any(|i| i.written().starts_with("fail/"))
+                .then(|| "injected".to_owned())
+        }))
         .build();
     let t0 = clock_now(&clock);
     let mut now = t0;
@@ -147,7 +196,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 model.retain(|m| !m.gone(now));
                 tokens.retain(|_, (_, _, at)| *at + 86_400 > now);
             }
-            Op::Create { images, lru, retention, size, token } => {
+            Op::Create {
+                images,
+                lru,
+                retention,
+                size,
+                token,
+            } => {
                 let mut r = CreateRequest::new(REGION, "cache").size_gib(size);
                 for &i in &images {
                     r = r.image(IMAGES[i]).unwrap();
@@ -168,7 +223,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         continue;
                     }
                     Some(_) => {
-                        prop_assert_eq!(got.unwrap_err().code().as_str(), "IdempotentParameterMismatch");
+                        prop_assert_eq!(
+                            got.unwrap_err().code().as_str(),
+                            "IdempotentParameterMismatch"
+                        );
                         continue;
                     }
                     None => {}
@@ -177,8 +235,19 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     // The victim: LRU, not busy, oldest last use (else creation), then id.
                     let victim = model
                         .iter()
-                        .filter(|m| m.lru && !matches!(m.state(now).0, CacheStatus::Preparing | CacheStatus::Creating | CacheStatus::Updating))
-                        .min_by(|a, b| (a.last_matched.unwrap_or(a.created), &a.id).cmp(&(b.last_matched.unwrap_or(b.created), &b.id)))
+                        .filter(|m| {
+                            m.lru
+                                && !matches!(
+                                    m.state(now).0,
+                                    CacheStatus::Preparing
+                                        | CacheStatus::Creating
+                                        | CacheStatus::Updating
+                                )
+                        })
+                        .min_by(|a, b| {
+                            (a.last_matched.unwrap_or(a.created), &a.id)
+                                .cmp(&(b.last_matched.unwrap_or(b.created), &b.id))
+                        })
                         .map(|m| m.id.clone());
                     match victim {
                         Some(v) => model.retain(|m| m.id != v),
@@ -205,14 +274,23 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     size,
                 });
             }
-            Op::Update { pick, images, token } => {
+            Op::Update {
+                pick,
+                images,
+                token,
+            } => {
                 if model.is_empty() {
                     continue;
                 }
                 let i = pick % model.len();
                 let id = model[i].id.clone();
                 let mut r = UpdateRequest::new(REGION, &id);
-                r.images = Some(images.iter().map(|&k| eci_imagecache::record::CachedImage::parse(IMAGES[k]).unwrap()).collect());
+                r.images = Some(
+                    images
+                        .iter()
+                        .map(|&k| eci_imagecache::record::CachedImage::parse(IMAGES[k]).unwrap())
+                        .collect(),
+                );
                 let params = format!("{id}{images:?}");
                 if let Some(t) = token {
                     r = r.client_token(format!("t{t}"));
@@ -224,7 +302,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         continue;
                     }
                     Some(_) => {
-                        prop_assert_eq!(got.unwrap_err().code().as_str(), "IdempotentParameterMismatch");
+                        prop_assert_eq!(
+                            got.unwrap_err().code().as_str(),
+                            "IdempotentParameterMismatch"
+                        );
                         continue;
                     }
                     None => {}
@@ -263,7 +344,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         continue;
                     }
                     Some(_) => {
-                        prop_assert_eq!(got.unwrap_err().code().as_str(), "IdempotentParameterMismatch");
+                        prop_assert_eq!(
+                            got.unwrap_err().code().as_str(),
+                            "IdempotentParameterMismatch"
+                        );
                         continue;
                     }
                     None => {}
@@ -275,10 +359,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         tokens.insert((2, t), (id, None, now));
                     }
                 } else {
-                    prop_assert_eq!(got.unwrap_err().code().as_str(), "InvalidImageCacheId.NotFound");
+                    prop_assert_eq!(
+                        got.unwrap_err().code().as_str(),
+                        "InvalidImageCacheId.NotFound"
+                    );
                 }
             }
-            Op::Describe { images, full, limit } => {
+            Op::Describe {
+                images,
+                full,
+                limit,
+            } => {
                 let mut r = DescribeRequest::new(REGION).full_match(full);
                 for &i in &images {
                     r = r.match_image(IMAGES[i]).unwrap();
@@ -305,10 +396,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                     let a = fresh.describe(&q).unwrap();
                     let b = naive.describe(&q).unwrap();
-                    let ids = |p: &eci_imagecache::describe::DescribePage<'_>| p.image_caches.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+                    let ids = |p: &eci_imagecache::describe::DescribePage<'_>| {
+                        p.image_caches
+                            .iter()
+                            .map(|c| c.id.clone())
+                            .collect::<Vec<_>>()
+                    };
                     prop_assert_eq!(ids(&a), ids(&b));
                     prop_assert_eq!(a.total_count, b.total_count);
-                    let mut live = engine.describe(&q.clone().next_token(String::new())).unwrap();
+                    let mut live = engine
+                        .describe(&q.clone().next_token(String::new()))
+                        .unwrap();
                     if q.next_token.is_none() {
                         prop_assert_eq!(ids(&live), ids(&a));
                         prop_assert_eq!(live.total_count, a.total_count);
@@ -338,7 +436,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .filter_map(|m| {
                         let (mk, mr) = (keys(&m.images), repo_keys(&m.images));
                         let f = distinct.iter().filter(|(e, _)| mk.contains(e)).count() as u32;
-                        let p = distinct.iter().filter(|(e, r)| !mk.contains(e) && mr.contains(r)).count() as u32;
+                        let p = distinct
+                            .iter()
+                            .filter(|(e, r)| !mk.contains(e) && mr.contains(r))
+                            .count() as u32;
                         (f + p >= 1).then_some((m, f, p))
                     })
                     .min_by(|a, b| {
@@ -350,11 +451,27 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     })
                     .map(|(m, f, p)| (m.id.clone(), f, p));
                 match (&got, best) {
-                    (AutoMatchOutcome::Hit { image_cache_id, exact, partial, .. }, Some((id, f, p))) => {
-                        prop_assert_eq!((image_cache_id.clone(), *exact, *partial), (id.clone(), f, p));
+                    (
+                        AutoMatchOutcome::Hit {
+                            image_cache_id,
+                            exact,
+                            partial,
+                            ..
+                        },
+                        Some((id, f, p)),
+                    ) => {
+                        prop_assert_eq!(
+                            (image_cache_id.clone(), *exact, *partial),
+                            (id.clone(), f, p)
+                        );
                         model.iter_mut().find(|m| m.id == id).unwrap().last_matched = Some(now);
                     }
-                    (AutoMatchOutcome::Miss { auto_created: None, .. }, None) => {}
+                    (
+                        AutoMatchOutcome::Miss {
+                            auto_created: None, ..
+                        },
+                        None,
+                    ) => {}
                     (got, best) => prop_assert!(false, "engine {:?}, model {:?}", got, best),
                 }
             }
@@ -387,18 +504,26 @@ fn check(engine: &mut Engine, model: &[M], now: i64) -> Result<(), TestCaseError
         prop_assert_eq!((c.status, c.progress), m.state(now), "{}", m.id);
         prop_assert_eq!(c.last_matched_time.map(|t| t.as_second()), m.last_matched);
         prop_assert_eq!(c.elimination_strategy == EliminationStrategy::Lru, m.lru);
-        prop_assert_eq!(c.snapshot_id.is_some(), {
-            let ready_once = m.updating || m.state(now).0 == CacheStatus::Ready;
-            ready_once
-        });
+        // A snapshot exists once the cache was Ready (an update keeps it).
+        let ready_once = m.updating || m.state(now).0 == CacheStatus::Ready;
+        prop_assert_eq!(c.snapshot_id.is_some(), ready_once);
         prop_assert!(c.events.len() <= 50);
     }
     let lru: Vec<&str> = index.lru_order().map(|c| c.id.as_str()).collect();
     let mut want: Vec<&M> = model
         .iter()
-        .filter(|m| m.lru && !matches!(m.state(now).0, CacheStatus::Preparing | CacheStatus::Creating | CacheStatus::Updating))
+        .filter(|m| {
+            m.lru
+                && !matches!(
+                    m.state(now).0,
+                    CacheStatus::Preparing | CacheStatus::Creating | CacheStatus::Updating
+                )
+        })
         .collect();
-    want.sort_by(|a, b| (a.last_matched.unwrap_or(a.created), &a.id).cmp(&(b.last_matched.unwrap_or(b.created), &b.id)));
+    want.sort_by(|a, b| {
+        (a.last_matched.unwrap_or(a.created), &a.id)
+            .cmp(&(b.last_matched.unwrap_or(b.created), &b.id))
+    });
     let want: Vec<&str> = want.iter().map(|m| m.id.as_str()).collect();
     prop_assert_eq!(lru, want);
     Ok(())

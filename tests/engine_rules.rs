@@ -13,10 +13,25 @@ const REGION: &str = "cn-hangzhou";
 /// `creating` (still Creating), ids returned.
 fn fixture() -> (Engine, ManualClock, String, String) {
     let clock = ManualClock::new("2024-05-01T08:00:00Z".parse().unwrap());
-    let mut engine = Engine::builder().clock(clock.clone()).seed(1).quota(3).build();
-    let ready = create(&mut engine, &[("ImageCacheName", "ready"), ("Image.1", "nginx:1.25"), ("EliminationStrategy", "LRU"), ("ClientToken", "t-ready")]);
+    let mut engine = Engine::builder()
+        .clock(clock.clone())
+        .seed(1)
+        .quota(3)
+        .build();
+    let ready = create(
+        &mut engine,
+        &[
+            ("ImageCacheName", "ready"),
+            ("Image.1", "nginx:1.25"),
+            ("EliminationStrategy", "LRU"),
+            ("ClientToken", "t-ready"),
+        ],
+    );
     clock.advance_secs(3600);
-    let creating = create(&mut engine, &[("ImageCacheName", "creating"), ("Image.1", "redis:7")]);
+    let creating = create(
+        &mut engine,
+        &[("ImageCacheName", "creating"), ("Image.1", "redis:7")],
+    );
     clock.advance_secs(60);
     (engine, clock, ready, creating)
 }
@@ -34,30 +49,52 @@ fn with_region<'a>(params: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 fn run(engine: &mut Engine, action: &str, params: &[(&str, &str)]) -> Reply {
-    call(engine, DEFAULT_ACCOUNT, action, params.iter().copied(), "req-1".to_owned())
+    call(
+        engine,
+        DEFAULT_ACCOUNT,
+        action,
+        params.iter().copied(),
+        "req-1".to_owned(),
+    )
 }
 
 /// Asserts the call fails with exactly this code, status and message, and
 /// changes nothing.
 #[track_caller]
-fn fails(engine: &mut Engine, action: &str, params: &[(&str, &str)], code: &str, status: u16, message: &str) {
+fn fails(
+    engine: &mut Engine,
+    action: &str,
+    params: &[(&str, &str)],
+    code: &str,
+    status: u16,
+    message: &str,
+) {
     // What time has made due is applied first: only the call itself must
     // change nothing.
     engine.tick();
     let before = engine.to_bytes();
     let reply = run(engine, action, params);
     assert_eq!(
-        (reply.http_status, reply.body["Code"].as_str(), reply.body["Message"].as_str()),
+        (
+            reply.http_status,
+            reply.body["Code"].as_str(),
+            reply.body["Message"].as_str()
+        ),
         (status, Some(code), Some(message)),
         "{action} {params:?}"
     );
     assert_eq!(reply.body["RequestId"], "req-1");
     assert_eq!(reply.body.as_object().unwrap().len(), 3, "{reply:?}");
-    assert!(engine.to_bytes() == before, "{action} {params:?} changed the state");
+    assert!(
+        engine.to_bytes() == before,
+        "{action} {params:?} changed the state"
+    );
 }
 
 fn missing(name: &str) -> String {
-    format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied.")
+    format!(
+        "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+    )
 }
 
 fn invalid(name: &str, reason: &str) -> String {
@@ -67,7 +104,11 @@ fn invalid(name: &str, reason: &str) -> String {
 #[test]
 fn create_validation() {
     let (mut e, _, _, _) = fixture();
-    let base = [("RegionId", REGION), ("ImageCacheName", "web"), ("Image.1", "nginx")];
+    let base = [
+        ("RegionId", REGION),
+        ("ImageCacheName", "web"),
+        ("Image.1", "nginx"),
+    ];
     let with = |extra: &[(&'static str, &'static str)]| {
         let mut v: Vec<(&str, &str)> = base.to_vec();
         for (k, val) in extra {
@@ -76,63 +117,295 @@ fn create_validation() {
         }
         v
     };
-    let without = |name: &str| base.iter().copied().filter(|(n, _)| *n != name).collect::<Vec<_>>();
+    let without = |name: &str| {
+        base.iter()
+            .copied()
+            .filter(|(n, _)| *n != name)
+            .collect::<Vec<_>>()
+    };
     let c = "CreateImageCache";
-    fails(&mut e, c, &without("RegionId"), "MissingParameter", 400, &missing("RegionId"));
-    fails(&mut e, c, &without("ImageCacheName"), "MissingParameter", 400, &missing("ImageCacheName"));
-    fails(&mut e, c, &without("Image.1"), "MissingParameter", 400, &missing("Image.1"));
-    let many: Vec<(String, String)> = (1..=21).map(|i| (format!("Image.{i}"), format!("app{i}"))).collect();
+    fails(
+        &mut e,
+        c,
+        &without("RegionId"),
+        "MissingParameter",
+        400,
+        &missing("RegionId"),
+    );
+    fails(
+        &mut e,
+        c,
+        &without("ImageCacheName"),
+        "MissingParameter",
+        400,
+        &missing("ImageCacheName"),
+    );
+    fails(
+        &mut e,
+        c,
+        &without("Image.1"),
+        "MissingParameter",
+        400,
+        &missing("Image.1"),
+    );
+    let many: Vec<(String, String)> = (1..=21)
+        .map(|i| (format!("Image.{i}"), format!("app{i}")))
+        .collect();
     let mut p = without("Image.1");
     p.extend(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    fails(&mut e, c, &p, "InvalidParameter", 400, &invalid("Image", "at most 20 images"));
-    fails(&mut e, c, &with(&[("Image.1", "Nginx")]), "InvalidParameter", 400, &invalid("Image.1", "repository path must be lower case: found 'N' at byte 0"));
+    fails(
+        &mut e,
+        c,
+        &p,
+        "InvalidParameter",
+        400,
+        &invalid("Image", "at most 20 images"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Image.1", "Nginx")]),
+        "InvalidParameter",
+        400,
+        &invalid(
+            "Image.1",
+            "repository path must be lower case: found 'N' at byte 0",
+        ),
+    );
     for (name, reason) in [
         ("a", "must be 2 to 128 characters long"),
-        ("Web", "may hold only lower-case letters, digits and '-', not 'W'"),
-        ("web_1", "may hold only lower-case letters, digits and '-', not '_'"),
+        (
+            "Web",
+            "may hold only lower-case letters, digits and '-', not 'W'",
+        ),
+        (
+            "web_1",
+            "may hold only lower-case letters, digits and '-', not '_'",
+        ),
         ("-web", "must start with a letter or a digit"),
         ("web-", "must not end with '-'"),
     ] {
-        fails(&mut e, c, &with(&[("ImageCacheName", name)]), "InvalidParameter", 400, &invalid("ImageCacheName", reason));
+        fails(
+            &mut e,
+            c,
+            &with(&[("ImageCacheName", name)]),
+            "InvalidParameter",
+            400,
+            &invalid("ImageCacheName", reason),
+        );
     }
     let long = "a".repeat(129);
-    let p: Vec<(&str, &str)> = with(&[]).into_iter().map(|(k, v)| if k == "ImageCacheName" { (k, long.as_str()) } else { (k, v) }).collect();
-    fails(&mut e, c, &p, "InvalidParameter", 400, &invalid("ImageCacheName", "must be 2 to 128 characters long"));
+    let p: Vec<(&str, &str)> = with(&[])
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "ImageCacheName" {
+                (k, long.as_str())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    fails(
+        &mut e,
+        c,
+        &p,
+        "InvalidParameter",
+        400,
+        &invalid("ImageCacheName", "must be 2 to 128 characters long"),
+    );
     for size in ["19", "32769", "0"] {
-        fails(&mut e, c, &with(&[("ImageCacheSize", size)]), "InvalidParameter", 400, &invalid("ImageCacheSize", "must be 20 to 32768 GiB"));
+        fails(
+            &mut e,
+            c,
+            &with(&[("ImageCacheSize", size)]),
+            "InvalidParameter",
+            400,
+            &invalid("ImageCacheSize", "must be 20 to 32768 GiB"),
+        );
     }
-    fails(&mut e, c, &with(&[("ImageCacheSize", "2x")]), "InvalidParameter", 400, &invalid("ImageCacheSize", "expected an integer, got \"2x\""));
-    fails(&mut e, c, &with(&[("ImageCacheSize", "-20")]), "InvalidParameter", 400, &invalid("ImageCacheSize", "expected an integer, got \"-20\""));
-    fails(&mut e, c, &with(&[("RetentionDays", "0")]), "InvalidParameter", 400, &invalid("RetentionDays", "must be at least 1"));
-    let tags: Vec<(String, String)> = (1..=21).map(|i| (format!("Tag.{i}.Key"), format!("k{i}"))).collect();
+    fails(
+        &mut e,
+        c,
+        &with(&[("ImageCacheSize", "2x")]),
+        "InvalidParameter",
+        400,
+        &invalid("ImageCacheSize", "expected an integer, got \"2x\""),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("ImageCacheSize", "-20")]),
+        "InvalidParameter",
+        400,
+        &invalid("ImageCacheSize", "expected an integer, got \"-20\""),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("RetentionDays", "0")]),
+        "InvalidParameter",
+        400,
+        &invalid("RetentionDays", "must be at least 1"),
+    );
+    let tags: Vec<(String, String)> = (1..=21)
+        .map(|i| (format!("Tag.{i}.Key"), format!("k{i}")))
+        .collect();
     let mut p = with(&[]);
     p.extend(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    fails(&mut e, c, &p, "InvalidParameter", 400, &invalid("Tag", "at most 20 tags"));
-    fails(&mut e, c, &with(&[("Tag.1.Value", "v")]), "MissingParameter", 400, &missing("Tag.1.Key"));
-    fails(&mut e, c, &with(&[("Tag.1.Colour", "v")]), "InvalidParameter", 400, &invalid("Tag.1.Colour", "unknown field"));
+    fails(
+        &mut e,
+        c,
+        &p,
+        "InvalidParameter",
+        400,
+        &invalid("Tag", "at most 20 tags"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Tag.1.Value", "v")]),
+        "MissingParameter",
+        400,
+        &missing("Tag.1.Key"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Tag.1.Colour", "v")]),
+        "InvalidParameter",
+        400,
+        &invalid("Tag.1.Colour", "unknown field"),
+    );
     let creds: Vec<(String, String)> = (1..=11)
-        .flat_map(|i| ["Server", "UserName", "Password"].map(|f| (format!("ImageRegistryCredential.{i}.{f}"), "x".to_owned())))
+        .flat_map(|i| {
+            ["Server", "UserName", "Password"]
+                .map(|f| (format!("ImageRegistryCredential.{i}.{f}"), "x".to_owned()))
+        })
         .collect();
     let mut p = with(&[]);
     p.extend(creds.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    fails(&mut e, c, &p, "InvalidParameter", 400, &invalid("ImageRegistryCredential", "at most 10 credentials"));
-    fails(&mut e, c, &with(&[("ImageRegistryCredential.1.Server", "r.example.com"), ("ImageRegistryCredential.1.UserName", "u")]), "MissingParameter", 400, &missing("ImageRegistryCredential.1.Password"));
-    fails(&mut e, c, &with(&[("VSwitchId", "v1,v2,v3,v4,v5,v6,v7,v8,v9,v10,v11")]), "InvalidParameter", 400, &invalid("VSwitchId", "at most 10 ids separated by commas"));
-    fails(&mut e, c, &with(&[("VSwitchId", "v1,,v2")]), "InvalidParameter", 400, &invalid("VSwitchId", "an empty id between commas"));
-    fails(&mut e, c, &with(&[("EliminationStrategy", "FIFO")]), "InvalidParameter", 400, &invalid("EliminationStrategy", "expected empty or LRU, got \"FIFO\""));
+    fails(
+        &mut e,
+        c,
+        &p,
+        "InvalidParameter",
+        400,
+        &invalid("ImageRegistryCredential", "at most 10 credentials"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[
+            ("ImageRegistryCredential.1.Server", "r.example.com"),
+            ("ImageRegistryCredential.1.UserName", "u"),
+        ]),
+        "MissingParameter",
+        400,
+        &missing("ImageRegistryCredential.1.Password"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("VSwitchId", "v1,v2,v3,v4,v5,v6,v7,v8,v9,v10,v11")]),
+        "InvalidParameter",
+        400,
+        &invalid("VSwitchId", "at most 10 ids separated by commas"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("VSwitchId", "v1,,v2")]),
+        "InvalidParameter",
+        400,
+        &invalid("VSwitchId", "an empty id between commas"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("EliminationStrategy", "FIFO")]),
+        "InvalidParameter",
+        400,
+        &invalid("EliminationStrategy", "expected empty or LRU, got \"FIFO\""),
+    );
     let token = "t".repeat(65);
     let mut p = with(&[]);
     p.push(("ClientToken", token.as_str()));
-    fails(&mut e, c, &p, "InvalidParameter", 400, &invalid("ClientToken", "at most 64 characters"));
-    fails(&mut e, c, &with(&[("ClientToken", "caf\u{e9}")]), "InvalidParameter", 400, &invalid("ClientToken", "may hold only printable ASCII characters"));
-    fails(&mut e, c, &with(&[("ClientToken", "a\tb")]), "InvalidParameter", 400, &invalid("ClientToken", "may hold only printable ASCII characters"));
-    fails(&mut e, c, &with(&[("Flash", "yes")]), "InvalidParameter", 400, &invalid("Flash", "expected true or false, got \"yes\""));
-    fails(&mut e, c, &with(&[("FlashCopyCount", "0")]), "InvalidParameter", 400, &invalid("FlashCopyCount", "must be at least 1"));
-    fails(&mut e, c, &with(&[("Colour", "blue")]), "InvalidParameter", 400, &invalid("Colour", "unknown parameter for CreateImageCache"));
-    fails(&mut e, c, &with(&[("Image.0", "redis")]), "InvalidParameter", 400, &invalid("Image.0", "list indices are 1-based decimal numbers"));
-    fails(&mut e, c, &with(&[("AcrRegistryInfo.1.Domain.1", "not a host!")]), "InvalidParameter", 400, &invalid("AcrRegistryInfo.1.Domain", "\"not a host!\" is not a registry host name"));
+    fails(
+        &mut e,
+        c,
+        &p,
+        "InvalidParameter",
+        400,
+        &invalid("ClientToken", "at most 64 characters"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("ClientToken", "caf\u{e9}")]),
+        "InvalidParameter",
+        400,
+        &invalid("ClientToken", "may hold only printable ASCII characters"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("ClientToken", "a\tb")]),
+        "InvalidParameter",
+        400,
+        &invalid("ClientToken", "may hold only printable ASCII characters"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Flash", "yes")]),
+        "InvalidParameter",
+        400,
+        &invalid("Flash", "expected true or false, got \"yes\""),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("FlashCopyCount", "0")]),
+        "InvalidParameter",
+        400,
+        &invalid("FlashCopyCount", "must be at least 1"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Colour", "blue")]),
+        "InvalidParameter",
+        400,
+        &invalid("Colour", "unknown parameter for CreateImageCache"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Image.0", "redis")]),
+        "InvalidParameter",
+        400,
+        &invalid("Image.0", "list indices are 1-based decimal numbers"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("AcrRegistryInfo.1.Domain.1", "not a host!")]),
+        "InvalidParameter",
+        400,
+        &invalid(
+            "AcrRegistryInfo.1.Domain",
+            "\"not a host!\" is not a registry host name",
+        ),
+    );
     // ClientToken reused with other parameters.
-    fails(&mut e, c, &with(&[("ImageCacheName", "other"), ("ClientToken", "t-ready")]), "IdempotentParameterMismatch", 400, "The request uses the same client token as a previous, but non-identical request.");
+    fails(
+        &mut e,
+        c,
+        &with(&[("ImageCacheName", "other"), ("ClientToken", "t-ready")]),
+        "IdempotentParameterMismatch",
+        400,
+        "The request uses the same client token as a previous, but non-identical request.",
+    );
 }
 
 #[test]
@@ -140,92 +413,380 @@ fn create_limits_accepted_at_the_boundary() {
     let (mut e, _, _, _) = fixture();
     let name128 = format!("a{}", "-b".repeat(63) + "c");
     assert_eq!(name128.len(), 128);
-    let images: Vec<(String, String)> = (1..=20).map(|i| (format!("Image.{i}"), format!("app{i}:v{i}"))).collect();
-    let tags: Vec<(String, String)> = (1..=20).map(|i| (format!("Tag.{i}.Key"), format!("k{i}"))).collect();
+    let images: Vec<(String, String)> = (1..=20)
+        .map(|i| (format!("Image.{i}"), format!("app{i}:v{i}")))
+        .collect();
+    let tags: Vec<(String, String)> = (1..=20)
+        .map(|i| (format!("Tag.{i}.Key"), format!("k{i}")))
+        .collect();
     let creds: Vec<(String, String)> = (1..=10)
-        .flat_map(|i| ["Server", "UserName", "Password"].map(|f| (format!("ImageRegistryCredential.{i}.{f}"), format!("{f}{i}"))))
+        .flat_map(|i| {
+            ["Server", "UserName", "Password"].map(|f| {
+                (
+                    format!("ImageRegistryCredential.{i}.{f}"),
+                    format!("{f}{i}"),
+                )
+            })
+        })
         .collect();
     let token = "T".repeat(64);
-    let mut p: Vec<(&str, &str)> = vec![("ImageCacheName", name128.as_str()), ("ImageCacheSize", "32768"), ("RetentionDays", "1"), ("VSwitchId", "v1,v2,v3,v4,v5,v6,v7,v8,v9,v10"), ("ClientToken", token.as_str()), ("EliminationStrategy", "")];
+    let mut p: Vec<(&str, &str)> = vec![
+        ("ImageCacheName", name128.as_str()),
+        ("ImageCacheSize", "32768"),
+        ("RetentionDays", "1"),
+        ("VSwitchId", "v1,v2,v3,v4,v5,v6,v7,v8,v9,v10"),
+        ("ClientToken", token.as_str()),
+        ("EliminationStrategy", ""),
+    ];
     for list in [&images, &tags, &creds] {
         p.extend(list.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
     let id = create(&mut e, &p);
-    let cache = e.index(DEFAULT_ACCOUNT, REGION).unwrap().get(&id).unwrap().clone();
-    assert_eq!((cache.images.len(), cache.tags.len(), cache.settings.image_registry_credentials.len(), cache.size_gib), (20, 20, 10, 32768));
-    assert_eq!(cache.expire_time.map(|t| t.to_string()).as_deref(), Some("2024-05-02T09:01:00Z"));
-    create(&mut e, &[("ImageCacheName", "ab"), ("Image.1", "nginx"), ("ImageCacheSize", "20")]);
+    let cache = e
+        .index(DEFAULT_ACCOUNT, REGION)
+        .unwrap()
+        .get(&id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            cache.images.len(),
+            cache.tags.len(),
+            cache.settings.image_registry_credentials.len(),
+            cache.size_gib
+        ),
+        (20, 20, 10, 32768)
+    );
+    assert_eq!(
+        cache.expire_time.map(|t| t.to_string()).as_deref(),
+        Some("2024-05-02T09:01:00Z")
+    );
+    create(
+        &mut e,
+        &[
+            ("ImageCacheName", "ab"),
+            ("Image.1", "nginx"),
+            ("ImageCacheSize", "20"),
+        ],
+    );
 }
 
 #[test]
 fn quota_evicts_the_least_recently_used_else_fails() {
     let (mut e, clock, ready, creating) = fixture();
-    let third = create(&mut e, &[("ImageCacheName", "third"), ("Image.1", "busybox")]);
+    let third = create(
+        &mut e,
+        &[("ImageCacheName", "third"), ("Image.1", "busybox")],
+    );
     // At quota 3: `ready` is the only LRU cache that is not busy: evicted.
-    let fourth = create(&mut e, &[("ImageCacheName", "fourth"), ("Image.1", "alpine")]);
+    let fourth = create(
+        &mut e,
+        &[("ImageCacheName", "fourth"), ("Image.1", "alpine")],
+    );
     let index = e.index(DEFAULT_ACCOUNT, REGION).unwrap();
     assert!(index.get(&ready).is_none());
-    assert!(index.get(&creating).is_some() && index.get(&third).is_some() && index.get(&fourth).is_some());
-    fails(&mut e, "CreateImageCache", &with_region(&[("ImageCacheName", "fifth"), ("Image.1", "alpine")]), "QuotaExceeded", 403, "ImageCache quota exceeded.");
+    assert!(
+        index.get(&creating).is_some()
+            && index.get(&third).is_some()
+            && index.get(&fourth).is_some()
+    );
+    fails(
+        &mut e,
+        "CreateImageCache",
+        &with_region(&[("ImageCacheName", "fifth"), ("Image.1", "alpine")]),
+        "QuotaExceeded",
+        403,
+        "ImageCache quota exceeded.",
+    );
     // An LRU cache still being created cannot be evicted; once Ready it can.
     clock.advance_secs(1000);
-    fails(&mut e, "CreateImageCache", &with_region(&[("ImageCacheName", "fifth"), ("Image.1", "alpine")]), "QuotaExceeded", 403, "ImageCache quota exceeded.");
+    fails(
+        &mut e,
+        "CreateImageCache",
+        &with_region(&[("ImageCacheName", "fifth"), ("Image.1", "alpine")]),
+        "QuotaExceeded",
+        403,
+        "ImageCache quota exceeded.",
+    );
     let mut zero = Engine::builder().seed(1).quota(0).build();
-    fails(&mut zero, "CreateImageCache", &with_region(&[("ImageCacheName", "x1"), ("Image.1", "alpine")]), "QuotaExceeded", 403, "ImageCache quota exceeded.");
+    fails(
+        &mut zero,
+        "CreateImageCache",
+        &with_region(&[("ImageCacheName", "x1"), ("Image.1", "alpine")]),
+        "QuotaExceeded",
+        403,
+        "ImageCache quota exceeded.",
+    );
 }
 
 #[test]
 fn update_rules() {
     let (mut e, _, ready, creating) = fixture();
     let u = "UpdateImageCache";
-    fails(&mut e, u, &[("ImageCacheId", &ready)], "MissingParameter", 400, &missing("RegionId"));
-    fails(&mut e, u, &with_region(&[]), "MissingParameter", 400, &missing("ImageCacheId"));
-    fails(&mut e, u, &with_region(&[("ImageCacheId", "imc-00000000000000000000"), ("Image.1", "nginx")]), "InvalidImageCacheId.NotFound", 404, "The specified image cache imc-00000000000000000000 does not exist.");
-    fails(&mut e, u, &[("RegionId", "cn-beijing"), ("ImageCacheId", &ready), ("Image.1", "nginx")], "InvalidImageCacheId.NotFound", 404, &format!("The specified image cache {ready} does not exist."));
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &creating), ("Image.1", "nginx")]), "OperationConflict", 400, "Request was denied due to conflict with a previous request.");
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.25")]), "NoNeedUpdate", 400, "There are no changes to be updated for current resource.");
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready)]), "NoNeedUpdate", 400, "There are no changes to be updated for current resource.");
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("ImageCacheSize", "10")]), "InvalidParameter", 400, &invalid("ImageCacheSize", "must be 20 to 32768 GiB"));
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("ImageCacheName", "Bad")]), "InvalidParameter", 400, &invalid("ImageCacheName", "may hold only lower-case letters, digits and '-', not 'B'"));
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Annotations", "{}")]), "InvalidParameter", 400, &invalid("Annotations", "unknown parameter for UpdateImageCache"));
+    fails(
+        &mut e,
+        u,
+        &[("ImageCacheId", &ready)],
+        "MissingParameter",
+        400,
+        &missing("RegionId"),
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[]),
+        "MissingParameter",
+        400,
+        &missing("ImageCacheId"),
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[
+            ("ImageCacheId", "imc-00000000000000000000"),
+            ("Image.1", "nginx"),
+        ]),
+        "InvalidImageCacheId.NotFound",
+        404,
+        "The specified image cache imc-00000000000000000000 does not exist.",
+    );
+    fails(
+        &mut e,
+        u,
+        &[
+            ("RegionId", "cn-beijing"),
+            ("ImageCacheId", &ready),
+            ("Image.1", "nginx"),
+        ],
+        "InvalidImageCacheId.NotFound",
+        404,
+        &format!("The specified image cache {ready} does not exist."),
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &creating), ("Image.1", "nginx")]),
+        "OperationConflict",
+        400,
+        "Request was denied due to conflict with a previous request.",
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.25")]),
+        "NoNeedUpdate",
+        400,
+        "There are no changes to be updated for current resource.",
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready)]),
+        "NoNeedUpdate",
+        400,
+        "There are no changes to be updated for current resource.",
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready), ("ImageCacheSize", "10")]),
+        "InvalidParameter",
+        400,
+        &invalid("ImageCacheSize", "must be 20 to 32768 GiB"),
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready), ("ImageCacheName", "Bad")]),
+        "InvalidParameter",
+        400,
+        &invalid(
+            "ImageCacheName",
+            "may hold only lower-case letters, digits and '-', not 'B'",
+        ),
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready), ("Annotations", "{}")]),
+        "InvalidParameter",
+        400,
+        &invalid("Annotations", "unknown parameter for UpdateImageCache"),
+    );
     // Updating, then a conflicting update; a token reused differently.
-    let ok = run(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.26"), ("ClientToken", "u1")]));
+    let ok = run(
+        &mut e,
+        u,
+        &with_region(&[
+            ("ImageCacheId", &ready),
+            ("Image.1", "nginx:1.26"),
+            ("ClientToken", "u1"),
+        ]),
+    );
     assert_eq!(ok.http_status, 200, "{ok:?}");
     assert_eq!(ok.body, serde_json::json!({"RequestId": "req-1"}));
-    let replay = run(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.26"), ("ClientToken", "u1")]));
-    assert_eq!(replay.http_status, 200, "a replay answers again even while Updating");
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.27"), ("ClientToken", "u1")]), "IdempotentParameterMismatch", 400, "The request uses the same client token as a previous, but non-identical request.");
-    fails(&mut e, u, &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.27")]), "OperationConflict", 400, "Request was denied due to conflict with a previous request.");
+    let replay = run(
+        &mut e,
+        u,
+        &with_region(&[
+            ("ImageCacheId", &ready),
+            ("Image.1", "nginx:1.26"),
+            ("ClientToken", "u1"),
+        ]),
+    );
+    assert_eq!(
+        replay.http_status, 200,
+        "a replay answers again even while Updating"
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[
+            ("ImageCacheId", &ready),
+            ("Image.1", "nginx:1.27"),
+            ("ClientToken", "u1"),
+        ]),
+        "IdempotentParameterMismatch",
+        400,
+        "The request uses the same client token as a previous, but non-identical request.",
+    );
+    fails(
+        &mut e,
+        u,
+        &with_region(&[("ImageCacheId", &ready), ("Image.1", "nginx:1.27")]),
+        "OperationConflict",
+        400,
+        "Request was denied due to conflict with a previous request.",
+    );
 }
 
 #[test]
 fn delete_describe_auto_match_and_action_errors() {
     let (mut e, _, ready, creating) = fixture();
     let d = "DeleteImageCache";
-    fails(&mut e, d, &[("ImageCacheId", &ready)], "MissingParameter", 400, &missing("RegionId"));
-    fails(&mut e, d, &with_region(&[]), "MissingParameter", 400, &missing("ImageCacheId"));
-    fails(&mut e, d, &with_region(&[("ImageCacheId", "imc-x")]), "InvalidImageCacheId.NotFound", 404, "The specified image cache imc-x does not exist.");
+    fails(
+        &mut e,
+        d,
+        &[("ImageCacheId", &ready)],
+        "MissingParameter",
+        400,
+        &missing("RegionId"),
+    );
+    fails(
+        &mut e,
+        d,
+        &with_region(&[]),
+        "MissingParameter",
+        400,
+        &missing("ImageCacheId"),
+    );
+    fails(
+        &mut e,
+        d,
+        &with_region(&[("ImageCacheId", "imc-x")]),
+        "InvalidImageCacheId.NotFound",
+        404,
+        "The specified image cache imc-x does not exist.",
+    );
     // Delete works in any state, and a token replays it.
-    let ok = run(&mut e, d, &with_region(&[("ImageCacheId", &creating), ("ClientToken", "d1")]));
+    let ok = run(
+        &mut e,
+        d,
+        &with_region(&[("ImageCacheId", &creating), ("ClientToken", "d1")]),
+    );
     assert_eq!(ok.http_status, 200);
-    let replay = run(&mut e, d, &with_region(&[("ImageCacheId", &creating), ("ClientToken", "d1")]));
+    let replay = run(
+        &mut e,
+        d,
+        &with_region(&[("ImageCacheId", &creating), ("ClientToken", "d1")]),
+    );
     assert_eq!(replay.http_status, 200);
-    fails(&mut e, d, &with_region(&[("ImageCacheId", &ready), ("ClientToken", "d1")]), "IdempotentParameterMismatch", 400, "The request uses the same client token as a previous, but non-identical request.");
-    fails(&mut e, d, &with_region(&[("ImageCacheId", &creating)]), "InvalidImageCacheId.NotFound", 404, &format!("The specified image cache {creating} does not exist."));
+    fails(
+        &mut e,
+        d,
+        &with_region(&[("ImageCacheId", &ready), ("ClientToken", "d1")]),
+        "IdempotentParameterMismatch",
+        400,
+        "The request uses the same client token as a previous, but non-identical request.",
+    );
+    fails(
+        &mut e,
+        d,
+        &with_region(&[("ImageCacheId", &creating)]),
+        "InvalidImageCacheId.NotFound",
+        404,
+        &format!("The specified image cache {creating} does not exist."),
+    );
 
     let q = "DescribeImageCaches";
-    fails(&mut e, q, &[], "MissingParameter", 400, &missing("RegionId"));
-    fails(&mut e, q, &with_region(&[("Limit", "0")]), "InvalidParameter", 400, &invalid("Limit", "must be at least 1"));
-    fails(&mut e, q, &with_region(&[("NextToken", "AAAA")]), "InvalidParameter.NextToken", 400, "The specified parameter \"NextToken\" is not valid.");
+    fails(
+        &mut e,
+        q,
+        &[],
+        "MissingParameter",
+        400,
+        &missing("RegionId"),
+    );
+    fails(
+        &mut e,
+        q,
+        &with_region(&[("Limit", "0")]),
+        "InvalidParameter",
+        400,
+        &invalid("Limit", "must be at least 1"),
+    );
+    fails(
+        &mut e,
+        q,
+        &with_region(&[("NextToken", "AAAA")]),
+        "InvalidParameter.NextToken",
+        400,
+        "The specified parameter \"NextToken\" is not valid.",
+    );
 
     let a = "AutoMatch";
-    fails(&mut e, a, &with_region(&[]), "MissingParameter", 400, &missing("Image.1"));
-    fails(&mut e, a, &with_region(&[("ImageCacheId", "imc-x")]), "ImageCacheNotFound", 404, "The specified image cache imc-x does not exist.");
+    fails(
+        &mut e,
+        a,
+        &with_region(&[]),
+        "MissingParameter",
+        400,
+        &missing("Image.1"),
+    );
+    fails(
+        &mut e,
+        a,
+        &with_region(&[("ImageCacheId", "imc-x")]),
+        "ImageCacheNotFound",
+        404,
+        "The specified image cache imc-x does not exist.",
+    );
     let busy = create(&mut e, &[("ImageCacheName", "busy"), ("Image.1", "redis")]);
-    fails(&mut e, a, &with_region(&[("ImageCacheId", &busy)]), "ImageCacheNotComplete", 400, &format!("The specified image cache {busy} is not ready."));
-    fails(&mut e, a, &with_region(&[("Image.1", "nginx"), ("TemporaryStorageSize", "0")]), "InvalidParameter", 400, &invalid("TemporaryStorageSize", "must be at least 1"));
+    fails(
+        &mut e,
+        a,
+        &with_region(&[("ImageCacheId", &busy)]),
+        "ImageCacheNotComplete",
+        400,
+        &format!("The specified image cache {busy} is not ready."),
+    );
+    fails(
+        &mut e,
+        a,
+        &with_region(&[("Image.1", "nginx"), ("TemporaryStorageSize", "0")]),
+        "InvalidParameter",
+        400,
+        &invalid("TemporaryStorageSize", "must be at least 1"),
+    );
 
-    fails(&mut e, "StartImageCache", &with_region(&[]), "InvalidAction.NotFound", 404, "The specified action \"StartImageCache\" is not valid.");
+    fails(
+        &mut e,
+        "StartImageCache",
+        &with_region(&[]),
+        "InvalidAction.NotFound",
+        404,
+        "The specified action \"StartImageCache\" is not valid.",
+    );
 }
 
 #[test]

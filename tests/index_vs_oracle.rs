@@ -523,7 +523,13 @@ fn long_chunked_lists_agree_with_the_oracle() {
     }
     let compare = |index: &Index, naive: &NaiveIndex| {
         let mut scratch = Scratch::default();
-        for set in [QuerySet::Match, QuerySet::FullMatch, QuerySet::MatchCount, QuerySet::Tags, QuerySet::Page] {
+        for set in [
+            QuerySet::Match,
+            QuerySet::FullMatch,
+            QuerySet::MatchCount,
+            QuerySet::Tags,
+            QuerySet::Page,
+        ] {
             for q in workload.queries(set, 8, first) {
                 let mut q = q.clone();
                 // Short pages; Q5's long lists in pages of 300.
@@ -531,8 +537,17 @@ fn long_chunked_lists_agree_with_the_oracle() {
                 loop {
                     let a = index.describe_with(&q, &mut scratch).unwrap();
                     let b = naive.describe(&q).unwrap();
-                    let ids = |p: &DescribePage<'_>| p.image_caches.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
-                    assert_eq!((ids(&a), a.total_count, &a.next_token), (ids(&b), b.total_count, &b.next_token), "{set:?}");
+                    let ids = |p: &DescribePage<'_>| {
+                        p.image_caches
+                            .iter()
+                            .map(|c| c.id.clone())
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(
+                        (ids(&a), a.total_count, &a.next_token),
+                        (ids(&b), b.total_count, &b.next_token),
+                        "{set:?}"
+                    );
                     match a.next_token.clone() {
                         Some(t) => q.next_token = Some(t),
                         None => break,

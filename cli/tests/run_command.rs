@@ -36,7 +36,14 @@ fn outcome(v: &Value) -> (u64, &str) {
 }
 
 const SCRIPT: &str = include_str!("../../examples/scripts/lifecycle.jsonl");
-const ARGS: &[&str] = &["--now", "2024-05-01T08:00:00Z", "--seed", "1", "--quota", "2"];
+const ARGS: &[&str] = &[
+    "--now",
+    "2024-05-01T08:00:00Z",
+    "--seed",
+    "1",
+    "--quota",
+    "2",
+];
 
 #[test]
 fn the_scripted_lifecycle() {
@@ -47,34 +54,43 @@ fn the_scripted_lifecycle() {
     assert_eq!(
         outcomes,
         [
-            (200, "-"),                          // create web (ClientToken)
-            (200, "-"),                          // the same token again: the same answer
-            (200, "-"),                          // create api
-            (200, "-"),                          // describe: Preparing
-            (200, "-"),                          // advance 70 s
-            (200, "-"),                          // describe: Creating 50%
-            (200, "-"),                          // advance 60 s
-            (200, "-"),                          // MatchImage
-            (200, "-"),                          // AutoMatch: a hit
-            (200, "-"),                          // update
-            (400, "OperationConflict"),          // update while Updating
-            (200, "-"),                          // advance
-            (400, "NoNeedUpdate"),               // the same update again
-            (200, "-"),                          // create third: evicts the LRU cache
-            (403, "QuotaExceeded"),              // create fourth
-            (200, "-"),                          // delete api (ClientToken)
-            (200, "-"),                          // replayed
-            (200, "-"),                          // describe
-            (400, "MissingParameter"),           // no RegionId
-            (404, "InvalidAction.NotFound"),     // unknown action
-            (400, "InvalidParameter"),           // not JSON
+            (200, "-"),                      // create web (ClientToken)
+            (200, "-"),                      // the same token again: the same answer
+            (200, "-"),                      // create api
+            (200, "-"),                      // describe: Preparing
+            (200, "-"),                      // advance 70 s
+            (200, "-"),                      // describe: Creating 50%
+            (200, "-"),                      // advance 60 s
+            (200, "-"),                      // MatchImage
+            (200, "-"),                      // AutoMatch: a hit
+            (200, "-"),                      // update
+            (400, "OperationConflict"),      // update while Updating
+            (200, "-"),                      // advance
+            (400, "NoNeedUpdate"),           // the same update again
+            (200, "-"),                      // create third: evicts the LRU cache
+            (403, "QuotaExceeded"),          // create fourth
+            (200, "-"),                      // delete api (ClientToken)
+            (200, "-"),                      // replayed
+            (200, "-"),                      // describe
+            (400, "MissingParameter"),       // no RegionId
+            (404, "InvalidAction.NotFound"), // unknown action
+            (400, "InvalidParameter"),       // not JSON
         ]
     );
-    assert_eq!(out[0]["Body"]["ImageCacheId"], out[1]["Body"]["ImageCacheId"]);
+    assert_eq!(
+        out[0]["Body"]["ImageCacheId"],
+        out[1]["Body"]["ImageCacheId"]
+    );
     let web = &out[3]["Body"]["ImageCaches"][0];
-    assert_eq!((web["Status"].as_str(), web["Progress"].as_str()), (Some("Preparing"), Some("0%")));
+    assert_eq!(
+        (web["Status"].as_str(), web["Progress"].as_str()),
+        (Some("Preparing"), Some("0%"))
+    );
     let web = &out[5]["Body"]["ImageCaches"][0];
-    assert_eq!((web["Status"].as_str(), web["Progress"].as_str()), (Some("Creating"), Some("50%")));
+    assert_eq!(
+        (web["Status"].as_str(), web["Progress"].as_str()),
+        (Some("Creating"), Some("50%"))
+    );
     assert_eq!(out[7]["Body"]["TotalCount"], 1);
     assert_eq!(out[7]["Body"]["ImageCaches"][0]["Status"], "Ready");
     assert_eq!(out[8]["Body"]["Matched"], true);
@@ -94,17 +110,29 @@ fn state_files_carry_the_engine_over() {
     let state = dir.join("state");
     let state = state.to_str().unwrap();
     let create = r#"{"Action":"CreateImageCache","RegionId":"cn-hangzhou","ImageCacheName":"web","Image.1":"nginx","ClientToken":"t1"}"#;
-    let (first, ok) = run(&["--now", "2024-05-01T08:00:00Z", "--seed", "4", "--state", state], create);
+    let (first, ok) = run(
+        &[
+            "--now",
+            "2024-05-01T08:00:00Z",
+            "--seed",
+            "4",
+            "--state",
+            state,
+        ],
+        create,
+    );
     assert!(ok);
     // The second run resumes the saved manual clock, ids and tokens.
     let script = format!(
         "{create}\n{}\n{}\n",
-        r#"{"AdvanceClock":3600}"#,
-        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#
+        r#"{"AdvanceClock":3600}"#, r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#
     );
     let (second, ok) = run(&["--state", state], &script);
     assert!(ok);
-    assert_eq!(second[0]["Body"]["ImageCacheId"], first[0]["Body"]["ImageCacheId"]);
+    assert_eq!(
+        second[0]["Body"]["ImageCacheId"],
+        first[0]["Body"]["ImageCacheId"]
+    );
     assert_eq!(second[1]["Body"]["Now"], "2024-05-01T09:00:00Z");
     assert_eq!(second[2]["Body"]["TotalCount"], 1);
     assert_eq!(second[2]["Body"]["ImageCaches"][0]["Status"], "Ready");
@@ -117,9 +145,15 @@ fn state_files_carry_the_engine_over() {
 
 #[test]
 fn clock_lines_need_a_manual_clock() {
-    let (out, ok) = run(&[], "{\"AdvanceClock\":10}\n[1,2]\n{\"Action\":\"DescribeImageCaches\",\"RegionId\":\"cn-hangzhou\",\"Limit\":0}\n");
+    let (out, ok) = run(
+        &[],
+        "{\"AdvanceClock\":10}\n[1,2]\n{\"Action\":\"DescribeImageCaches\",\"RegionId\":\"cn-hangzhou\",\"Limit\":0}\n",
+    );
     assert!(ok);
-    let messages: Vec<&str> = out.iter().map(|v| v["Body"]["Message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = out
+        .iter()
+        .map(|v| v["Body"]["Message"].as_str().unwrap())
+        .collect();
     assert_eq!(
         messages,
         [

@@ -68,10 +68,19 @@ pub fn check_next_token(data: &[u8]) {
 /// A small engine for the call checks: instant, quota 3, two caches.
 fn small_engine() -> eci_imagecache::engine::Engine {
     use eci_imagecache::engine::{CreateRequest, Engine};
-    let clock =
-        eci_imagecache::clock::ManualClock::new(jiff::Timestamp::from_second(1_714_550_400).unwrap());
-    let mut engine = Engine::builder().clock(clock).seed(1).instant(true).quota(3).build();
-    for (name, image) in [("web", "nginx:1.25"), ("api", "registry-vpc.cn-hangzhou.aliyuncs.com/t/app:v1")] {
+    let clock = eci_imagecache::clock::ManualClock::new(
+        jiff::Timestamp::from_second(1_714_550_400).unwrap(),
+    );
+    let mut engine = Engine::builder()
+        .clock(clock)
+        .seed(1)
+        .instant(true)
+        .quota(3)
+        .build();
+    for (name, image) in [
+        ("web", "nginx:1.25"),
+        ("api", "registry-vpc.cn-hangzhou.aliyuncs.com/t/app:v1"),
+    ] {
         let request = CreateRequest::new("cn-hangzhou", name)
             .image(image)
             .expect("valid")
@@ -93,7 +102,9 @@ pub fn check_api_call(data: &[u8]) {
     };
     let mut lines = text.lines();
     let action = lines.next().unwrap_or_default();
-    let params: Vec<(&str, &str)> = lines.map(|l| l.split_once('=').unwrap_or((l, ""))).collect();
+    let params: Vec<(&str, &str)> = lines
+        .map(|l| l.split_once('=').unwrap_or((l, "")))
+        .collect();
     let mut engine = small_engine();
     let before = engine.to_bytes();
     let reply = eci_imagecache::api::call(
@@ -103,13 +114,19 @@ pub fn check_api_call(data: &[u8]) {
         params,
         "fuzz".to_owned(),
     );
-    assert!(matches!(reply.http_status, 200 | 400 | 403 | 404), "{reply:?}");
+    assert!(
+        matches!(reply.http_status, 200 | 400 | 403 | 404),
+        "{reply:?}"
+    );
     assert_eq!(reply.body["RequestId"], "fuzz");
     if reply.http_status != 200 {
         let body = reply.body.as_object().expect("an object");
         assert_eq!(body.len(), 3, "{reply:?}");
         assert!(body["Code"].is_string() && body["Message"].is_string());
-        assert!(engine.to_bytes() == before, "a failed call changed the state: {reply:?}");
+        assert!(
+            engine.to_bytes() == before,
+            "a failed call changed the state: {reply:?}"
+        );
     }
 }
 
@@ -118,7 +135,11 @@ pub fn check_api_call(data: &[u8]) {
 /// again.
 pub fn check_state_load(data: &[u8]) {
     use sha2::Digest;
-    let load = |bytes: &[u8]| eci_imagecache::engine::Engine::builder().seed(0).load_bytes(bytes);
+    let load = |bytes: &[u8]| {
+        eci_imagecache::engine::Engine::builder()
+            .seed(0)
+            .load_bytes(bytes)
+    };
     let _ = load(data);
     let mut framed = b"ECIIMCST".to_vec();
     framed.extend_from_slice(&eci_imagecache::engine::STATE_VERSION.to_le_bytes());

@@ -88,7 +88,9 @@ pub struct FailureCheck<'a> {
 /// Decides whether a create or update fails, and why (the message of the
 /// `Warning` event).
 #[derive(Clone)]
-pub struct FailurePredicate(Arc<dyn Fn(&FailureCheck<'_>) -> Option<String> + Send + Sync>);
+pub struct FailurePredicate(Arc<FailureFn>);
+
+type FailureFn = dyn Fn(&FailureCheck<'_>) -> Option<String> + Send + Sync;
 
 impl FailurePredicate {
     /// A predicate from a function returning the reason to fail, or `None`.

@@ -59,9 +59,9 @@ use crate::record::{
 use crate::reference::RegistryAliases;
 
 pub use lifecycle::{Durations, FailureCheck, FailurePredicate, Operation};
-pub use persist::{LoadError, STATE_VERSION, SaveError};
 #[doc(hidden)]
 pub use persist::fuzz_load;
+pub use persist::{LoadError, STATE_VERSION, SaveError};
 pub use request::{
     CreateRequest, CreateResponse, DEFAULT_SIZE_GIB, DeleteRequest, MAX_CLIENT_TOKEN,
     MAX_CREDENTIALS, MAX_IMAGES, MAX_SIZE_GIB, MAX_TAGS, MAX_VSWITCHES, MIN_SIZE_GIB,
@@ -224,6 +224,9 @@ impl std::fmt::Debug for Engine {
 /// (account, region).
 type RegionKey = (String, String);
 
+/// The cache auto-match chose, with F and P, if any.
+type Choice = Option<(String, u32, u32)>;
+
 /// One account's caches in one region.
 struct Region {
     index: Index,
@@ -318,9 +321,7 @@ impl Engine {
 
     /// Every (account, region) that holds caches or tokens.
     pub fn regions(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.regions
-            .keys()
-            .map(|(a, r)| (a.as_str(), r.as_str()))
+        self.regions.keys().map(|(a, r)| (a.as_str(), r.as_str()))
     }
 
     /// Whether a transition is due that [`Engine::tick`] would apply.
@@ -347,7 +348,11 @@ impl Engine {
                     break;
                 }
                 let (_, _, token) = region.token_times.pop_front().expect("present");
-                if region.tokens.get(&(action, token.clone())).is_some_and(|r| r.at == t) {
+                if region
+                    .tokens
+                    .get(&(action, token.clone()))
+                    .is_some_and(|r| r.at == t)
+                {
                     region.tokens.remove(&(action, token));
                 }
             }
@@ -414,7 +419,8 @@ impl Engine {
             fingerprint(&r)
         });
         if let Some(region) = self.regions.get(&key)
-            && let Some(answer) = region.replay(Action::Create, request.client_token.as_deref(), fingerprint)?
+            && let Some(answer) =
+                region.replay(Action::Create, request.client_token.as_deref(), fingerprint)?
         {
             return Ok(answer.expect("a create remembers its answer"));
         }
@@ -449,8 +455,13 @@ impl Engine {
         };
         self.start_create(&key, cache, now);
         if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
-            self.region_mut(&key)
-                .remember(Action::Create, token, fingerprint, Some(answer.clone()), now.as_second());
+            self.region_mut(&key).remember(
+                Action::Create,
+                token,
+                fingerprint,
+                Some(answer.clone()),
+                now.as_second(),
+            );
         }
         Ok(answer)
     }
@@ -515,7 +526,10 @@ impl Engine {
         {
             return Ok(());
         }
-        let old = region.index.get(&request.image_cache_id).ok_or_else(not_found)?;
+        let old = region
+            .index
+            .get(&request.image_cache_id)
+            .ok_or_else(not_found)?;
         if !matches!(old.status, CacheStatus::Ready | CacheStatus::UpdateFailed) {
             return Err(ApiError::operation_conflict());
         }
@@ -641,7 +655,7 @@ impl Engine {
         use rayon::prelude::*;
         self.tick();
         let this = &*self;
-        let choices: Vec<Result<Option<(String, u32, u32)>, ApiError>> = requests
+        let choices: Vec<Result<Choice, ApiError>> = requests
             .par_iter()
             .map_init(Scratch::default, |scratch, request| {
                 request.validate()?;
@@ -665,7 +679,7 @@ impl Engine {
         key: &RegionKey,
         request: &AutoMatchRequest,
         scratch: &mut Scratch,
-    ) -> Result<Option<(String, u32, u32)>, ApiError> {
+    ) -> Result<Choice, ApiError> {
         let index = self.regions.get(key).map(|r| &r.index);
         let Some(id) = &request.image_cache_id else {
             return Ok(index.and_then(|index| {
@@ -696,7 +710,7 @@ impl Engine {
         &mut self,
         key: &RegionKey,
         request: &AutoMatchRequest,
-        chosen: Option<(String, u32, u32)>,
+        chosen: Choice,
     ) -> AutoMatchOutcome {
         let now = self.clock.now();
         let container_group_id = match &request.container_group_id {
@@ -753,7 +767,11 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), cache.region_id.clone());
-        if self.regions.get(&key).is_some_and(|r| r.index.get(&cache.id).is_some()) {
+        if self
+            .regions
+            .get(&key)
+            .is_some_and(|r| r.index.get(&cache.id).is_some())
+        {
             return Err(ApiError::invalid(
                 "ImageCacheId",
                 format_args!("{} already exists", cache.id),
@@ -813,7 +831,7 @@ impl Engine {
         cache.images = request
             .images
             .iter()
-            .filter_map(|r| CachedImage::parse(&r.to_string()).ok())
+            .filter_map(|r| CachedImage::parse(r.as_ref()).ok())
             .collect();
         cache.size_gib = AUTO_CREATED_SIZE_GIB;
         cache.elimination_strategy = EliminationStrategy::Lru;
@@ -830,7 +848,10 @@ impl Engine {
             let mut context = key.0.as_bytes().to_vec();
             context.push(0);
             context.extend_from_slice(key.1.as_bytes());
-            Region::new(Index::new(config.aliases.clone(), token_key.derive(&context)))
+            Region::new(Index::new(
+                config.aliases.clone(),
+                token_key.derive(&context),
+            ))
         })
     }
 }
@@ -1083,7 +1104,8 @@ impl Region {
             let stage = run.stage(t - run.started);
             // Lifecycle steps change status, progress, events and snapshots:
             // the index re-keys only the snapshot.
-            self.index.update(id, |c| advance(c, &run, stage, clock::timestamp(t), ids));
+            self.index
+                .update(id, |c| advance(c, &run, stage, clock::timestamp(t), ids));
             run.applied = t - run.started;
             let ended = stage == Stage::Done
                 || (stage == Stage::Failed && run.operation == Operation::Update);
@@ -1100,10 +1122,11 @@ impl Region {
 /// Moves a cache to `stage` of its run at `at`, with the events of every
 /// transition crossed.
 fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &mut IdGenerator) {
-    let event = |ids: &mut IdGenerator, cache: &mut ImageCache, kind, reason: &str, message: &str| {
-        let name = ids.event_name(&cache.name);
-        cache.record_event(kind, reason, message, at, || name);
-    };
+    let event =
+        |ids: &mut IdGenerator, cache: &mut ImageCache, kind, reason: &str, message: &str| {
+            let name = ids.event_name(&cache.name);
+            cache.record_event(kind, reason, message, at, || name);
+        };
     if run.operation == Operation::Create
         && cache.status == CacheStatus::Preparing
         && stage != Stage::Preparing
@@ -1116,7 +1139,13 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
         if cache.settings.flash == Some(true) {
             let id = ids.snapshot_id();
             let message = format!("Successfully created flash snapshot {id}.");
-            event(ids, cache, EventKind::Normal, "FlashSnapshotCreated", &message);
+            event(
+                ids,
+                cache,
+                EventKind::Normal,
+                "FlashSnapshotCreated",
+                &message,
+            );
             cache.flash_snapshot_id = Some(id);
         }
     }
@@ -1131,7 +1160,13 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
             let message = format!("Successfully created snapshot {snapshot}.");
             event(ids, cache, EventKind::Normal, "SnapshotCreated", &message);
             cache.snapshot_id = Some(snapshot);
-            event(ids, cache, EventKind::Normal, "Ready", "The image cache is ready.");
+            event(
+                ids,
+                cache,
+                EventKind::Normal,
+                "Ready",
+                "The image cache is ready.",
+            );
         }
         Stage::Failed => {
             let reason = run.failure.clone().unwrap_or_default();
@@ -1166,7 +1201,10 @@ fn failed_removal(run: &Run) -> Option<i64> {
 fn auto_created_end(cache: &ImageCache) -> i64 {
     match cache.last_matched_time {
         Some(t) => t.as_second().saturating_add(AUTO_CREATED_IDLE_SECS),
-        None => cache.creation_time.as_second().saturating_add(AUTO_CREATED_UNUSED_SECS),
+        None => cache
+            .creation_time
+            .as_second()
+            .saturating_add(AUTO_CREATED_UNUSED_SECS),
     }
 }
 

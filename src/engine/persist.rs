@@ -56,7 +56,9 @@ pub enum LoadError {
         supported: u32,
     },
     /// Shorter or longer than its header says.
-    #[error("state file is truncated or has trailing bytes: expected {expected} bytes, found {found}")]
+    #[error(
+        "state file is truncated or has trailing bytes: expected {expected} bytes, found {found}"
+    )]
     Truncated {
         /// Bytes the header announces.
         expected: u64,
@@ -120,8 +122,11 @@ impl Engine {
                 .map(|((account, region_id), region)| {
                     let mut caches: Vec<ImageCache> = region.index.iter().cloned().collect();
                     caches.reverse(); // oldest first: re-inserting appends
-                    let mut runs: Vec<(String, Run)> =
-                        region.runs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let mut runs: Vec<(String, Run)> = region
+                        .runs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
                     runs.sort_by(|a, b| a.0.cmp(&b.0));
                     let mut tokens: Vec<TokenState> = region
                         .tokens
@@ -133,7 +138,11 @@ impl Engine {
                         })
                         .collect();
                     tokens.sort_by(|a, b| {
-                        (a.remembered.at, &a.token, a.action).cmp(&(b.remembered.at, &b.token, b.action))
+                        (a.remembered.at, &a.token, a.action).cmp(&(
+                            b.remembered.at,
+                            &b.token,
+                            b.action,
+                        ))
                     });
                     RegionState {
                         account: account.clone(),
@@ -234,7 +243,10 @@ impl EngineBuilder {
                     )));
                 }
                 if !seen_ids.insert((key.0.clone(), cache.id.clone())) {
-                    return Err(LoadError::Invalid(format!("cache {} appears twice", cache.id)));
+                    return Err(LoadError::Invalid(format!(
+                        "cache {} appears twice",
+                        cache.id
+                    )));
                 }
                 region.insert_cache(cache);
             }
@@ -251,7 +263,9 @@ impl EngineBuilder {
                 region.reschedule(&id);
             }
             for t in r.tokens {
-                region.token_times.push_back((t.remembered.at, t.action, t.token.clone()));
+                region
+                    .token_times
+                    .push_back((t.remembered.at, t.action, t.token.clone()));
                 region.tokens.insert((t.action, t.token), t.remembered);
             }
             region

@@ -192,13 +192,17 @@ impl UpdateRequest {
     }
 
     /// Replaces the images.
-    pub fn images<'a>(mut self, images: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
+    pub fn images<'a>(
+        mut self,
+        images: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, ApiError> {
         self.images = Some(
             images
                 .into_iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    CachedImage::parse(s).map_err(|e| ApiError::invalid(&format!("Image.{}", i + 1), e))
+                    CachedImage::parse(s)
+                        .map_err(|e| ApiError::invalid(&format!("Image.{}", i + 1), e))
                 })
                 .collect::<Result<_, _>>()?,
         );
@@ -354,7 +358,10 @@ fn validate_size(size: Option<u32>) -> Result<(), ApiError> {
 
 fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::invalid("Tag", format_args!("at most {MAX_TAGS} tags")));
+        return Err(ApiError::invalid(
+            "Tag",
+            format_args!("at most {MAX_TAGS} tags"),
+        ));
     }
     for (i, tag) in tags.iter().enumerate() {
         if tag.key.is_empty() {
@@ -395,8 +402,14 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
     for (i, c) in s.image_registry_credentials.iter().enumerate() {
         let n = i + 1;
         required(&format!("ImageRegistryCredential.{n}.Server"), &c.server)?;
-        required(&format!("ImageRegistryCredential.{n}.UserName"), &c.user_name)?;
-        required(&format!("ImageRegistryCredential.{n}.Password"), &c.password)?;
+        required(
+            &format!("ImageRegistryCredential.{n}.UserName"),
+            &c.user_name,
+        )?;
+        required(
+            &format!("ImageRegistryCredential.{n}.Password"),
+            &c.password,
+        )?;
     }
     if let Some(v) = &s.v_switch_id {
         let ids: Vec<&str> = v.split(',').map(str::trim).collect();
@@ -412,7 +425,8 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
     }
     for (i, info) in s.acr_registry_info.iter().enumerate() {
         for domain in &info.domains {
-            if crate::reference::Reference::parse(&format!("{domain}/x")).map(|r| r.registry() == domain)
+            if crate::reference::Reference::parse(&format!("{domain}/x"))
+                .map(|r| r.registry() == domain)
                 != Ok(true)
             {
                 return Err(ApiError::invalid(

@@ -80,7 +80,11 @@ impl SharedEngine {
     }
 
     /// `CreateImageCache`.
-    pub fn create(&self, account: &str, request: &CreateRequest) -> Result<CreateResponse, ApiError> {
+    pub fn create(
+        &self,
+        account: &str,
+        request: &CreateRequest,
+    ) -> Result<CreateResponse, ApiError> {
         self.write().create_as(account, request)
     }
 

@@ -633,7 +633,13 @@ impl Index {
             let repo_len = self
                 .rules
                 .write_exact_key(image.reference(), &mut self.key_buf);
-            exact.push(keep_or_add(&mut self.exact, &self.key_buf, entry.exact(), slot, by));
+            exact.push(keep_or_add(
+                &mut self.exact,
+                &self.key_buf,
+                entry.exact(),
+                slot,
+                by,
+            ));
             repo.push(keep_or_add(
                 &mut self.repo,
                 &self.key_buf[..repo_len],
@@ -652,7 +658,13 @@ impl Index {
                 slot,
                 by,
             ));
-            tag_keys.push(keep_or_add(&mut self.tag_keys, &tag.key, entry.tag_keys(), slot, by));
+            tag_keys.push(keep_or_add(
+                &mut self.tag_keys,
+                &tag.key,
+                entry.tag_keys(),
+                slot,
+                by,
+            ));
         }
         for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
             ids.sort_unstable();
@@ -701,7 +713,13 @@ impl Index {
             }
             id
         }
-        entry.name = swap(&mut self.names, entry.name, Some(&entry.cache.name), slot, by);
+        entry.name = swap(
+            &mut self.names,
+            entry.name,
+            Some(&entry.cache.name),
+            slot,
+            by,
+        );
         entry.snapshot = swap(
             &mut self.snapshots,
             entry.snapshot,
@@ -722,7 +740,11 @@ impl Index {
     /// Replaces the alias rules, re-indexing every cache under the new keys
     /// (`O(n)` inserts; for the rare change of `AcrRegistryInfo` domains).
     pub fn set_rules(&mut self, rules: RegistryAliases) {
-        let caches: Vec<ImageCache> = self.newest_first.values().copied().collect::<Vec<u32>>()
+        let caches: Vec<ImageCache> = self
+            .newest_first
+            .values()
+            .copied()
+            .collect::<Vec<u32>>()
             .into_iter()
             .filter_map(|slot| self.slots[slot as usize].take().map(|e| *e.cache))
             .collect();
@@ -838,15 +860,27 @@ impl Index {
 
     /// F and P of one cache for these query images (duplicates count
     /// once), or `None` when there is no such cache.
-    pub fn match_counts(&self, id: &str, images: &[crate::reference::Reference]) -> Option<(u32, u32)> {
+    pub fn match_counts(
+        &self,
+        id: &str,
+        images: &[crate::reference::Reference],
+    ) -> Option<(u32, u32)> {
         let entry = self.entry(self.slot_of(id)?);
         let mut prepared = Prepared::default();
         prepared.prepare_match(images, false, None, &self.rules);
         let (mut f, mut p) = (0, 0);
         for (exact, repo) in prepared.match_keys() {
-            if self.exact.id(exact).is_some_and(|k| entry.exact().binary_search(&k).is_ok()) {
+            if self
+                .exact
+                .id(exact)
+                .is_some_and(|k| entry.exact().binary_search(&k).is_ok())
+            {
                 f += 1;
-            } else if self.repo.id(repo).is_some_and(|k| entry.repo().binary_search(&k).is_ok()) {
+            } else if self
+                .repo
+                .id(repo)
+                .is_some_and(|k| entry.repo().binary_search(&k).is_ok())
+            {
                 p += 1;
             }
         }
@@ -1025,7 +1059,8 @@ impl Index {
             })
         };
         let total = if filtered {
-            e.iter_from(0).filter(|&s| passes(s)).count() + partial(0).filter(|&s| passes(s)).count()
+            e.iter_from(0).filter(|&s| passes(s)).count()
+                + partial(0).filter(|&s| passes(s)).count()
         } else {
             // Every cache with the exact key has the repo key too.
             if exact_only { e.len() } else { r.len() }
@@ -1366,7 +1401,11 @@ const READY: u32 = 1 << 31;
 /// A cache's auto-match facts: its size, and whether it is `Ready`.
 fn fit(cache: &ImageCache) -> u32 {
     let size = cache.size_gib.min(READY - 1);
-    if cache.status == CacheStatus::Ready { size | READY } else { size }
+    if cache.status == CacheStatus::Ready {
+        size | READY
+    } else {
+        size
+    }
 }
 
 /// The cache's place in LRU order, if LRU elimination may evict it.

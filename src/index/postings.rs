@@ -79,7 +79,11 @@ impl Chunks {
     }
 
     fn start(&self, chunk: usize) -> usize {
-        if chunk == 0 { 0 } else { self.ends[chunk - 1] as usize }
+        if chunk == 0 {
+            0
+        } else {
+            self.ends[chunk - 1] as usize
+        }
     }
 
     /// Recomputes the ends and lasts from chunk `from` on.
@@ -90,7 +94,8 @@ impl Chunks {
         for chunk in &self.chunks[from..] {
             end += chunk.len();
             self.ends.push(end as u32);
-            self.lasts.push(*chunk.last().expect("chunks are not empty"));
+            self.lasts
+                .push(*chunk.last().expect("chunks are not empty"));
         }
     }
 
@@ -402,7 +407,10 @@ mod tests {
         assert_eq!(p.add("a", 2, desc), a);
         assert_eq!(p.add("a", 9, desc), a);
         assert_eq!(p.add("a", 5, desc), a);
-        assert_eq!(p.list(a).slices().flatten().copied().collect::<Vec<_>>(), [9, 5, 2]);
+        assert_eq!(
+            p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
+            [9, 5, 2]
+        );
         let b = p.add("b", 1, desc);
         assert_ne!(a, b);
         p.remove(a, 5, desc);
@@ -441,7 +449,13 @@ mod chunk_tests {
             assert_eq!(l.len(), model.len());
             let all: Vec<u32> = l.slices().flatten().copied().collect();
             assert_eq!(all, model);
-            for end in [0, 1, model.len() / 3, model.len().saturating_sub(1), model.len()] {
+            for end in [
+                0,
+                1,
+                model.len() / 3,
+                model.len().saturating_sub(1),
+                model.len(),
+            ] {
                 let back: Vec<u32> = l.backward_from(end).collect();
                 let want: Vec<u32> = model[..end].iter().rev().copied().collect();
                 assert_eq!(back, want, "backward from {end}");
@@ -468,7 +482,7 @@ mod chunk_tests {
             let i = (next() as usize) % model.len();
             let v = model.remove(i);
             p.remove(id, v, asc);
-            if model.len() % 700 == 0 {
+            if model.len().is_multiple_of(700) {
                 check(&p, &model);
             }
         }

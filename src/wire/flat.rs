@@ -27,6 +27,9 @@ pub(crate) fn ignored(name: &str) -> bool {
     IGNORED.contains(&name) || name.starts_with("Owner") || name.starts_with("ResourceOwner")
 }
 
+/// `Prefix.N.Field` parameters: per N, in order, the fields and values.
+pub(crate) type Objects = Vec<(u32, BTreeMap<String, String>)>;
+
 /// The parameters of one call, by name.
 pub(crate) struct Flat {
     params: BTreeMap<String, String>,
@@ -43,7 +46,10 @@ impl Flat {
             if ignored(name) {
                 continue;
             }
-            if map.insert(name.to_owned(), value.as_ref().to_owned()).is_some() {
+            if map
+                .insert(name.to_owned(), value.as_ref().to_owned())
+                .is_some()
+            {
                 return Err(ApiError::invalid(name, "given more than once"));
             }
         }
@@ -112,10 +118,7 @@ impl Flat {
     /// `Prefix.N.Field` objects, ordered by N; each a map from field (which
     /// may itself hold dots, like `Domain.2`) to value. `None` when none is
     /// given.
-    pub fn objects(
-        &mut self,
-        prefix: &str,
-    ) -> Result<Option<Vec<(u32, BTreeMap<String, String>)>>, ApiError> {
+    pub fn objects(&mut self, prefix: &str) -> Result<Option<Objects>, ApiError> {
         let names: Vec<String> = self
             .params
             .range(format!("{prefix}.")..)

@@ -107,7 +107,12 @@ struct TokenState {
 }
 
 impl Engine {
-    /// The whole state as bytes (see the format in [`persist`](self)).
+    /// The whole state as bytes: `"ECIIMCST"`, the format version (u32 LE),
+    /// the payload length (u64 LE), the payload's SHA-256, then the payload
+    /// (JSON: the manual clock's time, the id generator, the token key, and
+    /// per account and region the records, the operations in progress and
+    /// the remembered `ClientToken`s). [`EngineBuilder::load_bytes`] reads
+    /// it back, refusing anything truncated, corrupt or newer.
     pub fn to_bytes(&self) -> Vec<u8> {
         let state = State {
             clock: self.clock.as_manual().map(|c| {

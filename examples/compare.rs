@@ -12,7 +12,9 @@
 //! Options: `--caches N` (default 100 000), `--queries Q` per set (default
 //! 1 000), `--naive-queries K` and `--sqlite-queries K` (the slow baselines
 //! run on the first K queries of each set, default all; they page Q5 to the
-//! end on at most 5 queries), `--seed S`.
+//! end on at most 5 queries), `--seed S`, `--mutations N` (R8: N creates,
+//! updates and deletes each, and the fresh caches of M1; 0 skips R8 and M1),
+//! `--batch N` (R9: container groups in the batch, default 10 000).
 
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -3,6 +3,7 @@
 mod generate;
 mod reference;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,9 @@ enum Command {
     /// parameters as a JSON object with `Action` (or `{"AdvanceClock":
     /// SECONDS}`); each answer is one line `{"HttpStatus", "Body"}`.
     Run(run::RunArgs),
+    /// Serve the ECI image-cache API over HTTP (an emulator any ECI client
+    /// can point at), with emulator control on /_emulator/….
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Command::Ref(args) => reference::run(&args),
         Command::Gen(args) => generate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

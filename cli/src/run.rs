@@ -69,18 +69,27 @@ fn build(args: &RunArgs) -> Result<Engine, String> {
     if args.strict_references {
         builder = builder.aliases(RegistryAliases::strict());
     }
-    if let Some(now) = &args.now {
-        let at = now
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| format!("--now {now:?}: {e}"))?;
+    let now = match &args.now {
+        Some(now) => Some(
+            now.parse::<jiff::Timestamp>()
+                .map_err(|e| format!("--now {now:?}: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(at) = now {
         builder = builder.clock(ManualClock::new(at));
     }
-    match &args.state {
+    let engine = match &args.state {
         Some(path) if path.exists() => builder
             .load(path)
-            .map_err(|e| format!("--state {}: {e}", path.display())),
-        _ => Ok(builder.build()),
+            .map_err(|e| format!("--state {}: {e}", path.display()))?,
+        _ => builder.build(),
+    };
+    // An explicit --now wins over the time a state file saved.
+    if let (Some(at), Some(clock)) = (now, engine.clock().as_manual()) {
+        clock.set(at);
     }
+    Ok(engine)
 }
 
 fn answer(engine: &mut Engine, line: &[u8], request_ids: &mut RequestIds) -> Reply {

@@ -1,6 +1,11 @@
 //! The eci-imagecache emulator server's building blocks: what it takes to
 //! be wire-compatible with the official Alibaba Cloud SDKs.
 //!
+//! * [`serve`]: `eci-imagecache serve`, the emulator on a socket;
+//!   [`app`]: the HTTP routes (the API on `/`, control on `/_emulator/…`);
+//!   [`store`]: snapshot and journal, every accepted change durable before
+//!   its response; [`faults`]: injected failures and account errors;
+//!   [`clock`]: the server's clock.
 //! * [`signature`]: verification of the two request signatures the SDKs
 //!   send, V3 (`ACS3-HMAC-SHA256` in the `Authorization` header) and V2
 //!   (classic RPC, HMAC-SHA1 in the `Signature` parameter), against a set
@@ -8,4 +13,9 @@
 
 #![deny(missing_docs)]
 
+pub mod app;
+pub mod clock;
+pub mod faults;
+pub mod serve;
 pub mod signature;
+pub mod store;

@@ -208,8 +208,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SaveErro
 
 impl EngineBuilder {
     /// Builds the engine with this builder's settings and the state saved
-    /// in `path`. The saved ids and token key replace any seed; a saved
-    /// manual-clock time is resumed unless a clock was given.
+    /// in `path`. The saved ids and token key replace any seed. A saved
+    /// manual-clock time is resumed: on a new manual clock when none was
+    /// given, on the given clock when it is manual; a given system clock
+    /// stays.
     pub fn load(self, path: impl AsRef<Path>) -> Result<Engine, LoadError> {
         let bytes = std::fs::read(path)?;
         self.load_bytes(&bytes)
@@ -218,10 +220,16 @@ impl EngineBuilder {
     /// [`EngineBuilder::load`] from bytes made by [`Engine::to_bytes`].
     pub fn load_bytes(mut self, bytes: &[u8]) -> Result<Engine, LoadError> {
         let state = decode(bytes)?;
-        if self.clock.is_none()
-            && let Some(seconds) = state.clock
-        {
-            self = self.clock(ManualClock::new(crate::clock::timestamp(seconds)));
+        if let Some(seconds) = state.clock {
+            let at = crate::clock::timestamp(seconds);
+            match &self.clock {
+                None => self = self.clock(ManualClock::new(at)),
+                Some(clock) => {
+                    if let Some(manual) = clock.as_manual() {
+                        manual.set(at);
+                    }
+                }
+            }
         }
         let mut engine = self.build();
         engine.ids = IdGenerator::from_state(state.ids.0, state.ids.1);

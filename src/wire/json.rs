@@ -284,3 +284,92 @@ impl TryFrom<DescribeImageCachesRequestJson> for DescribeRequest {
         Ok(request)
     }
 }
+
+impl TryFrom<ImageCacheJson> for ImageCache {
+    type Error = String;
+
+    /// A record from its JSON (as `eci-imagecache gen` or a Describe answer
+    /// writes it), for importing; the Create/Update-only settings are empty.
+    ///
+    /// ```
+    /// use eci_imagecache::record::ImageCache;
+    /// use eci_imagecache::wire::json::ImageCacheJson;
+    ///
+    /// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// let cache = ImageCache::new("imc-a", "web", "cn-hangzhou", t).with_images(["nginx"]).unwrap();
+    /// let back = ImageCache::try_from(ImageCacheJson::from(&cache)).unwrap();
+    /// assert_eq!(back, cache);
+    /// ```
+    fn try_from(j: ImageCacheJson) -> Result<Self, String> {
+        use crate::record::{CacheStatus, CachedImage, Event, EventKind, Tag};
+        let time = |name: &str, s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .map_err(|e| format!("{}: {name} {s:?}: {e}", j.image_cache_id))
+        };
+        let opt_time =
+            |name: &str, s: &Option<String>| s.as_deref().map(|s| time(name, s)).transpose();
+        let status = CacheStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == j.status)
+            .ok_or_else(|| format!("{}: unknown Status {:?}", j.image_cache_id, j.status))?;
+        let progress = j
+            .progress
+            .strip_suffix('%')
+            .and_then(|p| p.parse::<u8>().ok())
+            .filter(|&p| p <= 100)
+            .ok_or_else(|| format!("{}: bad Progress {:?}", j.image_cache_id, j.progress))?;
+        let mut cache = ImageCache::new(
+            &j.image_cache_id,
+            &j.image_cache_name,
+            &j.region_id,
+            time("CreationTime", &j.creation_time)?,
+        );
+        cache.resource_group_id = j.resource_group_id.clone();
+        cache.images = j
+            .images
+            .iter()
+            .map(|i| {
+                CachedImage::parse(i).map_err(|e| format!("{}: image {i:?}: {e}", j.image_cache_id))
+            })
+            .collect::<Result<_, _>>()?;
+        cache.size_gib = j.image_cache_size;
+        cache.status = status;
+        cache.progress = progress;
+        cache.expire_time = opt_time("ExpireDateTime", &j.expire_date_time)?;
+        cache.last_matched_time = opt_time("LastMatchedTime", &j.last_matched_time)?;
+        cache.container_group_id = j.container_group_id.clone();
+        cache.snapshot_id = j.snapshot_id.clone();
+        cache.flash_snapshot_id = j.flash_snapshot_id.clone();
+        cache.elimination_strategy = match j.elimination_strategy.as_deref() {
+            None | Some("") => EliminationStrategy::Retain,
+            Some("LRU") => EliminationStrategy::Lru,
+            Some(other) => {
+                return Err(format!(
+                    "{}: EliminationStrategy {other:?}",
+                    j.image_cache_id
+                ));
+            }
+        };
+        cache.tags = j.tags.iter().map(|t| Tag::new(&t.key, &t.value)).collect();
+        cache.events = j
+            .events
+            .iter()
+            .map(|e| {
+                Ok(Event {
+                    kind: if e.kind == "Warning" {
+                        EventKind::Warning
+                    } else {
+                        EventKind::Normal
+                    },
+                    reason: e.reason.clone(),
+                    message: e.message.clone(),
+                    name: e.name.clone(),
+                    count: e.count,
+                    first_timestamp: time("FirstTimestamp", &e.first_timestamp)?,
+                    last_timestamp: time("LastTimestamp", &e.last_timestamp)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(cache)
+    }
+}

@@ -1,0 +1,81 @@
+//! `eci-imagecache serve`: the emulator server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use eci_imagecache::engine::Durations;
+use eci_imagecache_server::serve::{Options, run as serve};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// State file: loaded at start; every accepted change is durable (in
+    /// FILE.journal) before its response; saved whole at shutdown.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Import caches at start (the JSON `eci-imagecache gen` prints).
+    #[arg(long, value_name = "FILE")]
+    import: Option<PathBuf>,
+    /// Make ids and request ids the same on every run.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Start a manual clock here (RFC 3339), moved with /_emulator/clock.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<jiff::Timestamp>,
+    /// New caches are Ready at once.
+    #[arg(long)]
+    instant: bool,
+    /// Seconds in Preparing.
+    #[arg(long, default_value_t = Durations::default().preparing)]
+    preparing: u32,
+    /// Seconds in Creating.
+    #[arg(long, default_value_t = Durations::default().creating)]
+    creating: u32,
+    /// Seconds in Updating.
+    #[arg(long, default_value_t = Durations::default().updating)]
+    updating: u32,
+    /// Caches per region (default 50).
+    #[arg(long)]
+    quota: Option<usize>,
+    /// Do not fold registry endpoint variants.
+    #[arg(long)]
+    strict_references: bool,
+    /// An access key, ID:SECRET (repeatable); with any, every request must
+    /// be signed (V3 or V2) by one of them.
+    #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = access_key)]
+    access_keys: Vec<(String, String)>,
+}
+
+fn access_key(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_owned(), secret.to_owned()))
+        }
+        _ => Err("expected ID:SECRET".to_owned()),
+    }
+}
+
+pub fn run(args: ServeArgs) -> std::io::Result<()> {
+    let durations = if args.instant {
+        Durations::instant()
+    } else {
+        Durations {
+            preparing: args.preparing,
+            creating: args.creating,
+            updating: args.updating,
+        }
+    };
+    serve(Options {
+        listen: args.listen,
+        state: args.state,
+        import: args.import,
+        seed: args.seed,
+        now: args.now,
+        durations,
+        quota: args.quota,
+        strict_references: args.strict_references,
+        access_keys: args.access_keys,
+    })
+}

@@ -1,0 +1,382 @@
+//! The HTTP application: `GET`/`POST /` for the API, `/_emulator/*` for
+//! control.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use eci_imagecache::ApiError;
+use eci_imagecache::api::{self, Reply, RequestIds};
+use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
+use eci_imagecache::wire::json::ErrorBody;
+use serde_json::{Value, json};
+
+use crate::clock::ServerClock;
+use crate::faults::{ErrorFault, FailureFault, Faults};
+use crate::signature::{Keys, SignedRequest, verify};
+use crate::store::{Change, Entry, Store};
+
+/// Request bodies above this are refused.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Requests with more parameters than this are refused.
+pub const MAX_PARAMETERS: usize = 2_000;
+
+/// Everything the handlers share.
+pub struct App {
+    inner: Mutex<Inner>,
+    keys: Keys,
+    clock: ServerClock,
+    faults: Faults,
+    builder: Box<dyn Fn() -> EngineBuilder + Send + Sync>,
+}
+
+struct Inner {
+    engine: Engine,
+    store: Option<Store>,
+    request_ids: RequestIds,
+}
+
+impl App {
+    /// An application over `engine`, persisting to `store` if given.
+    /// `builder` makes a fresh engine for `/_emulator/reset`.
+    pub fn new(
+        engine: Engine,
+        store: Option<Store>,
+        keys: Keys,
+        clock: ServerClock,
+        faults: Faults,
+        request_ids: RequestIds,
+        builder: impl Fn() -> EngineBuilder + Send + Sync + 'static,
+    ) -> Arc<App> {
+        Arc::new(App {
+            inner: Mutex::new(Inner {
+                engine,
+                store,
+                request_ids,
+            }),
+            keys,
+            clock,
+            faults,
+            builder: Box::new(builder),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Saves a snapshot and empties the journal (graceful shutdown).
+    pub fn checkpoint(&self) -> std::io::Result<()> {
+        let mut inner = self.lock();
+        let Inner { engine, store, .. } = &mut *inner;
+        match store {
+            Some(store) => store.compact(engine),
+            None => Ok(()),
+        }
+    }
+
+    /// Answers one API request (blocking: runs the engine and syncs the
+    /// journal).
+    pub fn api(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let mut inner = self.lock();
+        let request_id = inner.request_ids.next_id();
+        let error = |e: &ApiError| Reply::error(request_id.clone(), e);
+        let query = uri.query().unwrap_or("");
+        let header_pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+        let mut params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if is_form {
+            params.extend(
+                form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())),
+            );
+        }
+        if params.len() > MAX_PARAMETERS {
+            return error(&ApiError::invalid(
+                "parameters",
+                format_args!("at most {MAX_PARAMETERS} parameters"),
+            ));
+        }
+        let account = if self.keys.is_empty() {
+            DEFAULT_ACCOUNT.to_owned()
+        } else {
+            let signed = SignedRequest {
+                method,
+                path: uri.path(),
+                query,
+                headers: &header_pairs,
+                body,
+            };
+            match verify(&self.keys, &signed) {
+                Ok(id) => id,
+                Err(e) => return error(&e),
+            }
+        };
+        let action = headers
+            .get("x-acs-action")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                params
+                    .iter()
+                    .find(|(k, _)| k == "Action")
+                    .map(|(_, v)| v.clone())
+            });
+        let Some(action) = action else {
+            return error(&ApiError::missing("Action"));
+        };
+        if let Some((code, status, message)) = self.faults.take_error(&action) {
+            return Reply {
+                http_status: status,
+                body: serde_json::to_value(ErrorBody {
+                    request_id,
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                })
+                .expect("serialises"),
+            };
+        }
+        let Inner { engine, store, .. } = &mut *inner;
+        let at = engine.now().as_second();
+        let reply = api::call(
+            engine,
+            &account,
+            &action,
+            params.iter().cloned(),
+            request_id.clone(),
+        );
+        let fault = self.faults.take_consumed();
+        let mutates = matches!(
+            action.as_str(),
+            "CreateImageCache" | "UpdateImageCache" | "DeleteImageCache" | "AutoMatch"
+        );
+        if reply.http_status == 200
+            && mutates
+            && let Some(store) = store
+        {
+            let entry = Entry {
+                at,
+                change: Change::Call {
+                    account,
+                    action: action.clone(),
+                    params,
+                    fault: fault.map(|reason| FailureFault {
+                        action: action.clone(),
+                        reason,
+                    }),
+                },
+            };
+            if let Err(e) = store.record(&entry) {
+                // Not durable: the caller must not believe it happened.
+                tracing::error!(%e, "journal write failed");
+                return Reply {
+                    http_status: 500,
+                    body: json!({"RequestId": request_id, "Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
+                };
+            }
+        }
+        reply
+    }
+}
+
+/// The router: the API on `/`, control on `/_emulator/…`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", any(api_handler))
+        .route("/_emulator/clock", get(clock_get).post(clock_post))
+        .route("/_emulator/reset", any(reset))
+        .route(
+            "/_emulator/faults",
+            get(faults_get).post(faults_post).delete(faults_delete),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn api_handler(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::GET && method != Method::POST {
+        return json_response(
+            405,
+            json!({"Code": "MethodNotAllowed", "Message": "Use GET or POST."}),
+        );
+    }
+    let started = std::time::Instant::now();
+    let reply = tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body))
+        .await
+        .unwrap_or_else(|_| Reply {
+            http_status: 500,
+            body: json!({"Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
+        });
+    let code = reply
+        .body
+        .get("Code")
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    let micros = started.elapsed().as_micros() as u64;
+    tracing::info!(status = reply.http_status, code, micros, "api");
+    json_response(reply.http_status, reply.body)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    json_response(
+        404,
+        json!({"Code": "NotFound", "Message": format!("No such path: {}", uri.path())}),
+    )
+}
+
+fn control_error(message: impl Into<String>) -> Response {
+    json_response(
+        400,
+        json!({"Code": "InvalidParameter", "Message": message.into()}),
+    )
+}
+
+async fn clock_get(State(app): State<Arc<App>>) -> Response {
+    use eci_imagecache::clock::Clock;
+    json_response(
+        200,
+        json!({"Now": eci_imagecache::wire::format_time(app.clock.now()), "Manual": app.clock.manual().is_some()}),
+    )
+}
+
+/// `{"Advance": SECONDS}` or `{"Set": "RFC3339"}` (manual clock only).
+async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let Some(manual) = app.clock.manual().cloned() else {
+        return control_error(
+            "The clock is the system clock; start the server with a manual clock to move it.",
+        );
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return control_error("Expected {\"Advance\": SECONDS} or {\"Set\": \"RFC3339\"}.");
+    };
+    if let Some(seconds) = request.get("Advance").and_then(Value::as_i64) {
+        manual.advance_secs(seconds);
+    } else if let Some(Ok(at)) = request
+        .get("Set")
+        .and_then(Value::as_str)
+        .map(str::parse::<jiff::Timestamp>)
+    {
+        manual.set(at);
+    } else {
+        return control_error("Expected {\"Advance\": SECONDS} or {\"Set\": \"RFC3339\"}.");
+    }
+    let outcome = tokio::task::spawn_blocking(move || {
+        use eci_imagecache::clock::Clock;
+        let mut inner = app.lock();
+        let Inner { engine, store, .. } = &mut *inner;
+        engine.tick();
+        let at = app.clock.now().as_second();
+        if let Some(store) = store {
+            store.record(&Entry {
+                at,
+                change: Change::Clock,
+            })?;
+        }
+        Ok::<_, std::io::Error>(eci_imagecache::wire::format_time(app.clock.now()))
+    })
+    .await;
+    match outcome {
+        Ok(Ok(now)) => json_response(200, json!({"Now": now})),
+        _ => json_response(
+            500,
+            json!({"Code": "InternalError", "Message": "The clock change could not be saved."}),
+        ),
+    }
+}
+
+/// A fresh, empty engine (and no pending faults).
+async fn reset(State(app): State<Arc<App>>) -> Response {
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut inner = app.lock();
+        inner.engine = (app.builder)().build();
+        app.faults.clear();
+        let Inner { engine, store, .. } = &mut *inner;
+        match store {
+            Some(store) => store.compact(engine),
+            None => Ok(()),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => json_response(200, json!({"Reset": true})),
+        _ => json_response(
+            500,
+            json!({"Code": "InternalError", "Message": "The reset could not be saved."}),
+        ),
+    }
+}
+
+async fn faults_get(State(app): State<Arc<App>>) -> Response {
+    let (failures, errors) = app.faults.pending();
+    json_response(200, json!({"Failures": failures, "Errors": errors}))
+}
+
+/// `{"FailNext": "CreateImageCache"|"UpdateImageCache", "Reason": "…"}` or
+/// `{"Code": "Account.Arrearage", "Count": N, "Action": "…"}`.
+async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return control_error("Expected a JSON object.");
+    };
+    if let Some(action) = request.get("FailNext").and_then(Value::as_str) {
+        if action != "CreateImageCache" && action != "UpdateImageCache" {
+            return control_error("FailNext takes CreateImageCache or UpdateImageCache.");
+        }
+        let reason = request
+            .get("Reason")
+            .and_then(Value::as_str)
+            .unwrap_or("Failed to pull image: injected failure.")
+            .to_owned();
+        app.faults.fail_next(FailureFault {
+            action: action.to_owned(),
+            reason,
+        });
+        return faults_get(State(app)).await;
+    }
+    match serde_json::from_value::<ErrorFault>(request) {
+        Ok(fault) => match app.faults.add_error(fault) {
+            Some(()) => faults_get(State(app)).await,
+            None => control_error(format!(
+                "Code must be one of: {}.",
+                crate::faults::ACCOUNT_ERRORS
+                    .iter()
+                    .map(|e| e.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+        Err(e) => control_error(format!("Expected FailNext or Code/Count: {e}.")),
+    }
+}
+
+async fn faults_delete(State(app): State<Arc<App>>) -> Response {
+    app.faults.clear();
+    faults_get(State(app)).await
+}

@@ -1,0 +1,165 @@
+//! Injected faults: a failure for the next matching create or update (the
+//! cache goes to `Failed` / `UpdateFailed`), and account-level error codes
+//! from the seeds' error tables for the next N calls.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use eci_imagecache::engine::{FailurePredicate, Operation};
+use serde::{Deserialize, Serialize};
+
+/// The account-level errors of the seeds' tables an emulator can be told
+/// to return: (code, HTTP status, message).
+pub const ACCOUNT_ERRORS: &[(&str, u16, &str)] = &[
+    (
+        "Account.Arrearage",
+        400,
+        "Your account has an outstanding payment.",
+    ),
+    (
+        "DryRunOperation",
+        400,
+        "Request validation has been passed with DryRun flag set.",
+    ),
+    (
+        "ServiceNotEnabled",
+        400,
+        "The service on which this request depends has not been activated. Please activate and try again.",
+    ),
+    (
+        "ImageCacheNotSupport",
+        400,
+        "Image cache is not available for all users. If you want to enable this function, contact us.",
+    ),
+    (
+        "Forbidden.SubUser",
+        403,
+        "The specified action is not available for you.",
+    ),
+    (
+        "Forbidden.RiskControl",
+        403,
+        "This operation has been identified as an abnormal operation and cannot be processed.",
+    ),
+    (
+        "Forbidden.UserBussinessStatus",
+        403,
+        "This operation is not allowed, because you have overdue bills. Pay the overdue bill and try again.",
+    ),
+    (
+        "Forbidden.UserNotRealNameAuthentication",
+        403,
+        "This operation is not allowed, because you have not passed the real-name verification.",
+    ),
+    ("NoPermission", 403, "The RAM role does not belong to ECS."),
+];
+
+/// A pending account-level error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorFault {
+    /// The code, one of [`ACCOUNT_ERRORS`].
+    pub code: String,
+    /// Only calls of this action (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// How many more calls get it.
+    pub count: u32,
+}
+
+/// A pending failure of a create or update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FailureFault {
+    /// `CreateImageCache` or `UpdateImageCache`.
+    pub action: String,
+    /// The `Warning` event's message.
+    pub reason: String,
+}
+
+/// The faults waiting to happen, shared by the handlers and the engine's
+/// failure predicate.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    inner: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    failures: VecDeque<FailureFault>,
+    errors: Vec<ErrorFault>,
+    /// The reason a failure was used for, by the last create or update.
+    consumed: Option<String>,
+}
+
+impl Faults {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The engine's failure predicate: the first pending failure for the
+    /// operation, used up.
+    pub fn predicate(&self) -> FailurePredicate {
+        let faults = self.clone();
+        FailurePredicate::new(move |check| {
+            let action = match check.operation {
+                Operation::Create => "CreateImageCache",
+                Operation::Update => "UpdateImageCache",
+            };
+            let mut state = faults.state();
+            let at = state.failures.iter().position(|f| f.action == action)?;
+            let reason = state.failures.remove(at)?.reason;
+            state.consumed = Some(reason.clone());
+            Some(reason)
+        })
+    }
+
+    /// Queues a failure.
+    pub fn fail_next(&self, fault: FailureFault) {
+        self.state().failures.push_back(fault);
+    }
+
+    /// Queues an account-level error; `None` for an unknown code.
+    pub fn add_error(&self, fault: ErrorFault) -> Option<()> {
+        ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == fault.code)?;
+        self.state().errors.push(fault);
+        Some(())
+    }
+
+    /// The error a call of `action` gets now, used up: (code, status, message).
+    pub fn take_error(&self, action: &str) -> Option<(&'static str, u16, &'static str)> {
+        let mut state = self.state();
+        let at = state
+            .errors
+            .iter()
+            .position(|e| e.count > 0 && e.action.as_deref().is_none_or(|a| a == action))?;
+        state.errors[at].count -= 1;
+        let code = state.errors[at].code.clone();
+        if state.errors[at].count == 0 {
+            state.errors.remove(at);
+        }
+        ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == code).copied()
+    }
+
+    /// The failure reason the last create or update used up, if any.
+    pub fn take_consumed(&self) -> Option<String> {
+        self.state().consumed.take()
+    }
+
+    /// Everything pending, for the control endpoint.
+    pub fn pending(&self) -> (Vec<FailureFault>, Vec<ErrorFault>) {
+        let state = self.state();
+        (
+            state.failures.iter().cloned().collect(),
+            state.errors.clone(),
+        )
+    }
+
+    /// Drops everything pending.
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.failures.clear();
+        state.errors.clear();
+        state.consumed = None;
+    }
+}

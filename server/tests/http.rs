@@ -1,0 +1,492 @@
+//! The server on a loopback port, driven over HTTP: every action and error,
+//! the wire forms the SDKs use, signatures, control, durability.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eci_imagecache::engine::Durations;
+use eci_imagecache_server::app::{App, router};
+use eci_imagecache_server::faults::Faults;
+use eci_imagecache_server::serve::{Options, build};
+use serde_json::Value;
+
+struct Server {
+    addr: SocketAddr,
+    app: Arc<App>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn options() -> Options {
+    Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: None,
+        import: None,
+        seed: Some(1),
+        now: Some("2024-05-01T08:00:00Z".parse().unwrap()),
+        durations: Durations::default(),
+        quota: Some(3),
+        strict_references: false,
+        access_keys: Vec::new(),
+    }
+}
+
+fn start(options: Options) -> Server {
+    let (app, _) = build(&options, Faults::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = router(app.clone());
+    runtime.spawn(async move { axum::serve(listener, service).await.unwrap() });
+    Server {
+        addr,
+        app,
+        _runtime: runtime,
+    }
+}
+
+/// One HTTP/1.1 exchange: (status, JSON body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status: u16 = response[9..12].parse().unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn query(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The current SDK's form: POST, everything in the query, action in a header.
+fn call(s: &Server, action: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    http(
+        s.addr,
+        "POST",
+        &format!("/?{}", query(params)),
+        &[("x-acs-action", action), ("x-acs-version", "2018-08-08")],
+        "",
+    )
+}
+
+#[test]
+fn every_action_and_error_over_http() {
+    let s = start(options());
+    let r = [("RegionId", "cn-hangzhou")];
+    let (status, created) = call(
+        &s,
+        "CreateImageCache",
+        &[
+            r[0],
+            ("ImageCacheName", "web"),
+            ("Image.1", "nginx:1.25"),
+            ("ClientToken", "c1"),
+            ("EliminationStrategy", "LRU"),
+        ],
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["ImageCacheId"].as_str().unwrap().to_owned();
+    assert!(
+        created["ContainerGroupId"]
+            .as_str()
+            .unwrap()
+            .starts_with("eci-")
+    );
+    // A replay: the same answer, a fresh RequestId.
+    let (_, again) = call(
+        &s,
+        "CreateImageCache",
+        &[
+            r[0],
+            ("ImageCacheName", "web"),
+            ("Image.1", "nginx:1.25"),
+            ("ClientToken", "c1"),
+            ("EliminationStrategy", "LRU"),
+        ],
+    );
+    assert_eq!(again["ImageCacheId"], created["ImageCacheId"]);
+    assert_ne!(again["RequestId"], created["RequestId"]);
+    // The legacy GET form with Action as a parameter, and the legacy ACR spelling.
+    let (status, legacy) = http(
+        s.addr,
+        "GET",
+        &format!(
+            "/?{}",
+            query(&[
+                ("Action", "CreateImageCache"),
+                r[0],
+                ("ImageCacheName", "api"),
+                ("Image.1", "redis"),
+                ("AcrRegistryInfo.1Domain.1", "a.example.com"),
+                ("Format", "JSON"),
+                ("Version", "2018-08-08")
+            ])
+        ),
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "{legacy}");
+    // A form-encoded body merged with the query.
+    let (status, form) = http(
+        s.addr,
+        "POST",
+        "/?RegionId=cn-hangzhou",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &query(&[("Action", "DescribeImageCaches"), ("ImageCacheName", "web")]),
+    );
+    assert_eq!(
+        (status, form["TotalCount"].as_u64()),
+        (200, Some(1)),
+        "{form}"
+    );
+    assert_eq!(form["ImageCaches"][0]["Status"], "Preparing");
+    // Time passes through the control endpoint.
+    let (status, now) = http(
+        s.addr,
+        "POST",
+        "/_emulator/clock",
+        &[],
+        r#"{"Advance": 600}"#,
+    );
+    assert_eq!(
+        (status, now["Now"].as_str()),
+        (200, Some("2024-05-01T08:10:00Z"))
+    );
+    // 100 MatchImage values: a request line of more than 16 KiB.
+    let long = "a-rather-long-repository-name-".repeat(4);
+    let images: Vec<(String, String)> = (1..=99)
+        .map(|i| (format!("MatchImage.{i}"), format!("registry-vpc.cn-hangzhou.aliyuncs.com/some-team-namespace/{long}{i}:v1.2.3-build{i}")))
+        .collect();
+    let mut params: Vec<(&str, &str)> = vec![r[0], ("MatchImage.100", "nginx:1.25")];
+    params.extend(images.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let target = format!("/?{}", query(&params));
+    assert!(target.len() > 16 * 1024, "{}", target.len());
+    let (status, page) = http(
+        s.addr,
+        "POST",
+        &target,
+        &[("x-acs-action", "DescribeImageCaches")],
+        "",
+    );
+    assert_eq!(
+        (status, page["TotalCount"].as_u64()),
+        (200, Some(1)),
+        "{page}"
+    );
+    assert_eq!(page["ImageCaches"][0]["Status"], "Ready");
+    assert!(
+        page["ImageCaches"][0]["ImageCacheSize"].is_u64()
+            && page["ImageCaches"][0]["Images"].is_array()
+    );
+    // Update, NoNeedUpdate, OperationConflict, Delete, NotFound.
+    let (status, _) = call(
+        &s,
+        "UpdateImageCache",
+        &[r[0], ("ImageCacheId", &id), ("Image.1", "nginx:1.26")],
+    );
+    assert_eq!(status, 200);
+    let (status, e) = call(
+        &s,
+        "UpdateImageCache",
+        &[r[0], ("ImageCacheId", &id), ("Image.1", "nginx:1.27")],
+    );
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("OperationConflict"))
+    );
+    http(
+        s.addr,
+        "POST",
+        "/_emulator/clock",
+        &[],
+        r#"{"Advance": 600}"#,
+    );
+    let (status, e) = call(
+        &s,
+        "UpdateImageCache",
+        &[r[0], ("ImageCacheId", &id), ("Image.1", "nginx:1.26")],
+    );
+    assert_eq!((status, e["Code"].as_str()), (400, Some("NoNeedUpdate")));
+    assert_eq!(e.as_object().unwrap().len(), 3);
+    let (status, hit) = call(&s, "AutoMatch", &[r[0], ("Image.1", "nginx:1.26")]);
+    assert_eq!((status, hit["Matched"].as_bool()), (200, Some(true)));
+    // Quota 3: a third create fills it; a fourth evicts the LRU cache.
+    assert_eq!(
+        call(
+            &s,
+            "CreateImageCache",
+            &[r[0], ("ImageCacheName", "db"), ("Image.1", "mysql")]
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &s,
+            "CreateImageCache",
+            &[r[0], ("ImageCacheName", "mq"), ("Image.1", "rabbitmq")]
+        )
+        .0,
+        200
+    );
+    let (status, e) = call(
+        &s,
+        "CreateImageCache",
+        &[r[0], ("ImageCacheName", "more"), ("Image.1", "alpine")],
+    );
+    assert_eq!((status, e["Code"].as_str()), (403, Some("QuotaExceeded")));
+    let (status, e) = call(&s, "DeleteImageCache", &[r[0], ("ImageCacheId", &id)]);
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (404, Some("InvalidImageCacheId.NotFound")),
+        "web was evicted"
+    );
+    let (status, e) = call(&s, "DescribeImageCaches", &[]);
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("MissingParameter"))
+    );
+    let (status, e) = call(&s, "RunInstances", &[r[0]]);
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (404, Some("InvalidAction.NotFound"))
+    );
+    let (status, e) = http(s.addr, "POST", "/?RegionId=cn-hangzhou", &[], "");
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("MissingParameter"))
+    );
+    assert!(e["RequestId"].is_string());
+    // Too many parameters.
+    let many: String = (0..2_100).map(|i| format!("Tag.{i}.Key=k&")).collect();
+    let (status, e) = http(
+        s.addr,
+        "POST",
+        "/",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-acs-action", "DescribeImageCaches"),
+        ],
+        &many,
+    );
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+}
+
+#[test]
+fn signatures_are_enforced_when_keys_are_given() {
+    let mut o = options();
+    o.access_keys = vec![("AKIDEXAMPLE".into(), "SECRETEXAMPLE".into())];
+    let s = start(o);
+    // Every SDK-signed capture is accepted (the signature, that is: what
+    // the call then answers depends on the state).
+    let text = include_str!("../../tests/data/sdk-wire-captures.txt");
+    let mut checked = 0;
+    for section in text.split("\n### ").skip(1) {
+        let mut lines = section.lines();
+        let method = lines.nth(1).unwrap().split(' ').next().unwrap();
+        let target = section
+            .split("-- raw request target:\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .trim();
+        let headers_text = section.split("-- headers (wire order):\n").nth(1).unwrap();
+        let headers: Vec<(&str, &str)> = headers_text
+            .lines()
+            .take_while(|l| l.starts_with("   "))
+            .filter_map(|l| l.trim().split_once(": "))
+            .filter(|(n, _)| {
+                !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("connection")
+            })
+            .collect();
+        let (status, body) = http(s.addr, method, target, &headers, "");
+        let code = body["Code"].as_str().unwrap_or("");
+        assert!(
+            status == 200
+                || !code.starts_with("Signature") && !code.starts_with("InvalidAccessKeyId"),
+            "{target}: {body}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 14);
+    // Unsigned, and signed with an unknown key.
+    let (status, e) = call(&s, "DescribeImageCaches", &[("RegionId", "cn-hangzhou")]);
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("SignatureDoesNotMatch"))
+    );
+    let (status, e) = call(
+        &s,
+        "DescribeImageCaches",
+        &[
+            ("RegionId", "cn-hangzhou"),
+            ("AccessKeyId", "nobody"),
+            ("Signature", "x"),
+        ],
+    );
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (404, Some("InvalidAccessKeyId.NotFound"))
+    );
+}
+
+#[test]
+fn injected_faults_and_reset() {
+    let s = start(options());
+    let r = ("RegionId", "cn-hangzhou");
+    let (status, _) = http(
+        s.addr,
+        "POST",
+        "/_emulator/faults",
+        &[],
+        r#"{"FailNext": "CreateImageCache", "Reason": "Failed to pull image \"private/x\": unauthorized."}"#,
+    );
+    assert_eq!(status, 200);
+    let (_, created) = call(
+        &s,
+        "CreateImageCache",
+        &[r, ("ImageCacheName", "bad"), ("Image.1", "private/x")],
+    );
+    http(
+        s.addr,
+        "POST",
+        "/_emulator/clock",
+        &[],
+        r#"{"Advance": 3600}"#,
+    );
+    let (_, page) = call(
+        &s,
+        "DescribeImageCaches",
+        &[
+            r,
+            ("ImageCacheId", created["ImageCacheId"].as_str().unwrap()),
+        ],
+    );
+    assert_eq!(page["ImageCaches"][0]["Status"], "Failed");
+    let events = page["ImageCaches"][0]["Events"].as_array().unwrap();
+    assert_eq!(
+        events.last().unwrap()["Message"],
+        "Failed to pull image \"private/x\": unauthorized."
+    );
+    // Account errors for the next two Describe calls only.
+    let (status, _) = http(
+        s.addr,
+        "POST",
+        "/_emulator/faults",
+        &[],
+        r#"{"Code": "Forbidden.RiskControl", "Count": 2, "Action": "DescribeImageCaches"}"#,
+    );
+    assert_eq!(status, 200);
+    for _ in 0..2 {
+        let (status, e) = call(&s, "DescribeImageCaches", &[r]);
+        assert_eq!(
+            (status, e["Code"].as_str()),
+            (403, Some("Forbidden.RiskControl"))
+        );
+    }
+    assert_eq!(call(&s, "DescribeImageCaches", &[r]).0, 200);
+    let (status, e) = http(
+        s.addr,
+        "POST",
+        "/_emulator/faults",
+        &[],
+        r#"{"Code": "NoSuchCode", "Count": 1}"#,
+    );
+    assert_eq!(status, 400, "{e}");
+    let (status, _) = http(s.addr, "POST", "/_emulator/reset", &[], "");
+    assert_eq!(status, 200);
+    assert_eq!(call(&s, "DescribeImageCaches", &[r]).1["TotalCount"], 0);
+    let (status, e) = http(s.addr, "GET", "/elsewhere", &[], "");
+    assert_eq!((status, e["Code"].as_str()), (404, Some("NotFound")));
+}
+
+#[test]
+fn accepted_changes_survive_a_restart_without_shutdown() {
+    let dir = std::env::temp_dir().join(format!("eci-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state: PathBuf = dir.join("state");
+    let mut o = options();
+    o.state = Some(state.clone());
+    let s = start(o.clone());
+    let r = ("RegionId", "cn-hangzhou");
+    let mut ids = Vec::new();
+    for name in ["one", "two"] {
+        let (status, c) = call(
+            &s,
+            "CreateImageCache",
+            &[r, ("ImageCacheName", name), ("Image.1", "nginx")],
+        );
+        assert_eq!(status, 200);
+        ids.push(c["ImageCacheId"].as_str().unwrap().to_owned());
+    }
+    http(
+        s.addr,
+        "POST",
+        "/_emulator/clock",
+        &[],
+        r#"{"Advance": 600}"#,
+    );
+    assert_eq!(
+        call(&s, "DeleteImageCache", &[r, ("ImageCacheId", &ids[0])]).0,
+        200
+    );
+    let before = call(&s, "DescribeImageCaches", &[r]).1;
+    // No checkpoint: as after a kill, only the snapshot and the journal remain.
+    drop(s);
+    let again = start(o);
+    let after = call(&again, "DescribeImageCaches", &[r]).1;
+    assert_eq!(after["ImageCaches"], before["ImageCaches"]);
+    assert_eq!(after["ImageCaches"][0]["ImageCacheId"], ids[1].as_str());
+    assert_eq!(after["ImageCaches"][0]["Status"], "Ready");
+    again.app.checkpoint().unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.join("state.journal")).unwrap().len(),
+        0
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,7 +9,16 @@ use std::time::{Duration, Instant};
 
 fn spawn(state: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--state", state, "--instant", "--quota", "100000"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state",
+            state,
+            "--instant",
+            "--quota",
+            "100000",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -17,13 +26,20 @@ fn spawn(state: &str, port: u16) -> Child {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_ready(addr: SocketAddr) {
     let start = Instant::now();
     while TcpStream::connect(addr).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -31,7 +47,9 @@ fn wait_ready(addr: SocketAddr) {
 /// (status, body) of one request, or `None` when the connection broke.
 fn post(addr: SocketAddr, action: &str, query: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
-    let request = format!("POST /?{query} HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: {action}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let request = format!(
+        "POST /?{query} HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: {action}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
     s.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     s.read_to_string(&mut response).ok()?;
@@ -68,7 +86,11 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
             }
             if i % 4 == 3 {
                 let id = created.remove(0);
-                match post(addr, "DeleteImageCache", &format!("RegionId=cn-hangzhou&ImageCacheId={id}")) {
+                match post(
+                    addr,
+                    "DeleteImageCache",
+                    &format!("RegionId=cn-hangzhou&ImageCacheId={id}"),
+                ) {
                     Some((200, _)) => deleted.push(id),
                     Some((status, body)) => panic!("{status} {body}"),
                     None => {
@@ -86,8 +108,16 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
     server.kill().unwrap(); // SIGKILL
     server.wait().unwrap();
     let (created, deleted) = writer.join().unwrap();
-    assert!(created.len() > 20, "only {} creates before the kill", created.len());
-    eprintln!("killed after {} acknowledged creates and {} deletes", created.len() + deleted.len(), deleted.len());
+    assert!(
+        created.len() > 20,
+        "only {} creates before the kill",
+        created.len()
+    );
+    eprintln!(
+        "killed after {} acknowledged creates and {} deletes",
+        created.len() + deleted.len(),
+        deleted.len()
+    );
 
     let mut server = spawn(state, port);
     wait_ready(addr);
@@ -100,15 +130,29 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
         .iter()
         .map(|c| c["ImageCacheId"].as_str().unwrap())
         .collect();
-    let maybe: Vec<&str> = deleted.iter().filter_map(|d| d.strip_prefix("maybe:")).collect();
+    let maybe: Vec<&str> = deleted
+        .iter()
+        .filter_map(|d| d.strip_prefix("maybe:"))
+        .collect();
     for id in &created {
-        assert!(present.contains(id.as_str()) || maybe.contains(&id.as_str()), "acknowledged create {id} lost");
+        assert!(
+            present.contains(id.as_str()) || maybe.contains(&id.as_str()),
+            "acknowledged create {id} lost"
+        );
     }
     for id in deleted.iter().filter(|d| !d.starts_with("maybe:")) {
-        assert!(!present.contains(id.as_str()), "acknowledged delete {id} undone");
+        assert!(
+            !present.contains(id.as_str()),
+            "acknowledged delete {id} undone"
+        );
     }
     // At most the one create whose response never arrived may be extra.
-    assert!(present.len() <= created.len() + 1, "{} present, {} acknowledged", present.len(), created.len());
+    assert!(
+        present.len() <= created.len() + 1,
+        "{} present, {} acknowledged",
+        present.len(),
+        created.len()
+    );
     server.kill().unwrap();
     server.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();

@@ -133,8 +133,13 @@ impl ApiError {
         )
     }
 
-    /// `InvalidParameter` naming the parameter and the reason.
+    /// `InvalidParameter` naming the parameter (its first 128 characters)
+    /// and the reason.
     pub fn invalid(parameter: &str, reason: impl fmt::Display) -> Self {
+        let parameter = match parameter.char_indices().nth(128) {
+            Some((end, _)) => format!("{}…", &parameter[..end]),
+            None => parameter.to_owned(),
+        };
         ApiError::new(
             ErrorCode::InvalidParameter,
             format!("The specified parameter \"{parameter}\" is not valid: {reason}."),

@@ -201,7 +201,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(faults_get).post(faults_post).delete(faults_delete),
         )
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::disable())
         .with_state(app)
 }
 
@@ -220,7 +220,7 @@ async fn api_handler(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if method != Method::GET && method != Method::POST {
         return json_response(
@@ -228,6 +228,15 @@ async fn api_handler(
             json!({"Code": "MethodNotAllowed", "Message": "Use GET or POST."}),
         );
     }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let error = ApiError::invalid(
+            "body",
+            format_args!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        );
+        let request_id = app.lock().request_ids.next_id();
+        let reply = Reply::error(request_id, &error);
+        return json_response(reply.http_status, reply.body);
+    };
     let started = std::time::Instant::now();
     let reply = tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body))
         .await

@@ -297,6 +297,36 @@ fn every_action_and_error_over_http() {
         (400, Some("MissingParameter"))
     );
     assert!(e["RequestId"].is_string());
+    // A body over the limit: a clear 400, not a dropped connection.
+    let big = "x".repeat(300 * 1024);
+    let (status, e) = http(
+        s.addr,
+        "POST",
+        "/?RegionId=cn-hangzhou",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-acs-action", "DescribeImageCaches"),
+        ],
+        &big,
+    );
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("InvalidParameter")),
+        "{e}"
+    );
+    assert!(
+        e["Message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 262144 bytes"),
+        "{e}"
+    );
+    // Auto-match naming an unknown cache.
+    let (status, e) = call(&s, "AutoMatch", &[r[0], ("ImageCacheId", "imc-nope")]);
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (404, Some("ImageCacheNotFound"))
+    );
     // Too many parameters.
     let many: String = (0..2_100).map(|i| format!("Tag.{i}.Key=k&")).collect();
     let (status, e) = http(
@@ -488,5 +518,37 @@ fn accepted_changes_survive_a_restart_without_shutdown() {
         std::fs::metadata(dir.join("state.journal")).unwrap().len(),
         0
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn imports_the_generated_workload() {
+    use eci_imagecache::workload::Workload;
+    let dir = std::env::temp_dir().join(format!("eci-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("caches.json");
+    let caches: Vec<_> = Workload::new(5).caches(300).collect();
+    let doc = serde_json::json!({
+        "RequestId": "gen",
+        "TotalCount": caches.len(),
+        "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
+    });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let mut o = options();
+    o.import = Some(file);
+    o.quota = None;
+    let s = start(o);
+    let (status, page) = call(
+        &s,
+        "DescribeImageCaches",
+        &[("RegionId", "cn-hangzhou"), ("Limit", "5")],
+    );
+    assert_eq!((status, page["TotalCount"].as_u64()), (200, Some(300)));
+    let first = &page["ImageCaches"][0];
+    let newest = caches
+        .iter()
+        .max_by_key(|c| (c.creation_time, std::cmp::Reverse(c.id.clone())))
+        .unwrap();
+    assert_eq!(first["ImageCacheId"], newest.id.as_str());
     std::fs::remove_dir_all(&dir).unwrap();
 }

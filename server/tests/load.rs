@@ -16,12 +16,17 @@ use eci_imagecache_server::serve::{Options, build};
 use serde_json::Value;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn post(addr: SocketAddr, action: &str, query: &str) -> (u16, Value) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let request = format!("POST /?{query} HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: {action}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let request = format!(
+        "POST /?{query} HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: {action}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
     s.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     s.read_to_string(&mut response).unwrap();
@@ -46,8 +51,14 @@ fn concurrent_clients_mixed_load() {
         access_keys: Vec::new(),
     };
     let (app, _) = build(&options, Faults::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, router(app)).await.unwrap() });
 
@@ -97,8 +108,16 @@ fn concurrent_clients_mixed_load() {
     let elapsed = started.elapsed();
     let (status, page) = post(addr, "DescribeImageCaches", "RegionId=cn-hangzhou");
     assert_eq!(status, 200);
-    let present: BTreeSet<String> = page["ImageCaches"].as_array().unwrap().iter().map(|c| c["ImageCacheId"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(present, expected, "the final state is what the requests imply");
+    let present: BTreeSet<String> = page["ImageCaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ImageCacheId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        present, expected,
+        "the final state is what the requests imply"
+    );
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     eprintln!(

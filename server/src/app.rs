@@ -177,7 +177,7 @@ impl App {
                     }),
                 },
             };
-            if let Err(e) = store.record(&entry) {
+            if let Err(e) = store.record(&entry, engine) {
                 // Not durable: the caller must not believe it happened.
                 tracing::error!(%e, "journal write failed");
                 return Reply {
@@ -304,10 +304,13 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         engine.tick();
         let at = app.clock.now().as_second();
         if let Some(store) = store {
-            store.record(&Entry {
-                at,
-                change: Change::Clock,
-            })?;
+            store.record(
+                &Entry {
+                    at,
+                    change: Change::Clock,
+                },
+                engine,
+            )?;
         }
         Ok::<_, std::io::Error>(eci_imagecache::wire::format_time(app.clock.now()))
     })

@@ -54,7 +54,13 @@ pub enum Change {
 pub struct Store {
     snapshot: PathBuf,
     journal: File,
+    /// Entries in the journal since the last snapshot.
+    entries: usize,
 }
+
+/// The journal is folded into a new snapshot after this many entries, so
+/// it (and the replay at start) stays bounded in a long run.
+pub const COMPACT_AFTER: usize = 10_000;
 
 fn journal_path(snapshot: &Path) -> PathBuf {
     let mut name = snapshot.as_os_str().to_owned();
@@ -107,17 +113,25 @@ impl Store {
         let mut store = Store {
             snapshot: path.to_owned(),
             journal,
+            entries: 0,
         };
         store.compact(&engine).map_err(|e| e.to_string())?;
         Ok((store, engine))
     }
 
-    /// Appends an entry and syncs it to disk.
-    pub fn record(&mut self, entry: &Entry) -> std::io::Result<()> {
+    /// Appends an entry and syncs it to disk; every [`COMPACT_AFTER`]
+    /// entries, folds the journal into a new snapshot of `engine` (which
+    /// already holds the entry's change).
+    pub fn record(&mut self, entry: &Entry, engine: &Engine) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(entry).expect("entries serialise");
         line.push(b'\n');
         self.journal.write_all(&line)?;
-        self.journal.sync_data()
+        self.journal.sync_data()?;
+        self.entries += 1;
+        if self.entries >= COMPACT_AFTER {
+            self.compact(engine)?;
+        }
+        Ok(())
     }
 
     /// Writes a snapshot of `engine` (crash-safe) and empties the journal.
@@ -127,6 +141,7 @@ impl Store {
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.journal.set_len(0)?;
         self.journal.sync_all()?;
+        self.entries = 0;
         Ok(())
     }
 }

@@ -19,7 +19,10 @@ fn run(args: &[&str], stdin: &str) -> (Vec<Value>, bool) {
     let input = stdin.to_owned();
     let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
+    // A run that refuses to start (a corrupt state file) never reads stdin.
+    if let Err(e) = feeder.join().unwrap() {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     let lines = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -1,7 +1,7 @@
 //! The HTTP application: `GET`/`POST /` for the API, `/_emulator/*` for
 //! control.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,7 +12,9 @@ use axum::routing::{any, get};
 use eci_imagecache::ApiError;
 use eci_imagecache::api::{self, Reply, RequestIds};
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
-use eci_imagecache::wire::json::ErrorBody;
+use eci_imagecache::index::Scratch;
+use eci_imagecache::wire::json::{DescribeImageCachesResponse, ErrorBody};
+use eci_imagecache::wire::rpc;
 use serde_json::{Value, json};
 
 use crate::clock::ServerClock;
@@ -27,6 +29,8 @@ pub const MAX_PARAMETERS: usize = 2_000;
 
 /// Everything the handlers share.
 pub struct App {
+    /// Describes share it (read lock); everything else takes it alone.
+    engine: RwLock<Engine>,
     inner: Mutex<Inner>,
     keys: Keys,
     clock: ServerClock,
@@ -35,7 +39,6 @@ pub struct App {
 }
 
 struct Inner {
-    engine: Engine,
     store: Option<Store>,
     request_ids: RequestIds,
 }
@@ -53,11 +56,8 @@ impl App {
         builder: impl Fn() -> EngineBuilder + Send + Sync + 'static,
     ) -> Arc<App> {
         Arc::new(App {
-            inner: Mutex::new(Inner {
-                engine,
-                store,
-                request_ids,
-            }),
+            engine: RwLock::new(engine),
+            inner: Mutex::new(Inner { store, request_ids }),
             keys,
             clock,
             faults,
@@ -69,12 +69,26 @@ impl App {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn write_engine(&self) -> RwLockWriteGuard<'_, Engine> {
+        self.engine.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The engine for reading, with what time has made due applied first.
+    fn read_engine(&self) -> RwLockReadGuard<'_, Engine> {
+        let engine = self.engine.read().unwrap_or_else(|e| e.into_inner());
+        if !engine.is_due() {
+            return engine;
+        }
+        drop(engine);
+        self.write_engine().tick();
+        self.engine.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Saves a snapshot and empties the journal (graceful shutdown).
     pub fn checkpoint(&self) -> std::io::Result<()> {
-        let mut inner = self.lock();
-        let Inner { engine, store, .. } = &mut *inner;
-        match store {
-            Some(store) => store.compact(engine),
+        let engine = self.write_engine();
+        match &mut self.lock().store {
+            Some(store) => store.compact(&engine),
             None => Ok(()),
         }
     }
@@ -82,8 +96,7 @@ impl App {
     /// Answers one API request (blocking: runs the engine and syncs the
     /// journal).
     pub fn api(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
-        let mut inner = self.lock();
-        let request_id = inner.request_ids.next_id();
+        let request_id = self.lock().request_ids.next_id();
         let error = |e: &ApiError| Reply::error(request_id.clone(), e);
         let query = uri.query().unwrap_or("");
         let header_pairs: Vec<(String, String)> = headers
@@ -147,10 +160,27 @@ impl App {
                 .expect("serialises"),
             };
         }
-        let Inner { engine, store, .. } = &mut *inner;
+        if action == "DescribeImageCaches" {
+            // Queries run side by side under the read lock.
+            let request = match rpc::decode_describe(params.iter().cloned()) {
+                Ok(r) => r,
+                Err(e) => return error(&e),
+            };
+            let engine = self.read_engine();
+            let mut scratch = Scratch::default();
+            return match engine.describe_as_of_last_tick(&account, &request, &mut scratch) {
+                Ok(page) => Reply {
+                    http_status: 200,
+                    body: serde_json::to_value(DescribeImageCachesResponse::new(request_id, &page))
+                        .expect("serialises"),
+                },
+                Err(e) => error(&e),
+            };
+        }
+        let mut engine = self.write_engine();
         let at = engine.now().as_second();
         let reply = api::call(
-            engine,
+            &mut engine,
             &account,
             &action,
             params.iter().cloned(),
@@ -161,9 +191,10 @@ impl App {
             action.as_str(),
             "CreateImageCache" | "UpdateImageCache" | "DeleteImageCache" | "AutoMatch"
         );
+        let mut inner = self.lock();
         if reply.http_status == 200
             && mutates
-            && let Some(store) = store
+            && let Some(store) = &mut inner.store
         {
             let entry = Entry {
                 at,
@@ -177,7 +208,7 @@ impl App {
                     }),
                 },
             };
-            if let Err(e) = store.record(&entry, engine) {
+            if let Err(e) = store.record(&entry, &engine) {
                 // Not durable: the caller must not believe it happened.
                 tracing::error!(%e, "journal write failed");
                 return Reply {
@@ -299,17 +330,16 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     }
     let outcome = tokio::task::spawn_blocking(move || {
         use eci_imagecache::clock::Clock;
-        let mut inner = app.lock();
-        let Inner { engine, store, .. } = &mut *inner;
+        let mut engine = app.write_engine();
         engine.tick();
         let at = app.clock.now().as_second();
-        if let Some(store) = store {
+        if let Some(store) = &mut app.lock().store {
             store.record(
                 &Entry {
                     at,
                     change: Change::Clock,
                 },
-                engine,
+                &engine,
             )?;
         }
         Ok::<_, std::io::Error>(eci_imagecache::wire::format_time(app.clock.now()))
@@ -327,12 +357,11 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
 /// A fresh, empty engine (and no pending faults).
 async fn reset(State(app): State<Arc<App>>) -> Response {
     let outcome = tokio::task::spawn_blocking(move || {
-        let mut inner = app.lock();
-        inner.engine = (app.builder)().build();
+        let mut engine = app.write_engine();
+        *engine = (app.builder)().build();
         app.faults.clear();
-        let Inner { engine, store, .. } = &mut *inner;
-        match store {
-            Some(store) => store.compact(engine),
+        match &mut app.lock().store {
+            Some(store) => store.compact(&engine),
             None => Ok(()),
         }
     })

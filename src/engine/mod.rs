@@ -413,11 +413,7 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| {
-            let mut r = request.clone();
-            r.client_token = None;
-            fingerprint(&r)
-        });
+        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
         if let Some(region) = self.regions.get(&key)
             && let Some(answer) =
                 region.replay(Action::Create, request.client_token.as_deref(), fingerprint)?
@@ -513,11 +509,7 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| {
-            let mut r = request.clone();
-            r.client_token = None;
-            fingerprint(&r)
-        });
+        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get(&key).ok_or_else(not_found)?;
         if region
@@ -589,11 +581,7 @@ impl Engine {
         self.tick();
         let now = self.clock.now().as_second();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| {
-            let mut r = request.clone();
-            r.client_token = None;
-            fingerprint(&r)
-        });
+        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get_mut(&key).ok_or_else(not_found)?;
         if region
@@ -867,10 +855,14 @@ fn expiry(creation: Timestamp, retention_days: Option<u32>) -> Option<Timestamp>
     retention_days.map(|d| clock::timestamp(creation.as_second().saturating_add(d as i64 * 86_400)))
 }
 
-/// SHA-256 of a request's canonical JSON (without its `ClientToken`).
+/// SHA-256 of a request's parameters other than its `ClientToken`, as
+/// canonical JSON (object keys sorted).
 fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
-    let json = serde_json::to_vec(request).expect("requests serialise");
-    Sha256::digest(json).into()
+    let mut value = serde_json::to_value(request).expect("requests serialise");
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("client_token");
+    }
+    Sha256::digest(value.to_string()).into()
 }
 
 /// Applies an update's given parameters to a copy of the cache.

@@ -4,15 +4,13 @@
 //! per second and latency percentiles (never asserted: benchmarks are not
 //! tests). `ECI_LOAD_CLIENTS` / `ECI_LOAD_REQUESTS` (per client) size it.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use eci_imagecache::engine::Durations;
-use eci_imagecache_server::app::router;
-use eci_imagecache_server::faults::Faults;
-use eci_imagecache_server::serve::{Options, build};
 use serde_json::Value;
 
 fn env(name: &str, default: usize) -> usize {
@@ -23,44 +21,26 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn post(addr: SocketAddr, action: &str, query: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let request = format!(
-        "POST /?{query} HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: {action}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1;
-    (status, serde_json::from_str(body).unwrap())
+    common::http(
+        addr,
+        "POST",
+        &format!("/?{query}"),
+        &[("x-acs-action", action)],
+        "",
+    )
 }
 
 #[test]
 fn concurrent_clients_mixed_load() {
     let clients = env("ECI_LOAD_CLIENTS", 8);
     let per_client = env("ECI_LOAD_REQUESTS", 250);
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: None,
-        import: None,
-        seed: Some(3),
-        now: None,
-        durations: Durations::instant(),
-        quota: Some(1_000_000),
-        strict_references: false,
-        access_keys: Vec::new(),
-    };
-    let (app, _) = build(&options, Faults::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, router(app)).await.unwrap() });
+    let mut options = common::options();
+    options.seed = Some(3);
+    options.now = None;
+    options.durations = Durations::instant();
+    options.quota = Some(1_000_000);
+    let server = common::start(options);
+    let addr = server.addr;
 
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)

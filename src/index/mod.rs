@@ -1048,14 +1048,17 @@ impl Index {
 
         // Walks r minus e from position `from`, in order.
         let partial = |from: usize| {
-            let mut j = r.get(from).map_or(e.len(), |first| {
+            let j = r.get(from).map_or(e.len(), |first| {
                 e.partition_point(|x| order.cmp(x, first) == Ordering::Less)
             });
+            // A cursor on e, moved forward only, beside the walk on r.
+            let mut exact = e.iter_from(j).peekable();
             r.iter_from(from).filter(move |&s| {
-                while j < e.len() && order.cmp(e.at(j), s) == Ordering::Less {
-                    j += 1;
-                }
-                !(j < e.len() && e.at(j) == s)
+                while exact
+                    .next_if(|&x| order.cmp(x, s) == Ordering::Less)
+                    .is_some()
+                {}
+                exact.peek() != Some(&s)
             })
         };
         let total = if filtered {

@@ -440,46 +440,6 @@ impl Index {
         self.fit[slot as usize] = fit(&cache);
         self.ids[slot as usize] = id.clone();
 
-        let order = Order {
-            creation: &self.creation,
-            ids: &self.ids,
-        };
-        // Lists are stored oldest first, the reverse of result order, so a
-        // new cache (the newest) is appended.
-        let by = |a: u32, b: u32| order.cmp(b, a);
-        let (mut exact, mut repo) = (Ids::new(), Ids::new());
-        for image in &cache.images {
-            let repo_len = self
-                .rules
-                .write_exact_key(image.reference(), &mut self.key_buf);
-            exact.push(self.exact.add(&self.key_buf, slot, by));
-            repo.push(self.repo.add(&self.key_buf[..repo_len], slot, by));
-        }
-        let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
-        for tag in &cache.tags {
-            tag_pair_key(&tag.key, &tag.value, &mut self.key_buf);
-            tag_pairs.push(self.tag_pairs.add(&self.key_buf, slot, by));
-            tag_keys.push(self.tag_keys.add(&tag.key, slot, by));
-        }
-        let mut keys: Vec<u32> = Vec::with_capacity(exact.len() + repo.len() + 2 * tag_pairs.len());
-        let mut starts = [0u32; 3];
-        for (i, mut ids) in [exact, repo, tag_pairs, tag_keys].into_iter().enumerate() {
-            if i > 0 {
-                starts[i - 1] = keys.len() as u32;
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            keys.extend_from_slice(&ids);
-        }
-        let name = self.names.add(&cache.name, slot, by);
-        let snapshot = cache
-            .snapshot_id
-            .as_deref()
-            .map_or(NONE, |s| self.snapshots.add(s, slot, by));
-        let resource_group = cache
-            .resource_group_id
-            .as_deref()
-            .map_or(NONE, |g| self.resource_groups.add(g, slot, by));
         self.newest_first.insert(
             NewestFirst(Reverse(self.creation[slot as usize]), id.clone()),
             slot,
@@ -493,15 +453,17 @@ impl Index {
         self.by_id.insert_unique(hasher.hash_one(&*id), slot, |&s| {
             hasher.hash_one(&*ids[s as usize])
         });
+        // An entry that holds no key yet: re-keying adds every key.
         self.slots[slot as usize] = Some(Entry {
             cache: Box::new(cache),
-            keys: keys.into_boxed_slice(),
-            starts,
-            name,
-            snapshot,
-            resource_group,
+            keys: Box::new([]),
+            starts: [0; 3],
+            name: NONE,
+            snapshot: NONE,
+            resource_group: NONE,
             lru: lru.unwrap_or(NOT_LRU),
         });
+        self.rekey(slot);
         old
     }
 
@@ -607,13 +569,16 @@ impl Index {
     }
 
     /// Brings the posting lists of `slot` in line with its record: keys it
-    /// kept cost a hash lookup, keys it lost or gained a list change.
+    /// kept cost a hash lookup, keys it lost or gained a list change (a new
+    /// entry, holding no key, gains them all).
     fn rekey(&mut self, slot: u32) {
         let mut entry = self.slots[slot as usize].take().expect("a live slot");
         let order = Order {
             creation: &self.creation,
             ids: &self.ids,
         };
+        // Lists are stored oldest first, the reverse of result order, so a
+        // new cache (the newest) is appended.
         let by = |a: u32, b: u32| order.cmp(b, a);
         /// The key's id if the cache already had it, else the id after adding.
         fn keep_or_add(
@@ -623,10 +588,13 @@ impl Index {
             slot: u32,
             by: impl Fn(u32, u32) -> Ordering,
         ) -> u32 {
-            match postings.id(key) {
-                Some(k) if had.binary_search(&k).is_ok() => k,
-                _ => postings.add(key, slot, by),
+            if !had.is_empty()
+                && let Some(k) = postings.id(key)
+                && had.binary_search(&k).is_ok()
+            {
+                return k;
             }
+            postings.add(key, slot, by)
         }
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
         for image in &entry.cache.images {
@@ -703,7 +671,10 @@ impl Index {
             slot: u32,
             by: impl Fn(u32, u32) -> Ordering + Copy,
         ) -> u32 {
-            let keep = new.and_then(|k| postings.id(k)).filter(|&k| k == old);
+            let keep = new
+                .filter(|_| old != NONE)
+                .and_then(|k| postings.id(k))
+                .filter(|&k| k == old);
             if let Some(k) = keep {
                 return k;
             }

@@ -100,10 +100,8 @@ where
 {
     Ok(match action {
         "DescribeImageCaches" => {
-            let request = rpc::decode_describe(params)?;
-            let page = engine.describe_as(account, &request)?;
-            serde_json::to_value(DescribeImageCachesResponse::new(request_id, &page))
-                .expect("serialises")
+            engine.tick();
+            describe_body(engine, account, params, request_id)?
         }
         "CreateImageCache" => {
             let request = rpc::decode_create(params)?;
@@ -128,6 +126,50 @@ where
         }
         other => return Err(ApiError::unknown_action(other)),
     })
+}
+
+/// Answers `DescribeImageCaches` on an engine shared for reading: as of its
+/// last [`Engine::tick`], so many readers can answer at once (the caller
+/// applies what time made due first, under its write access).
+pub fn describe<K, V>(
+    engine: &Engine,
+    account: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: String,
+) -> Reply
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    match describe_body(engine, account, params, &request_id) {
+        Ok(body) => Reply {
+            http_status: 200,
+            body,
+        },
+        Err(e) => Reply::error(request_id, &e),
+    }
+}
+
+fn describe_body<K, V>(
+    engine: &Engine,
+    account: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: &str,
+) -> Result<Value, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let request = rpc::decode_describe(params)?;
+    let page = engine.describe_as_of_last_tick(
+        account,
+        &request,
+        &mut crate::index::Scratch::default(),
+    )?;
+    Ok(
+        serde_json::to_value(DescribeImageCachesResponse::new(request_id, &page))
+            .expect("serialises"),
+    )
 }
 
 /// The emulator's body for an auto-match: `Matched`, the cache and its

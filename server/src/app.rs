@@ -12,9 +12,7 @@ use axum::routing::{any, get};
 use eci_imagecache::ApiError;
 use eci_imagecache::api::{self, Reply, RequestIds};
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
-use eci_imagecache::index::Scratch;
-use eci_imagecache::wire::json::{DescribeImageCachesResponse, ErrorBody};
-use eci_imagecache::wire::rpc;
+use eci_imagecache::wire::json::ErrorBody;
 use serde_json::{Value, json};
 
 use crate::clock::ServerClock;
@@ -162,20 +160,8 @@ impl App {
         }
         if action == "DescribeImageCaches" {
             // Queries run side by side under the read lock.
-            let request = match rpc::decode_describe(params.iter().cloned()) {
-                Ok(r) => r,
-                Err(e) => return error(&e),
-            };
             let engine = self.read_engine();
-            let mut scratch = Scratch::default();
-            return match engine.describe_as_of_last_tick(&account, &request, &mut scratch) {
-                Ok(page) => Reply {
-                    http_status: 200,
-                    body: serde_json::to_value(DescribeImageCachesResponse::new(request_id, &page))
-                        .expect("serialises"),
-                },
-                Err(e) => error(&e),
-            };
+            return api::describe(&engine, &account, params, request_id);
         }
         let mut engine = self.write_engine();
         let at = engine.now().as_second();

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     SignatureDoesNotMatch,
     /// An unknown `AccessKeyId` (emulator with keys configured).
     InvalidAccessKeyIdNotFound,
+    /// The change could not be made durable (a store write failed); nothing
+    /// changed.
+    InternalError,
 }
 
 impl ErrorCode {
@@ -52,11 +55,12 @@ impl ErrorCode {
             ErrorCode::InvalidActionNotFound => "InvalidAction.NotFound",
             ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             ErrorCode::InvalidAccessKeyIdNotFound => "InvalidAccessKeyId.NotFound",
+            ErrorCode::InternalError => "InternalError",
         }
     }
 
     /// Every code.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidNextToken,
@@ -70,6 +74,7 @@ impl ErrorCode {
         ErrorCode::InvalidActionNotFound,
         ErrorCode::SignatureDoesNotMatch,
         ErrorCode::InvalidAccessKeyIdNotFound,
+        ErrorCode::InternalError,
     ];
 
     /// The code with this spelling.
@@ -93,6 +98,7 @@ impl ErrorCode {
             | ErrorCode::ImageCacheNotFound
             | ErrorCode::InvalidActionNotFound
             | ErrorCode::InvalidAccessKeyIdNotFound => 404,
+            ErrorCode::InternalError => 500,
         }
     }
 }

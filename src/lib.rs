@@ -47,6 +47,8 @@ pub mod index;
 pub mod oracle;
 pub mod record;
 pub mod reference;
+#[cfg(feature = "sqlite")]
+pub mod store;
 pub mod wire;
 #[cfg(feature = "workload")]
 pub mod workload;

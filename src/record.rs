@@ -485,6 +485,38 @@ impl IdGenerator {
         name
     }
 
+    /// The ids of what the lifecycle does to one cache at one moment
+    /// (snapshots, event names): they depend on the key, the cache and the
+    /// moment only, never on how many ids were drawn before, so a step
+    /// applied later (after a restart, or by a later call) draws the same.
+    ///
+    /// ```
+    /// use eci_imagecache::record::IdGenerator;
+    ///
+    /// let ids = IdGenerator::seeded(1);
+    /// let mut a = ids.step("imc-1", 1_714_550_400);
+    /// let mut other = IdGenerator::seeded(1);
+    /// other.image_cache_id(); // drawing ids in between changes nothing
+    /// let mut b = other.step("imc-1", 1_714_550_400);
+    /// assert_eq!(a.snapshot_id(), b.snapshot_id());
+    /// assert_eq!(a.event_name("web"), b.event_name("web"));
+    /// ```
+    pub fn step(&self, cache_id: &str, at: i64) -> StepIds {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(b"step\0");
+        h.update(cache_id.as_bytes());
+        h.update(b"\0");
+        h.update(at.to_le_bytes());
+        StepIds {
+            ids: IdGenerator {
+                key: h.finalize().into(),
+                counter: 0,
+            },
+        }
+    }
+
     fn next(&mut self, prefix: &str) -> String {
         use sha2::{Digest, Sha256};
         const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -503,6 +535,24 @@ impl IdGenerator {
             n /= 36;
         }
         id
+    }
+}
+
+/// The ids one lifecycle step draws: see [`IdGenerator::step`].
+#[derive(Debug)]
+pub struct StepIds {
+    ids: IdGenerator,
+}
+
+impl StepIds {
+    /// `s-` + 20.
+    pub fn snapshot_id(&mut self) -> String {
+        self.ids.snapshot_id()
+    }
+
+    /// `<cache name>.` + 16 lower-case hex digits.
+    pub fn event_name(&mut self, cache_name: &str) -> String {
+        self.ids.event_name(cache_name)
     }
 }
 

@@ -806,6 +806,7 @@ fn every_error_code_has_its_status() {
         ("InvalidAction.NotFound", 404),
         ("SignatureDoesNotMatch", 400),
         ("InvalidAccessKeyId.NotFound", 404),
+        ("InternalError", 500),
     ];
     assert_eq!(ErrorCode::ALL.len(), table.len());
     for (name, status) in table {

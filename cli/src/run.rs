@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use eci_imagecache::ApiError;
 use eci_imagecache::api::{Reply, RequestIds, call};
 use eci_imagecache::clock::ManualClock;
-use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
+use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
 use eci_imagecache::reference::RegistryAliases;
+use eci_imagecache::store::Store;
 use serde_json::{Map, Value, json};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Load the engine from FILE if it exists, and save it there at the end.
+    /// The state store (SQLite; created if missing): every line's change is
+    /// committed before its answer is written.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Start a manual clock at this time (RFC 3339); else the system clock
@@ -34,7 +36,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs) -> io::Result<()> {
-    let mut engine = build(args).map_err(io::Error::other)?;
+    let (mut engine, mut store, builder) = build(args).map_err(io::Error::other)?;
     let mut request_ids = match args.seed {
         Some(seed) => RequestIds::seeded(seed),
         None => RequestIds::random(),
@@ -47,28 +49,45 @@ pub fn run(args: &RunArgs) -> io::Result<()> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let reply = answer(&mut engine, line, &mut request_ids);
-        serde_json::to_writer(&mut out, &reply)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-    }
-    if let Some(path) = &args.state {
-        engine.save(path).map_err(io::Error::other)?;
+        let mut reply = answer(&mut engine, line, &mut request_ids);
+        if let Some(store) = &mut store
+            && let Err(e) = store.commit(&mut engine)
+        {
+            // Not durable, so undone: the line gets an error, the engine is
+            // what the store holds.
+            eprintln!("eci-imagecache run: {e}");
+            engine = store.load(builder()).map_err(io::Error::other)?;
+            reply = Reply::error(
+                reply
+                    .body
+                    .get("RequestId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                &ApiError::new(
+                    eci_imagecache::ErrorCode::InternalError,
+                    "The request processing has failed due to some unknown error.",
+                ),
+            );
+        }
+        let written = serde_json::to_writer(&mut out, &reply)
+            .map_err(io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        if let Err(e) = written {
+            // Every change so far is committed; stop reading.
+            return Err(io::Error::new(
+                e.kind(),
+                format!("standard output closed ({e}); every change answered so far is saved"),
+            ));
+        }
     }
     Ok(())
 }
 
-fn build(args: &RunArgs) -> Result<Engine, String> {
-    let mut builder = Engine::builder().instant(args.instant);
-    if let Some(seed) = args.seed {
-        builder = builder.seed(seed);
-    }
-    if let Some(quota) = args.quota {
-        builder = builder.quota(quota);
-    }
-    if args.strict_references {
-        builder = builder.aliases(RegistryAliases::strict());
-    }
+type Builder = Box<dyn Fn() -> EngineBuilder>;
+
+fn build(args: &RunArgs) -> Result<(Engine, Option<Store>, Builder), String> {
     let now = match &args.now {
         Some(now) => Some(
             now.parse::<jiff::Timestamp>()
@@ -76,20 +95,47 @@ fn build(args: &RunArgs) -> Result<Engine, String> {
         ),
         None => None,
     };
-    if let Some(at) = now {
-        builder = builder.clock(ManualClock::new(at));
-    }
-    let engine = match &args.state {
-        Some(path) if path.exists() => builder
-            .load(path)
-            .map_err(|e| format!("--state {}: {e}", path.display()))?,
-        _ => builder.build(),
+    let mut store = match &args.state {
+        Some(path) => Some(Store::open(path).map_err(|e| format!("--state: {e}"))?),
+        None => None,
     };
-    // An explicit --now wins over the time a state file saved.
+    let saved_clock = match &store {
+        Some(store) => store.manual_clock().map_err(|e| format!("--state: {e}"))?,
+        None => None,
+    };
+    // A manual clock when asked for or saved; `--now` wins over the saved time.
+    let clock = now.or(saved_clock).map(ManualClock::new);
+    let (instant, seed, quota, strict) =
+        (args.instant, args.seed, args.quota, args.strict_references);
+    let builder: Builder = Box::new(move || {
+        let mut builder = Engine::builder().instant(instant);
+        if let Some(seed) = seed {
+            builder = builder.seed(seed);
+        }
+        if let Some(quota) = quota {
+            builder = builder.quota(quota);
+        }
+        if strict {
+            builder = builder.aliases(RegistryAliases::strict());
+        }
+        if let Some(clock) = &clock {
+            builder = builder.clock(clock.clone());
+        }
+        builder
+    });
+    let mut engine = match &mut store {
+        Some(store) => store.load(builder()).map_err(|e| format!("--state: {e}"))?,
+        None => builder().build(),
+    };
     if let (Some(at), Some(clock)) = (now, engine.clock().as_manual()) {
         clock.set(at);
     }
-    Ok(engine)
+    if let Some(store) = &mut store {
+        store
+            .commit(&mut engine)
+            .map_err(|e| format!("--state: {e}"))?;
+    }
+    Ok((engine, store, builder))
 }
 
 fn answer(engine: &mut Engine, line: &[u8], request_ids: &mut RequestIds) -> Reply {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::clock::ServerClock;
 use crate::faults::{ErrorFault, FailureFault, Faults};
 use crate::signature::{Keys, SignedRequest, verify};
-use crate::store::{Change, Entry, Store};
+use eci_imagecache::store::Store;
 
 /// Request bodies above this are refused.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -39,11 +39,16 @@ pub struct App {
 struct Inner {
     store: Option<Store>,
     request_ids: RequestIds,
+    /// A commit failed and so did rebuilding the engine from the store: the
+    /// engine may be ahead of the store, so nothing is answered until a
+    /// rebuild succeeds.
+    broken: bool,
 }
 
 impl App {
     /// An application over `engine`, persisting to `store` if given.
-    /// `builder` makes a fresh engine for `/_emulator/reset`.
+    /// `builder` gives the settings the engine is rebuilt from the store
+    /// with when a commit fails.
     pub fn new(
         engine: Engine,
         store: Option<Store>,
@@ -55,7 +60,11 @@ impl App {
     ) -> Arc<App> {
         Arc::new(App {
             engine: RwLock::new(engine),
-            inner: Mutex::new(Inner { store, request_ids }),
+            inner: Mutex::new(Inner {
+                store,
+                request_ids,
+                broken: false,
+            }),
             keys,
             clock,
             faults,
@@ -82,13 +91,44 @@ impl App {
         self.engine.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Saves a snapshot and empties the journal (graceful shutdown).
+    /// Commits what time has changed since the last call (graceful
+    /// shutdown; every accepted change is already committed).
     pub fn checkpoint(&self) -> std::io::Result<()> {
-        let engine = self.write_engine();
-        match &mut self.lock().store {
-            Some(store) => store.compact(&engine),
-            None => Ok(()),
+        let mut engine = self.write_engine();
+        engine.tick();
+        self.commit(&mut engine, &mut self.lock())
+    }
+
+    /// Makes `engine`'s changes durable. On failure, rebuilds the engine
+    /// from the store (memory is never ahead of disk) and says why.
+    fn commit(&self, engine: &mut Engine, inner: &mut Inner) -> std::io::Result<()> {
+        let Some(store) = &mut inner.store else {
+            return Ok(());
+        };
+        if inner.broken {
+            match store.load((self.builder)()) {
+                Ok(reloaded) => {
+                    *engine = reloaded;
+                    inner.broken = false;
+                }
+                Err(e) => {
+                    tracing::error!(%e, "the engine cannot be rebuilt from the store");
+                    return Err(std::io::Error::other(e.to_string()));
+                }
+            }
         }
+        let Err(e) = store.commit(engine) else {
+            return Ok(());
+        };
+        tracing::error!(%e, "commit failed: the change is undone");
+        match store.load((self.builder)()) {
+            Ok(reloaded) => *engine = reloaded,
+            Err(e) => {
+                tracing::error!(%e, "the engine cannot be rebuilt from the store");
+                inner.broken = true;
+            }
+        }
+        Err(std::io::Error::other(e.to_string()))
     }
 
     /// Answers one API request (blocking: runs the engine and syncs the
@@ -164,7 +204,10 @@ impl App {
             return api::describe(&engine, &account, params, request_id);
         }
         let mut engine = self.write_engine();
-        let at = engine.now().as_second();
+        let mut inner = self.lock();
+        if inner.broken && self.commit(&mut engine, &mut inner).is_err() {
+            return internal_error(request_id);
+        }
         let reply = api::call(
             &mut engine,
             &account,
@@ -173,37 +216,24 @@ impl App {
             request_id.clone(),
         );
         let fault = self.faults.take_consumed();
-        let mutates = matches!(
-            action.as_str(),
-            "CreateImageCache" | "UpdateImageCache" | "DeleteImageCache" | "AutoMatch"
-        );
-        let mut inner = self.lock();
-        if reply.http_status == 200
-            && mutates
-            && let Some(store) = &mut inner.store
-        {
-            let entry = Entry {
-                at,
-                change: Change::Call {
-                    account,
+        if self.commit(&mut engine, &mut inner).is_err() {
+            // Not durable, so undone: the caller must not believe it happened.
+            if let Some(reason) = fault {
+                self.faults.fail_next_first(FailureFault {
                     action: action.clone(),
-                    params,
-                    fault: fault.map(|reason| FailureFault {
-                        action: action.clone(),
-                        reason,
-                    }),
-                },
-            };
-            if let Err(e) = store.record(&entry, &engine) {
-                // Not durable: the caller must not believe it happened.
-                tracing::error!(%e, "journal write failed");
-                return Reply {
-                    http_status: 500,
-                    body: json!({"RequestId": request_id, "Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
-                };
+                    reason,
+                });
             }
+            return internal_error(request_id);
         }
         reply
+    }
+}
+
+fn internal_error(request_id: String) -> Reply {
+    Reply {
+        http_status: 500,
+        body: json!({"RequestId": request_id, "Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
     }
 }
 
@@ -318,16 +348,7 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         use eci_imagecache::clock::Clock;
         let mut engine = app.write_engine();
         engine.tick();
-        let at = app.clock.now().as_second();
-        if let Some(store) = &mut app.lock().store {
-            store.record(
-                &Entry {
-                    at,
-                    change: Change::Clock,
-                },
-                &engine,
-            )?;
-        }
+        app.commit(&mut engine, &mut app.lock())?;
         Ok::<_, std::io::Error>(eci_imagecache::wire::format_time(app.clock.now()))
     })
     .await;
@@ -344,12 +365,24 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
 async fn reset(State(app): State<Arc<App>>) -> Response {
     let outcome = tokio::task::spawn_blocking(move || {
         let mut engine = app.write_engine();
-        *engine = (app.builder)().build();
-        app.faults.clear();
-        match &mut app.lock().store {
-            Some(store) => store.compact(&engine),
+        let mut inner = app.lock();
+        engine.reset();
+        let saved = match &mut inner.store {
+            Some(store) => store.replace(&mut engine).map_err(|e| e.to_string()),
             None => Ok(()),
+        };
+        if let Err(e) = saved {
+            tracing::error!(%e, "reset failed: nothing changed");
+            if let Some(store) = &mut inner.store {
+                match store.load((app.builder)()) {
+                    Ok(reloaded) => *engine = reloaded,
+                    Err(_) => inner.broken = true,
+                }
+            }
+            return Err(e);
         }
+        app.faults.clear();
+        Ok(())
     })
     .await;
     match outcome {

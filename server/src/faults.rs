@@ -119,6 +119,11 @@ impl Faults {
         self.state().failures.push_back(fault);
     }
 
+    /// Puts a failure back at the head of the queue (its call was undone).
+    pub fn fail_next_first(&self, fault: FailureFault) {
+        self.state().failures.push_front(fault);
+    }
+
     /// Queues an account-level error; `None` for an unknown code.
     pub fn add_error(&self, fault: ErrorFault) -> Option<()> {
         ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == fault.code)?;

@@ -3,8 +3,7 @@
 //!
 //! * [`serve`]: `eci-imagecache serve`, the emulator on a socket;
 //!   [`app`]: the HTTP routes (the API on `/`, control on `/_emulator/…`);
-//!   [`store`]: snapshot and journal, every accepted change durable before
-//!   its response; [`faults`]: injected failures and account errors;
+//!   [`faults`]: injected failures and account errors;
 //!   [`clock`]: the server's clock.
 //! * [`signature`]: verification of the two request signatures the SDKs
 //!   send, V3 (`ACS3-HMAC-SHA256` in the `Authorization` header) and V2
@@ -18,4 +17,3 @@ pub mod clock;
 pub mod faults;
 pub mod serve;
 pub mod signature;
-pub mod store;

@@ -7,21 +7,21 @@ use std::sync::Arc;
 use eci_imagecache::api::RequestIds;
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Durations, Engine, EngineBuilder};
 use eci_imagecache::reference::RegistryAliases;
+use eci_imagecache::store::Store;
 use eci_imagecache::wire::json::DescribeImageCachesResponse;
 
 use crate::app::{App, router};
 use crate::clock::ServerClock;
 use crate::faults::Faults;
 use crate::signature::Keys;
-use crate::store::Store;
 
 /// How to run the emulator.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Snapshot file (and `<FILE>.journal`): loaded at start, every
-    /// accepted change durable before its response.
+    /// The state store (SQLite, see `eci_imagecache::store`): loaded at
+    /// start, every accepted change committed before its response.
     pub state: Option<PathBuf>,
     /// Caches to import at start (`eci-imagecache gen` output).
     pub import: Option<PathBuf>,
@@ -39,10 +39,32 @@ pub struct Options {
     pub access_keys: Vec<(String, String)>,
 }
 
-/// Builds the application (engine loaded, journal replayed, caches
-/// imported) without serving it: for tests and for [`run`].
+/// Builds the application (the state store opened and locked, the engine
+/// loaded from it, caches imported) without serving it: for tests and for
+/// [`run`].
+///
+/// # Errors
+///
+/// A message naming the file: the state is held by another process, is not
+/// a state store, cannot be read; the import file cannot be read or holds
+/// a bad or duplicate cache.
 pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock), String> {
-    let clock = ServerClock::new(options.now);
+    let mut store = options
+        .state
+        .as_ref()
+        .map(Store::open)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let saved_clock = match &store {
+        Some(store) => store.manual_clock().map_err(|e| e.to_string())?,
+        None => None,
+    };
+    if options.now.is_none()
+        && let Some(at) = saved_clock
+    {
+        tracing::info!(%at, "the state runs on a manual clock: resuming it");
+    }
+    let clock = ServerClock::new(options.now.or(saved_clock));
     let (seed, quota, durations, strict) = (
         options.seed,
         options.quota,
@@ -67,24 +89,25 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
         }
         b
     };
-    let (store, mut engine) = match &options.state {
-        Some(path) => {
-            let (store, engine) = Store::open(path, &builder, &clock, &faults)?;
-            (Some(store), engine)
-        }
-        None => (None, builder().build()),
+    let first_start = store.as_ref().is_none_or(Store::is_new);
+    let mut engine = match &mut store {
+        Some(store) => store.load(builder()).map_err(|e| e.to_string())?,
+        None => builder().build(),
     };
-    if let Some(path) = &options.import {
-        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let doc: DescribeImageCachesResponse =
-            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        for json in doc.image_caches {
-            let cache = eci_imagecache::record::ImageCache::try_from(json)?;
-            let id = cache.id.clone();
-            engine
-                .import_as(DEFAULT_ACCOUNT, cache)
-                .map_err(|e| format!("{}: {id}: {e}", path.display()))?;
-        }
+    if let (Some(now), Some(manual)) = (options.now, clock.manual()) {
+        // `--now` wins over a saved manual clock.
+        manual.set(now);
+    }
+    match (&options.import, first_start) {
+        (Some(path), true) => import(&mut engine, path)?,
+        (Some(path), false) => tracing::info!(
+            import = %path.display(),
+            "the state is not new: its caches were imported on its first start; not importing again"
+        ),
+        (None, _) => {}
+    }
+    if let Some(store) = &mut store {
+        store.commit(&mut engine).map_err(|e| e.to_string())?;
     }
     let request_ids = match seed {
         Some(seed) => RequestIds::seeded(seed),
@@ -100,10 +123,23 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
         request_ids,
         builder,
     );
-    if options.import.is_some() {
-        app.checkpoint().map_err(|e| e.to_string())?;
-    }
     Ok((app, clock))
+}
+
+/// Adds the caches of `eci-imagecache gen` output.
+fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: DescribeImageCachesResponse =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for json in doc.image_caches {
+        let cache = eci_imagecache::record::ImageCache::try_from(json)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let id = cache.id.clone();
+        engine
+            .import_as(DEFAULT_ACCOUNT, cache)
+            .map_err(|e| format!("{}: {id}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Serves until SIGINT or SIGTERM, then saves the state.

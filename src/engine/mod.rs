@@ -35,8 +35,8 @@
 //! quota eviction takes the first of the index's LRU order in `O(log n)`.
 //! Idempotency tokens are one hash lookup.
 
-mod lifecycle;
-mod persist;
+pub(crate) mod lifecycle;
+pub(crate) mod persist;
 mod request;
 mod shared;
 
@@ -54,7 +54,7 @@ use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::index::{Index, Scratch};
 use crate::record::{
-    CacheStatus, CachedImage, EliminationStrategy, EventKind, IdGenerator, ImageCache,
+    CacheStatus, CachedImage, EliminationStrategy, EventKind, IdGenerator, ImageCache, StepIds,
 };
 use crate::reference::RegistryAliases;
 
@@ -206,6 +206,12 @@ pub struct Engine {
     ids: IdGenerator,
     token_key: TokenKey,
     regions: BTreeMap<RegionKey, Region>,
+    /// (due, region): each region's earliest timer or token expiry, so a
+    /// tick looks at the regions with something due and no others.
+    due: BTreeSet<(i64, RegionKey)>,
+    due_of: HashMap<RegionKey, i64, foldhash::fast::RandomState>,
+    /// Regions changed since [`Engine::take_changes`].
+    changed_regions: BTreeSet<RegionKey>,
     failure: Option<FailurePredicate>,
     empty: Index,
     scratch: Scratch,
@@ -222,7 +228,7 @@ impl std::fmt::Debug for Engine {
 }
 
 /// (account, region).
-type RegionKey = (String, String);
+pub(crate) type RegionKey = (String, String);
 
 /// The cache auto-match chose, with F and P, if any.
 type Choice = Option<(String, u32, u32)>;
@@ -240,6 +246,9 @@ struct Region {
     tokens: HashMap<(Action, String), Remembered, foldhash::fast::RandomState>,
     /// Tokens by the time they were stored, oldest first, for expiry.
     token_times: VecDeque<(i64, Action, String)>,
+    /// Caches and tokens changed since [`Engine::take_changes`].
+    changed: BTreeSet<String>,
+    changed_tokens: BTreeSet<(Action, String)>,
     /// `AcrRegistryInfo` domain groups of the caches, with use counts.
     acr_groups: BTreeMap<Vec<String>, usize>,
     created: usize,
@@ -248,7 +257,7 @@ struct Region {
 
 /// The operations a `ClientToken` belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-enum Action {
+pub(crate) enum Action {
     Create,
     Update,
     Delete,
@@ -257,10 +266,18 @@ enum Action {
 /// A successful call under a `ClientToken`: its parameters' fingerprint
 /// and its answer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Remembered {
+pub(crate) struct Remembered {
     fingerprint: [u8; 32],
     answer: Option<CreateResponse>,
-    at: i64,
+    pub(crate) at: i64,
+}
+
+/// What changed since the last [`Engine::take_changes`]: per cache its
+/// record and run now (`None`: removed), per token what is remembered now.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) caches: Vec<(RegionKey, String, Option<(ImageCache, Option<Run>)>)>,
+    pub(crate) tokens: Vec<(RegionKey, Action, String, Option<Remembered>)>,
 }
 
 impl Engine {
@@ -288,6 +305,9 @@ impl Engine {
             ids,
             token_key,
             regions: BTreeMap::new(),
+            due: BTreeSet::new(),
+            due_of: HashMap::default(),
+            changed_regions: BTreeSet::new(),
             failure,
             empty,
             scratch: Scratch::default(),
@@ -327,36 +347,96 @@ impl Engine {
     /// Whether a transition is due that [`Engine::tick`] would apply.
     pub fn is_due(&self) -> bool {
         let now = self.clock.now().as_second();
-        self.regions.values().any(|r| {
-            r.timers.first().is_some_and(|&(t, _)| t <= now)
-                || r.token_times
-                    .front()
-                    .is_some_and(|&(t, _, _)| t + CLIENT_TOKEN_TTL_SECS <= now)
-        })
+        self.due.first().is_some_and(|&(t, _)| t <= now)
     }
 
     /// Applies every transition due by now, in time order: lifecycle steps,
     /// expiry, removal of failed and idle auto-created caches, and forgets
     /// old `ClientToken`s. Every operation does this first.
+    ///
+    /// Costs `O(log n)` per transition applied, whatever the number of
+    /// regions and accounts: one queue orders the regions by their next
+    /// due time.
     pub fn tick(&mut self) {
         let now = self.clock.now().as_second();
-        let Engine { regions, ids, .. } = self;
-        for region in regions.values_mut() {
-            region.apply_due(now, ids);
-            while let Some(&(t, action, _)) = region.token_times.front() {
-                if t + CLIENT_TOKEN_TTL_SECS > now {
-                    break;
-                }
-                let (_, _, token) = region.token_times.pop_front().expect("present");
-                if region
-                    .tokens
-                    .get(&(action, token.clone()))
-                    .is_some_and(|r| r.at == t)
-                {
-                    region.tokens.remove(&(action, token));
-                }
+        while let Some((t, key)) = self.due.first().cloned() {
+            if t > now {
+                break;
+            }
+            let region = self.regions.get_mut(&key).expect("a queued region exists");
+            region.apply_due(now, &self.ids);
+            region.expire_tokens(now);
+            self.touched(&key);
+        }
+    }
+
+    /// Marks a region changed and puts it back in the due queue at its
+    /// next due time.
+    fn touched(&mut self, key: &RegionKey) {
+        if !self.changed_regions.contains(key) {
+            self.changed_regions.insert(key.clone());
+        }
+        let next = self.regions.get(key).and_then(Region::next_due);
+        let old = self.due_of.get(key).copied();
+        if old == next {
+            return;
+        }
+        if let Some(t) = old {
+            self.due.remove(&(t, key.clone()));
+            self.due_of.remove(key);
+        }
+        if let Some(t) = next {
+            self.due.insert((t, key.clone()));
+            self.due_of.insert(key.clone(), t);
+        }
+    }
+
+    /// Everything changed since the last call (for a store that persists
+    /// effects): the records, runs and tokens as they are now.
+    pub(crate) fn take_changes(&mut self) -> Changes {
+        let mut changes = Changes::default();
+        for key in std::mem::take(&mut self.changed_regions) {
+            let Some(region) = self.regions.get_mut(&key) else {
+                continue;
+            };
+            for id in std::mem::take(&mut region.changed) {
+                let now = region
+                    .index
+                    .get(&id)
+                    .map(|c| (c.clone(), region.runs.get(&id).cloned()));
+                changes.caches.push((key.clone(), id, now));
+            }
+            for (action, token) in std::mem::take(&mut region.changed_tokens) {
+                let now = region.tokens.get(&(action, token.clone())).cloned();
+                changes.tokens.push((key.clone(), action, token, now));
             }
         }
+        changes
+    }
+
+    /// Removes every cache, operation and remembered token of every
+    /// account and region; keeps the settings, the clock and the id
+    /// generator (ids handed out before are never handed out again).
+    pub fn reset(&mut self) {
+        self.regions.clear();
+        self.due.clear();
+        self.due_of.clear();
+        self.changed_regions.clear();
+    }
+
+    /// Forgets what changed (the engine now equals what a store holds).
+    pub(crate) fn forget_changes(&mut self) {
+        for key in std::mem::take(&mut self.changed_regions) {
+            if let Some(region) = self.regions.get_mut(&key) {
+                region.changed.clear();
+                region.changed_tokens.clear();
+            }
+        }
+    }
+
+    /// The id generator's state (key, ids drawn), for a store.
+    pub(crate) fn id_state(&self) -> ([u8; 32], u64) {
+        self.ids.state()
     }
 
     /// `DescribeImageCaches` for the default account.
@@ -459,6 +539,7 @@ impl Engine {
                 now.as_second(),
             );
         }
+        self.touched(&key);
         Ok(answer)
     }
 
@@ -496,6 +577,7 @@ impl Engine {
         region.runs.insert(id.clone(), run);
         region.reschedule(&id);
         region.apply_due(now.as_second(), ids);
+        self.touched(key);
     }
 
     /// `UpdateImageCache` for the default account.
@@ -567,6 +649,7 @@ impl Engine {
         if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
             region.remember(Action::Update, token, fingerprint, None, now.as_second());
         }
+        self.touched(&key);
         Ok(())
     }
 
@@ -596,6 +679,7 @@ impl Engine {
         if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
             region.remember(Action::Delete, token, fingerprint, None, now);
         }
+        self.touched(&key);
         Ok(())
     }
 
@@ -718,9 +802,13 @@ impl Engine {
                     || name,
                 );
             });
+            region.changed.insert(id.clone());
             region.reschedule(&id);
             Some((id, exact, partial))
         });
+        if hit.is_some() {
+            self.touched(key);
+        }
         if let Some((image_cache_id, exact, partial)) = hit {
             return AutoMatchOutcome::Hit {
                 image_cache_id,
@@ -794,6 +882,7 @@ impl Engine {
             );
         }
         region.reschedule(&id);
+        self.touched(&key);
         self.tick();
         Ok(())
     }
@@ -812,6 +901,7 @@ impl Engine {
         if region.auto_created >= quota {
             let victim = region.index.auto_created_lru_order().next()?.id.clone();
             self.region_mut(key).remove_cache(&victim);
+            self.touched(key);
         }
         let id = self.ids.image_cache_id();
         let name = format!("auto-create-for-{container_group_id}");
@@ -938,6 +1028,8 @@ impl Region {
             timer_of: HashMap::default(),
             tokens: HashMap::default(),
             token_times: VecDeque::new(),
+            changed: BTreeSet::new(),
+            changed_tokens: BTreeSet::new(),
             acr_groups: BTreeMap::new(),
             created: 0,
             auto_created: 0,
@@ -978,9 +1070,39 @@ impl Region {
             },
         );
         self.token_times.push_back((at, action, token.to_owned()));
+        self.changed_tokens.insert((action, token.to_owned()));
+    }
+
+    /// Forgets the tokens older than [`CLIENT_TOKEN_TTL_SECS`].
+    fn expire_tokens(&mut self, now: i64) {
+        while let Some(&(t, action, _)) = self.token_times.front() {
+            if t + CLIENT_TOKEN_TTL_SECS > now {
+                break;
+            }
+            let (_, _, token) = self.token_times.pop_front().expect("present");
+            let key = (action, token);
+            if self.tokens.get(&key).is_some_and(|r| r.at == t) {
+                self.tokens.remove(&key);
+                self.changed_tokens.insert(key);
+            }
+        }
+    }
+
+    /// The earliest timer or token expiry.
+    fn next_due(&self) -> Option<i64> {
+        let timer = self.timers.first().map(|&(t, _)| t);
+        let token = self
+            .token_times
+            .front()
+            .map(|&(t, _, _)| t.saturating_add(CLIENT_TOKEN_TTL_SECS));
+        match (timer, token) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn insert_cache(&mut self, cache: ImageCache) {
+        self.changed.insert(cache.id.clone());
         if cache.auto_created {
             self.auto_created += 1;
         } else {
@@ -993,6 +1115,7 @@ impl Region {
 
     fn replace_cache(&mut self, cache: ImageCache) {
         let id = cache.id.clone();
+        self.changed.insert(id.clone());
         let new_groups = acr_groups(&cache);
         let mut old_groups = Vec::new();
         self.index.update(&id, |c| {
@@ -1010,6 +1133,7 @@ impl Region {
         let Some(cache) = self.index.remove(id) else {
             return false;
         };
+        self.changed.insert(id.to_owned());
         if cache.auto_created {
             self.auto_created -= 1;
         } else {
@@ -1067,7 +1191,7 @@ impl Region {
     }
 
     /// Applies every timer due by `now`, earliest first.
-    fn apply_due(&mut self, now: i64, ids: &mut IdGenerator) {
+    fn apply_due(&mut self, now: i64, ids: &IdGenerator) {
         while let Some((t, id)) = self.timers.first().cloned() {
             if t > now {
                 break;
@@ -1079,7 +1203,8 @@ impl Region {
     }
 
     /// Whatever is due for one cache at `t`.
-    fn step(&mut self, id: &str, t: i64, ids: &mut IdGenerator) {
+    fn step(&mut self, id: &str, t: i64, ids: &IdGenerator) {
+        self.changed.insert(id.to_owned());
         let Some(cache) = self.index.get(id) else {
             return;
         };
@@ -1113,12 +1238,12 @@ impl Region {
 
 /// Moves a cache to `stage` of its run at `at`, with the events of every
 /// transition crossed.
-fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &mut IdGenerator) {
-    let event =
-        |ids: &mut IdGenerator, cache: &mut ImageCache, kind, reason: &str, message: &str| {
-            let name = ids.event_name(&cache.name);
-            cache.record_event(kind, reason, message, at, || name);
-        };
+fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &IdGenerator) {
+    let ids = &mut ids.step(&cache.id, at.as_second());
+    let event = |ids: &mut StepIds, cache: &mut ImageCache, kind, reason: &str, message: &str| {
+        let name = ids.event_name(&cache.name);
+        cache.record_event(kind, reason, message, at, || name);
+    };
     if run.operation == Operation::Create
         && cache.status == CacheStatus::Preparing
         && stage != Stage::Preparing

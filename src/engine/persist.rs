@@ -82,28 +82,29 @@ pub enum SaveError {
     Io(#[from] std::io::Error),
 }
 
+/// The whole state, as saved (and as a store rebuilds it from its rows).
 #[derive(Serialize, Deserialize)]
-struct State {
-    clock: Option<i64>,
-    ids: ([u8; 32], u64),
-    token_key: [u8; 32],
-    regions: Vec<RegionState>,
+pub(crate) struct State {
+    pub(crate) clock: Option<i64>,
+    pub(crate) ids: ([u8; 32], u64),
+    pub(crate) token_key: [u8; 32],
+    pub(crate) regions: Vec<RegionState>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct RegionState {
-    account: String,
-    region_id: String,
-    caches: Vec<ImageCache>,
-    runs: Vec<(String, Run)>,
-    tokens: Vec<TokenState>,
+pub(crate) struct RegionState {
+    pub(crate) account: String,
+    pub(crate) region_id: String,
+    pub(crate) caches: Vec<ImageCache>,
+    pub(crate) runs: Vec<(String, Run)>,
+    pub(crate) tokens: Vec<TokenState>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct TokenState {
-    action: Action,
-    token: String,
-    remembered: Remembered,
+pub(crate) struct TokenState {
+    pub(crate) action: Action,
+    pub(crate) token: String,
+    pub(crate) remembered: Remembered,
 }
 
 impl Engine {
@@ -114,7 +115,21 @@ impl Engine {
     /// the remembered `ClientToken`s). [`EngineBuilder::load_bytes`] reads
     /// it back, refusing anything truncated, corrupt or newer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let state = State {
+        let state = self.to_state();
+        let payload = serde_json::to_vec(&state).expect("the state serialises");
+        let mut out = Vec::with_capacity(HEADER + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&payload));
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// The whole state (records oldest first per region, runs by id, tokens
+    /// by age).
+    pub(crate) fn to_state(&self) -> State {
+        State {
             clock: self.clock.as_manual().map(|c| {
                 use crate::clock::Clock;
                 c.now().as_second()
@@ -158,15 +173,7 @@ impl Engine {
                     }
                 })
                 .collect(),
-        };
-        let payload = serde_json::to_vec(&state).expect("the state serialises");
-        let mut out = Vec::with_capacity(HEADER + payload.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&STATE_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&Sha256::digest(&payload));
-        out.extend_from_slice(&payload);
-        out
+        }
     }
 
     /// Saves the whole state to `path`, crash-safe.
@@ -186,7 +193,9 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SaveErro
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    // One fixed name: a crash mid-write leaves it behind, and the next save
+    // overwrites it instead of leaving another.
+    tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -218,8 +227,12 @@ impl EngineBuilder {
     }
 
     /// [`EngineBuilder::load`] from bytes made by [`Engine::to_bytes`].
-    pub fn load_bytes(mut self, bytes: &[u8]) -> Result<Engine, LoadError> {
-        let state = decode(bytes)?;
+    pub fn load_bytes(self, bytes: &[u8]) -> Result<Engine, LoadError> {
+        self.load_state(decode(bytes)?)
+    }
+
+    /// Builds the engine from a decoded state, checking it is consistent.
+    pub(crate) fn load_state(mut self, state: State) -> Result<Engine, LoadError> {
         if let Some(seconds) = state.clock {
             let at = crate::clock::timestamp(seconds);
             match &self.clock {
@@ -285,7 +298,9 @@ impl EngineBuilder {
                 .token_times
                 .make_contiguous()
                 .sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+            engine.touched(&key);
         }
+        engine.forget_changes();
         Ok(engine)
     }
 }

@@ -1,0 +1,620 @@
+//! A transactional store for an [`Engine`] (feature `sqlite`): every change
+//! is written, in one SQLite transaction, before the caller acknowledges it.
+//!
+//! The store keeps **effects, not requests**: the records a call (or a due
+//! transition) changed and their operations in progress, the removed ids,
+//! the remembered `ClientToken`s, the id generator and the manual clock's
+//! time. [`Store::load`] rebuilds the engine from those rows, identically,
+//! whatever the settings it is started with (quota, durations, strictness
+//! only govern what happens next).
+//!
+//! * **Durable**: WAL journal, `synchronous=FULL`, so a commit that
+//!   returned `Ok` survives a crash or a power loss.
+//! * **One writer**: the database is opened with `locking_mode=EXCLUSIVE`
+//!   and locked at once, for the life of the [`Store`]; a second process
+//!   gets [`StoreError::Locked`].
+//! * **All or nothing**: a failed [`Store::commit`] (disk full, I/O error)
+//!   writes nothing; the engine is then ahead of the store, and the caller
+//!   must rebuild it with [`Store::load`] before answering anything else.
+//!
+//! # Tables
+//!
+//! The file opens in the `sqlite3` shell (when no process holds it):
+//!
+//! | table | columns |
+//! |---|---|
+//! | `meta` | `key`, `value`: `format` (`1`), `id_key` (hex), `id_counter` (ids drawn), `token_key` (hex, the `NextToken` MAC key), `clock` (the manual clock's Unix seconds; absent for the system clock) |
+//! | `caches` | `account`, `region_id`, `image_cache_id`, `creation_time` (Unix seconds), `record` (the cache as JSON, the export format's record), `run` (the create or update in progress as JSON, or `NULL`) |
+//! | `client_tokens` | `account`, `region_id`, `action` (`Create`/`Update`/`Delete`), `token`, `at` (Unix seconds), `remembered` (JSON: the parameters' fingerprint and the answer) |
+//!
+//! ```sh
+//! sqlite3 state.db "SELECT image_cache_id, json_extract(record, '$.status') FROM caches"
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use eci_imagecache::clock::ManualClock;
+//! use eci_imagecache::engine::{CreateRequest, Engine};
+//! use eci_imagecache::store::Store;
+//!
+//! let dir = std::env::temp_dir().join(format!("eci-store-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("state.db");
+//! # let _ = std::fs::remove_file(&path);
+//! let clock = ManualClock::new("2024-05-01T08:00:00Z".parse().unwrap());
+//! let id = {
+//!     let mut store = Store::open(&path)?;
+//!     let mut engine = store.load(Engine::builder().clock(clock.clone()).seed(1))?;
+//!     let created = engine.create(&CreateRequest::new("cn-hangzhou", "web").image("nginx")?)?;
+//!     store.commit(&mut engine)?; // durable: now it may be acknowledged
+//!     created.image_cache_id
+//! };
+//! // Another start, other settings: the same caches, the same ids.
+//! let mut store = Store::open(&path)?;
+//! let engine = store.load(Engine::builder().quota(1))?;
+//! assert!(engine.index("", "cn-hangzhou").unwrap().get(&id).is_some());
+//! # drop(store);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::engine::persist::{RegionState, State, TokenState};
+use crate::engine::{Engine, EngineBuilder, LoadError};
+
+/// The store format this build writes and reads.
+pub const STORE_FORMAT: u32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS caches (
+    account TEXT NOT NULL,
+    region_id TEXT NOT NULL,
+    image_cache_id TEXT NOT NULL,
+    creation_time INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    run TEXT,
+    PRIMARY KEY (account, region_id, image_cache_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_tokens (
+    account TEXT NOT NULL,
+    region_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    token TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    remembered TEXT NOT NULL,
+    PRIMARY KEY (account, region_id, action, token)
+) WITHOUT ROWID;
+";
+
+/// Why the store could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process (or another [`Store`] in this one) holds the state.
+    #[error("{}: the state is in use by another process", path.display())]
+    Locked {
+        /// The state's path.
+        path: PathBuf,
+    },
+    /// The file is not a state store (for example a state file of the
+    /// export format, or something else entirely).
+    #[error("{}: not an eci-imagecache state store: {why}", path.display())]
+    NotAStore {
+        /// The state's path.
+        path: PathBuf,
+        /// What was found.
+        why: String,
+    },
+    /// Written by a newer version of this library.
+    #[error("{}: state store format {found} is newer than the supported format {STORE_FORMAT}", path.display())]
+    UnsupportedFormat {
+        /// The state's path.
+        path: PathBuf,
+        /// The format found.
+        found: String,
+    },
+    /// The rows do not make a valid state.
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        /// The state's path.
+        path: PathBuf,
+        /// What is wrong.
+        source: LoadError,
+    },
+    /// SQLite failed (disk full, I/O error, …); nothing was written.
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        /// The state's path.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+/// An open state store, holding its lock. See the [module docs](self).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    fresh: bool,
+    /// The id counter and clock as last written, so a commit with nothing
+    /// new writes nothing.
+    written: Option<(u64, Option<i64>)>,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if missing, and locks it for
+    /// the life of the returned value.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`] when another process holds it,
+    /// [`StoreError::NotAStore`] for a file that is not a store,
+    /// [`StoreError::UnsupportedFormat`] for a newer format,
+    /// [`StoreError::Sqlite`] when it cannot be created or read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_owned();
+        if let Ok(head) = read_head(&path)
+            && head.starts_with(b"ECIIMCST")
+        {
+            return Err(StoreError::NotAStore {
+                path,
+                why: "this is a state file of the export format (Engine::save); \
+                      load it with EngineBuilder::load and save it into a new store"
+                    .to_owned(),
+            });
+        }
+        let error = |source: rusqlite::Error| classify(&path, source);
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(error)?;
+        conn.busy_timeout(Duration::ZERO).map_err(error)?;
+        // Exclusive before WAL: no shared-memory file, and the lock, once
+        // taken, is held until the connection closes.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(error)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotAStore {
+                path,
+                why: format!("cannot use the WAL journal (journal_mode is {mode})"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(error)?;
+        conn.execute_batch("BEGIN EXCLUSIVE").map_err(error)?;
+        let fresh = (|| {
+            conn.execute_batch(SCHEMA)?;
+            let format: Option<String> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok::<_, rusqlite::Error>(format)
+        })();
+        let format = match fresh {
+            Ok(format) => format,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(error(e));
+            }
+        };
+        conn.execute_batch("COMMIT").map_err(error)?;
+        if let Some(found) = &format
+            && found != &STORE_FORMAT.to_string()
+        {
+            return Err(StoreError::UnsupportedFormat {
+                path,
+                found: found.clone(),
+            });
+        }
+        Ok(Store {
+            conn,
+            path,
+            fresh: format.is_none(),
+            written: None,
+        })
+    }
+
+    /// The path it was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the store held no state when opened (a first start).
+    pub fn is_new(&self) -> bool {
+        self.fresh
+    }
+
+    /// The manual clock's saved time (`None`: the state runs on the system
+    /// clock, or the store is new).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] when reading fails.
+    pub fn manual_clock(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
+        Ok(self
+            .meta("clock")?
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(crate::clock::timestamp))
+    }
+
+    /// The engine the store holds, built with `builder`'s settings (clock,
+    /// quota, durations, rules, failure predicate); its saved ids, token key
+    /// and manual-clock time replace the builder's, as
+    /// [`EngineBuilder::load`] does. A new store gets `builder`'s engine,
+    /// written at once (its id and token keys must outlive the process).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] when the rows do not make a valid state,
+    /// [`StoreError::Sqlite`] when reading or the first write fails.
+    pub fn load(&mut self, builder: EngineBuilder) -> Result<Engine, StoreError> {
+        if self.fresh {
+            let mut engine = builder.build();
+            self.replace(&mut engine)?;
+            return Ok(engine);
+        }
+        let state = self.read_state().map_err(|e| self.error(e))?;
+        self.written = Some((state.ids.1, state.clock));
+        builder
+            .load_state(state)
+            .map_err(|source| StoreError::Invalid {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Writes what changed in `engine` since it was loaded or last
+    /// committed, in one transaction. After `Ok`, the changes survive any
+    /// crash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] (disk full, I/O error): nothing was written,
+    /// and `engine` is ahead of the store; rebuild it with [`Store::load`].
+    pub fn commit(&mut self, engine: &mut Engine) -> Result<(), StoreError> {
+        let changes = engine.take_changes();
+        let (_, id_counter) = engine.id_state();
+        let clock = manual_now(engine);
+        if changes.caches.is_empty()
+            && changes.tokens.is_empty()
+            && self.written == Some((id_counter, clock))
+        {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&self.path, e))?;
+        let result = (|| {
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO caches VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM caches WHERE account = ?1 AND region_id = ?2 AND image_cache_id = ?3",
+                )?;
+                for ((account, region), id, now) in &changes.caches {
+                    match now {
+                        Some((record, run)) => {
+                            upsert.execute(params![
+                                account,
+                                region,
+                                id,
+                                record.creation_time.as_second(),
+                                json(record),
+                                run.as_ref().map(json),
+                            ])?;
+                        }
+                        None => {
+                            delete.execute(params![account, region, id])?;
+                        }
+                    }
+                }
+                let mut upsert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO client_tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM client_tokens WHERE account = ?1 AND region_id = ?2 AND action = ?3 AND token = ?4",
+                )?;
+                for ((account, region), action, token, now) in &changes.tokens {
+                    let action = json(action);
+                    match now {
+                        Some(remembered) => {
+                            upsert.execute(params![
+                                account,
+                                region,
+                                action,
+                                token,
+                                remembered.at,
+                                json(remembered),
+                            ])?;
+                        }
+                        None => {
+                            delete.execute(params![account, region, action, token])?;
+                        }
+                    }
+                }
+            }
+            write_meta(&tx, "id_counter", &id_counter.to_string())?;
+            match clock {
+                Some(t) => write_meta(&tx, "clock", &t.to_string())?,
+                None => {
+                    tx.execute("DELETE FROM meta WHERE key = 'clock'", [])?;
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
+        match result {
+            Ok(()) => {
+                self.written = None;
+                tx.commit().map_err(|e| classify(&self.path, e))?;
+                self.written = Some((id_counter, clock));
+                Ok(())
+            }
+            Err(e) => {
+                drop(tx); // rolls back
+                self.written = None;
+                Err(classify(&self.path, e))
+            }
+        }
+    }
+
+    /// Replaces everything the store holds with `engine`'s whole state, in
+    /// one transaction (a reset, an import, a first start).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`]: nothing was written; the store holds what
+    /// it held before.
+    pub fn replace(&mut self, engine: &mut Engine) -> Result<(), StoreError> {
+        let state = engine.to_state();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&self.path, e))?;
+        let result = (|| {
+            tx.execute_batch("DELETE FROM caches; DELETE FROM client_tokens; DELETE FROM meta;")?;
+            write_meta(&tx, "format", &STORE_FORMAT.to_string())?;
+            write_meta(&tx, "id_key", &hex(&state.ids.0))?;
+            write_meta(&tx, "id_counter", &state.ids.1.to_string())?;
+            write_meta(&tx, "token_key", &hex(&state.token_key))?;
+            if let Some(t) = state.clock {
+                write_meta(&tx, "clock", &t.to_string())?;
+            }
+            let mut cache =
+                tx.prepare_cached("INSERT INTO caches VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut token =
+                tx.prepare_cached("INSERT INTO client_tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            for region in &state.regions {
+                let runs: BTreeMap<&str, _> =
+                    region.runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
+                for c in &region.caches {
+                    cache.execute(params![
+                        region.account,
+                        region.region_id,
+                        c.id,
+                        c.creation_time.as_second(),
+                        json(c),
+                        runs.get(c.id.as_str()).map(|r| json(*r)),
+                    ])?;
+                }
+                for t in &region.tokens {
+                    token.execute(params![
+                        region.account,
+                        region.region_id,
+                        json(&t.action),
+                        t.token,
+                        t.remembered.at,
+                        json(&t.remembered),
+                    ])?;
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
+        match result {
+            Ok(()) => {
+                self.written = None;
+                tx.commit().map_err(|e| classify(&self.path, e))?;
+                engine.forget_changes();
+                self.fresh = false;
+                self.written = Some((state.ids.1, state.clock));
+                Ok(())
+            }
+            Err(e) => {
+                drop(tx);
+                Err(classify(&self.path, e))
+            }
+        }
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| classify(&self.path, e))
+    }
+
+    fn error(&self, why: ReadError) -> StoreError {
+        match why {
+            ReadError::Sqlite(e) => classify(&self.path, e),
+            ReadError::Invalid(why) => StoreError::Invalid {
+                path: self.path.clone(),
+                source: LoadError::Invalid(why),
+            },
+        }
+    }
+
+    fn read_state(&self) -> Result<State, ReadError> {
+        let meta = |key: &str| -> Result<String, ReadError> {
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| ReadError::Invalid(format!("meta row {key:?} is missing")))
+        };
+        let id_key = unhex(&meta("id_key")?).ok_or_else(|| invalid("meta id_key"))?;
+        let id_counter: u64 = meta("id_counter")?
+            .parse()
+            .map_err(|_| invalid("meta id_counter"))?;
+        let token_key = unhex(&meta("token_key")?).ok_or_else(|| invalid("meta token_key"))?;
+        let clock = match self.meta("clock") {
+            Ok(v) => v
+                .map(|s| s.parse::<i64>().map_err(|_| invalid("meta clock")))
+                .transpose()?,
+            Err(_) => return Err(invalid("meta clock")),
+        };
+        let mut regions: BTreeMap<(String, String), RegionState> = BTreeMap::new();
+        let mut statement = self.conn.prepare(
+            "SELECT account, region_id, image_cache_id, record, run FROM caches \
+             ORDER BY account, region_id, creation_time, image_cache_id",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let (account, region_id, id): (String, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            let record: String = row.get(3)?;
+            let run: Option<String> = row.get(4)?;
+            let cache: crate::record::ImageCache = serde_json::from_str(&record)
+                .map_err(|e| ReadError::Invalid(format!("cache {id}: {e}")))?;
+            if cache.id != id {
+                return Err(ReadError::Invalid(format!(
+                    "the row of cache {id} holds cache {}",
+                    cache.id
+                )));
+            }
+            let r = region_of(&mut regions, account, region_id);
+            if let Some(run) = run {
+                let run = serde_json::from_str(&run)
+                    .map_err(|e| ReadError::Invalid(format!("run of cache {id}: {e}")))?;
+                r.runs.push((id, run));
+            }
+            r.caches.push(cache);
+        }
+        let mut statement = self.conn.prepare(
+            "SELECT account, region_id, action, token, remembered FROM client_tokens \
+             ORDER BY account, region_id, at, token, action",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let (account, region_id): (String, String) = (row.get(0)?, row.get(1)?);
+            let (action, token, remembered): (String, String, String) =
+                (row.get(2)?, row.get(3)?, row.get(4)?);
+            let action = serde_json::from_str(&action)
+                .map_err(|e| ReadError::Invalid(format!("token {token:?}: {e}")))?;
+            let remembered = serde_json::from_str(&remembered)
+                .map_err(|e| ReadError::Invalid(format!("token {token:?}: {e}")))?;
+            let r = region_of(&mut regions, account, region_id);
+            r.tokens.push(TokenState {
+                action,
+                token,
+                remembered,
+            });
+        }
+        Ok(State {
+            clock,
+            ids: (id_key, id_counter),
+            token_key,
+            regions: regions.into_values().collect(),
+        })
+    }
+}
+
+enum ReadError {
+    Sqlite(rusqlite::Error),
+    Invalid(String),
+}
+
+impl From<rusqlite::Error> for ReadError {
+    fn from(e: rusqlite::Error) -> Self {
+        ReadError::Sqlite(e)
+    }
+}
+
+fn region_of(
+    regions: &mut BTreeMap<(String, String), RegionState>,
+    account: String,
+    region_id: String,
+) -> &mut RegionState {
+    regions
+        .entry((account.clone(), region_id.clone()))
+        .or_insert_with(|| RegionState {
+            account,
+            region_id,
+            caches: Vec::new(),
+            runs: Vec::new(),
+            tokens: Vec::new(),
+        })
+}
+
+fn invalid(what: &str) -> ReadError {
+    ReadError::Invalid(format!("{what} is not valid"))
+}
+
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let path = path.to_owned();
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path },
+        Some(ErrorCode::NotADatabase) => StoreError::NotAStore {
+            path,
+            why: source.to_string(),
+        },
+        _ => StoreError::Sqlite { path, source },
+    }
+}
+
+fn write_meta(tx: &rusqlite::Transaction<'_>, key: &str, value: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO meta VALUES (?1, ?2)")?
+        .execute([key, value])?;
+    Ok(())
+}
+
+fn manual_now(engine: &Engine) -> Option<i64> {
+    engine
+        .clock()
+        .as_manual()
+        .map(|c| crate::clock::Clock::now(c).as_second())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("state values serialise")
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(8);
+    std::fs::File::open(path)?.take(8).read_to_end(&mut head)?;
+    Ok(head)
+}

@@ -152,7 +152,8 @@ pub fn run(options: Options) -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-    let (app, _) = build(&options, Faults::default()).map_err(std::io::Error::other)?;
+    let (app, clock) = build(&options, Faults::default()).map_err(std::io::Error::other)?;
+    let app_clock_manual = clock.manual().is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -171,7 +172,7 @@ pub fn run(options: Options) -> std::io::Result<()> {
         tracing::info!(
             listen = %listener.local_addr()?,
             state = ?options.state,
-            manual_clock = options.now.is_some(),
+            manual_clock = app_clock_manual,
             "eci-imagecache emulator ready"
         );
         axum::serve(listener, router(app.clone()))

@@ -1,0 +1,324 @@
+//! The SQLite store (feature `sqlite`): after every commit, the engine the
+//! store rebuilds equals the live one byte for byte, whatever the settings
+//! it is rebuilt with; lifecycle ids do not depend on when ticks happen;
+//! one process holds a state; the export format is not mistaken for it.
+
+#![cfg(feature = "sqlite")]
+
+use std::path::PathBuf;
+
+use eci_imagecache::automatch::AutoMatchRequest;
+use eci_imagecache::clock::ManualClock;
+use eci_imagecache::engine::{CreateRequest, DeleteRequest, Durations, Engine, UpdateRequest};
+use eci_imagecache::reference::RegistryAliases;
+use eci_imagecache::store::{Store, StoreError};
+use proptest::prelude::*;
+
+const REGIONS: &[&str] = &["cn-hangzhou", "cn-beijing"];
+const IMAGES: &[&str] = &["nginx:1", "nginx:2", "redis", "busybox"];
+const T0: &str = "2024-05-01T08:00:00Z";
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!(
+            "eci-store-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Create {
+        region: usize,
+        image: usize,
+        token: Option<u8>,
+    },
+    Update {
+        pick: usize,
+        image: usize,
+        token: Option<u8>,
+    },
+    Delete {
+        pick: usize,
+    },
+    Advance(i64),
+    AutoMatch {
+        region: usize,
+        image: usize,
+        auto_create: bool,
+    },
+    Reset,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..REGIONS.len(), 0..IMAGES.len(), prop::option::of(0u8..3))
+            .prop_map(|(region, image, token)| Op::Create { region, image, token }),
+        2 => (0..8usize, 0..IMAGES.len(), prop::option::of(0u8..3))
+            .prop_map(|(pick, image, token)| Op::Update { pick, image, token }),
+        2 => (0..8usize).prop_map(|pick| Op::Delete { pick }),
+        3 => prop_oneof![Just(5i64), Just(60), Just(200), Just(86_400 * 2)].prop_map(Op::Advance),
+        2 => (0..REGIONS.len(), 0..IMAGES.len(), any::<bool>())
+            .prop_map(|(region, image, auto_create)| Op::AutoMatch { region, image, auto_create }),
+        1 => Just(Op::Reset),
+    ]
+}
+
+fn apply(engine: &mut Engine, op: &Op) {
+    let ids: Vec<(String, String)> = REGIONS
+        .iter()
+        .flat_map(|r| {
+            engine
+                .index("", r)
+                .into_iter()
+                .flat_map(|i| i.iter().map(|c| (c.region_id.clone(), c.id.clone())))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let pick = |n: usize| ids.get(n % ids.len().max(1)).cloned();
+    match op {
+        Op::Create {
+            region,
+            image,
+            token,
+        } => {
+            let mut r = CreateRequest::new(REGIONS[*region], "c")
+                .image(IMAGES[*image])
+                .unwrap()
+                .retention_days(1);
+            if let Some(t) = token {
+                r = r.client_token(format!("t{t}"));
+            }
+            let _ = engine.create(&r);
+        }
+        Op::Update {
+            pick: n,
+            image,
+            token,
+        } => {
+            if let Some((region, id)) = pick(*n) {
+                let mut r = UpdateRequest::new(region, id)
+                    .images([IMAGES[*image]])
+                    .unwrap();
+                if let Some(t) = token {
+                    r = r.client_token(format!("u{t}"));
+                }
+                let _ = engine.update(&r);
+            }
+        }
+        Op::Delete { pick: n } => {
+            if let Some((region, id)) = pick(*n) {
+                let _ = engine.delete(&DeleteRequest::new(region, id));
+            }
+        }
+        Op::Advance(secs) => {
+            engine.clock().as_manual().unwrap().advance_secs(*secs);
+            engine.tick();
+        }
+        Op::AutoMatch {
+            region,
+            image,
+            auto_create,
+        } => {
+            let r = AutoMatchRequest::new(REGIONS[*region])
+                .image(IMAGES[*image])
+                .unwrap()
+                .auto_create(*auto_create);
+            let _ = engine.auto_match(&r);
+        }
+        Op::Reset => engine.reset(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// After every step and commit, the store rebuilds exactly the live
+    /// engine, under the same settings and under others.
+    #[test]
+    fn the_store_holds_exactly_the_engine(ops in prop::collection::vec(op(), 1..30)) {
+        let dir = Dir::new("model");
+        let path = dir.file("state.db");
+        let clock = ManualClock::new(T0.parse().unwrap());
+        let builder = || Engine::builder().clock(clock.clone()).seed(3).quota(3);
+        let mut store = Store::open(&path).unwrap();
+        let mut engine = store.load(builder()).unwrap();
+        for op in &ops {
+            if matches!(op, Op::Reset) {
+                engine.reset();
+                store.replace(&mut engine).unwrap();
+            } else {
+                apply(&mut engine, op);
+                store.commit(&mut engine).unwrap();
+            }
+            let live = engine.to_bytes();
+            let other_clock = ManualClock::new("2030-01-01T00:00:00Z".parse().unwrap());
+            let other = store
+                .load(
+                    Engine::builder()
+                        .clock(other_clock.clone())
+                        .quota(1)
+                        .durations(Durations::instant())
+                        .aliases(RegistryAliases::strict()),
+                )
+                .unwrap();
+            prop_assert_eq!(other_clock.now_secs(), clock.now_secs());
+            prop_assert!(other.to_bytes() == live, "rebuilt under other settings differs after {:?}", op);
+            let same = store.load(builder()).unwrap();
+            prop_assert!(same.to_bytes() == live);
+        }
+        drop(store);
+        let mut reopened = Store::open(&path).unwrap();
+        prop_assert!(reopened.load(builder()).unwrap().to_bytes() == engine.to_bytes());
+    }
+}
+
+trait NowSecs {
+    fn now_secs(&self) -> i64;
+}
+
+impl NowSecs for ManualClock {
+    fn now_secs(&self) -> i64 {
+        eci_imagecache::clock::Clock::now(self).as_second()
+    }
+}
+
+/// Snapshot ids and event names drawn by the lifecycle are the same
+/// whether the engine looked every second or only at the end.
+#[test]
+fn lifecycle_ids_do_not_depend_on_when_ticks_happen() {
+    let run = |look_every_second: bool| {
+        let clock = ManualClock::new(T0.parse().unwrap());
+        let mut engine = Engine::builder().clock(clock.clone()).seed(9).build();
+        for (i, region) in REGIONS.iter().enumerate() {
+            let r = CreateRequest::new(*region, format!("c{i}"))
+                .image(IMAGES[i])
+                .unwrap();
+            engine.create(&r).unwrap();
+        }
+        for _ in 0..400 {
+            clock.advance_secs(1);
+            if look_every_second {
+                engine.tick();
+            }
+        }
+        engine.tick();
+        engine.to_bytes()
+    };
+    let a = run(true);
+    let b = run(false);
+    assert!(a == b, "lifecycle ids depend on when the engine ticked");
+}
+
+#[test]
+fn a_second_store_on_the_same_state_is_refused() {
+    let dir = Dir::new("lock");
+    let path = dir.file("state.db");
+    let first = Store::open(&path).unwrap();
+    match Store::open(&path) {
+        Err(StoreError::Locked { path: p }) => assert_eq!(p, path),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    let message = Store::open(&path).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!("{}: the state is in use by another process", path.display())
+    );
+    drop(first);
+    Store::open(&path).unwrap();
+}
+
+#[test]
+fn files_that_are_not_stores_are_refused_and_left_alone() {
+    let dir = Dir::new("notastore");
+    let export = dir.file("export.state");
+    let clock = ManualClock::new(T0.parse().unwrap());
+    Engine::builder()
+        .clock(clock)
+        .seed(1)
+        .build()
+        .save(&export)
+        .unwrap();
+    let before = std::fs::read(&export).unwrap();
+    let e = Store::open(&export).unwrap_err();
+    assert!(matches!(e, StoreError::NotAStore { .. }), "{e:?}");
+    assert!(e.to_string().contains("export format"), "{e}");
+    assert_eq!(std::fs::read(&export).unwrap(), before);
+
+    let junk = dir.file("junk");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let e = Store::open(&junk).unwrap_err();
+    assert!(matches!(e, StoreError::NotAStore { .. }), "{e:?}");
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![b'x'; 4096]);
+}
+
+#[test]
+fn a_store_of_a_newer_format_is_refused() {
+    let dir = Dir::new("newer");
+    let path = dir.file("state.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        store.load(Engine::builder().seed(1)).unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'format'", [])
+        .unwrap();
+    drop(conn);
+    let e = Store::open(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: state store format 2 is newer than the supported format 1",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn rows_that_do_not_make_a_state_are_refused() {
+    let dir = Dir::new("invalid");
+    let path = dir.file("state.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let clock = ManualClock::new(T0.parse().unwrap());
+        let mut engine = store.load(Engine::builder().clock(clock).seed(1)).unwrap();
+        engine
+            .create(
+                &CreateRequest::new("cn-hangzhou", "web")
+                    .image("nginx")
+                    .unwrap(),
+            )
+            .unwrap();
+        store.commit(&mut engine).unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE caches SET record = '{\"oops\": 1}'", [])
+        .unwrap();
+    drop(conn);
+    let mut store = Store::open(&path).unwrap();
+    let e = store.load(Engine::builder()).unwrap_err();
+    assert!(matches!(e, StoreError::Invalid { .. }), "{e:?}");
+    assert!(
+        e.to_string().starts_with(&format!("{}: ", path.display())),
+        "{e}"
+    );
+}

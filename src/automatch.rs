@@ -117,8 +117,9 @@ impl AutoMatchRequest {
     /// Checks what the types cannot: a region, at least one image unless a
     /// cache is named, storage and match count of at least 1.
     pub fn validate(&self) -> Result<(), ApiError> {
-        if self.region_id.is_empty() {
-            return Err(ApiError::missing("RegionId"));
+        crate::record::check_region_id(&self.region_id)?;
+        if let Some(group) = &self.container_group_id {
+            check_container_group_id(group)?;
         }
         if self.images.is_empty() && self.image_cache_id.is_none() {
             return Err(ApiError::missing("Image.1"));
@@ -211,4 +212,29 @@ pub struct BestMatch<'a> {
     pub exact: u32,
     /// P.
     pub partial: u32,
+}
+
+/// The longest `ContainerGroupId` accepted.
+pub const MAX_CONTAINER_GROUP_ID: usize = 64;
+
+/// A container group id as ECI makes them (`eci-` and lower-case letters and
+/// digits): 1 to 64 of `a-z`, `0-9` and `-`, so an auto-created cache's name
+/// `auto-create-for-<id>` is a valid name.
+fn check_container_group_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_CONTAINER_GROUP_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "ContainerGroupId",
+            format_args!(
+                "must be 1 to {MAX_CONTAINER_GROUP_ID} of a-z, 0-9 and '-', not ending with '-'"
+            ),
+        ))
+    }
 }

@@ -56,20 +56,23 @@ impl fmt::Debug for ManualClock {
 }
 
 impl ManualClock {
-    /// A clock stopped at `at` (fractions of a second are dropped).
+    /// A clock stopped at `at` (fractions of a second are dropped; kept
+    /// within [`EARLIEST`] and [`LATEST`]).
     pub fn new(at: Timestamp) -> ManualClock {
         ManualClock {
-            seconds: Arc::new(AtomicI64::new(at.as_second())),
+            seconds: Arc::new(AtomicI64::new(clamp_seconds(at.as_second()))),
         }
     }
 
-    /// Moves the clock to `at` (also backwards).
+    /// Moves the clock to `at` (also backwards; kept within [`EARLIEST`]
+    /// and [`LATEST`]).
     pub fn set(&self, at: Timestamp) {
-        self.seconds.store(at.as_second(), Ordering::SeqCst);
+        self.seconds
+            .store(clamp_seconds(at.as_second()), Ordering::SeqCst);
     }
 
     /// Moves the clock forward by `seconds` (backward when negative); stops
-    /// at the ends of the representable range.
+    /// at [`EARLIEST`] and [`LATEST`].
     pub fn advance_secs(&self, seconds: i64) {
         let _ = self
             .seconds
@@ -94,9 +97,16 @@ impl Clock for ManualClock {
     }
 }
 
-/// Seconds within what `Timestamp` can hold.
+/// The earliest time the engine holds, `1970-01-01T00:00:00Z` (Unix
+/// seconds): clocks and computed times (expiry, retention) stop here.
+pub const EARLIEST: i64 = 0;
+/// The latest time the engine holds, `9999-12-31T23:59:59Z` (Unix seconds),
+/// so every time is written `YYYY-MM-DDTHH:MM:SSZ`.
+pub const LATEST: i64 = 253_402_300_799;
+
+/// Seconds within [`EARLIEST`] and [`LATEST`].
 fn clamp_seconds(s: i64) -> i64 {
-    s.clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second())
+    s.clamp(EARLIEST, LATEST)
 }
 
 /// The timestamp at `seconds` since the Unix epoch, clamped to the range.

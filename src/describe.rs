@@ -164,9 +164,7 @@ impl DescribeRequest {
 
     /// Checks the limits of section 4; every engine calls this first.
     pub fn validate(&self) -> Result<(), ApiError> {
-        if self.region_id.is_empty() {
-            return Err(ApiError::missing("RegionId"));
-        }
+        crate::record::check_region_id(&self.region_id)?;
         if self.match_images.len() > MAX_MATCH_IMAGES {
             return Err(ApiError::invalid(
                 "MatchImage",
@@ -187,6 +185,24 @@ impl DescribeRequest {
                 "Tag.N.Key",
                 "a tag key must not be empty",
             ));
+        }
+        if self.tags.iter().any(|t| {
+            t.key.chars().count() > 128 || t.value().is_some_and(|v| v.chars().count() > 128)
+        }) {
+            return Err(ApiError::invalid(
+                "Tag.N",
+                "tag keys and values are at most 128 characters",
+            ));
+        }
+        for (name, value) in [
+            ("ImageCacheName", &self.image_cache_name),
+            ("ImageCacheId", &self.image_cache_id),
+            ("SnapshotId", &self.snapshot_id),
+            ("ResourceGroupId", &self.resource_group_id),
+        ] {
+            if value.as_ref().is_some_and(|v| v.len() > 256) {
+                return Err(ApiError::invalid(name, "at most 256 characters"));
+            }
         }
         if self.limit == Some(0) {
             return Err(ApiError::invalid("Limit", "must be at least 1"));

@@ -67,6 +67,49 @@ pub struct ImageCache {
 /// At most this many events are kept per cache, the newest.
 pub const MAX_EVENTS: usize = 50;
 
+/// The longest `RegionId` accepted.
+pub const MAX_REGION_ID: usize = 64;
+
+/// Checks a `RegionId`: 1 to [`MAX_REGION_ID`] of `a-z`, `0-9` and `-`,
+/// starting and ending with a letter or a digit, as every Alibaba Cloud
+/// region id is (`cn-hangzhou`, `ap-southeast-1`, `cn-shanghai-finance-1`).
+///
+/// ```
+/// use eci_imagecache::record::check_region_id;
+///
+/// assert!(check_region_id("cn-hangzhou").is_ok());
+/// let e = check_region_id("../etc").unwrap_err();
+/// assert_eq!(e.code().as_str(), "InvalidParameter");
+/// assert_eq!(check_region_id("").unwrap_err().code().as_str(), "MissingParameter");
+/// ```
+///
+/// # Errors
+///
+/// `MissingParameter` when empty, `InvalidParameter` (naming `RegionId`)
+/// otherwise.
+pub fn check_region_id(region_id: &str) -> Result<(), crate::ApiError> {
+    use crate::ApiError;
+    if region_id.is_empty() {
+        return Err(ApiError::missing("RegionId"));
+    }
+    let shape = region_id.len() <= MAX_REGION_ID
+        && region_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region_id.starts_with('-')
+        && !region_id.ends_with('-');
+    if shape {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "RegionId",
+            format_args!(
+                "must be 1 to {MAX_REGION_ID} of a-z, 0-9 and '-', starting and ending with a letter or a digit"
+            ),
+        ))
+    }
+}
+
 /// A cached image: the text as the caller wrote it and its parsed form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -245,7 +245,7 @@ fn create_validation() {
         &with(&[("RetentionDays", "0")]),
         "InvalidParameter",
         400,
-        &invalid("RetentionDays", "must be at least 1"),
+        &invalid("RetentionDays", "must be 1 to 65536"),
     );
     let tags: Vec<(String, String)> = (1..=21)
         .map(|i| (format!("Tag.{i}.Key"), format!("k{i}")))
@@ -433,7 +433,7 @@ fn create_limits_accepted_at_the_boundary() {
     let mut p: Vec<(&str, &str)> = vec![
         ("ImageCacheName", name128.as_str()),
         ("ImageCacheSize", "32768"),
-        ("RetentionDays", "1"),
+        ("RetentionDays", "65536"),
         ("VSwitchId", "v1,v2,v3,v4,v5,v6,v7,v8,v9,v10"),
         ("ClientToken", token.as_str()),
         ("EliminationStrategy", ""),
@@ -459,7 +459,8 @@ fn create_limits_accepted_at_the_boundary() {
     );
     assert_eq!(
         cache.expire_time.map(|t| t.to_string()).as_deref(),
-        Some("2024-05-02T09:01:00Z")
+        // 65 536 days after 2024-05-01T09:01:00Z.
+        Some("2203-10-07T09:01:00Z")
     );
     create(
         &mut e,
@@ -813,4 +814,145 @@ fn every_error_code_has_its_status() {
         let code = ErrorCode::from_name(name).unwrap();
         assert_eq!((code.as_str(), code.http_status()), (name, status));
     }
+}
+
+/// Every region id, free-text field and container group id is bounded:
+/// the call fails with the field's name and changes nothing.
+#[test]
+fn free_text_and_region_ids_are_bounded() {
+    let (mut e, _, _, _) = fixture();
+    let long65 = "a".repeat(65);
+    let long129 = "k".repeat(129);
+    let long257 = "r".repeat(257);
+    let long4097 = "x".repeat(4097);
+    let region_rule =
+        "must be 1 to 64 of a-z, 0-9 and '-', starting and ending with a letter or a digit";
+    for region in [
+        "../etc",
+        "cn-hangzhou\0",
+        "CN-HANGZHOU",
+        "-cn",
+        "cn-",
+        long65.as_str(),
+        "cn hangzhou",
+    ] {
+        for (action, extra) in [
+            (
+                "CreateImageCache",
+                &[("ImageCacheName", "web"), ("Image.1", "nginx")][..],
+            ),
+            ("DescribeImageCaches", &[][..]),
+            (
+                "UpdateImageCache",
+                &[("ImageCacheId", "imc-1"), ("Image.1", "nginx")][..],
+            ),
+            ("DeleteImageCache", &[("ImageCacheId", "imc-1")][..]),
+            ("AutoMatch", &[("Image.1", "nginx")][..]),
+        ] {
+            let mut p = vec![("RegionId", region)];
+            p.extend_from_slice(extra);
+            fails(
+                &mut e,
+                action,
+                &p,
+                "InvalidParameter",
+                400,
+                &invalid("RegionId", region_rule),
+            );
+        }
+    }
+    let base = |extra: &[(&'static str, &'static str)]| {
+        let mut p: Vec<(&str, &str)> = vec![
+            ("RegionId", REGION),
+            ("ImageCacheName", "web"),
+            ("Image.1", "nginx"),
+        ];
+        p.extend_from_slice(extra);
+        p
+    };
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+    let table: Vec<(&str, &str, String)> = vec![
+        (
+            "Tag.1.Key",
+            leak(&long129),
+            invalid("Tag.1.Key", "at most 128 characters"),
+        ),
+        (
+            "Tag.1.Value",
+            leak(&long129),
+            invalid("Tag.1.Value", "at most 128 characters"),
+        ),
+        (
+            "ResourceGroupId",
+            leak(&long257),
+            invalid("ResourceGroupId", "at most 256 characters"),
+        ),
+        (
+            "SecurityGroupId",
+            leak(&long257),
+            invalid("SecurityGroupId", "at most 256 characters"),
+        ),
+        (
+            "EipInstanceId",
+            leak(&long257),
+            invalid("EipInstanceId", "at most 256 characters"),
+        ),
+        (
+            "Annotations",
+            leak(&long4097),
+            invalid("Annotations", "at most 4096 characters"),
+        ),
+        (
+            "Annotations",
+            "a\u{7}b",
+            invalid("Annotations", "must not hold control characters"),
+        ),
+        (
+            "RetentionDays",
+            "65537",
+            invalid("RetentionDays", "must be 1 to 65536"),
+        ),
+        (
+            "RetentionDays",
+            "4294967295",
+            invalid("RetentionDays", "must be 1 to 65536"),
+        ),
+    ];
+    for (name, value, message) in &table {
+        let mut p = base(&[(name, value)]);
+        if name.ends_with(".Value") {
+            p.push(("Tag.1.Key", "k"));
+        }
+        fails(
+            &mut e,
+            "CreateImageCache",
+            &p,
+            "InvalidParameter",
+            400,
+            message,
+        );
+    }
+    fails(
+        &mut e,
+        "AutoMatch",
+        &with_region(&[
+            ("Image.1", "nginx"),
+            ("ContainerGroupId", "Not A Valid\nName"),
+            ("AutoCreate", "true"),
+        ]),
+        "InvalidParameter",
+        400,
+        &invalid(
+            "ContainerGroupId",
+            "must be 1 to 64 of a-z, 0-9 and '-', not ending with '-'",
+        ),
+    );
+    fails(
+        &mut e,
+        "DescribeImageCaches",
+        &with_region(&[("Tag.1.Key", leak(&long129))]),
+        "InvalidParameter",
+        400,
+        &invalid("Tag.N", "tag keys and values are at most 128 characters"),
+    );
 }

@@ -834,9 +834,7 @@ impl Engine {
     /// `Updating` starts that operation again now; expiry and retention
     /// apply. A cache whose id is already there is refused.
     pub fn import_as(&mut self, account: &str, mut cache: ImageCache) -> Result<(), ApiError> {
-        if cache.region_id.is_empty() {
-            return Err(ApiError::missing("RegionId"));
-        }
+        crate::record::check_region_id(&cache.region_id)?;
         if cache.id.is_empty() {
             return Err(ApiError::missing("ImageCacheId"));
         }

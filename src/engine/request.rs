@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::record::{
     AcrRegistryInfo, CacheSettings, CachedImage, EliminationStrategy, RegistryCredential, Tag,
+    check_region_id,
 };
 
 /// At most this many `Image.N` in a cache.
@@ -23,7 +24,9 @@ pub const MIN_SIZE_GIB: u32 = 20;
 pub const MAX_SIZE_GIB: u32 = 32768;
 /// See [`MIN_SIZE_GIB`].
 pub const DEFAULT_SIZE_GIB: u32 = 20;
-/// `ClientToken` length limit.
+/// `RetentionDays` at most (the ImageCache CRD documents 1 to 65536).
+pub const MAX_RETENTION_DAYS: u32 = 65_536;
+/// `ClientToken` at most this many characters.
 pub const MAX_CLIENT_TOKEN: usize = 64;
 
 /// A `CreateImageCache` request.
@@ -114,8 +117,11 @@ impl CreateRequest {
 
     /// Checks every limit of section 5.
     pub fn validate(&self) -> Result<(), ApiError> {
-        required("RegionId", &self.region_id)?;
+        check_region_id(&self.region_id)?;
         required("ImageCacheName", &self.image_cache_name)?;
+        if let Some(group) = &self.resource_group_id {
+            check_text("ResourceGroupId", group, MAX_ID_TEXT)?;
+        }
         validate_name(&self.image_cache_name)?;
         if self.images.is_empty() {
             return Err(ApiError::missing("Image.1"));
@@ -235,8 +241,12 @@ impl UpdateRequest {
 
     /// Checks every limit (those of Create, for what is given).
     pub fn validate(&self) -> Result<(), ApiError> {
-        required("RegionId", &self.region_id)?;
+        check_region_id(&self.region_id)?;
         required("ImageCacheId", &self.image_cache_id)?;
+        check_text("ImageCacheId", &self.image_cache_id, MAX_ID_TEXT)?;
+        if let Some(group) = &self.resource_group_id {
+            check_text("ResourceGroupId", group, MAX_ID_TEXT)?;
+        }
         if let Some(name) = &self.image_cache_name {
             validate_name(name)?;
         }
@@ -287,8 +297,9 @@ impl DeleteRequest {
 
     /// Checks the required parameters and the token.
     pub fn validate(&self) -> Result<(), ApiError> {
-        required("RegionId", &self.region_id)?;
+        check_region_id(&self.region_id)?;
         required("ImageCacheId", &self.image_cache_id)?;
+        check_text("ImageCacheId", &self.image_cache_id, MAX_ID_TEXT)?;
         validate_token(self.client_token.as_deref())
     }
 }
@@ -367,6 +378,31 @@ fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
         if tag.key.is_empty() {
             return Err(ApiError::missing(&format!("Tag.{}.Key", i + 1)));
         }
+        check_text(&format!("Tag.{}.Key", i + 1), &tag.key, MAX_TAG_TEXT)?;
+        check_text(&format!("Tag.{}.Value", i + 1), &tag.value, MAX_TAG_TEXT)?;
+    }
+    Ok(())
+}
+
+/// Tag keys and values: at most 128 characters, as the cloud's tag rules.
+pub const MAX_TAG_TEXT: usize = 128;
+/// Resource ids (`ResourceGroupId`, `SecurityGroupId`, `EipInstanceId`,
+/// `VSwitchId`s, `ZoneId`, ACR instance fields): at most 256 characters.
+pub const MAX_ID_TEXT: usize = 256;
+/// Any other free text (`Annotations`, credential fields, registry lists):
+/// at most 4096 characters.
+pub const MAX_FREE_TEXT: usize = 4096;
+
+/// Free text: at most `max` characters and no control characters.
+pub(crate) fn check_text(name: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(
+            name,
+            format_args!("at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(name, "must not hold control characters"));
     }
     Ok(())
 }
@@ -390,8 +426,76 @@ fn validate_token(token: Option<&str>) -> Result<(), ApiError> {
 }
 
 fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
-    if s.retention_days == Some(0) {
-        return Err(ApiError::invalid("RetentionDays", "must be at least 1"));
+    if let Some(days) = s.retention_days
+        && !(1..=MAX_RETENTION_DAYS).contains(&days)
+    {
+        return Err(ApiError::invalid(
+            "RetentionDays",
+            format_args!("must be 1 to {MAX_RETENTION_DAYS}"),
+        ));
+    }
+    let ids = [
+        ("EipInstanceId", &s.eip_instance_id),
+        ("SecurityGroupId", &s.security_group_id),
+        ("ZoneId", &s.zone_id),
+    ];
+    for (name, value) in ids {
+        if let Some(v) = value {
+            check_text(name, v, MAX_ID_TEXT)?;
+        }
+    }
+    if let Some(v) = &s.v_switch_id {
+        check_text("VSwitchId", v, MAX_FREE_TEXT)?;
+    }
+    let free = [
+        ("Annotations", &s.annotations),
+        ("InsecureRegistry", &s.insecure_registry),
+        ("PlainHttpRegistry", &s.plain_http_registry),
+    ];
+    for (name, value) in free {
+        if let Some(v) = value {
+            check_text(name, v, MAX_FREE_TEXT)?;
+        }
+    }
+    for (i, c) in s.image_registry_credentials.iter().enumerate() {
+        let n = i + 1;
+        check_text(
+            &format!("ImageRegistryCredential.{n}.Server"),
+            &c.server,
+            MAX_ID_TEXT,
+        )?;
+        check_text(
+            &format!("ImageRegistryCredential.{n}.UserName"),
+            &c.user_name,
+            MAX_ID_TEXT,
+        )?;
+        check_text(
+            &format!("ImageRegistryCredential.{n}.Password"),
+            &c.password,
+            MAX_FREE_TEXT,
+        )?;
+    }
+    for (i, info) in s.acr_registry_info.iter().enumerate() {
+        let n = i + 1;
+        let fields = [
+            ("InstanceId", &info.instance_id),
+            ("InstanceName", &info.instance_name),
+            ("RegionId", &info.region_id),
+            ("ArnService", &info.arn_service),
+            ("ArnUser", &info.arn_user),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                check_text(&format!("AcrRegistryInfo.{n}.{name}"), v, MAX_ID_TEXT)?;
+            }
+        }
+        for domain in &info.domains {
+            check_text(
+                &format!("AcrRegistryInfo.{n}.Domain"),
+                domain,
+                MAX_FREE_TEXT,
+            )?;
+        }
     }
     if s.image_registry_credentials.len() > MAX_CREDENTIALS {
         return Err(ApiError::invalid(

@@ -68,7 +68,7 @@ fn every_captured_request_verifies() {
     for c in &all {
         let r = request(c);
         assert_eq!(
-            verify(&keys, &r).as_deref(),
+            verify(&keys, &r).map(|v| v.key_id).as_deref(),
             Ok("AKIDEXAMPLE"),
             "{}",
             c.title
@@ -92,7 +92,7 @@ fn a_wrong_secret_or_an_unknown_key_fails() {
         let wrong = Keys::new([("AKIDEXAMPLE", "SECRETEXAMPLf")]);
         let e = verify(&wrong, &r).unwrap_err();
         assert_eq!(
-            (e.code().as_str(), e.http_status()),
+            (e.code(), e.http_status()),
             ("SignatureDoesNotMatch", 400),
             "{}",
             c.title
@@ -100,7 +100,7 @@ fn a_wrong_secret_or_an_unknown_key_fails() {
         let unknown = Keys::new([("AKIDOTHER", "SECRETEXAMPLE")]);
         let e = verify(&unknown, &r).unwrap_err();
         assert_eq!(
-            (e.code().as_str(), e.http_status()),
+            (e.code(), e.http_status()),
             ("InvalidAccessKeyId.NotFound", 404),
             "{}",
             c.title
@@ -124,10 +124,7 @@ fn any_change_to_a_signed_part_fails() {
         };
         assert_ne!(tampered.target, c.target, "{}", c.title);
         assert_eq!(
-            verify(&keys, &request(&tampered))
-                .unwrap_err()
-                .code()
-                .as_str(),
+            verify(&keys, &request(&tampered)).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{}",
             c.title
@@ -140,10 +137,7 @@ fn any_change_to_a_signed_part_fails() {
             "GET".into()
         };
         assert_eq!(
-            verify(&keys, &request(&tampered))
-                .unwrap_err()
-                .code()
-                .as_str(),
+            verify(&keys, &request(&tampered)).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{}",
             c.title
@@ -155,7 +149,7 @@ fn any_change_to_a_signed_part_fails() {
                 ..request(c)
             };
             assert_eq!(
-                verify(&keys, &r).unwrap_err().code().as_str(),
+                verify(&keys, &r).unwrap_err().code(),
                 "SignatureDoesNotMatch"
             );
             // A signed header changed.
@@ -170,7 +164,7 @@ fn any_change_to_a_signed_part_fails() {
                 ..request(c)
             };
             assert_eq!(
-                verify(&keys, &r).unwrap_err().code().as_str(),
+                verify(&keys, &r).unwrap_err().code(),
                 "SignatureDoesNotMatch"
             );
         }
@@ -204,7 +198,7 @@ fn unsigned_and_malformed_requests_fail_cleanly() {
             ..plain
         };
         assert_eq!(
-            verify(&keys, &r).unwrap_err().code().as_str(),
+            verify(&keys, &r).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{auth}"
         );

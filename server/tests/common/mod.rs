@@ -8,9 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use eci_imagecache::engine::Durations;
-use eci_imagecache_server::app::{App, router};
+use eci_imagecache_server::app::App;
 use eci_imagecache_server::faults::Faults;
-use eci_imagecache_server::serve::{Options, build};
+use eci_imagecache_server::serve::{Limits, Options, build, serve_on};
 use serde_json::Value;
 
 pub struct Server {
@@ -30,6 +30,9 @@ pub fn options() -> Options {
         quota: Some(3),
         strict_references: false,
         access_keys: Vec::new(),
+        freshness: true,
+        control_token: None,
+        limits: Limits::default(),
     }
 }
 
@@ -44,8 +47,12 @@ pub fn start(options: Options) -> Server {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = router(app.clone());
-    runtime.spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let served = app.clone();
+    runtime.spawn(async move {
+        serve_on(listener, served, &options, std::future::pending())
+            .await
+            .unwrap()
+    });
     Server {
         addr,
         app,

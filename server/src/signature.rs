@@ -57,7 +57,7 @@
 //! let request = SignedRequest {
 //!     method: "GET",
 //!     path: "/",
-//!     query: "Action=DescribeImageCaches&RegionId=cn-hangzhou&AccessKeyId=AKIDEXAMPLE&Signature=bad",
+//!     query: "Action=DescribeImageCaches&RegionId=cn-hangzhou&AccessKeyId=AKIDEXAMPLE&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&Signature=bad",
 //!     headers: &[],
 //!     body: b"",
 //! };

@@ -88,3 +88,48 @@ fn sigterm_with_half_sent_requests_exits_within_the_deadline() {
     drop((body, head));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn with_keys_and_no_token_a_random_token_is_logged_and_required() {
+    use std::io::BufRead;
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
+        .args(["serve", "--listen", &addr.to_string()])
+        .args(["--access-key", "AKIDEXAMPLE:SECRETEXAMPLE"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Guard(child);
+    let stderr = server.0.stderr.take().unwrap();
+    let mut token = None;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("token=").nth(1) {
+            token = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.contains("emulator ready") {
+            break;
+        }
+    }
+    let token = token.expect("the token is logged");
+    assert_eq!(token.len(), 32, "{token}");
+    let get = |headers: &str| {
+        let mut c = TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "GET /_emulator/clock HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let refused = get("");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(refused.contains("Forbidden.ControlToken"), "{refused}");
+    let ok = get(&format!("x-eci-emulator-token: {token}\r\n"));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}

@@ -230,3 +230,30 @@ fn idle_keep_alive_connections_are_closed() {
         t.elapsed()
     );
 }
+
+#[test]
+fn a_request_over_its_deadline_gets_503() {
+    let mut o = options();
+    o.limits = Limits {
+        request_timeout: Duration::from_millis(500),
+        body_read_timeout: Duration::from_secs(10),
+        ..quick()
+    };
+    let s = start(o);
+    let c = half(
+        s.addr,
+        &format!(
+            "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 50\r\n\r\nAction=",
+            s.addr
+        ),
+    );
+    let t = Instant::now();
+    let answer = closed_within(c, Duration::from_secs(4)).expect("answered and closed");
+    let (status, e) = parse(&answer);
+    assert_eq!(
+        error_code(status, &e),
+        (503, "ServiceUnavailable".into()),
+        "{e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use eci_imagecache::engine::Durations;
-use eci_imagecache_server::serve::{Options, run as serve};
+use std::time::Duration;
+
+use eci_imagecache_server::serve::{Limits, Options, run as serve};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -46,6 +48,37 @@ pub struct ServeArgs {
     /// be signed (V3 or V2) by one of them.
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = access_key)]
     access_keys: Vec<(String, String)>,
+    /// Accept signed times of any age and reused nonces (to replay old
+    /// captures); by default V2 `Timestamp` / V3 `x-acs-date` must be
+    /// within 15 minutes and nonces unique.
+    #[arg(long)]
+    no_freshness: bool,
+    /// The token /_emulator/* requests must carry in x-eci-emulator-token
+    /// (with --access-key and none given, a random one is logged at start).
+    #[arg(long, value_name = "TOKEN")]
+    control_token: Option<String>,
+    /// Seconds to send request headers; also the idle keep-alive timeout.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().header_read_timeout.as_secs_f64())]
+    header_timeout: f64,
+    /// Seconds to send a request body.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().body_read_timeout.as_secs_f64())]
+    body_timeout: f64,
+    /// Seconds a request may take in all.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().request_timeout.as_secs_f64())]
+    request_timeout: f64,
+    /// Connections served at once (more wait for a free slot).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds shutdown waits for in-flight requests.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().shutdown_deadline.as_secs_f64())]
+    shutdown_deadline: f64,
+}
+
+fn seconds(s: f64) -> std::io::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| std::io::Error::other(format!("{s}: expected a positive number of seconds")))
 }
 
 fn access_key(s: &str) -> Result<(String, String), String> {
@@ -77,5 +110,14 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         quota: args.quota,
         strict_references: args.strict_references,
         access_keys: args.access_keys,
+        freshness: !args.no_freshness,
+        control_token: args.control_token,
+        limits: Limits {
+            header_read_timeout: seconds(args.header_timeout)?,
+            body_read_timeout: seconds(args.body_timeout)?,
+            request_timeout: seconds(args.request_timeout)?,
+            max_connections: args.max_connections.max(1),
+            shutdown_deadline: seconds(args.shutdown_deadline)?,
+        },
     })
 }

@@ -92,6 +92,20 @@ struct State {
     consumed: Option<String>,
 }
 
+/// At most this many faults wait at once.
+pub const MAX_PENDING: usize = 100;
+
+impl State {
+    fn room(&self) -> Result<(), String> {
+        if self.failures.len() + self.errors.len() >= MAX_PENDING {
+            return Err(format!(
+                "At most {MAX_PENDING} faults may be pending; clear some first."
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Faults {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -114,21 +128,36 @@ impl Faults {
         })
     }
 
-    /// Queues a failure.
-    pub fn fail_next(&self, fault: FailureFault) {
-        self.state().failures.push_back(fault);
-    }
-
     /// Puts a failure back at the head of the queue (its call was undone).
     pub fn fail_next_first(&self, fault: FailureFault) {
         self.state().failures.push_front(fault);
     }
 
-    /// Queues an account-level error; `None` for an unknown code.
-    pub fn add_error(&self, fault: ErrorFault) -> Option<()> {
-        ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == fault.code)?;
-        self.state().errors.push(fault);
-        Some(())
+    /// Queues a failure; an error when [`MAX_PENDING`] faults wait.
+    pub fn try_fail_next(&self, fault: FailureFault) -> Result<(), String> {
+        let mut state = self.state();
+        state.room()?;
+        state.failures.push_back(fault);
+        Ok(())
+    }
+
+    /// Queues an account-level error; an error for an unknown code or when
+    /// [`MAX_PENDING`] faults wait.
+    pub fn add_error(&self, fault: ErrorFault) -> Result<(), String> {
+        if !ACCOUNT_ERRORS.iter().any(|(c, _, _)| *c == fault.code) {
+            return Err(format!(
+                "Code must be one of: {}.",
+                ACCOUNT_ERRORS
+                    .iter()
+                    .map(|e| e.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut state = self.state();
+        state.room()?;
+        state.errors.push(fault);
+        Ok(())
     }
 
     /// The error a call of `action` gets now, used up: (code, status, message).

@@ -8,12 +8,14 @@
 //! * [`signature`]: verification of the two request signatures the SDKs
 //!   send, V3 (`ACS3-HMAC-SHA256` in the `Authorization` header) and V2
 //!   (classic RPC, HMAC-SHA1 in the `Signature` parameter), against a set
-//!   of access keys.
+//!   of access keys, and the freshness of their times and nonces;
+//!   [`refusal`]: the server's own error answers.
 
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod clock;
 pub mod faults;
+pub mod refusal;
 pub mod serve;
 pub mod signature;

@@ -68,7 +68,7 @@ fn every_captured_request_verifies() {
     for c in &all {
         let r = request(c);
         assert_eq!(
-            verify(&keys, &r).as_deref(),
+            verify(&keys, &r).map(|v| v.key_id).as_deref(),
             Ok("AKIDEXAMPLE"),
             "{}",
             c.title
@@ -92,7 +92,7 @@ fn a_wrong_secret_or_an_unknown_key_fails() {
         let wrong = Keys::new([("AKIDEXAMPLE", "SECRETEXAMPLf")]);
         let e = verify(&wrong, &r).unwrap_err();
         assert_eq!(
-            (e.code().as_str(), e.http_status()),
+            (e.code(), e.http_status()),
             ("SignatureDoesNotMatch", 400),
             "{}",
             c.title
@@ -100,7 +100,7 @@ fn a_wrong_secret_or_an_unknown_key_fails() {
         let unknown = Keys::new([("AKIDOTHER", "SECRETEXAMPLE")]);
         let e = verify(&unknown, &r).unwrap_err();
         assert_eq!(
-            (e.code().as_str(), e.http_status()),
+            (e.code(), e.http_status()),
             ("InvalidAccessKeyId.NotFound", 404),
             "{}",
             c.title
@@ -124,10 +124,7 @@ fn any_change_to_a_signed_part_fails() {
         };
         assert_ne!(tampered.target, c.target, "{}", c.title);
         assert_eq!(
-            verify(&keys, &request(&tampered))
-                .unwrap_err()
-                .code()
-                .as_str(),
+            verify(&keys, &request(&tampered)).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{}",
             c.title
@@ -140,24 +137,35 @@ fn any_change_to_a_signed_part_fails() {
             "GET".into()
         };
         assert_eq!(
-            verify(&keys, &request(&tampered))
-                .unwrap_err()
-                .code()
-                .as_str(),
+            verify(&keys, &request(&tampered)).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{}",
             c.title
         );
-        // A body the V3 signature did not cover.
+        // A body without a media type: refused before any signature.
+        let r = SignedRequest {
+            body: b"x=1",
+            ..request(c)
+        };
+        assert_eq!(verify(&keys, &r).unwrap_err().code(), "InvalidParameter");
+        // A form body the signature did not cover.
+        let mut form = c.headers.clone();
+        form.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        let r = SignedRequest {
+            body: b"x=1",
+            headers: &form,
+            ..request(c)
+        };
+        assert_eq!(
+            verify(&keys, &r).unwrap_err().code(),
+            "SignatureDoesNotMatch",
+            "{}",
+            c.title
+        );
         if c.headers.iter().any(|(n, _)| n == "Authorization") {
-            let r = SignedRequest {
-                body: b"x=1",
-                ..request(c)
-            };
-            assert_eq!(
-                verify(&keys, &r).unwrap_err().code().as_str(),
-                "SignatureDoesNotMatch"
-            );
             // A signed header changed.
             let mut headers = c.headers.clone();
             for (n, v) in &mut headers {
@@ -170,7 +178,7 @@ fn any_change_to_a_signed_part_fails() {
                 ..request(c)
             };
             assert_eq!(
-                verify(&keys, &r).unwrap_err().code().as_str(),
+                verify(&keys, &r).unwrap_err().code(),
                 "SignatureDoesNotMatch"
             );
         }
@@ -204,7 +212,7 @@ fn unsigned_and_malformed_requests_fail_cleanly() {
             ..plain
         };
         assert_eq!(
-            verify(&keys, &r).unwrap_err().code().as_str(),
+            verify(&keys, &r).unwrap_err().code(),
             "SignatureDoesNotMatch",
             "{auth}"
         );
@@ -224,4 +232,121 @@ fn unsigned_and_malformed_requests_fail_cleanly() {
         "Specified signature is not matched with our calculation: a signed header is missing."
     );
     assert!(format!("{keys:?}").contains("AKIDEXAMPLE") && !format!("{keys:?}").contains("SECRET"));
+}
+
+#[test]
+fn verify_returns_the_signed_action_and_parameters() {
+    let keys = Keys::new([("AKIDEXAMPLE", "SECRETEXAMPLE")]);
+    for c in &captures() {
+        let v = verify(&keys, &request(c)).unwrap();
+        let action = c.title.split(' ').next().unwrap();
+        assert_eq!(v.action.as_deref(), Some(action), "{}", c.title);
+        assert!(v.params.iter().all(|(k, _)| k != "Signature"));
+        assert!(v.params.iter().any(|(k, _)| k == "RegionId"), "{}", c.title);
+        assert!(v.timestamp.is_some() && v.nonce.is_some(), "{}", c.title);
+    }
+}
+
+#[test]
+fn one_media_type_parser() {
+    use eci_imagecache_server::signature::{body_params, media_type};
+    for (value, parsed) in [
+        (
+            "application/x-www-form-urlencoded",
+            Some("application/x-www-form-urlencoded"),
+        ),
+        (
+            "Application/X-WWW-Form-Urlencoded",
+            Some("application/x-www-form-urlencoded"),
+        ),
+        (
+            "application/x-www-form-urlencoded; charset=utf-8",
+            Some("application/x-www-form-urlencoded"),
+        ),
+        (
+            "application/x-www-form-urlencoded;charset=\"UTF-8\";",
+            Some("application/x-www-form-urlencoded"),
+        ),
+        (
+            "application/x-www-form-urlencodedX",
+            Some("application/x-www-form-urlencodedx"),
+        ),
+        ("text/plain", Some("text/plain")),
+        ("application/x-www-form-urlencoded; charset", None),
+        ("application", None),
+        ("/x", None),
+        ("app lication/x", None),
+        ("", None),
+    ] {
+        assert_eq!(media_type(value).as_deref(), parsed, "{value:?}");
+    }
+    assert_eq!(
+        body_params(Some("Application/x-www-form-urlencoded"), b"a=1&b=x+y").unwrap(),
+        [
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "x y".to_owned())
+        ]
+    );
+    assert!(body_params(None, b"").unwrap().is_empty());
+    assert!(body_params(Some("text/plain"), b"").unwrap().is_empty());
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencodedX"),
+        Some("x"),
+    ] {
+        let e = body_params(ct, b"a=1").unwrap_err();
+        assert_eq!(
+            (e.code(), e.http_status()),
+            ("InvalidParameter", 400),
+            "{ct:?}"
+        );
+        assert!(e.message().contains("Content-Type"), "{}", e.message());
+    }
+}
+
+#[test]
+fn the_nonce_memory_expires_and_is_capped() {
+    use eci_imagecache_server::signature::{Freshness, Scheme, Verified};
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    let request = |nonce: &str, time: &str| Verified {
+        key_id: "AKIDEXAMPLE".into(),
+        scheme: Scheme::V2,
+        action: None,
+        params: Vec::new(),
+        timestamp: Some(time.into()),
+        nonce: Some(nonce.into()),
+    };
+    let f = Freshness::with_cap(2);
+    let now = at("2026-01-01T00:00:00Z");
+    f.check(&request("a", "2026-01-01T00:00:00Z"), now).unwrap();
+    let e = f
+        .check(&request("a", "2026-01-01T00:00:00Z"), now)
+        .unwrap_err();
+    assert_eq!((e.code(), e.http_status()), ("SignatureNonceUsed", 400));
+    f.check(&request("b", "2026-01-01T00:05:00Z"), now).unwrap();
+    // Full: a third nonce is refused, not remembered.
+    let e = f
+        .check(&request("c", "2026-01-01T00:00:00Z"), now)
+        .unwrap_err();
+    assert_eq!((e.code(), e.http_status()), ("ServiceUnavailable", 503));
+    assert_eq!(f.remembered(), 2);
+    // 16 minutes on, "a" has expired with its time: room again, and "a"
+    // itself is now refused for its time, not its nonce.
+    let later = at("2026-01-01T00:16:00Z");
+    f.check(&request("c", "2026-01-01T00:16:00Z"), later)
+        .unwrap();
+    assert_eq!(f.remembered(), 2);
+    let e = f
+        .check(&request("a", "2026-01-01T00:00:00Z"), later)
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidTimeStamp.Expired");
+    // Missing parts.
+    let mut r = request("d", "2026-01-01T00:16:00Z");
+    r.nonce = None;
+    assert_eq!(f.check(&r, later).unwrap_err().code(), "MissingParameter");
+    let e = f
+        .check(&request(&"n".repeat(300), "2026-01-01T00:16:00Z"), later)
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter");
 }

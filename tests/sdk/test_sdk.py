@@ -27,6 +27,7 @@ from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 AK, SECRET = "AKIDEXAMPLE", "SECRETEXAMPLE"
+CONTROL_TOKEN = "sdk-suite-control-token"
 REGION = "cn-hangzhou"
 
 
@@ -43,7 +44,8 @@ class Server:
         self.proc = subprocess.Popen(
             [os.environ["ECI_BIN"], "serve", "--listen", f"127.0.0.1:{self.port}",
              "--seed", "1", "--now", "2024-05-01T08:00:00Z", "--quota", "4",
-             "--access-key", f"{AK}:{SECRET}", "--state", os.path.join(self.dir, "state")],
+             "--access-key", f"{AK}:{SECRET}", "--control-token", CONTROL_TOKEN,
+             "--state", os.path.join(self.dir, "state")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 30
         while True:
@@ -58,7 +60,9 @@ class Server:
     def control(self, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_emulator/{path}", data=data,
-                                     method="POST" if data is not None or path == "reset" else "GET")
+                                     method="POST" if data is not None or path == "reset" else "GET",
+                                     headers={"Content-Type": "application/json",
+                                              "x-eci-emulator-token": CONTROL_TOKEN})
         with urllib.request.urlopen(req) as r:
             return json.load(r)
 

@@ -384,7 +384,24 @@ fn create_validation() {
         &with(&[("Image.0", "redis")]),
         "InvalidParameter",
         400,
-        &invalid("Image.0", "list indices are 1-based decimal numbers"),
+        &invalid("Image.0", "list indices are 1-based decimal numbers without leading zeros"),
+    );
+    fails(
+        &mut e,
+        c,
+        &with(&[("Image.01", "redis")]),
+        "InvalidParameter",
+        400,
+        &invalid("Image.01", "list indices are 1-based decimal numbers without leading zeros"),
+    );
+    // The legacy no-dot spelling is the legacy SDK's, for AcrRegistryInfo only.
+    fails(
+        &mut e,
+        c,
+        &with(&[("Tag.1Key", "k"), ("Tag.1Value", "v")]),
+        "InvalidParameter",
+        400,
+        &invalid("Tag.1Key", "expected Tag.N.<field>"),
     );
     fails(
         &mut e,

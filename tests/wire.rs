@@ -303,12 +303,22 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
         (
             &[("RegionId", "r"), ("MatchImage.0", "nginx")],
             ErrorCode::InvalidParameter,
-            "The specified parameter \"MatchImage.0\" is not valid: list indices are 1-based decimal numbers.",
+            "The specified parameter \"MatchImage.0\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
+        ),
+        (
+            &[("RegionId", "r"), ("MatchImage.1", "nginx"), ("MatchImage.01", "busybox")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"MatchImage.01\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
+        ),
+        (
+            &[("RegionId", "r"), ("Tag.01.Key", "k")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"Tag.01.Key\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
         ),
         (
             &[("RegionId", "r"), ("MatchImage.x", "nginx")],
             ErrorCode::InvalidParameter,
-            "The specified parameter \"MatchImage.x\" is not valid: list indices are 1-based decimal numbers.",
+            "The specified parameter \"MatchImage.x\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
         ),
         (
             &[("RegionId", "r"), ("MatchImage.2", "Nginx")],

@@ -134,8 +134,13 @@ impl Flat {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let (n, field) = rest.split_at(digits);
             let n = index(&name, n)?;
-            // The legacy SDK writes `AcrRegistryInfo.1Domain.1` (no dot).
-            let field = field.strip_prefix('.').unwrap_or(field);
+            // The legacy SDK writes `AcrRegistryInfo.1Domain.1` (no dot);
+            // nothing else is spelled that way.
+            let field = match field.strip_prefix('.') {
+                Some(field) => field,
+                None if prefix == "AcrRegistryInfo" => field,
+                None => "",
+            };
             if field.is_empty() || digits == 0 {
                 return Err(ApiError::invalid(
                     &name,
@@ -163,13 +168,16 @@ impl Flat {
     }
 }
 
-/// A list index: decimal, 1-based.
+/// A list index: plain decimal, 1-based, no leading zeros (`MatchImage.01`
+/// is an error, not a second `MatchImage.1`).
 pub(crate) fn index(name: &str, text: &str) -> Result<u32, ApiError> {
     match text.parse::<u32>() {
-        Ok(n) if n >= 1 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        Ok(n) if n >= 1 && !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(n)
+        }
         _ => Err(ApiError::invalid(
             name,
-            "list indices are 1-based decimal numbers",
+            "list indices are 1-based decimal numbers without leading zeros",
         )),
     }
 }

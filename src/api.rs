@@ -150,6 +150,75 @@ where
     }
 }
 
+/// A reply already written out: the status, the error code (empty on
+/// success) and the JSON body text. What a server sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub http_status: u16,
+    /// The error's `Code`, or empty.
+    pub code: String,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        let code = reply
+            .body
+            .get("Code")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Answer {
+            http_status: reply.http_status,
+            code,
+            body: reply.body.to_string(),
+        }
+    }
+}
+
+/// [`describe`], written out as it is serialised: one record at a time,
+/// with no JSON tree of the whole page (an unpaged Describe of a large
+/// region costs its output, not several times it). The bytes are those of
+/// [`describe`]'s body.
+///
+/// ```
+/// use eci_imagecache::api::{call, describe, describe_answer};
+/// use eci_imagecache::engine::{Engine, DEFAULT_ACCOUNT};
+///
+/// let mut engine = Engine::builder().seed(1).instant(true).build();
+/// call(&mut engine, DEFAULT_ACCOUNT, "CreateImageCache", [
+///     ("RegionId", "cn-hangzhou"), ("ImageCacheName", "web"), ("Image.1", "nginx"),
+/// ], "r0".to_owned());
+/// let params = [("RegionId", "cn-hangzhou")];
+/// let answer = describe_answer(&engine, DEFAULT_ACCOUNT, params, "r1".to_owned());
+/// let reply = describe(&engine, DEFAULT_ACCOUNT, params, "r1".to_owned());
+/// assert_eq!(answer.body, reply.body.to_string());
+/// ```
+pub fn describe_answer<K, V>(
+    engine: &Engine,
+    account: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: String,
+) -> Answer
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let page = rpc::decode_describe(params).and_then(|request| {
+        engine.describe_as_of_last_tick(account, &request, &mut crate::index::Scratch::default())
+    });
+    match page {
+        Ok(page) => Answer {
+            http_status: 200,
+            code: String::new(),
+            body: crate::wire::json::page_body(&request_id, &page),
+        },
+        Err(e) => Reply::error(request_id, &e).into(),
+    }
+}
+
 fn describe_body<K, V>(
     engine: &Engine,
     account: &str,

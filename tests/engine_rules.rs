@@ -384,7 +384,10 @@ fn create_validation() {
         &with(&[("Image.0", "redis")]),
         "InvalidParameter",
         400,
-        &invalid("Image.0", "list indices are 1-based decimal numbers without leading zeros"),
+        &invalid(
+            "Image.0",
+            "list indices are 1-based decimal numbers without leading zeros",
+        ),
     );
     fails(
         &mut e,
@@ -392,7 +395,10 @@ fn create_validation() {
         &with(&[("Image.01", "redis")]),
         "InvalidParameter",
         400,
-        &invalid("Image.01", "list indices are 1-based decimal numbers without leading zeros"),
+        &invalid(
+            "Image.01",
+            "list indices are 1-based decimal numbers without leading zeros",
+        ),
     );
     // The legacy no-dot spelling is the legacy SDK's, for AcrRegistryInfo only.
     fails(

@@ -306,7 +306,11 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
             "The specified parameter \"MatchImage.0\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
         ),
         (
-            &[("RegionId", "r"), ("MatchImage.1", "nginx"), ("MatchImage.01", "busybox")],
+            &[
+                ("RegionId", "r"),
+                ("MatchImage.1", "nginx"),
+                ("MatchImage.01", "busybox"),
+            ],
             ErrorCode::InvalidParameter,
             "The specified parameter \"MatchImage.01\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
         ),

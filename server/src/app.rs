@@ -33,7 +33,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use eci_imagecache::ApiError;
-use eci_imagecache::api::{self, Reply, RequestIds};
+use eci_imagecache::api::{self, Answer, Reply, RequestIds};
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
 use eci_imagecache::wire::json::ErrorBody;
 use serde_json::{Value, json};
@@ -190,10 +190,10 @@ impl App {
 
     /// Answers one API request (blocking: runs the engine and commits its
     /// changes to the store before answering).
-    pub fn api(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Reply {
+    pub fn api(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
         let request_id = self.lock().request_ids.next_id();
-        let error = |e: &ApiError| Reply::error(request_id.clone(), e);
-        let refuse = |e: Refusal| e.reply(request_id.clone());
+        let error = |e: &ApiError| Answer::from(Reply::error(request_id.clone(), e));
+        let refuse = |e: Refusal| Answer::from(e.reply(request_id.clone()));
         let query = uri.query().unwrap_or("");
         // Values that are not visible ASCII keep their bytes (lossily), so
         // that verification reports them as not allowed, not as missing.
@@ -249,7 +249,7 @@ impl App {
             return error(&ApiError::missing("Action"));
         };
         if let Some((code, status, message)) = self.faults.take_error(&action) {
-            return Reply {
+            return Answer::from(Reply {
                 http_status: status,
                 body: serde_json::to_value(ErrorBody {
                     request_id,
@@ -257,17 +257,17 @@ impl App {
                     message: message.to_owned(),
                 })
                 .expect("serialises"),
-            };
+            });
         }
         if action == "DescribeImageCaches" {
             // Queries run side by side under the read lock.
             let engine = self.read_engine();
-            return api::describe(&engine, &account, params, request_id);
+            return api::describe_answer(&engine, &account, params, request_id);
         }
         let mut engine = self.write_engine();
         let mut inner = self.lock();
         if inner.broken && self.commit(&mut engine, &mut inner).is_err() {
-            return internal_error(request_id);
+            return internal_error(request_id).into();
         }
         let reply = api::call(
             &mut engine,
@@ -285,9 +285,9 @@ impl App {
                     reason,
                 });
             }
-            return internal_error(request_id);
+            return internal_error(request_id).into();
         }
-        reply
+        reply.into()
     }
 }
 
@@ -622,20 +622,25 @@ async fn api_handler(
         return error_response(405, "MethodNotAllowed", "Use GET or POST.");
     }
     let started = std::time::Instant::now();
-    let reply = tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body))
-        .await
-        .unwrap_or_else(|_| Reply {
-            http_status: 500,
-            body: json!({"Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
-        });
-    let code = reply
-        .body
-        .get("Code")
-        .and_then(|c| c.as_str())
-        .unwrap_or("");
+    let answer =
+        tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body))
+            .await
+            .unwrap_or_else(|_| internal_error(String::new()).into());
     let micros = started.elapsed().as_micros() as u64;
-    tracing::info!(status = reply.http_status, code, micros, "api");
-    json_response(reply.http_status, reply.body)
+    tracing::info!(
+        status = answer.http_status,
+        code = answer.code,
+        micros,
+        "api"
+    );
+    let status =
+        StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response()
 }
 
 async fn not_found(uri: Uri) -> Response {

@@ -178,6 +178,43 @@ impl From<&ImageCache> for ImageCacheJson {
     }
 }
 
+/// The `DescribeImageCaches` body of a page as JSON text, written one
+/// record at a time (the bytes of [`DescribeImageCachesResponse`] as a
+/// `serde_json::Value`: keys in the same order).
+pub fn page_body(request_id: &str, page: &DescribePage<'_>) -> String {
+    use serde::ser::{SerializeMap, SerializeSeq};
+    struct Caches<'p, 'a>(&'p [&'a ImageCache]);
+    impl Serialize for Caches<'_, '_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for cache in self.0 {
+                // One record's tree at a time, for the key order of a Value.
+                let one = serde_json::to_value(ImageCacheJson::from(*cache))
+                    .map_err(serde::ser::Error::custom)?;
+                seq.serialize_element(&one)?;
+            }
+            seq.end()
+        }
+    }
+    struct Body<'p, 'a> {
+        request_id: &'p str,
+        page: &'p DescribePage<'a>,
+    }
+    impl Serialize for Body<'_, '_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(None)?;
+            map.serialize_entry("ImageCaches", &Caches(&self.page.image_caches))?;
+            if let Some(token) = &self.page.next_token {
+                map.serialize_entry("NextToken", token)?;
+            }
+            map.serialize_entry("RequestId", self.request_id)?;
+            map.serialize_entry("TotalCount", &(self.page.total_count as u64))?;
+            map.end()
+        }
+    }
+    serde_json::to_string(&Body { request_id, page }).expect("bodies serialise")
+}
+
 impl DescribeImageCachesResponse {
     /// The body for a page.
     pub fn new(request_id: impl Into<String>, page: &DescribePage<'_>) -> Self {

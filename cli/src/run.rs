@@ -75,11 +75,11 @@ pub fn run(args: &RunArgs) -> io::Result<()> {
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
         if let Err(e) = written {
-            // Every change so far is committed; stop reading.
-            return Err(io::Error::new(
-                e.kind(),
-                format!("standard output closed ({e}); every change answered so far is saved"),
-            ));
+            // Every change so far is committed; stop reading. Not a quiet
+            // success (as for `ref | head`): the lines left were not run.
+            return Err(io::Error::other(format!(
+                "standard output closed ({e}): the lines after the last answer were not run; every change answered is saved"
+            )));
         }
     }
     Ok(())
@@ -146,11 +146,21 @@ fn answer(engine: &mut Engine, line: &[u8], request_ids: &mut RequestIds) -> Rep
             &ApiError::new(eci_imagecache::ErrorCode::InvalidParameter, reason),
         )
     };
-    let object: Map<String, Value> = match serde_json::from_slice(line) {
-        Ok(Value::Object(o)) => o,
+    let object: Map<String, Value> = match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Object(_)) => match serde_json::from_slice::<Fields>(line) {
+            Ok(Fields(o)) => o,
+            Err(e) => return bad(request_id, &format!("The line is not valid: {e}.")),
+        },
         Ok(_) => return bad(request_id, "Each line must be a JSON object."),
         Err(e) => return bad(request_id, &format!("The line is not valid JSON: {e}.")),
     };
+    let clock_keys = ["AdvanceClock", "SetClock"];
+    if clock_keys.iter().any(|k| object.contains_key(*k)) && object.len() > 1 {
+        return bad(
+            request_id,
+            "A clock line holds only AdvanceClock or SetClock, nothing else.",
+        );
+    }
     if let Some(by) = object.get("AdvanceClock") {
         let Some(clock) = manual(engine) else {
             return bad(request_id, "AdvanceClock needs a manual clock (--now).");
@@ -194,6 +204,38 @@ fn answer(engine: &mut Engine, line: &[u8], request_ids: &mut RequestIds) -> Rep
     match action {
         Some(action) => call(engine, DEFAULT_ACCOUNT, &action, params, request_id),
         None => Reply::error(request_id, &ApiError::missing("Action")),
+    }
+}
+
+/// A JSON object whose keys are all different (serde_json keeps the last
+/// of duplicates silently; a call must not lose a parameter that way).
+struct Fields(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut out = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "the key {key:?} is given more than once"
+                        )));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 

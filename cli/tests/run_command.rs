@@ -139,7 +139,8 @@ fn state_files_carry_the_engine_over() {
     assert_eq!(second[1]["Body"]["Now"], "2024-05-01T09:00:00Z");
     assert_eq!(second[2]["Body"]["TotalCount"], 1);
     assert_eq!(second[2]["Body"]["ImageCaches"][0]["Status"], "Ready");
-    // A corrupt state file is refused, and nothing runs.
+    // A file that is not a state store is refused, and nothing runs.
+    std::fs::remove_file(state).unwrap();
     std::fs::write(state, b"ECIIMCST garbage").unwrap();
     let (out, ok) = run(&["--state", state], create);
     assert!(!ok && out.is_empty());
@@ -165,4 +166,85 @@ fn clock_lines_need_a_manual_clock() {
             "The specified parameter \"Limit\" is not valid: must be at least 1.",
         ]
     );
+}
+
+#[test]
+fn duplicate_keys_and_mixed_clock_lines_are_errors_that_change_nothing() {
+    let (out, ok) = run(
+        &["--now", "2024-05-01T08:00:00Z", "--seed", "1", "--instant"],
+        concat!(
+            r#"{"Action":"CreateImageCache","RegionId":"cn-hangzhou","ImageCacheName":"web","Image.1":"nginx","Image.1":"redis"}"#,
+            "\n",
+            r#"{"Action":"DeleteImageCache","AdvanceClock":60,"RegionId":"cn-hangzhou","ImageCacheId":"imc-1"}"#,
+            "\n",
+            r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#,
+            "\n"
+        ),
+    );
+    assert!(ok);
+    let messages: Vec<&str> = out
+        .iter()
+        .map(|v| v["Body"]["Message"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        messages[..2],
+        [
+            "The line is not valid: the key \"Image.1\" is given more than once at line 1 column 113.",
+            "A clock line holds only AdvanceClock or SetClock, nothing else.",
+        ]
+    );
+    assert_eq!(out[2]["Body"]["TotalCount"], 0);
+}
+
+/// Every line is committed before its answer is written: a reader that
+/// stops after the first answer finds that change saved, and the run says
+/// standard output was closed.
+#[test]
+fn a_closed_output_keeps_every_answered_change() {
+    let dir = std::env::temp_dir().join(format!("eci-run-head-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.db");
+    let state = state.to_str().unwrap();
+    let create = |name: &str| {
+        format!(
+            r#"{{"Action":"CreateImageCache","RegionId":"cn-hangzhou","ImageCacheName":"{name}","Image.1":"nginx"}}"#
+        )
+    };
+    let script: String = (0..3000).map(|i| create(&format!("c{i}")) + "\n").collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
+        .args(["run", "--now", "2024-05-01T08:00:00Z", "--state", state])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(script.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(&mut stdout, &mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        first.push(byte[0]);
+    }
+    drop(stdout); // as `| head -1` does
+    let status = child.wait().unwrap();
+    feeder.join().unwrap();
+    assert!(
+        !status.success(),
+        "a run whose output was closed must not exit 0"
+    );
+    let first: Value = serde_json::from_slice(&first).unwrap();
+    let id = first["Body"]["ImageCacheId"].as_str().unwrap().to_owned();
+    let (out, ok) = run(
+        &["--state", state],
+        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou","ImageCacheName":"c0"}"#,
+    );
+    assert!(ok);
+    assert_eq!(
+        out[0]["Body"]["ImageCaches"][0]["ImageCacheId"],
+        id.as_str()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -100,9 +100,10 @@ impl Clock for ManualClock {
 /// The earliest time the engine holds, `1970-01-01T00:00:00Z` (Unix
 /// seconds): clocks and computed times (expiry, retention) stop here.
 pub const EARLIEST: i64 = 0;
-/// The latest time the engine holds, `9999-12-31T23:59:59Z` (Unix seconds),
-/// so every time is written `YYYY-MM-DDTHH:MM:SSZ`.
-pub const LATEST: i64 = 253_402_300_799;
+/// The latest time the engine holds, `9999-12-30T22:00:00Z` (Unix seconds;
+/// the latest `jiff::Timestamp`), so every time is written
+/// `YYYY-MM-DDTHH:MM:SSZ`.
+pub const LATEST: i64 = 253_402_207_200;
 
 /// Seconds within [`EARLIEST`] and [`LATEST`].
 fn clamp_seconds(s: i64) -> i64 {
@@ -112,4 +113,29 @@ fn clamp_seconds(s: i64) -> i64 {
 /// The timestamp at `seconds` since the Unix epoch, clamped to the range.
 pub(crate) fn timestamp(seconds: i64) -> Timestamp {
     Timestamp::from_second(clamp_seconds(seconds)).expect("clamped into range")
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::{EARLIEST, LATEST, ManualClock, Timestamp};
+    use crate::clock::Clock;
+
+    #[test]
+    fn the_range_is_what_jiff_holds_and_prints_in_four_digits() {
+        assert_eq!(LATEST, Timestamp::MAX.as_second());
+        let clock = ManualClock::new(Timestamp::MAX);
+        clock.advance_secs(i64::MAX);
+        assert_eq!(
+            crate::wire::format_time(clock.now()),
+            "9999-12-30T22:00:00Z"
+        );
+        clock.advance_secs(i64::MIN);
+        assert_eq!(clock.now().as_second(), EARLIEST);
+        assert_eq!(
+            crate::wire::format_time(clock.now()),
+            "1970-01-01T00:00:00Z"
+        );
+        clock.set(Timestamp::MIN);
+        assert_eq!(clock.now().as_second(), EARLIEST);
+    }
 }

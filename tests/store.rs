@@ -322,3 +322,21 @@ fn rows_that_do_not_make_a_state_are_refused() {
         "{e}"
     );
 }
+
+/// A save that crashed mid-write leaves its temporary file behind; the next
+/// save to the same path reuses and renames it, so none accumulate.
+#[test]
+fn an_interrupted_export_leaves_no_lasting_temporary_file() {
+    let dir = Dir::new("tmpfile");
+    let export = dir.file("export.state");
+    std::fs::write(dir.file(".export.state.tmp"), b"half a state from a crash").unwrap();
+    let clock = ManualClock::new(T0.parse().unwrap());
+    let engine = Engine::builder().clock(clock).seed(1).build();
+    engine.save(&export).unwrap();
+    engine.save(&export).unwrap();
+    let names: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["export.state"]);
+}

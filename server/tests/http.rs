@@ -478,3 +478,79 @@ fn imports_the_generated_workload() {
     assert_eq!(first["ImageCacheId"], newest.id.as_str());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With a state store: `--import` happens on the first start only; a state
+/// made on a manual clock resumes it when restarted without `--now`, and
+/// `--now` moves it; clock moves stay within the printable range.
+#[test]
+fn restarts_import_once_and_keep_the_manual_clock() {
+    use eci_imagecache::workload::Workload;
+    let dir = std::env::temp_dir().join(format!("eci-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("caches.json");
+    let caches: Vec<_> = Workload::new(5).caches(30).collect();
+    let doc = serde_json::json!({
+        "RequestId": "gen",
+        "TotalCount": caches.len(),
+        "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
+    });
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let mut o = options();
+    o.state = Some(dir.join("state.db"));
+    o.import = Some(file);
+    o.quota = None;
+    let total = |s: &Server| {
+        call(
+            s,
+            "DescribeImageCaches",
+            &[("RegionId", "cn-hangzhou"), ("Limit", "1")],
+        )
+        .1["TotalCount"]
+            .as_u64()
+    };
+    let clock = |s: &Server| http(s.addr, "GET", "/_emulator/clock", &[], "").1;
+    let s = start(o.clone());
+    assert_eq!(total(&s), Some(30));
+    let (status, moved) = control(&s, "/_emulator/clock", r#"{"Advance": 3600}"#);
+    assert_eq!(
+        (status, moved["Now"].as_str()),
+        (200, Some("2024-05-01T09:00:00Z"))
+    );
+    drop(s);
+
+    // Restarted without --now: the saved manual clock, and no second import.
+    let mut again = o.clone();
+    again.now = None;
+    let s = start(again.clone());
+    assert_eq!(total(&s), Some(30));
+    assert_eq!(
+        clock(&s),
+        serde_json::json!({"Now": "2024-05-01T09:00:00Z", "Manual": true})
+    );
+    // The ends of the range: times stay printable.
+    let (_, low) = control(
+        &s,
+        "/_emulator/clock",
+        r#"{"Advance": -9223372036854775808}"#,
+    );
+    assert_eq!(low["Now"], "1970-01-01T00:00:00Z");
+    let (_, high) = control(
+        &s,
+        "/_emulator/clock",
+        r#"{"Advance": 9223372036854775807}"#,
+    );
+    assert_eq!(high["Now"], "9999-12-30T22:00:00Z");
+    drop(s);
+
+    // --now wins over the saved time.
+    let mut later = again;
+    later.now = Some("2025-01-01T00:00:00Z".parse().unwrap());
+    let s = start(later);
+    assert_eq!(clock(&s)["Now"], "2025-01-01T00:00:00Z");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn control(s: &Server, path: &str, body: &str) -> (u16, Value) {
+    http(s.addr, "POST", path, JSON, body)
+}

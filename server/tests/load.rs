@@ -2,7 +2,9 @@
 //! number of requests, mixing describes and mutations; no request may fail,
 //! and the final state must equal what the requests imply. Prints requests
 //! per second and latency percentiles (never asserted: benchmarks are not
-//! tests). `ECI_LOAD_CLIENTS` / `ECI_LOAD_REQUESTS` (per client) size it.
+//! tests). `ECI_LOAD_CLIENTS` / `ECI_LOAD_REQUESTS` (per client) size it;
+//! `ECI_LOAD_STATE=1` runs the server on a state store (every accepted
+//! change committed before its answer).
 
 mod common;
 
@@ -39,6 +41,11 @@ fn concurrent_clients_mixed_load() {
     options.now = None;
     options.durations = Durations::instant();
     options.quota = Some(1_000_000);
+    let state_dir = std::env::temp_dir().join(format!("eci-load-{}", std::process::id()));
+    if env("ECI_LOAD_STATE", 0) == 1 {
+        std::fs::create_dir_all(&state_dir).unwrap();
+        options.state = Some(state_dir.join("state.db"));
+    }
     let server = common::start(options);
     let addr = server.addr;
 
@@ -110,4 +117,6 @@ fn concurrent_clients_mixed_load() {
         latencies.last().unwrap(),
         present.len()
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&state_dir);
 }

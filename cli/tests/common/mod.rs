@@ -392,17 +392,49 @@ pub fn diff_caches(
     let mut out = Vec::new();
     for (id, b) in before {
         match after.get(id) {
-            None => out.push(format!("{id} missing after the restart (was {b})")),
-            Some(a) if a != b => out.push(format!("{id} changed:\n  before {b}\n  after  {a}")),
+            None => out.push(format!(
+                "{id} missing after the restart (was {})",
+                clip(b, 160)
+            )),
+            Some(a) if a != b => out.push(format!("{id} changed: {}", first_difference(b, a))),
             _ => {}
         }
     }
     for (id, a) in after {
         if !before.contains_key(id) {
-            out.push(format!("{id} appeared after the restart: {a}"));
+            out.push(format!("{id} appeared after the restart: {}", clip(a, 160)));
         }
     }
     out
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let c: String = s.chars().take(n).collect();
+    if c.len() < s.len() {
+        format!("{c}…")
+    } else {
+        c
+    }
+}
+
+/// Where two texts first differ, with some context on each side.
+pub fn first_difference(before: &str, after: &str) -> String {
+    let at = before
+        .char_indices()
+        .zip(after.chars())
+        .find(|((_, a), b)| a != b)
+        .map(|((i, _), _)| i)
+        .unwrap_or(before.len().min(after.len()));
+    let from = before[..at]
+        .char_indices()
+        .rev()
+        .nth(60)
+        .map_or(0, |(i, _)| i);
+    format!(
+        "at byte {at}: before …{}… after …{}…",
+        clip(&before[from..], 140),
+        clip(&after[from.min(after.len())..], 140)
+    )
 }
 
 /// One change in a scripted stream.

@@ -17,8 +17,8 @@ pub struct RunArgs {
     /// committed before its answer is written.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
-    /// Start a manual clock at this time (RFC 3339); else the system clock
-    /// (or the saved manual clock of --state).
+    /// Start a manual clock at this time (RFC 3339); else the system clock.
+    /// A --state made on a manual clock resumes it at its saved time.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
     /// Make ids and request ids the same on every run.
@@ -103,8 +103,9 @@ fn build(args: &RunArgs) -> Result<(Engine, Option<Store>, Builder), String> {
         Some(store) => store.manual_clock().map_err(|e| format!("--state: {e}"))?,
         None => None,
     };
-    // A manual clock when asked for or saved; `--now` wins over the saved time.
-    let clock = now.or(saved_clock).map(ManualClock::new);
+    // A manual clock when saved or asked for: the saved time is part of the
+    // state, so `--now` only starts the clock of a new state.
+    let clock = saved_clock.or(now).map(ManualClock::new);
     let (instant, seed, quota, strict) =
         (args.instant, args.seed, args.quota, args.strict_references);
     let builder: Builder = Box::new(move || {
@@ -127,9 +128,6 @@ fn build(args: &RunArgs) -> Result<(Engine, Option<Store>, Builder), String> {
         Some(store) => store.load(builder()).map_err(|e| format!("--state: {e}"))?,
         None => builder().build(),
     };
-    if let (Some(at), Some(clock)) = (now, engine.clock().as_manual()) {
-        clock.set(at);
-    }
     if let Some(store) = &mut store {
         store
             .commit(&mut engine)

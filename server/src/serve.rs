@@ -192,12 +192,12 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
         Some(store) => store.manual_clock().map_err(|e| e.to_string())?,
         None => None,
     };
-    if options.now.is_none()
-        && let Some(at) = saved_clock
-    {
-        tracing::info!(%at, "the state runs on a manual clock: resuming it");
+    if let Some(at) = saved_clock {
+        // The clock is part of the acknowledged state: `--now` only starts
+        // the manual clock of a new state.
+        tracing::info!(%at, now = ?options.now, "the state runs on a manual clock: resuming it");
     }
-    let clock = ServerClock::new(options.now.or(saved_clock));
+    let clock = ServerClock::new(saved_clock.or(options.now));
     let (seed, quota, durations, strict) = (
         options.seed,
         options.quota,
@@ -227,10 +227,6 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
         Some(store) => store.load(builder()).map_err(|e| e.to_string())?,
         None => builder().build(),
     };
-    if let (Some(now), Some(manual)) = (options.now, clock.manual()) {
-        // `--now` wins over a saved manual clock.
-        manual.set(now);
-    }
     match (&options.import, first_start) {
         (Some(path), true) => import(&mut engine, path)?,
         (Some(path), false) => tracing::info!(

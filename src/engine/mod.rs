@@ -272,11 +272,14 @@ pub(crate) struct Remembered {
     pub(crate) at: i64,
 }
 
+/// A cache's record and its operation in progress, as they are now.
+pub(crate) type CacheNow = (ImageCache, Option<Run>);
+
 /// What changed since the last [`Engine::take_changes`]: per cache its
 /// record and run now (`None`: removed), per token what is remembered now.
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
-    pub(crate) caches: Vec<(RegionKey, String, Option<(ImageCache, Option<Run>)>)>,
+    pub(crate) caches: Vec<(RegionKey, String, Option<CacheNow>)>,
     pub(crate) tokens: Vec<(RegionKey, Action, String, Option<Remembered>)>,
 }
 

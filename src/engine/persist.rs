@@ -140,7 +140,7 @@ impl Engine {
                 .regions
                 .iter()
                 // A region with nothing left is the same as no region.
-                .filter(|(_, region)| region.index.len() > 0 || !region.tokens.is_empty())
+                .filter(|(_, region)| !region.index.is_empty() || !region.tokens.is_empty())
                 .map(|((account, region_id), region)| {
                     let mut caches: Vec<ImageCache> = region.index.iter().cloned().collect();
                     caches.reverse(); // oldest first: re-inserting appends

@@ -421,6 +421,21 @@ fn sigkill_at_every_write_syscall_loses_nothing_acknowledged() {
     for (key, n) in &points {
         eprintln!("  {key:<20} {n}");
     }
+    let per_syscall: Vec<String> = SYSCALLS
+        .iter()
+        .map(|sc| {
+            let n: u32 = points
+                .iter()
+                .filter(|(k, _)| k.ends_with(&format!(" {sc}")))
+                .map(|(_, n)| n)
+                .sum();
+            format!("{sc} {n}")
+        })
+        .collect();
+    eprintln!(
+        "crash matrix: kill points per syscall: {}",
+        per_syscall.join(", ")
+    );
     eprintln!(
         "crash matrix: {total} kill points, {runs} runs, {acked} acknowledged changes checked, {} violations, {:.1} s",
         violations.len(),

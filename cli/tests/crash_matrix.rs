@@ -174,7 +174,15 @@ fn run_once(mode: Mode, syscall: &str, k: u32) -> Outcome {
             match traced_child(&mut s, port) {
                 Some(pid) => s.pid = pid,
                 None => {
-                    // Killed before strace even forked? Then nothing ran.
+                    // Killed before it exec'ed? Then nothing ran. Never
+                    // leave a tracee behind: kill whatever strace forked.
+                    let id = s.child.id();
+                    let children =
+                        std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+                            .unwrap_or_default();
+                    for pid in children.split_whitespace().filter_map(|p| p.parse().ok()) {
+                        common::signal(pid, common::SIGKILL);
+                    }
                     let _ = s.wait_exit(Duration::from_secs(5));
                 }
             }
@@ -363,6 +371,7 @@ fn sigkill_at_every_write_syscall_loses_nothing_acknowledged() {
         return;
     }
     let started = Instant::now();
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join("eci-crash-evidence"));
     let only: Option<String> = std::env::var("CRASH_MATRIX_SYSCALLS").ok();
     let mut points: BTreeMap<String, u32> = BTreeMap::new();
     let mut acked = 0;
@@ -412,6 +421,21 @@ fn sigkill_at_every_write_syscall_loses_nothing_acknowledged() {
     for (key, n) in &points {
         eprintln!("  {key:<20} {n}");
     }
+    let per_syscall: Vec<String> = SYSCALLS
+        .iter()
+        .map(|sc| {
+            let n: u32 = points
+                .iter()
+                .filter(|(k, _)| k.ends_with(&format!(" {sc}")))
+                .map(|(_, n)| n)
+                .sum();
+            format!("{sc} {n}")
+        })
+        .collect();
+    eprintln!(
+        "crash matrix: kill points per syscall: {}",
+        per_syscall.join(", ")
+    );
     eprintln!(
         "crash matrix: {total} kill points, {runs} runs, {acked} acknowledged changes checked, {} violations, {:.1} s",
         violations.len(),

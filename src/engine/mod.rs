@@ -272,9 +272,11 @@ pub(crate) struct Remembered {
     pub(crate) at: i64,
 }
 
+#[cfg(feature = "sqlite")]
 /// A cache's record and its operation in progress, as they are now.
 pub(crate) type CacheNow = (ImageCache, Option<Run>);
 
+#[cfg(feature = "sqlite")]
 /// What changed since the last [`Engine::take_changes`]: per cache its
 /// record and run now (`None`: removed), per token what is remembered now.
 #[derive(Debug, Default)]
@@ -394,6 +396,7 @@ impl Engine {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     /// Everything changed since the last call (for a store that persists
     /// effects): the records, runs and tokens as they are now.
     pub(crate) fn take_changes(&mut self) -> Changes {
@@ -437,6 +440,7 @@ impl Engine {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     /// The id generator's state (key, ids drawn), for a store.
     pub(crate) fn id_state(&self) -> ([u8; 32], u64) {
         self.ids.state()

@@ -13,11 +13,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// State file: loaded at start; every accepted change is durable (in
-    /// FILE.journal) before its response; saved whole at shutdown.
+    /// State store (SQLite, created if missing): every accepted change is
+    /// committed before its response; one process at a time.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
-    /// Import caches at start (the JSON `eci-imagecache gen` prints).
+    /// Import caches at start (the JSON `eci-imagecache gen` prints); with
+    /// --state, only on the state's first start.
     #[arg(long, value_name = "FILE")]
     import: Option<PathBuf>,
     /// Make ids and request ids the same on every run.

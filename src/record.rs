@@ -528,29 +528,39 @@ impl IdGenerator {
         name
     }
 
-    /// The ids of what the lifecycle does to one cache at one moment
-    /// (snapshots, event names): they depend on the key, the cache and the
-    /// moment only, never on how many ids were drawn before, so a step
-    /// applied later (after a restart, or by a later call) draws the same.
+    /// The number of ids drawn so far: what a create or update run is known
+    /// by in [`IdGenerator::step`]. Every run draws ids as it begins (the
+    /// cache's id, its first events), so no two runs share it; reading it
+    /// draws nothing, so the ids that follow are those they always were.
+    pub fn nonce(&self) -> u64 {
+        self.counter
+    }
+
+    /// The ids of what the lifecycle does to one cache at one moment of one
+    /// run (snapshots, event names): they depend on the key, the cache, the
+    /// run's [`IdGenerator::nonce`] and the moment only, never on how many
+    /// ids were drawn since, so a step applied later (after a restart, or by
+    /// a later call) draws the same.
     ///
     /// ```
     /// use eci_imagecache::record::IdGenerator;
     ///
     /// let ids = IdGenerator::seeded(1);
-    /// let mut a = ids.step("imc-1", 1_714_550_400);
+    /// let mut a = ids.step("imc-1", 7, 1_714_550_400);
     /// let mut other = IdGenerator::seeded(1);
     /// other.image_cache_id(); // drawing ids in between changes nothing
-    /// let mut b = other.step("imc-1", 1_714_550_400);
+    /// let mut b = other.step("imc-1", 7, 1_714_550_400);
     /// assert_eq!(a.snapshot_id(), b.snapshot_id());
     /// assert_eq!(a.event_name("web"), b.event_name("web"));
     /// ```
-    pub fn step(&self, cache_id: &str, at: i64) -> StepIds {
+    pub fn step(&self, cache_id: &str, run: u64, at: i64) -> StepIds {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(self.key);
         h.update(b"step\0");
         h.update(cache_id.as_bytes());
         h.update(b"\0");
+        h.update(run.to_le_bytes());
         h.update(at.to_le_bytes());
         StepIds {
             ids: IdGenerator {

@@ -2,9 +2,9 @@
 //! is written, in one SQLite transaction, before the caller acknowledges it.
 //!
 //! The store keeps **effects, not requests**: the records a call (or a due
-//! transition) changed and their operations in progress, the removed ids,
-//! the remembered `ClientToken`s, the id generator and the manual clock's
-//! time. [`Store::load`] rebuilds the engine from those rows, identically,
+//! transition) changed and their operations in progress (a removed cache's
+//! row is deleted), the remembered `ClientToken`s, the id generator and the
+//! manual clock's time. [`Store::load`] rebuilds the engine from those rows, identically,
 //! whatever the settings it is started with (quota, durations, strictness
 //! only govern what happens next).
 //!
@@ -259,7 +259,8 @@ impl Store {
     /// quota, durations, rules, failure predicate); its saved ids, token key
     /// and manual-clock time replace the builder's, as
     /// [`EngineBuilder::load`] does. A new store gets `builder`'s engine,
-    /// written at once (its id and token keys must outlive the process).
+    /// written whole by the first [`Store::commit`] (so a first start that
+    /// fails before it, say in an import, leaves the store new).
     ///
     /// # Errors
     ///
@@ -268,17 +269,19 @@ impl Store {
     pub fn load(&mut self, builder: EngineBuilder) -> Result<Engine, StoreError> {
         if self.fresh {
             let mut engine = builder.build();
-            self.replace(&mut engine)?;
+            engine.track_changes();
             return Ok(engine);
         }
         let state = self.read_state().map_err(|e| self.error(e))?;
         self.written = Some((state.ids.1, state.clock));
-        builder
+        let mut engine = builder
             .load_state(state)
             .map_err(|source| StoreError::Invalid {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        engine.track_changes();
+        Ok(engine)
     }
 
     /// Writes what changed in `engine` since it was loaded or last
@@ -290,6 +293,10 @@ impl Store {
     /// [`StoreError::Sqlite`] (disk full, I/O error): nothing was written,
     /// and `engine` is ahead of the store; rebuild it with [`Store::load`].
     pub fn commit(&mut self, engine: &mut Engine) -> Result<(), StoreError> {
+        if self.fresh {
+            // The first write of a new store is the whole state.
+            return self.replace(engine);
+        }
         let changes = engine.take_changes();
         let (_, id_counter) = engine.id_state();
         let clock = manual_now(engine);
@@ -434,6 +441,7 @@ impl Store {
                 self.written = None;
                 tx.commit().map_err(|e| classify(&self.path, e))?;
                 engine.forget_changes();
+                engine.track_changes();
                 self.fresh = false;
                 self.written = Some((state.ids.1, state.clock));
                 Ok(())

@@ -277,7 +277,8 @@ fn a_store_of_a_newer_format_is_refused() {
     let path = dir.file("state.db");
     {
         let mut store = Store::open(&path).unwrap();
-        store.load(Engine::builder().seed(1)).unwrap();
+        let mut engine = store.load(Engine::builder().seed(1)).unwrap();
+        store.commit(&mut engine).unwrap();
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'format'", [])
@@ -339,4 +340,59 @@ fn an_interrupted_export_leaves_no_lasting_temporary_file() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["export.state"]);
+}
+
+/// Two runs of one cache in the same second (an instant engine, a clock
+/// that does not move) draw different snapshot ids and event names.
+#[test]
+fn two_runs_in_one_second_draw_different_ids() {
+    let clock = ManualClock::new(T0.parse().unwrap());
+    let mut engine = Engine::builder().clock(clock).seed(2).instant(true).build();
+    let id = engine
+        .create(
+            &CreateRequest::new("cn-hangzhou", "web")
+                .image("nginx:1")
+                .unwrap(),
+        )
+        .unwrap()
+        .image_cache_id;
+    let snapshot = |engine: &mut Engine| {
+        let page = engine
+            .describe(&eci_imagecache::describe::DescribeRequest::new(
+                "cn-hangzhou",
+            ))
+            .unwrap();
+        let cache = page.image_caches[0];
+        (
+            cache.snapshot_id.clone().unwrap(),
+            cache
+                .events
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (first, _) = snapshot(&mut engine);
+    engine
+        .update(
+            &UpdateRequest::new("cn-hangzhou", &id)
+                .images(["nginx:2"])
+                .unwrap(),
+        )
+        .unwrap();
+    let (second, _) = snapshot(&mut engine);
+    engine
+        .update(
+            &UpdateRequest::new("cn-hangzhou", &id)
+                .images(["nginx:3"])
+                .unwrap(),
+        )
+        .unwrap();
+    let (third, names) = snapshot(&mut engine);
+    assert!(
+        first != second && second != third && first != third,
+        "{first} {second} {third}"
+    );
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
 }

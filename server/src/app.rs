@@ -22,6 +22,7 @@
 //!   `RequestId`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub const MAX_PARAMETERS: usize = 2_000;
 
 /// Everything the handlers share.
 pub struct App {
+    /// Mirrors `Inner::broken` for readers that do not take `inner`.
+    broken: AtomicBool,
     /// Describes share it (read lock); everything else takes it alone.
     engine: RwLock<Engine>,
     inner: Mutex<Inner>,
@@ -116,6 +119,7 @@ impl App {
         builder: impl Fn() -> EngineBuilder + Send + Sync + 'static,
     ) -> Arc<App> {
         Arc::new(App {
+            broken: AtomicBool::new(false),
             engine: RwLock::new(engine),
             inner: Mutex::new(Inner {
                 store,
@@ -167,6 +171,7 @@ impl App {
                 Ok(reloaded) => {
                     *engine = reloaded;
                     inner.broken = false;
+                    self.broken.store(false, Ordering::SeqCst);
                 }
                 Err(e) => {
                     tracing::error!(%e, "the engine cannot be rebuilt from the store");
@@ -183,6 +188,7 @@ impl App {
             Err(e) => {
                 tracing::error!(%e, "the engine cannot be rebuilt from the store");
                 inner.broken = true;
+                self.broken.store(true, Ordering::SeqCst);
             }
         }
         Err(std::io::Error::other(e.to_string()))
@@ -190,7 +196,17 @@ impl App {
 
     /// Answers one API request (blocking: runs the engine and commits its
     /// changes to the store before answering).
-    pub fn api(&self, method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
+    ///
+    /// Runs only if `gate` lets it (see [`Gate`]): a request whose deadline
+    /// passed while it waited for the engine is answered 503 unrun.
+    pub fn api(
+        &self,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        gate: &Gate,
+    ) -> Answer {
         let request_id = self.lock().request_ids.next_id();
         let error = |e: &ApiError| Answer::from(Reply::error(request_id.clone(), e));
         let refuse = |e: Refusal| Answer::from(e.reply(request_id.clone()));
@@ -259,15 +275,26 @@ impl App {
                 .expect("serialises"),
             });
         }
-        if action == "DescribeImageCaches" {
+        if action == "DescribeImageCaches" && !self.broken.load(Ordering::SeqCst) {
             // Queries run side by side under the read lock.
             let engine = self.read_engine();
+            if !gate.begin() {
+                return too_late(request_id).into();
+            }
             return api::describe_answer(&engine, &account, params, request_id);
         }
         let mut engine = self.write_engine();
         let mut inner = self.lock();
+        if !gate.begin() {
+            return too_late(request_id).into();
+        }
         if inner.broken && self.commit(&mut engine, &mut inner).is_err() {
             return internal_error(request_id).into();
+        }
+        if action == "DescribeImageCaches" {
+            // The engine was rebuilt from the store just now.
+            engine.tick();
+            return api::describe_answer(&engine, &account, params, request_id);
         }
         let reply = api::call(
             &mut engine,
@@ -276,15 +303,11 @@ impl App {
             params.iter().cloned(),
             request_id.clone(),
         );
-        let fault = self.faults.take_consumed();
+        let used = self.faults.take_consumed();
         if self.commit(&mut engine, &mut inner).is_err() {
-            // Not durable, so undone: the caller must not believe it happened.
-            if let Some(reason) = fault {
-                self.faults.fail_next_first(FailureFault {
-                    action: action.clone(),
-                    reason,
-                });
-            }
+            // Not durable, so undone: the caller must not believe it
+            // happened, and the faults it used wait again.
+            self.faults.give_back(used);
             return internal_error(request_id).into();
         }
         reply.into()
@@ -416,24 +439,71 @@ fn error_response(status: u16, code: &str, message: impl Into<String>) -> Respon
     json_response(status, json!({"Code": code, "Message": message.into()}))
 }
 
+/// Whether a request may still run, shared by the deadline and the
+/// handler: a request the deadline answered (503) never runs afterwards,
+/// and one that began running is answered by its handler, however long it
+/// takes, so a 503 never goes with a change that happened.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<AtomicU8>);
+
+const PENDING: u8 = 0;
+const RUNNING: u8 = 1;
+const EXPIRED: u8 = 2;
+
+impl Gate {
+    /// Claims the request for its handler; `false` once the deadline has
+    /// answered it.
+    pub fn begin(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || self.0.load(Ordering::SeqCst) == RUNNING
+    }
+
+    /// Claims the request for the deadline; `false` when it already runs.
+    fn expire(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, EXPIRED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+}
+
+fn too_late(request_id: String) -> Reply {
+    Reply {
+        http_status: 503,
+        body: json!({"RequestId": request_id, "Code": "ServiceUnavailable", "Message": "The request was not run: it waited past its deadline."}),
+    }
+}
+
 /// The outermost layer: the request deadline, and every error response
 /// made `{"RequestId","Code","Message"}` with a fresh RequestId, whoever
 /// produced it (axum's 404/405/413/415 rejections, the handlers).
 async fn json_errors(
     State((app, access)): State<(Arc<App>, Arc<Access>)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let response = match tokio::time::timeout(access.request_timeout, next.run(request)).await {
-        Ok(r) => r,
-        Err(_) => error_response(
-            503,
-            "ServiceUnavailable",
-            format!(
-                "The request took longer than {} seconds.",
-                access.request_timeout.as_secs_f64()
-            ),
-        ),
+    let gate = Gate::default();
+    request.extensions_mut().insert(gate.clone());
+    let running = next.run(request);
+    tokio::pin!(running);
+    let response = tokio::select! {
+        r = &mut running => r,
+        () = tokio::time::sleep(access.request_timeout) => {
+            if gate.expire() {
+                error_response(
+                    503,
+                    "ServiceUnavailable",
+                    format!(
+                        "The request took longer than {} seconds.",
+                        access.request_timeout.as_secs_f64()
+                    ),
+                )
+            } else {
+                // It runs: its answer is the truth.
+                running.await
+            }
+        }
     };
     let status = response.status().as_u16();
     if status < 400 {
@@ -613,6 +683,7 @@ async fn read_body(State(access): State<Arc<Access>>, request: Request, next: Ne
 
 async fn api_handler(
     State(app): State<Arc<App>>,
+    gate: Option<axum::Extension<Gate>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -622,8 +693,9 @@ async fn api_handler(
         return error_response(405, "MethodNotAllowed", "Use GET or POST.");
     }
     let started = std::time::Instant::now();
+    let gate = gate.map(|g| g.0).unwrap_or_default();
     let answer =
-        tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body))
+        tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body, &gate))
             .await
             .unwrap_or_else(|_| internal_error(String::new()).into());
     let micros = started.elapsed().as_micros() as u64;
@@ -666,7 +738,11 @@ async fn clock_get(State(app): State<Arc<App>>) -> Response {
     )
 }
 /// `{"Advance": SECONDS}` or `{"Set": "RFC3339"}` (manual clock only).
-async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn clock_post(
+    State(app): State<Arc<App>>,
+    gate: Option<axum::Extension<Gate>>,
+    body: Bytes,
+) -> Response {
     let Some(manual) = app.clock.manual().cloned() else {
         return control_error(
             "The clock is the system clock; start the server with a manual clock to move it.",
@@ -675,22 +751,40 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return control_error("Expected {\"Advance\": SECONDS} or {\"Set\": \"RFC3339\"}.");
     };
-    if let Some(seconds) = request.get("Advance").and_then(Value::as_i64) {
-        manual.advance_secs(seconds);
+    enum Move {
+        Advance(i64),
+        Set(jiff::Timestamp),
+    }
+    let to = if let Some(seconds) = request.get("Advance").and_then(Value::as_i64) {
+        Move::Advance(seconds)
     } else if let Some(Ok(at)) = request
         .get("Set")
         .and_then(Value::as_str)
         .map(str::parse::<jiff::Timestamp>)
     {
-        manual.set(at);
+        Move::Set(at)
     } else {
         return control_error("Expected {\"Advance\": SECONDS} or {\"Set\": \"RFC3339\"}.");
-    }
+    };
+    let gate = gate.map(|g| g.0).unwrap_or_default();
     let outcome = tokio::task::spawn_blocking(move || {
         use eci_imagecache::clock::Clock;
+        // Under both locks: no call sees the clock move before it is saved.
         let mut engine = app.write_engine();
+        let mut inner = app.lock();
+        if !gate.begin() {
+            return Err(std::io::Error::other("past the deadline"));
+        }
+        let before = manual.now();
+        match to {
+            Move::Advance(seconds) => manual.advance_secs(seconds),
+            Move::Set(at) => manual.set(at),
+        }
         engine.tick();
-        app.commit(&mut engine, &mut app.lock())?;
+        if let Err(e) = app.commit(&mut engine, &mut inner) {
+            manual.set(before);
+            return Err(e);
+        }
         Ok::<_, std::io::Error>(eci_imagecache::wire::format_time(app.clock.now()))
     })
     .await;
@@ -705,13 +799,21 @@ async fn clock_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
 
 /// A fresh, empty engine (and no pending faults). The body is empty or a
 /// JSON object (`{}`).
-async fn reset(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn reset(
+    State(app): State<Arc<App>>,
+    gate: Option<axum::Extension<Gate>>,
+    body: Bytes,
+) -> Response {
     if !body.is_empty() && !matches!(serde_json::from_slice(&body), Ok(Value::Object(_))) {
         return control_error("Expected an empty body or {}.");
     }
+    let gate = gate.map(|g| g.0).unwrap_or_default();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut engine = app.write_engine();
         let mut inner = app.lock();
+        if !gate.begin() {
+            return Err("past the deadline".to_owned());
+        }
         engine.reset();
         let saved = match &mut inner.store {
             Some(store) => store.replace(&mut engine).map_err(|e| e.to_string()),
@@ -722,7 +824,10 @@ async fn reset(State(app): State<Arc<App>>, body: Bytes) -> Response {
             if let Some(store) = &mut inner.store {
                 match store.load((app.builder)()) {
                     Ok(reloaded) => *engine = reloaded,
-                    Err(_) => inner.broken = true,
+                    Err(_) => {
+                        inner.broken = true;
+                        app.broken.store(true, Ordering::SeqCst);
+                    }
                 }
             }
             return Err(e);

@@ -88,8 +88,8 @@ pub struct Faults {
 struct State {
     failures: VecDeque<FailureFault>,
     errors: Vec<ErrorFault>,
-    /// The reason a failure was used for, by the last create or update.
-    consumed: Option<String>,
+    /// The failures the current call used up, in the order used.
+    consumed: Vec<FailureFault>,
 }
 
 /// At most this many faults wait at once.
@@ -122,15 +122,20 @@ impl Faults {
             };
             let mut state = faults.state();
             let at = state.failures.iter().position(|f| f.action == action)?;
-            let reason = state.failures.remove(at)?.reason;
-            state.consumed = Some(reason.clone());
+            let fault = state.failures.remove(at)?;
+            let reason = fault.reason.clone();
+            state.consumed.push(fault);
             Some(reason)
         })
     }
 
-    /// Puts a failure back at the head of the queue (its call was undone).
-    pub fn fail_next_first(&self, fault: FailureFault) {
-        self.state().failures.push_front(fault);
+    /// Puts failures a call used back at the head of the queue, in their
+    /// order (the call was undone).
+    pub fn give_back(&self, used: Vec<FailureFault>) {
+        let mut state = self.state();
+        for fault in used.into_iter().rev() {
+            state.failures.push_front(fault);
+        }
     }
 
     /// Queues a failure; an error when [`MAX_PENDING`] faults wait.
@@ -175,9 +180,9 @@ impl Faults {
         ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == code).copied()
     }
 
-    /// The failure reason the last create or update used up, if any.
-    pub fn take_consumed(&self) -> Option<String> {
-        self.state().consumed.take()
+    /// The failures used up since the last call of this (by one API call).
+    pub fn take_consumed(&self) -> Vec<FailureFault> {
+        std::mem::take(&mut self.state().consumed)
     }
 
     /// Everything pending, for the control endpoint.
@@ -194,6 +199,6 @@ impl Faults {
         let mut state = self.state();
         state.failures.clear();
         state.errors.clear();
-        state.consumed = None;
+        state.consumed.clear();
     }
 }

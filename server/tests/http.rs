@@ -555,3 +555,46 @@ fn restarts_import_once_and_keep_the_manual_clock() {
 fn control(s: &Server, path: &str, body: &str) -> (u16, Value) {
     http(s.addr, "POST", path, JSON, body)
 }
+
+/// A first start whose import fails writes nothing: the next start, with
+/// the file fixed, imports it. Ids are unique in an account across regions.
+#[test]
+fn a_failed_first_import_is_retried_and_ids_are_unique_per_account() {
+    use eci_imagecache::workload::Workload;
+    let dir = std::env::temp_dir().join(format!("eci-import-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("caches.json");
+    let mut caches: Vec<_> = Workload::new(7).caches(3).collect();
+    let mut twin = caches[0].clone();
+    twin.region_id = "cn-shanghai".to_owned();
+    caches.push(twin);
+    let write = |caches: &[eci_imagecache::record::ImageCache]| {
+        let doc = serde_json::json!({
+            "RequestId": "gen",
+            "TotalCount": caches.len(),
+            "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
+        });
+        std::fs::write(&file, doc.to_string()).unwrap();
+    };
+    write(&caches);
+    let mut o = options();
+    o.state = Some(dir.join("state.db"));
+    o.import = Some(file.clone());
+    o.quota = None;
+    let error = match eci_imagecache_server::serve::build(&o, Default::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("an id twice in one account was imported"),
+    };
+    assert!(error.contains("already exists"), "{error}");
+    caches.pop();
+    write(&caches);
+    let s = start(o);
+    let (_, page) = call(
+        &s,
+        "DescribeImageCaches",
+        &[("RegionId", "cn-hangzhou"), ("Limit", "1")],
+    );
+    assert_eq!(page["TotalCount"], 3);
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -132,6 +132,11 @@ pub(crate) struct Run {
     pub failure: Option<String>,
     /// The elapsed seconds whose stage the cache shows (-1: none yet).
     pub applied: i64,
+    /// Drawn from the id generator when the run began: the ids its steps
+    /// draw are derived from it, the cache and the moment, so two runs of
+    /// one cache in the same second draw different ids.
+    #[serde(default)]
+    pub nonce: u64,
 }
 
 /// Where an operation stands at some elapsed time.

@@ -212,6 +212,9 @@ pub struct Engine {
     due_of: HashMap<RegionKey, i64, foldhash::fast::RandomState>,
     /// Regions changed since [`Engine::take_changes`].
     changed_regions: BTreeSet<RegionKey>,
+    /// Whether changes are recorded: only once a store holds the engine
+    /// ([`Engine::track_changes`]), so an engine without one keeps nothing.
+    track: bool,
     failure: Option<FailurePredicate>,
     empty: Index,
     scratch: Scratch,
@@ -249,6 +252,8 @@ struct Region {
     /// Caches and tokens changed since [`Engine::take_changes`].
     changed: BTreeSet<String>,
     changed_tokens: BTreeSet<(Action, String)>,
+    /// Whether changes are recorded (a store holds the engine).
+    track: bool,
     /// `AcrRegistryInfo` domain groups of the caches, with use counts.
     acr_groups: BTreeMap<Vec<String>, usize>,
     created: usize,
@@ -313,6 +318,7 @@ impl Engine {
             due: BTreeSet::new(),
             due_of: HashMap::default(),
             changed_regions: BTreeSet::new(),
+            track: false,
             failure,
             empty,
             scratch: Scratch::default(),
@@ -378,7 +384,7 @@ impl Engine {
     /// Marks a region changed and puts it back in the due queue at its
     /// next due time.
     fn touched(&mut self, key: &RegionKey) {
-        if !self.changed_regions.contains(key) {
+        if self.track && !self.changed_regions.contains(key) {
             self.changed_regions.insert(key.clone());
         }
         let next = self.regions.get(key).and_then(Region::next_due);
@@ -428,6 +434,16 @@ impl Engine {
         self.due.clear();
         self.due_of.clear();
         self.changed_regions.clear();
+    }
+
+    /// Records changes from now on, for [`Engine::take_changes`] (a store
+    /// holds the engine).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn track_changes(&mut self) {
+        self.track = true;
+        for region in self.regions.values_mut() {
+            region.track = true;
+        }
     }
 
     /// Forgets what changed (the engine now equals what a store holds).
@@ -576,6 +592,7 @@ impl Engine {
             durations: self.config.durations,
             failure,
             applied: -1,
+            nonce: self.ids.nonce(),
         }
         .already_at_start();
         let Engine { regions, ids, .. } = self;
@@ -645,6 +662,7 @@ impl Engine {
             durations: self.config.durations,
             failure,
             applied: -1,
+            nonce: self.ids.nonce(),
         }
         .already_at_start();
         let Engine { regions, ids, .. } = self;
@@ -809,7 +827,7 @@ impl Engine {
                     || name,
                 );
             });
-            region.changed.insert(id.clone());
+            region.mark(&id);
             region.reschedule(&id);
             Some((id, exact, partial))
         });
@@ -848,10 +866,12 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), cache.region_id.clone());
+        // Ids are unique in an account, across its regions.
         if self
             .regions
-            .get(&key)
-            .is_some_and(|r| r.index.get(&cache.id).is_some())
+            .range((account.to_owned(), String::new())..)
+            .take_while(|((a, _), _)| a == account)
+            .any(|(_, r)| r.index.get(&cache.id).is_some())
         {
             return Err(ApiError::invalid(
                 "ImageCacheId",
@@ -871,6 +891,7 @@ impl Engine {
         }
         let id = cache.id.clone();
         let durations = self.config.durations;
+        let nonce = self.ids.nonce();
         let region = self.region_mut(&key);
         region.insert_cache(cache);
         if let Some(operation) = operation {
@@ -882,6 +903,7 @@ impl Engine {
                     durations,
                     failure: None,
                     applied: -1,
+                    nonce,
                 }
                 .already_at_start(),
             );
@@ -927,14 +949,17 @@ impl Engine {
     fn region_mut(&mut self, key: &RegionKey) -> &mut Region {
         let config = &self.config;
         let token_key = &self.token_key;
+        let track = self.track;
         self.regions.entry(key.clone()).or_insert_with(|| {
             let mut context = key.0.as_bytes().to_vec();
             context.push(0);
             context.extend_from_slice(key.1.as_bytes());
-            Region::new(Index::new(
+            let mut region = Region::new(Index::new(
                 config.aliases.clone(),
                 token_key.derive(&context),
-            ))
+            ));
+            region.track = track;
+            region
         })
     }
 }
@@ -1035,6 +1060,7 @@ impl Region {
             token_times: VecDeque::new(),
             changed: BTreeSet::new(),
             changed_tokens: BTreeSet::new(),
+            track: false,
             acr_groups: BTreeMap::new(),
             created: 0,
             auto_created: 0,
@@ -1075,7 +1101,19 @@ impl Region {
             },
         );
         self.token_times.push_back((at, action, token.to_owned()));
-        self.changed_tokens.insert((action, token.to_owned()));
+        self.mark_token(action, token);
+    }
+
+    fn mark(&mut self, id: &str) {
+        if self.track && !self.changed.contains(id) {
+            self.changed.insert(id.to_owned());
+        }
+    }
+
+    fn mark_token(&mut self, action: Action, token: &str) {
+        if self.track {
+            self.changed_tokens.insert((action, token.to_owned()));
+        }
     }
 
     /// Forgets the tokens older than [`CLIENT_TOKEN_TTL_SECS`].
@@ -1088,7 +1126,7 @@ impl Region {
             let key = (action, token);
             if self.tokens.get(&key).is_some_and(|r| r.at == t) {
                 self.tokens.remove(&key);
-                self.changed_tokens.insert(key);
+                self.mark_token(key.0, &key.1);
             }
         }
     }
@@ -1107,7 +1145,7 @@ impl Region {
     }
 
     fn insert_cache(&mut self, cache: ImageCache) {
-        self.changed.insert(cache.id.clone());
+        self.mark(&cache.id);
         if cache.auto_created {
             self.auto_created += 1;
         } else {
@@ -1120,7 +1158,7 @@ impl Region {
 
     fn replace_cache(&mut self, cache: ImageCache) {
         let id = cache.id.clone();
-        self.changed.insert(id.clone());
+        self.mark(&id);
         let new_groups = acr_groups(&cache);
         let mut old_groups = Vec::new();
         self.index.update(&id, |c| {
@@ -1138,7 +1176,7 @@ impl Region {
         let Some(cache) = self.index.remove(id) else {
             return false;
         };
-        self.changed.insert(id.to_owned());
+        self.mark(id);
         if cache.auto_created {
             self.auto_created -= 1;
         } else {
@@ -1209,7 +1247,7 @@ impl Region {
 
     /// Whatever is due for one cache at `t`.
     fn step(&mut self, id: &str, t: i64, ids: &IdGenerator) {
-        self.changed.insert(id.to_owned());
+        self.mark(id);
         let Some(cache) = self.index.get(id) else {
             return;
         };
@@ -1244,7 +1282,7 @@ impl Region {
 /// Moves a cache to `stage` of its run at `at`, with the events of every
 /// transition crossed.
 fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &IdGenerator) {
-    let ids = &mut ids.step(&cache.id, at.as_second());
+    let ids = &mut ids.step(&cache.id, run.nonce, at.as_second());
     let event = |ids: &mut StepIds, cache: &mut ImageCache, kind, reason: &str, message: &str| {
         let name = ids.event_name(&cache.name);
         cache.record_event(kind, reason, message, at, || name);

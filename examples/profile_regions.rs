@@ -13,7 +13,7 @@ fn pairs(others: usize) -> f64 {
     let clock = ManualClock::new("2024-05-01T08:00:00Z".parse().unwrap());
     let mut engine = Engine::builder().clock(clock.clone()).seed(1).build();
     for i in 0..others {
-        let request = CreateRequest::new(format!("junk-{i}"), "c")
+        let request = CreateRequest::new(format!("junk-{i}"), "cc")
             .image("nginx")
             .unwrap()
             .retention_days(30);

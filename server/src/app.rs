@@ -52,13 +52,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Control request bodies above this are refused (413).
 pub const MAX_CONTROL_BODY_BYTES: usize = 64 * 1024;
 /// The actions the API answers (fault injection may name only these).
-pub const ACTIONS: [&str; 5] = [
-    "CreateImageCache",
-    "DescribeImageCaches",
-    "UpdateImageCache",
-    "DeleteImageCache",
-    "AutoMatch",
-];
+pub use eci_imagecache::api::ACTIONS;
 /// Requests with more parameters than this are refused.
 pub const MAX_PARAMETERS: usize = 2_000;
 

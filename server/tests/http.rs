@@ -454,12 +454,7 @@ fn imports_the_generated_workload() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("caches.json");
     let caches: Vec<_> = Workload::new(5).caches(300).collect();
-    let doc = serde_json::json!({
-        "RequestId": "gen",
-        "TotalCount": caches.len(),
-        "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
-    });
-    std::fs::write(&file, doc.to_string()).unwrap();
+    write_import(&file, &caches);
     let mut o = options();
     o.import = Some(file);
     o.quota = None;
@@ -489,12 +484,7 @@ fn restarts_import_once_and_keep_the_manual_clock() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("caches.json");
     let caches: Vec<_> = Workload::new(5).caches(30).collect();
-    let doc = serde_json::json!({
-        "RequestId": "gen",
-        "TotalCount": caches.len(),
-        "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
-    });
-    std::fs::write(&file, doc.to_string()).unwrap();
+    write_import(&file, &caches);
     let mut o = options();
     o.state = Some(dir.join("state.db"));
     o.import = Some(file);
@@ -568,15 +558,7 @@ fn a_failed_first_import_is_retried_and_ids_are_unique_per_account() {
     let mut twin = caches[0].clone();
     twin.region_id = "cn-shanghai".to_owned();
     caches.push(twin);
-    let write = |caches: &[eci_imagecache::record::ImageCache]| {
-        let doc = serde_json::json!({
-            "RequestId": "gen",
-            "TotalCount": caches.len(),
-            "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
-        });
-        std::fs::write(&file, doc.to_string()).unwrap();
-    };
-    write(&caches);
+    write_import(&file, &caches);
     let mut o = options();
     o.state = Some(dir.join("state.db"));
     o.import = Some(file.clone());
@@ -587,7 +569,7 @@ fn a_failed_first_import_is_retried_and_ids_are_unique_per_account() {
     };
     assert!(error.contains("already exists"), "{error}");
     caches.pop();
-    write(&caches);
+    write_import(&file, &caches);
     let s = start(o);
     let (_, page) = call(
         &s,
@@ -597,4 +579,14 @@ fn a_failed_first_import_is_retried_and_ids_are_unique_per_account() {
     assert_eq!(page["TotalCount"], 3);
     drop(s);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes caches as `eci-imagecache gen` prints them.
+fn write_import(file: &std::path::Path, caches: &[eci_imagecache::record::ImageCache]) {
+    let doc = serde_json::json!({
+        "RequestId": "gen",
+        "TotalCount": caches.len(),
+        "ImageCaches": caches.iter().map(eci_imagecache::wire::json::ImageCacheJson::from).collect::<Vec<_>>(),
+    });
+    std::fs::write(file, doc.to_string()).unwrap();
 }

@@ -396,3 +396,44 @@ fn two_runs_in_one_second_draw_different_ids() {
     let unique: std::collections::BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "{names:?}");
 }
+
+/// A manual clock moved back: tokens expire in the order of their times,
+/// the same live and after a rebuild from the store.
+#[test]
+fn tokens_expire_by_time_live_and_after_a_restart() {
+    let dir = Dir::new("tokens");
+    let path = dir.file("state.db");
+    let clock = ManualClock::new(T0.parse().unwrap());
+    let mut store = Store::open(&path).unwrap();
+    let mut engine = store
+        .load(Engine::builder().clock(clock.clone()).seed(5))
+        .unwrap();
+    let create = |engine: &mut Engine, name: &str, token: &str| {
+        let r = CreateRequest::new("cn-hangzhou", name)
+            .image("nginx")
+            .unwrap()
+            .client_token(token);
+        engine.create(&r).unwrap().image_cache_id
+    };
+    clock.advance_secs(1000);
+    create(&mut engine, "late", "token-late");
+    clock.advance_secs(-1000);
+    create(&mut engine, "early", "token-early");
+    store.commit(&mut engine).unwrap();
+    // Past the early token's 24 h, before the late one's.
+    clock.advance_secs(24 * 3600 + 10);
+    engine.tick();
+    let rebuilt_clock = ManualClock::new(T0.parse().unwrap());
+    let mut rebuilt = store
+        .load(Engine::builder().clock(rebuilt_clock.clone()))
+        .unwrap();
+    rebuilt_clock.set(eci_imagecache::clock::Clock::now(&clock));
+    rebuilt.tick();
+    assert!(rebuilt.to_bytes() == engine.to_bytes());
+    // The early token is forgotten (a new cache), the late one replays.
+    let again_early = create(&mut engine, "early", "token-early");
+    let again_late = create(&mut engine, "late", "token-late");
+    assert_eq!(create(&mut rebuilt, "early", "token-early"), again_early);
+    assert_eq!(create(&mut rebuilt, "late", "token-late"), again_late);
+    assert_eq!(engine.index("", "cn-hangzhou").unwrap().len(), 3);
+}

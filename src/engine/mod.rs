@@ -40,7 +40,7 @@ pub(crate) mod persist;
 mod request;
 mod shared;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -248,7 +248,9 @@ struct Region {
     timer_of: HashMap<String, i64, foldhash::fast::RandomState>,
     tokens: HashMap<(Action, String), Remembered, foldhash::fast::RandomState>,
     /// Tokens by the time they were stored, oldest first, for expiry.
-    token_times: VecDeque<(i64, Action, String)>,
+    /// Ordered by time, not by insertion: a manual clock may move back, and
+    /// a restart (which sorts) must expire them in the same order.
+    token_times: BTreeSet<(i64, Action, String)>,
     /// Caches and tokens changed since [`Engine::take_changes`].
     changed: BTreeSet<String>,
     changed_tokens: BTreeSet<(Action, String)>,
@@ -1057,7 +1059,7 @@ impl Region {
             timers: BTreeSet::new(),
             timer_of: HashMap::default(),
             tokens: HashMap::default(),
-            token_times: VecDeque::new(),
+            token_times: BTreeSet::new(),
             changed: BTreeSet::new(),
             changed_tokens: BTreeSet::new(),
             track: false,
@@ -1100,7 +1102,7 @@ impl Region {
                 at,
             },
         );
-        self.token_times.push_back((at, action, token.to_owned()));
+        self.token_times.insert((at, action, token.to_owned()));
         self.mark_token(action, token);
     }
 
@@ -1118,11 +1120,11 @@ impl Region {
 
     /// Forgets the tokens older than [`CLIENT_TOKEN_TTL_SECS`].
     fn expire_tokens(&mut self, now: i64) {
-        while let Some(&(t, action, _)) = self.token_times.front() {
+        while let Some(&(t, action, _)) = self.token_times.first() {
             if t + CLIENT_TOKEN_TTL_SECS > now {
                 break;
             }
-            let (_, _, token) = self.token_times.pop_front().expect("present");
+            let (_, _, token) = self.token_times.pop_first().expect("present");
             let key = (action, token);
             if self.tokens.get(&key).is_some_and(|r| r.at == t) {
                 self.tokens.remove(&key);
@@ -1136,7 +1138,7 @@ impl Region {
         let timer = self.timers.first().map(|&(t, _)| t);
         let token = self
             .token_times
-            .front()
+            .first()
             .map(|&(t, _, _)| t.saturating_add(CLIENT_TOKEN_TTL_SECS));
         match (timer, token) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -293,13 +293,9 @@ impl EngineBuilder {
             for t in r.tokens {
                 region
                     .token_times
-                    .push_back((t.remembered.at, t.action, t.token.clone()));
+                    .insert((t.remembered.at, t.action, t.token.clone()));
                 region.tokens.insert((t.action, t.token), t.remembered);
             }
-            region
-                .token_times
-                .make_contiguous()
-                .sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
             engine.touched(&key);
         }
         engine.forget_changes();

@@ -192,6 +192,15 @@ impl ApiError {
         )
     }
 
+    /// `InternalError` (500): the change could not be made durable, so it
+    /// was undone.
+    pub fn internal() -> Self {
+        ApiError::new(
+            ErrorCode::InternalError,
+            "The request processing has failed due to some unknown error.",
+        )
+    }
+
     /// `QuotaExceeded`.
     pub fn quota_exceeded() -> Self {
         ApiError::new(ErrorCode::QuotaExceeded, "ImageCache quota exceeded.")

@@ -64,10 +64,7 @@ pub fn run(args: &RunArgs) -> io::Result<()> {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                &ApiError::new(
-                    eci_imagecache::ErrorCode::InternalError,
-                    "The request processing has failed due to some unknown error.",
-                ),
+                &ApiError::internal(),
             );
         }
         let written = serde_json::to_writer(&mut out, &reply)

@@ -58,7 +58,9 @@ pub const MAX_PARAMETERS: usize = 2_000;
 
 /// Everything the handlers share.
 pub struct App {
-    /// Mirrors `Inner::broken` for readers that do not take `inner`.
+    /// A write failed and so did rebuilding the engine from the store: the
+    /// engine may be ahead of the store, so nothing is answered from it
+    /// until a rebuild succeeds. An atomic, so readers need not take `inner`.
     broken: AtomicBool,
     /// Describes share it (read lock); everything else takes it alone.
     engine: RwLock<Engine>,
@@ -93,10 +95,6 @@ impl Auth {
 struct Inner {
     store: Option<Store>,
     request_ids: RequestIds,
-    /// A commit failed and so did rebuilding the engine from the store: the
-    /// engine may be ahead of the store, so nothing is answered until a
-    /// rebuild succeeds.
-    broken: bool,
 }
 
 impl App {
@@ -115,11 +113,7 @@ impl App {
         Arc::new(App {
             broken: AtomicBool::new(false),
             engine: RwLock::new(engine),
-            inner: Mutex::new(Inner {
-                store,
-                request_ids,
-                broken: false,
-            }),
+            inner: Mutex::new(Inner { store, request_ids }),
             keys,
             clock,
             faults,
@@ -160,32 +154,33 @@ impl App {
         let Some(store) = &mut inner.store else {
             return Ok(());
         };
-        if inner.broken {
-            match store.load((self.builder)()) {
-                Ok(reloaded) => {
-                    *engine = reloaded;
-                    inner.broken = false;
-                    self.broken.store(false, Ordering::SeqCst);
-                }
-                Err(e) => {
-                    tracing::error!(%e, "the engine cannot be rebuilt from the store");
-                    return Err(std::io::Error::other(e.to_string()));
-                }
-            }
+        if self.broken.load(Ordering::SeqCst) {
+            self.rebuild(engine, store)?;
         }
         let Err(e) = store.commit(engine) else {
             return Ok(());
         };
         tracing::error!(%e, "commit failed: the change is undone");
+        // The commit's error is the answer, whether the rebuild works or not.
+        let _ = self.rebuild(engine, store);
+        Err(std::io::Error::other(e.to_string()))
+    }
+
+    /// Replaces `engine` with what the store holds; when that fails too,
+    /// marks the app `broken` until a rebuild works.
+    fn rebuild(&self, engine: &mut Engine, store: &mut Store) -> std::io::Result<()> {
         match store.load((self.builder)()) {
-            Ok(reloaded) => *engine = reloaded,
+            Ok(reloaded) => {
+                *engine = reloaded;
+                self.broken.store(false, Ordering::SeqCst);
+                Ok(())
+            }
             Err(e) => {
                 tracing::error!(%e, "the engine cannot be rebuilt from the store");
-                inner.broken = true;
                 self.broken.store(true, Ordering::SeqCst);
+                Err(std::io::Error::other(e.to_string()))
             }
         }
-        Err(std::io::Error::other(e.to_string()))
     }
 
     /// Answers one API request (blocking: runs the engine and commits its
@@ -282,7 +277,7 @@ impl App {
         if !gate.begin() {
             return too_late(request_id).into();
         }
-        if inner.broken && self.commit(&mut engine, &mut inner).is_err() {
+        if self.broken.load(Ordering::SeqCst) && self.commit(&mut engine, &mut inner).is_err() {
             return internal_error(request_id).into();
         }
         if action == "DescribeImageCaches" {
@@ -309,10 +304,7 @@ impl App {
 }
 
 fn internal_error(request_id: String) -> Reply {
-    Reply {
-        http_status: 500,
-        body: json!({"RequestId": request_id, "Code": "InternalError", "Message": "The request processing has failed due to some unknown error."}),
-    }
+    Reply::error(request_id, &ApiError::internal())
 }
 
 /// Who may call, and the per-request deadlines: what [`router`] enforces
@@ -463,10 +455,12 @@ impl Gate {
 }
 
 fn too_late(request_id: String) -> Reply {
-    Reply {
-        http_status: 503,
-        body: json!({"RequestId": request_id, "Code": "ServiceUnavailable", "Message": "The request was not run: it waited past its deadline."}),
-    }
+    Refusal::new(
+        503,
+        "ServiceUnavailable",
+        "The request was not run: it waited past its deadline.",
+    )
+    .reply(request_id)
 }
 
 /// The outermost layer: the request deadline, and every error response
@@ -816,13 +810,7 @@ async fn reset(
         if let Err(e) = saved {
             tracing::error!(%e, "reset failed: nothing changed");
             if let Some(store) = &mut inner.store {
-                match store.load((app.builder)()) {
-                    Ok(reloaded) => *engine = reloaded,
-                    Err(_) => {
-                        inner.broken = true;
-                        app.broken.store(true, Ordering::SeqCst);
-                    }
-                }
+                let _ = app.rebuild(&mut engine, store);
             }
             return Err(e);
         }

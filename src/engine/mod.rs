@@ -206,10 +206,10 @@ pub struct Engine {
     ids: IdGenerator,
     token_key: TokenKey,
     regions: BTreeMap<RegionKey, Region>,
-    /// (due, region): each region's earliest timer or token expiry, so a
-    /// tick looks at the regions with something due and no others.
+    /// (due, region): each region's earliest timer or token expiry (also
+    /// kept as the region's `queued`), so a tick looks at the regions with
+    /// something due and no others.
     due: BTreeSet<(i64, RegionKey)>,
-    due_of: HashMap<RegionKey, i64, foldhash::fast::RandomState>,
     /// Regions changed since [`Engine::take_changes`].
     changed_regions: BTreeSet<RegionKey>,
     /// Whether changes are recorded: only once a store holds the engine
@@ -256,6 +256,8 @@ struct Region {
     changed_tokens: BTreeSet<(Action, String)>,
     /// Whether changes are recorded (a store holds the engine).
     track: bool,
+    /// Its entry in the engine's due queue, if any.
+    queued: Option<i64>,
     /// `AcrRegistryInfo` domain groups of the caches, with use counts.
     acr_groups: BTreeMap<Vec<String>, usize>,
     created: usize,
@@ -318,7 +320,6 @@ impl Engine {
             token_key,
             regions: BTreeMap::new(),
             due: BTreeSet::new(),
-            due_of: HashMap::default(),
             changed_regions: BTreeSet::new(),
             track: false,
             failure,
@@ -389,18 +390,18 @@ impl Engine {
         if self.track && !self.changed_regions.contains(key) {
             self.changed_regions.insert(key.clone());
         }
-        let next = self.regions.get(key).and_then(Region::next_due);
-        let old = self.due_of.get(key).copied();
-        if old == next {
+        let Some(region) = self.regions.get_mut(key) else {
+            return;
+        };
+        let next = region.next_due();
+        if region.queued == next {
             return;
         }
-        if let Some(t) = old {
+        if let Some(t) = std::mem::replace(&mut region.queued, next) {
             self.due.remove(&(t, key.clone()));
-            self.due_of.remove(key);
         }
         if let Some(t) = next {
             self.due.insert((t, key.clone()));
-            self.due_of.insert(key.clone(), t);
         }
     }
 
@@ -434,7 +435,6 @@ impl Engine {
     pub fn reset(&mut self) {
         self.regions.clear();
         self.due.clear();
-        self.due_of.clear();
         self.changed_regions.clear();
     }
 
@@ -449,6 +449,7 @@ impl Engine {
     }
 
     /// Forgets what changed (the engine now equals what a store holds).
+    #[cfg(feature = "sqlite")]
     pub(crate) fn forget_changes(&mut self) {
         for key in std::mem::take(&mut self.changed_regions) {
             if let Some(region) = self.regions.get_mut(&key) {
@@ -1063,6 +1064,7 @@ impl Region {
             changed: BTreeSet::new(),
             changed_tokens: BTreeSet::new(),
             track: false,
+            queued: None,
             acr_groups: BTreeMap::new(),
             created: 0,
             auto_created: 0,

@@ -298,7 +298,6 @@ impl EngineBuilder {
             }
             engine.touched(&key);
         }
-        engine.forget_changes();
         Ok(engine)
     }
 }

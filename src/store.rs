@@ -306,82 +306,39 @@ impl Store {
         {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| classify(&self.path, e))?;
-        let result = (|| {
-            {
-                let mut upsert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO caches VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                let mut delete = tx.prepare_cached(
-                    "DELETE FROM caches WHERE account = ?1 AND region_id = ?2 AND image_cache_id = ?3",
-                )?;
-                for ((account, region), id, now) in &changes.caches {
-                    match now {
-                        Some((record, run)) => {
-                            upsert.execute(params![
-                                account,
-                                region,
-                                id,
-                                record.creation_time.as_second(),
-                                json(record),
-                                run.as_ref().map(json),
-                            ])?;
-                        }
-                        None => {
-                            delete.execute(params![account, region, id])?;
-                        }
-                    }
-                }
-                let mut upsert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO client_tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                let mut delete = tx.prepare_cached(
-                    "DELETE FROM client_tokens WHERE account = ?1 AND region_id = ?2 AND action = ?3 AND token = ?4",
-                )?;
-                for ((account, region), action, token, now) in &changes.tokens {
-                    let action = json(action);
-                    match now {
-                        Some(remembered) => {
-                            upsert.execute(params![
-                                account,
-                                region,
-                                action,
-                                token,
-                                remembered.at,
-                                json(remembered),
-                            ])?;
-                        }
-                        None => {
-                            delete.execute(params![account, region, action, token])?;
-                        }
+        self.transact(|tx| {
+            for ((account, region), id, now) in &changes.caches {
+                match now {
+                    Some((record, run)) => put_cache(tx, account, region, record, run.as_ref())?,
+                    None => {
+                        tx.prepare_cached(
+                            "DELETE FROM caches WHERE account = ?1 AND region_id = ?2 AND image_cache_id = ?3",
+                        )?
+                        .execute(params![account, region, id])?;
                     }
                 }
             }
-            write_meta(&tx, "id_counter", &id_counter.to_string())?;
+            for ((account, region), action, token, now) in &changes.tokens {
+                match now {
+                    Some(remembered) => put_token(tx, account, region, *action, token, remembered)?,
+                    None => {
+                        tx.prepare_cached(
+                            "DELETE FROM client_tokens WHERE account = ?1 AND region_id = ?2 AND action = ?3 AND token = ?4",
+                        )?
+                        .execute(params![account, region, json(action), token])?;
+                    }
+                }
+            }
+            write_meta(tx, "id_counter", &id_counter.to_string())?;
             match clock {
-                Some(t) => write_meta(&tx, "clock", &t.to_string())?,
-                None => {
-                    tx.execute("DELETE FROM meta WHERE key = 'clock'", [])?;
-                }
+                Some(t) => write_meta(tx, "clock", &t.to_string()),
+                None => tx
+                    .execute("DELETE FROM meta WHERE key = 'clock'", [])
+                    .map(drop),
             }
-            Ok::<_, rusqlite::Error>(())
-        })();
-        match result {
-            Ok(()) => {
-                self.written = None;
-                tx.commit().map_err(|e| classify(&self.path, e))?;
-                self.written = Some((id_counter, clock));
-                Ok(())
-            }
-            Err(e) => {
-                drop(tx); // rolls back
-                self.written = None;
-                Err(classify(&self.path, e))
-            }
-        }
+        })?;
+        self.written = Some((id_counter, clock));
+        Ok(())
     }
 
     /// Replaces everything the store holds with `engine`'s whole state, in
@@ -393,71 +350,60 @@ impl Store {
     /// it held before.
     pub fn replace(&mut self, engine: &mut Engine) -> Result<(), StoreError> {
         let state = engine.to_state();
+        self.transact(|tx| {
+            tx.execute_batch("DELETE FROM caches; DELETE FROM client_tokens; DELETE FROM meta;")?;
+            write_meta(tx, "format", &STORE_FORMAT.to_string())?;
+            write_meta(tx, "id_key", &hex(&state.ids.0))?;
+            write_meta(tx, "id_counter", &state.ids.1.to_string())?;
+            write_meta(tx, "token_key", &hex(&state.token_key))?;
+            if let Some(t) = state.clock {
+                write_meta(tx, "clock", &t.to_string())?;
+            }
+            for region in &state.regions {
+                let (account, region_id) = (&region.account, &region.region_id);
+                let runs: BTreeMap<&str, _> =
+                    region.runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
+                for c in &region.caches {
+                    put_cache(tx, account, region_id, c, runs.get(c.id.as_str()).copied())?;
+                }
+                for t in &region.tokens {
+                    put_token(tx, account, region_id, t.action, &t.token, &t.remembered)?;
+                }
+            }
+            Ok(())
+        })?;
+        engine.forget_changes();
+        engine.track_changes();
+        self.fresh = false;
+        self.written = Some((state.ids.1, state.clock));
+        Ok(())
+    }
+
+    /// Runs `write` in one transaction and commits it; on any error nothing
+    /// is written (and the no-op short-cut of [`Store::commit`] is off until
+    /// a write succeeds).
+    fn transact(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), StoreError> {
+        self.written = None;
         let tx = self
             .conn
             .transaction()
             .map_err(|e| classify(&self.path, e))?;
-        let result = (|| {
-            tx.execute_batch("DELETE FROM caches; DELETE FROM client_tokens; DELETE FROM meta;")?;
-            write_meta(&tx, "format", &STORE_FORMAT.to_string())?;
-            write_meta(&tx, "id_key", &hex(&state.ids.0))?;
-            write_meta(&tx, "id_counter", &state.ids.1.to_string())?;
-            write_meta(&tx, "token_key", &hex(&state.token_key))?;
-            if let Some(t) = state.clock {
-                write_meta(&tx, "clock", &t.to_string())?;
-            }
-            let mut cache =
-                tx.prepare_cached("INSERT INTO caches VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-            let mut token =
-                tx.prepare_cached("INSERT INTO client_tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-            for region in &state.regions {
-                let runs: BTreeMap<&str, _> =
-                    region.runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
-                for c in &region.caches {
-                    cache.execute(params![
-                        region.account,
-                        region.region_id,
-                        c.id,
-                        c.creation_time.as_second(),
-                        json(c),
-                        runs.get(c.id.as_str()).map(|r| json(*r)),
-                    ])?;
-                }
-                for t in &region.tokens {
-                    token.execute(params![
-                        region.account,
-                        region.region_id,
-                        json(&t.action),
-                        t.token,
-                        t.remembered.at,
-                        json(&t.remembered),
-                    ])?;
-                }
-            }
-            Ok::<_, rusqlite::Error>(())
-        })();
-        match result {
-            Ok(()) => {
-                self.written = None;
-                tx.commit().map_err(|e| classify(&self.path, e))?;
-                engine.forget_changes();
-                engine.track_changes();
-                self.fresh = false;
-                self.written = Some((state.ids.1, state.clock));
-                Ok(())
-            }
-            Err(e) => {
-                drop(tx);
-                Err(classify(&self.path, e))
-            }
-        }
+        // On an error `tx` is dropped, which rolls it back.
+        write(&tx).map_err(|e| classify(&self.path, e))?;
+        tx.commit().map_err(|e| classify(&self.path, e))
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.meta_row(key).map_err(|e| classify(&self.path, e))
+    }
+
+    fn meta_row(&self, key: &str) -> rusqlite::Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
-            .map_err(|e| classify(&self.path, e))
     }
 
     fn error(&self, why: ReadError) -> StoreError {
@@ -472,9 +418,7 @@ impl Store {
 
     fn read_state(&self) -> Result<State, ReadError> {
         let meta = |key: &str| -> Result<String, ReadError> {
-            self.conn
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?
+            self.meta_row(key)?
                 .ok_or_else(|| ReadError::Invalid(format!("meta row {key:?} is missing")))
         };
         let id_key = unhex(&meta("id_key")?).ok_or_else(|| invalid("meta id_key"))?;
@@ -482,12 +426,10 @@ impl Store {
             .parse()
             .map_err(|_| invalid("meta id_counter"))?;
         let token_key = unhex(&meta("token_key")?).ok_or_else(|| invalid("meta token_key"))?;
-        let clock = match self.meta("clock") {
-            Ok(v) => v
-                .map(|s| s.parse::<i64>().map_err(|_| invalid("meta clock")))
-                .transpose()?,
-            Err(_) => return Err(invalid("meta clock")),
-        };
+        let clock = self
+            .meta_row("clock")?
+            .map(|s| s.parse::<i64>().map_err(|_| invalid("meta clock")))
+            .transpose()?;
         let mut regions: BTreeMap<(String, String), RegionState> = BTreeMap::new();
         let mut statement = self.conn.prepare(
             "SELECT account, region_id, image_cache_id, record, run FROM caches \
@@ -586,6 +528,47 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
         },
         _ => StoreError::Sqlite { path, source },
     }
+}
+
+/// A cache's row, written or replaced.
+fn put_cache(
+    tx: &rusqlite::Transaction<'_>,
+    account: &str,
+    region_id: &str,
+    record: &crate::record::ImageCache,
+    run: Option<&crate::engine::lifecycle::Run>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO caches VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![
+            account,
+            region_id,
+            record.id,
+            record.creation_time.as_second(),
+            json(record),
+            run.map(json),
+        ])
+        .map(drop)
+}
+
+/// A remembered `ClientToken`'s row, written or replaced.
+fn put_token(
+    tx: &rusqlite::Transaction<'_>,
+    account: &str,
+    region_id: &str,
+    action: crate::engine::Action,
+    token: &str,
+    remembered: &crate::engine::Remembered,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO client_tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![
+            account,
+            region_id,
+            json(&action),
+            token,
+            remembered.at,
+            json(remembered),
+        ])
+        .map(drop)
 }
 
 fn write_meta(tx: &rusqlite::Transaction<'_>, key: &str, value: &str) -> rusqlite::Result<()> {

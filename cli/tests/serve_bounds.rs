@@ -6,13 +6,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+
+use common::{free_port, wait_listening};
 
 /// Kills the server if the test fails half-way.
 struct Guard(Child);
@@ -41,14 +37,7 @@ fn sigterm_with_half_sent_requests_exits_within_the_deadline() {
         .spawn()
         .unwrap();
     let mut server = Guard(server);
-    let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(addr);
     // One accepted change, then requests left half-sent: a body, headers.
     let mut c = TcpStream::connect(addr).unwrap();
     write!(c, "POST /?RegionId=cn-hangzhou&ImageCacheName=web&Image.1=nginx HTTP/1.1\r\nhost: {addr}\r\nx-acs-action: CreateImageCache\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();

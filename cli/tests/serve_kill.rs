@@ -5,7 +5,11 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+
+use common::{free_port, wait_listening};
 
 fn spawn(state: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
@@ -23,25 +27,6 @@ fn spawn(state: &str, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_ready(addr: SocketAddr) {
-    let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// (status, body) of one request, or `None` when the connection broke.
@@ -67,7 +52,7 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut server = spawn(state, port);
-    wait_ready(addr);
+    wait_listening(addr);
 
     // A writer creates and deletes as fast as it can; the test kills the
     // server while it writes.
@@ -120,7 +105,7 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
     );
 
     let mut server = spawn(state, port);
-    wait_ready(addr);
+    wait_listening(addr);
     let (status, body) = post(addr, "DescribeImageCaches", "RegionId=cn-hangzhou").unwrap();
     assert_eq!(status, 200);
     let page: serde_json::Value = serde_json::from_str(&body).unwrap();

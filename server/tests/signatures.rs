@@ -3,45 +3,10 @@
 //! `SECRETEXAMPLE`): V3 from the current SDK, V2 from the current SDK with
 //! `signature_algorithm='v2'` and from the legacy SDK's GET requests.
 
+mod common;
+
+use common::{Capture, captures};
 use eci_imagecache_server::signature::{Keys, SignedRequest, verify};
-
-struct Capture {
-    title: String,
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-}
-
-fn captures() -> Vec<Capture> {
-    let text = include_str!("../../tests/data/sdk-wire-captures.txt");
-    let mut out: Vec<Capture> = Vec::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        if let Some(title) = line.strip_prefix("### ") {
-            let method = lines.next().unwrap().split(' ').next().unwrap().to_owned();
-            out.push(Capture {
-                title: title.to_owned(),
-                method,
-                target: String::new(),
-                headers: Vec::new(),
-            });
-        } else if line == "-- raw request target:" {
-            out.last_mut().unwrap().target = lines.next().unwrap().trim().to_owned();
-        } else if line == "-- headers (wire order):" {
-            while let Some(h) = lines.next_if(|l| l.starts_with("   ")) {
-                let (name, value) = h
-                    .trim()
-                    .split_once(": ")
-                    .unwrap_or((h.trim().trim_end_matches(':'), ""));
-                out.last_mut()
-                    .unwrap()
-                    .headers
-                    .push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-    out
-}
 
 fn request(c: &Capture) -> SignedRequest<'_> {
     let (path, query) = c.target.split_once('?').unwrap_or((&c.target, ""));

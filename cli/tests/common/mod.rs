@@ -73,6 +73,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until something accepts connections on `addr` (at most 20 s).
+pub fn wait_listening(addr: SocketAddr) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `serve --listen 127.0.0.1:PORT --state STATE --now T0` and `extra`.
 pub fn serve_args(port: u16, state: &Path, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![

@@ -178,9 +178,8 @@ impl From<Reply> for Answer {
     }
 }
 
-/// [`describe`], written out as it is serialised: one record at a time,
-/// with no JSON tree of the whole page (an unpaged Describe of a large
-/// region costs its output, not several times it). The bytes are those of
+/// [`describe`], written out as it is serialised: one record's JSON at a
+/// time, never a JSON tree of the whole page. The bytes are those of
 /// [`describe`]'s body.
 ///
 /// ```

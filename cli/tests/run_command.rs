@@ -248,3 +248,70 @@ fn a_closed_output_keeps_every_answered_change() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `run --state` killed (SIGKILL) while it answers a stream of creates:
+/// every create whose answer was read is in the state afterwards, with the
+/// id the answer gave, and nothing is there twice (answers written but not
+/// yet read may add more).
+#[test]
+fn a_killed_run_keeps_every_answered_change() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("eci-run-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.db");
+    let state = state.to_str().unwrap().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
+        .args([
+            "run",
+            "--now",
+            "2024-05-01T08:00:00Z",
+            "--quota",
+            "100000",
+            "--state",
+            &state,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for i in 0..100_000 {
+            let line = format!(
+                r#"{{"Action":"CreateImageCache","RegionId":"cn-hangzhou","ImageCacheName":"c{i}","Image.1":"nginx"}}"#
+            );
+            if writeln!(stdin, "{line}").is_err() {
+                break;
+            }
+        }
+    });
+    let mut answers = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answered = Vec::new();
+    for _ in 0..40 {
+        let line: Value = serde_json::from_str(&answers.next().unwrap().unwrap()).unwrap();
+        answered.push(line["Body"]["ImageCacheId"].as_str().unwrap().to_owned());
+    }
+    child.kill().unwrap(); // SIGKILL, mid-stream
+    child.wait().unwrap();
+    drop(answers);
+    feeder.join().unwrap();
+    let (out, ok) = run(
+        &["--state", &state],
+        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#,
+    );
+    assert!(ok);
+    let present: Vec<&str> = out[0]["Body"]["ImageCaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ImageCacheId"].as_str().unwrap())
+        .collect();
+    for id in &answered {
+        assert!(present.contains(&id.as_str()), "answered {id} is gone");
+    }
+    let unique: std::collections::BTreeSet<&str> = present.iter().copied().collect();
+    assert_eq!(unique.len(), present.len(), "a cache twice");
+    assert!(present.len() >= answered.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

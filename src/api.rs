@@ -35,7 +35,7 @@ use crate::automatch::AutoMatchOutcome;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::wire::json::{DescribeImageCachesResponse, ErrorBody};
-use crate::wire::rpc;
+use crate::wire::rpc::{self, UnknownParams};
 
 /// The actions [`call`] answers.
 pub const ACTIONS: [&str; 5] = [
@@ -54,19 +54,35 @@ pub struct Reply {
     pub http_status: u16,
     /// The JSON body.
     pub body: Value,
+    /// The parameters the action did not know and ignored (names only,
+    /// never values), for the caller to log. Not part of the body.
+    #[serde(skip)]
+    pub ignored_params: Vec<String>,
 }
 
 impl Reply {
+    /// A reply with this status and body.
+    pub fn new(http_status: u16, body: Value) -> Reply {
+        Reply {
+            http_status,
+            body,
+            ignored_params: Vec::new(),
+        }
+    }
+
     /// The reply for an error: its status and `{"RequestId","Code","Message"}`.
     pub fn error(request_id: String, error: &ApiError) -> Reply {
-        Reply {
-            http_status: error.http_status(),
-            body: serde_json::to_value(ErrorBody::new(request_id, error)).expect("serialises"),
-        }
+        Reply::new(
+            error.http_status(),
+            serde_json::to_value(ErrorBody::new(request_id, error)).expect("serialises"),
+        )
     }
 }
 
-/// Answers one call of `action` for `account`.
+/// Answers one call of `action` for `account`. Parameters the action does
+/// not know are ignored and listed in [`Reply::ignored_params`], or
+/// rejected with `InvalidParameter` when the engine is built with
+/// [`strict_params`](crate::engine::EngineBuilder::strict_params).
 pub fn call<K, V>(
     engine: &mut Engine,
     account: &str,
@@ -78,13 +94,13 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    match answer(engine, account, action, params, &request_id) {
-        Ok(body) => Reply {
-            http_status: 200,
-            body,
-        },
+    let mut unknown = UnknownParams::strict(engine.config().strict_params);
+    let mut reply = match answer(engine, account, action, params, &request_id, &mut unknown) {
+        Ok(body) => Reply::new(200, body),
         Err(e) => Reply::error(request_id, &e),
-    }
+    };
+    reply.ignored_params = unknown.take_names();
+    reply
 }
 
 fn answer<K, V>(
@@ -93,6 +109,7 @@ fn answer<K, V>(
     action: &str,
     params: impl IntoIterator<Item = (K, V)>,
     request_id: &str,
+    unknown: &mut UnknownParams,
 ) -> Result<Value, ApiError>
 where
     K: AsRef<str>,
@@ -101,10 +118,10 @@ where
     Ok(match action {
         "DescribeImageCaches" => {
             engine.tick();
-            describe_body(engine, account, params, request_id)?
+            describe_body(engine, account, params, request_id, unknown)?
         }
         "CreateImageCache" => {
-            let request = rpc::decode_create(params)?;
+            let request = rpc::decode_create_with(params, unknown)?;
             let created = engine.create_as(account, &request)?;
             json!({
                 "RequestId": request_id,
@@ -113,15 +130,16 @@ where
             })
         }
         "UpdateImageCache" => {
-            engine.update_as(account, &rpc::decode_update(params)?)?;
+            engine.update_as(account, &rpc::decode_update_with(params, unknown)?)?;
             json!({ "RequestId": request_id })
         }
         "DeleteImageCache" => {
-            engine.delete_as(account, &rpc::decode_delete(params)?)?;
+            engine.delete_as(account, &rpc::decode_delete_with(params, unknown)?)?;
             json!({ "RequestId": request_id })
         }
         "AutoMatch" => {
-            let outcome = engine.auto_match_as(account, &rpc::decode_auto_match(params)?)?;
+            let request = rpc::decode_auto_match_with(params, unknown)?;
+            let outcome = engine.auto_match_as(account, &request)?;
             auto_match_body(request_id, &outcome)
         }
         other => return Err(ApiError::unknown_action(other)),
@@ -141,13 +159,13 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    match describe_body(engine, account, params, &request_id) {
-        Ok(body) => Reply {
-            http_status: 200,
-            body,
-        },
+    let mut unknown = UnknownParams::strict(engine.config().strict_params);
+    let mut reply = match describe_body(engine, account, params, &request_id, &mut unknown) {
+        Ok(body) => Reply::new(200, body),
         Err(e) => Reply::error(request_id, &e),
-    }
+    };
+    reply.ignored_params = unknown.take_names();
+    reply
 }
 
 /// A reply already written out: the status, the error code (empty on
@@ -160,6 +178,8 @@ pub struct Answer {
     pub code: String,
     /// The JSON body.
     pub body: String,
+    /// The parameters the action did not know and ignored (names only).
+    pub ignored_params: Vec<String>,
 }
 
 impl From<Reply> for Answer {
@@ -174,6 +194,7 @@ impl From<Reply> for Answer {
             http_status: reply.http_status,
             code,
             body: reply.body.to_string(),
+            ignored_params: reply.ignored_params,
         }
     }
 }
@@ -205,17 +226,21 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let page = rpc::decode_describe(params).and_then(|request| {
+    let mut unknown = UnknownParams::strict(engine.config().strict_params);
+    let page = rpc::decode_describe_with(params, &mut unknown).and_then(|request| {
         engine.describe_as_of_last_tick(account, &request, &mut crate::index::Scratch::default())
     });
-    match page {
+    let mut answer: Answer = match page {
         Ok(page) => Answer {
             http_status: 200,
             code: String::new(),
             body: crate::wire::json::page_body(&request_id, &page),
+            ignored_params: Vec::new(),
         },
         Err(e) => Reply::error(request_id, &e).into(),
-    }
+    };
+    answer.ignored_params = unknown.take_names();
+    answer
 }
 
 fn describe_body<K, V>(
@@ -223,12 +248,13 @@ fn describe_body<K, V>(
     account: &str,
     params: impl IntoIterator<Item = (K, V)>,
     request_id: &str,
+    unknown: &mut UnknownParams,
 ) -> Result<Value, ApiError>
 where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let request = rpc::decode_describe(params)?;
+    let request = rpc::decode_describe_with(params, unknown)?;
     let page = engine.describe_as_of_last_tick(
         account,
         &request,
@@ -240,8 +266,9 @@ where
     )
 }
 
-/// The emulator's body for an auto-match: `Matched`, the cache and its
-/// match counts on a hit, the auto-created cache (if any) on a miss.
+/// The emulator's body for an auto-match: `Matched`; on a hit the cache,
+/// its match counts and the group's `Event`; the auto-created cache
+/// (`AutoCreatedImageCacheId`), if any, on a miss or beside a partial hit.
 pub fn auto_match_body(request_id: &str, outcome: &AutoMatchOutcome) -> Value {
     match outcome {
         AutoMatchOutcome::Hit {
@@ -249,14 +276,23 @@ pub fn auto_match_body(request_id: &str, outcome: &AutoMatchOutcome) -> Value {
             exact,
             partial,
             container_group_id,
-        } => json!({
-            "RequestId": request_id,
-            "Matched": true,
-            "ImageCacheId": image_cache_id,
-            "ExactMatchCount": exact,
-            "PartialMatchCount": partial,
-            "ContainerGroupId": container_group_id,
-        }),
+            event,
+            auto_created,
+        } => {
+            let mut body = json!({
+                "RequestId": request_id,
+                "Matched": true,
+                "ImageCacheId": image_cache_id,
+                "ExactMatchCount": exact,
+                "PartialMatchCount": partial,
+                "ContainerGroupId": container_group_id,
+                "Event": crate::wire::json::EventJson::from(event),
+            });
+            if let Some(id) = auto_created {
+                body["AutoCreatedImageCacheId"] = json!(id);
+            }
+            body
+        }
         AutoMatchOutcome::Miss {
             container_group_id,
             auto_created,

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 
 use crate::error::ApiError;
-use crate::record::ImageCache;
+use crate::record::{Event, ImageCache};
 use crate::reference::Reference;
 
 /// The temporary storage of a container group when none is given, GiB.
@@ -160,6 +160,12 @@ pub enum AutoMatchOutcome {
         partial: u32,
         /// The container group.
         container_group_id: String,
+        /// The container group's `SuccessfulHitImageCache` event (the
+        /// event belongs to the group, not to the cache's `Events`).
+        event: Event,
+        /// The cache created for the whole group because the hit was not a
+        /// complete match (`F` < the distinct images), when asked for.
+        auto_created: Option<String>,
     },
     /// No cache fits.
     Miss {
@@ -168,6 +174,109 @@ pub enum AutoMatchOutcome {
         /// The cache created for the group, when asked for.
         auto_created: Option<String>,
     },
+}
+
+impl AutoMatchOutcome {
+    /// The container group.
+    pub fn container_group_id(&self) -> &str {
+        match self {
+            AutoMatchOutcome::Hit {
+                container_group_id, ..
+            }
+            | AutoMatchOutcome::Miss {
+                container_group_id, ..
+            } => container_group_id,
+        }
+    }
+
+    /// The chosen cache, on a hit.
+    pub fn image_cache_id(&self) -> Option<&str> {
+        match self {
+            AutoMatchOutcome::Hit { image_cache_id, .. } => Some(image_cache_id),
+            AutoMatchOutcome::Miss { .. } => None,
+        }
+    }
+
+    /// The cache auto-created for the group, if any.
+    pub fn auto_created(&self) -> Option<&str> {
+        match self {
+            AutoMatchOutcome::Hit { auto_created, .. }
+            | AutoMatchOutcome::Miss { auto_created, .. } => auto_created.as_deref(),
+        }
+    }
+}
+
+/// The reason of the hit event a container group gets.
+pub const HIT_EVENT_REASON: &str = "SuccessfulHitImageCache";
+
+/// A cache auto-match would consider, as the side-effect-free evaluation
+/// ([`Engine::evaluate_as`](crate::engine::Engine::evaluate_as)) ranks
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// `ImageCacheId`.
+    pub image_cache_id: String,
+    /// Images matched exactly (F).
+    pub exact: u32,
+    /// Images matched only by repository (P).
+    pub partial: u32,
+    /// `|temporary storage − ImageCacheSize|`, GiB.
+    pub size_distance_gib: u32,
+    /// `CreationTime`, the next tie-breaker (newest first).
+    pub creation_time: jiff::Timestamp,
+    /// [`score`] of F and P: 0 to 100.
+    pub score: u8,
+}
+
+/// The ranked candidates of an auto-match, without recording anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    /// The distinct query images (duplicates and endpoint variants of one
+    /// image count once): a complete match has `exact == images`.
+    pub images: u32,
+    /// The first candidates in the ranking of section 7, best first; the
+    /// first is what [`auto_match`](crate::engine::Engine::auto_match_as)
+    /// would choose (with an explicit cache id, that cache alone).
+    pub candidates: Vec<Candidate>,
+}
+
+impl Evaluation {
+    /// Whether the best candidate is a complete match (every image exactly).
+    pub fn complete(&self) -> bool {
+        self.candidates
+            .first()
+            .is_some_and(|c| c.exact == self.images)
+    }
+}
+
+/// A 0–100 score of how well a cache matches a container group of
+/// `images` distinct images, for a scheduler to add to its own scores:
+///
+/// `score = ⌊100 × (F × (images + 1) + P) / (images × (images + 1))⌋`
+///
+/// It depends on F and P only, orders them as the ranking does (every
+/// extra exact match outweighs any number of partial ones), is 100 for a
+/// complete match and 0 for no match. Caches with equal F and P tie; the
+/// ranking then prefers the closest size, the newest, the smallest id.
+///
+/// ```
+/// use eci_imagecache::automatch::score;
+///
+/// assert_eq!(score(2, 0, 2), 100);
+/// assert_eq!(score(1, 1, 2), 66);
+/// assert_eq!(score(1, 0, 2), 50);
+/// assert_eq!(score(0, 2, 2), 33);
+/// assert_eq!(score(0, 0, 2), 0);
+/// assert!(score(1, 0, 3) > score(0, 3, 3));
+/// ```
+pub fn score(exact: u32, partial: u32, images: u32) -> u8 {
+    if images == 0 {
+        return 0;
+    }
+    let n = images as u64;
+    let f = (exact as u64).min(n);
+    let p = (partial as u64).min(n - f);
+    (100 * (f * (n + 1) + p) / (n * (n + 1))) as u8
 }
 
 /// The ranking of section 7 between two candidates, best first:
@@ -208,10 +317,12 @@ pub fn rank(storage_gib: u32, a: (&ImageCache, u32, u32), b: (&ImageCache, u32, 
 pub struct BestMatch<'a> {
     /// The cache.
     pub cache: &'a ImageCache,
-    /// F.
+    /// Images matched exactly (F).
     pub exact: u32,
-    /// P.
+    /// Images matched only by repository (P).
     pub partial: u32,
+    /// The distinct query images (a complete match has `exact == images`).
+    pub images: u32,
 }
 
 /// The longest `ContainerGroupId` accepted.

@@ -24,6 +24,11 @@ use crate::reference::{Reference, RegistryAliases};
 pub const MAX_MATCH_IMAGES: usize = 100;
 /// At most this many `Tag.N`.
 pub const MAX_TAGS: usize = 20;
+/// The page size when `Limit` is absent, and the default page cap: the
+/// cloud returns at most 20 caches a page ("A maximum of 20 records can be
+/// returned for a query"; every ECI list API: "Default value: 20. Maximum
+/// value: 20").
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 /// A `DescribeImageCaches` request. All filters are ANDed; absent ones do not
 /// restrict.
@@ -50,7 +55,8 @@ pub struct DescribeRequest {
     pub image_full_match: bool,
     /// `ImageMatchCountRequest`: only with `MatchImage`.
     pub image_match_count_request: Option<u32>,
-    /// `Limit`: absent means every result on one page.
+    /// `Limit`: absent means [`DEFAULT_PAGE_SIZE`]; above the engine's page
+    /// cap means the cap ([`DescribeRequest::page_size`]).
     pub limit: Option<u32>,
     /// `NextToken`: empty is the same as absent.
     pub next_token: Option<String>,
@@ -214,6 +220,24 @@ impl DescribeRequest {
             ));
         }
         Ok(())
+    }
+
+    /// The most caches a page holds under a page cap: `min(Limit, cap)`,
+    /// with `Limit` absent meaning [`DEFAULT_PAGE_SIZE`] (section 4.3).
+    ///
+    /// ```
+    /// use eci_imagecache::describe::DescribeRequest;
+    ///
+    /// let request = DescribeRequest::new("cn-hangzhou");
+    /// assert_eq!(request.page_size(20), 20);
+    /// assert_eq!(request.clone().limit(1000).page_size(20), 20);
+    /// assert_eq!(request.clone().limit(5).page_size(20), 5);
+    /// // An embedder that lifts the cap still gets 20 without a Limit.
+    /// assert_eq!(request.clone().page_size(u32::MAX), 20);
+    /// assert_eq!(request.limit(1000).page_size(u32::MAX), 1000);
+    /// ```
+    pub fn page_size(&self, cap: u32) -> usize {
+        self.limit.unwrap_or(DEFAULT_PAGE_SIZE).min(cap.max(1)) as usize
     }
 
     /// The `NextToken` to continue from, if any (empty counts as none).

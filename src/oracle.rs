@@ -29,6 +29,7 @@ use crate::reference::{ExactKey, RegistryAliases};
 pub struct NaiveIndex {
     rules: RegistryAliases,
     token_key: TokenKey,
+    page_cap: u32,
     caches: Vec<(ImageCache, Vec<ExactKey>)>,
 }
 
@@ -38,8 +39,15 @@ impl NaiveIndex {
         NaiveIndex {
             rules,
             token_key,
+            page_cap: crate::describe::DEFAULT_PAGE_SIZE,
             caches: Vec::new(),
         }
+    }
+
+    /// Sets the most caches a page holds, as
+    /// [`Index::set_page_cap`](crate::index::Index::set_page_cap) does.
+    pub fn set_page_cap(&mut self, cap: u32) {
+        self.page_cap = cap.max(1);
     }
 
     /// Inserts a cache, replacing the one with the same id; returns it.
@@ -78,6 +86,12 @@ impl NaiveIndex {
     /// Auto-match: the best `Ready` cache for a container group, by trying
     /// every cache and keeping the first in [`automatch::rank`] order.
     pub fn best_match(&self, request: &AutoMatchRequest) -> Option<BestMatch<'_>> {
+        self.ranked_matches(request, 1).into_iter().next()
+    }
+
+    /// The first `k` auto-match candidates, best first: every cache tried,
+    /// all candidates sorted by [`automatch::rank`].
+    pub fn ranked_matches(&self, request: &AutoMatchRequest, k: usize) -> Vec<BestMatch<'_>> {
         let mut prepared = Prepared::default();
         prepared.prepare_match(
             &request.images,
@@ -85,8 +99,9 @@ impl NaiveIndex {
             request.match_count_request,
             &self.rules,
         );
-        if prepared.match_count() == 0 {
-            return None;
+        let images = prepared.match_count() as u32;
+        if images == 0 {
+            return Vec::new();
         }
         let mut candidates: Vec<BestMatch<'_>> = Vec::new();
         for (cache, keys) in &self.caches {
@@ -99,6 +114,7 @@ impl NaiveIndex {
                     cache,
                     exact: f,
                     partial: p,
+                    images,
                 });
             }
         }
@@ -109,7 +125,8 @@ impl NaiveIndex {
                 (b.cache, b.exact, b.partial),
             )
         });
-        candidates.into_iter().next()
+        candidates.truncate(k);
+        candidates
     }
 
     /// Answers `DescribeImageCaches`.
@@ -167,7 +184,7 @@ impl NaiveIndex {
                 .collect(),
             None => passing,
         };
-        let limit = request.limit.map_or(usize::MAX, |l| l as usize);
+        let limit = request.page_size(self.page_cap);
         let page: Vec<SortKey<'_>> = remaining.iter().copied().take(limit).collect();
         let next_token = (remaining.len() > page.len()).then(|| {
             cursor::encode(

@@ -101,6 +101,10 @@ fn invalid(name: &str, reason: &str) -> String {
     format!("The specified parameter \"{name}\" is not valid: {reason}.")
 }
 
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
 #[test]
 fn create_validation() {
     let (mut e, _, _, _) = fixture();
@@ -172,47 +176,36 @@ fn create_validation() {
             "repository path must be lower case: found 'N' at byte 0",
         ),
     );
+    // Names: 1–128 characters without control characters, nothing more
+    // (the lower-case rule is the container groups', not the caches').
+    let mut roomy = Engine::builder().seed(1).quota(100).build();
+    for name in [
+        "a",
+        "Web",
+        "web_1",
+        "-web",
+        "web-",
+        "my cache",
+        "缓存",
+        &"a".repeat(128),
+    ] {
+        let reply = run(&mut roomy, c, &with(&[("ImageCacheName", leak(name))]));
+        assert_eq!(reply.http_status, 200, "{name:?}: {reply:?}");
+    }
     for (name, reason) in [
-        ("a", "must be 2 to 128 characters long"),
-        (
-            "Web",
-            "may hold only lower-case letters, digits and '-', not 'W'",
-        ),
-        (
-            "web_1",
-            "may hold only lower-case letters, digits and '-', not '_'",
-        ),
-        ("-web", "must start with a letter or a digit"),
-        ("web-", "must not end with '-'"),
+        ("a".repeat(129), "at most 128 characters"),
+        ("a\tb".to_owned(), "must not hold control characters"),
+        ("\u{7f}web".to_owned(), "must not hold control characters"),
     ] {
         fails(
             &mut e,
             c,
-            &with(&[("ImageCacheName", name)]),
+            &with(&[("ImageCacheName", leak(&name))]),
             "InvalidParameter",
             400,
             &invalid("ImageCacheName", reason),
         );
     }
-    let long = "a".repeat(129);
-    let p: Vec<(&str, &str)> = with(&[])
-        .into_iter()
-        .map(|(k, v)| {
-            if k == "ImageCacheName" {
-                (k, long.as_str())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    fails(
-        &mut e,
-        c,
-        &p,
-        "InvalidParameter",
-        400,
-        &invalid("ImageCacheName", "must be 2 to 128 characters long"),
-    );
     for size in ["19", "32769", "0"] {
         fails(
             &mut e,
@@ -268,14 +261,6 @@ fn create_validation() {
         400,
         &missing("Tag.1.Key"),
     );
-    fails(
-        &mut e,
-        c,
-        &with(&[("Tag.1.Colour", "v")]),
-        "InvalidParameter",
-        400,
-        &invalid("Tag.1.Colour", "unknown field"),
-    );
     let creds: Vec<(String, String)> = (1..=11)
         .flat_map(|i| {
             ["Server", "UserName", "Password"]
@@ -291,17 +276,6 @@ fn create_validation() {
         "InvalidParameter",
         400,
         &invalid("ImageRegistryCredential", "at most 10 credentials"),
-    );
-    fails(
-        &mut e,
-        c,
-        &with(&[
-            ("ImageRegistryCredential.1.Server", "r.example.com"),
-            ("ImageRegistryCredential.1.UserName", "u"),
-        ]),
-        "MissingParameter",
-        400,
-        &missing("ImageRegistryCredential.1.Password"),
     );
     fails(
         &mut e,
@@ -370,8 +344,16 @@ fn create_validation() {
         400,
         &invalid("FlashCopyCount", "must be at least 1"),
     );
+    // Unknown parameters: ignored and named (as the cloud's gateway), or
+    // rejected by a strict engine.
+    let reply = run(&mut roomy, c, &with(&[("Colour", "blue")]));
+    assert_eq!(
+        (reply.http_status, reply.ignored_params.clone()),
+        (200, vec!["Colour".to_owned()])
+    );
+    let mut strict = Engine::builder().seed(1).strict_params(true).build();
     fails(
-        &mut e,
+        &mut strict,
         c,
         &with(&[("Colour", "blue")]),
         "InvalidParameter",
@@ -412,7 +394,10 @@ fn create_validation() {
     fails(
         &mut e,
         c,
-        &with(&[("AcrRegistryInfo.1.Domain.1", "not a host!")]),
+        &with(&[
+            ("AcrRegistryInfo.1.InstanceId", "cri-1"),
+            ("AcrRegistryInfo.1.Domain.1", "not a host!"),
+        ]),
         "InvalidParameter",
         400,
         &invalid(
@@ -420,6 +405,120 @@ fn create_validation() {
             "\"not a host!\" is not a registry host name",
         ),
     );
+    // The rules each public source states, no stricter (README "Validation").
+    let rejected: &[(&[(&str, &str)], &str, &str)] = &[
+        // "you must also set the AcrRegistryInfo.N.InstanceId parameter"
+        (
+            &[("AcrRegistryInfo.1.Domain.1", "a.example.com")],
+            "MissingParameter",
+            "AcrRegistryInfo.1.InstanceId",
+        ),
+        (
+            &[
+                ("AcrRegistryInfo.1.InstanceId", "cri-1"),
+                ("AcrRegistryInfo.2.InstanceName", "second"),
+            ],
+            "MissingParameter",
+            "AcrRegistryInfo.2.InstanceId",
+        ),
+        // Alibaba Cloud's tag rules.
+        (
+            &[("Tag.1.Key", "acs:team")],
+            "Tag.1.Key",
+            "must not start with \"aliyun\" or \"acs:\"",
+        ),
+        (
+            &[("Tag.1.Key", "aliyunEnv")],
+            "Tag.1.Key",
+            "must not start with \"aliyun\" or \"acs:\"",
+        ),
+        (
+            &[("Tag.1.Key", "k"), ("Tag.1.Value", "acs:x")],
+            "Tag.1.Value",
+            "must not start with \"aliyun\" or \"acs:\"",
+        ),
+        (
+            &[("Tag.1.Key", "see-https://x")],
+            "Tag.1.Key",
+            "must not contain \"http://\" or \"https://\"",
+        ),
+        (
+            &[("Tag.1.Key", "k"), ("Tag.1.Value", "http://x")],
+            "Tag.1.Value",
+            "must not contain \"http://\" or \"https://\"",
+        ),
+        (
+            &[
+                ("Tag.1.Key", "env"),
+                ("Tag.1.Value", "a"),
+                ("Tag.2.Key", "env"),
+                ("Tag.2.Value", "b"),
+            ],
+            "Tag.2.Key",
+            "the key \"env\" is given twice",
+        ),
+        // "The address of the image repository, without http:// or https://"
+        (
+            &[("ImageRegistryCredential.1.Server", "https://r.example.com")],
+            "ImageRegistryCredential.1.Server",
+            "is a registry address without http:// or https://",
+        ),
+        (
+            &[("ImageRegistryCredential.1.Server", "HTTP://r.example.com")],
+            "ImageRegistryCredential.1.Server",
+            "is a registry address without http:// or https://",
+        ),
+        // The ImageCache CRD: 1 to 65536 days.
+        (
+            &[("RetentionDays", "65537")],
+            "RetentionDays",
+            "must be 1 to 65536",
+        ),
+        (
+            &[("RetentionDays", "70000")],
+            "RetentionDays",
+            "must be 1 to 65536",
+        ),
+    ];
+    for (extra, code_or_name, reason) in rejected {
+        let (code, message) = if *code_or_name == "MissingParameter" {
+            ("MissingParameter", missing(reason))
+        } else {
+            ("InvalidParameter", invalid(code_or_name, reason))
+        };
+        fails(&mut e, c, &with(extra), code, 400, &message);
+    }
+    let long_key = "k".repeat(129);
+    fails(
+        &mut e,
+        c,
+        &with(&[("Tag.1.Key", leak(&long_key))]),
+        "InvalidParameter",
+        400,
+        &invalid("Tag.1.Key", "at most 128 characters"),
+    );
+    let accepted: &[&[(&str, &str)]] = &[
+        // Each credential field is optional (Terraform, ROS).
+        &[("ImageRegistryCredential.1.Server", "r.example.com")],
+        &[
+            ("ImageRegistryCredential.1.UserName", "u"),
+            ("ImageRegistryCredential.1.Password", "p"),
+        ],
+        &[
+            ("ImageRegistryCredential.1.Server", "r.example.com:5000"),
+            ("ImageRegistryCredential.1.UserName", "u"),
+        ],
+        &[("AcrRegistryInfo.1.InstanceId", "cri-1")],
+        &[("Tag.1.Key", "my-aliyun"), ("Tag.1.Value", "x-acs:y")],
+        &[("Tag.1.Key", "env"), ("Tag.1.Value", "")],
+        &[("Tag.1.Key", "Env"), ("Tag.2.Key", "env")],
+        &[("RetentionDays", "65536")],
+        &[("RetentionDays", "1")],
+    ];
+    for extra in accepted {
+        let reply = run(&mut roomy, c, &with(extra));
+        assert_eq!(reply.http_status, 200, "{extra:?}: {reply:?}");
+    }
     // ClientToken reused with other parameters.
     fails(
         &mut e,
@@ -621,21 +720,18 @@ fn update_rules() {
     fails(
         &mut e,
         u,
-        &with_region(&[("ImageCacheId", &ready), ("ImageCacheName", "Bad")]),
+        &with_region(&[("ImageCacheId", &ready), ("ImageCacheName", "a\u{1b}b")]),
         "InvalidParameter",
         400,
-        &invalid(
-            "ImageCacheName",
-            "may hold only lower-case letters, digits and '-', not 'B'",
-        ),
+        &invalid("ImageCacheName", "must not hold control characters"),
     );
     fails(
         &mut e,
         u,
         &with_region(&[("ImageCacheId", &ready), ("Annotations", "{}")]),
-        "InvalidParameter",
+        "NoNeedUpdate",
         400,
-        &invalid("Annotations", "unknown parameter for UpdateImageCache"),
+        "There are no changes to be updated for current resource.",
     );
     // Updating, then a conflicting update; a token reused differently.
     let ok = run(
@@ -893,7 +989,6 @@ fn free_text_and_region_ids_are_bounded() {
         p.extend_from_slice(extra);
         p
     };
-    let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
     let table: Vec<(&str, &str, String)> = vec![
         (
             "Tag.1.Key",

@@ -226,8 +226,9 @@ fn compare_walk(
         prop_assert_eq!(ids(&fast), ids(&slow), "request {:?}", r);
         prop_assert_eq!(fast.total_count, slow.total_count);
         prop_assert_eq!(&fast.next_token, &slow.next_token);
-        if let Some(limit) = r.limit {
-            prop_assert!(fast.image_caches.len() <= limit as usize);
+        prop_assert!(fast.image_caches.len() <= r.page_size(index.page_cap()));
+        if fast.next_token.is_some() {
+            prop_assert_eq!(fast.image_caches.len(), r.page_size(index.page_cap()));
         }
         seen.extend(ids(&fast));
         match fast.next_token {
@@ -245,8 +246,16 @@ proptest! {
     #![proptest_config(config(600))]
 
     #[test]
-    fn index_equals_oracle_on_every_page(world in prop::collection::vec(spec(), 0..40), queries in prop::collection::vec(query(), 1..12)) {
+    fn index_equals_oracle_on_every_page(
+        world in prop::collection::vec(spec(), 0..40),
+        queries in prop::collection::vec(query(), 1..12),
+        cap in prop::sample::select(vec![1u32, 3, 20, u32::MAX]),
+    ) {
         let (mut index, mut naive) = pair(1);
+        // Both engines follow the page cap: min(Limit, cap), 20 without a
+        // Limit.
+        index.set_page_cap(cap);
+        naive.set_page_cap(cap);
         for (i, s) in world.iter().enumerate() {
             index.insert(cache(&id(i), s));
             naive.insert(cache(&id(i), s));
@@ -257,11 +266,14 @@ proptest! {
             let walked = compare_walk(&index, &naive, r.clone(), &mut scratch)?;
             // The pages together are the unpaged answer, in order.
             let mut all = r.clone();
-            all.limit = None;
+            all.limit = Some(u32::MAX);
+            naive.set_page_cap(u32::MAX);
             let whole = naive.describe(&all).unwrap();
             prop_assert_eq!(&walked, &ids(&whole));
             prop_assert_eq!(whole.total_count, walked.len());
-            prop_assert_eq!(whole.next_token, None);
+            prop_assert_eq!(&whole.next_token, &None);
+            drop(whole);
+            naive.set_page_cap(cap);
         }
     }
 
@@ -282,8 +294,10 @@ proptest! {
         let mut r = request(&q);
         r.limit = Some(limit);
         let mut unpaged = r.clone();
-        unpaged.limit = None;
+        unpaged.limit = Some(u32::MAX);
+        naive.set_page_cap(u32::MAX);
         let at_start: BTreeSet<String> = ids(&naive.describe(&unpaged).unwrap()).into_iter().collect();
+        naive.set_page_cap(20);
         let initially_live = live.clone();
 
         let mut seen: Vec<String> = Vec::new();

@@ -5,7 +5,7 @@ use eci_imagecache::record::{EliminationStrategy, Event, EventKind, ImageCache, 
 use eci_imagecache::wire::json::{
     DescribeImageCachesRequestJson, DescribeImageCachesResponse, ErrorBody, ImageCacheJson,
 };
-use eci_imagecache::wire::rpc::decode_describe;
+use eci_imagecache::wire::rpc::{UnknownParams, decode_describe, decode_describe_with};
 use eci_imagecache::{ApiError, ErrorCode};
 use serde_json::{Value, json};
 
@@ -291,11 +291,6 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
             "The specified parameter \"Limit\" is not valid: expected an integer, got \"+5\".",
         ),
         (
-            &[("RegionId", "r"), ("Limit", "")],
-            ErrorCode::InvalidParameter,
-            "The specified parameter \"Limit\" is not valid: expected an integer, got \"\".",
-        ),
-        (
             &[("RegionId", "r"), ("ImageMatchCountRequest", "0")],
             ErrorCode::InvalidParameter,
             "The specified parameter \"ImageMatchCountRequest\" is not valid: must be at least 1.",
@@ -340,14 +335,14 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
             "The input parameter \"Tag.3.Key\" that is mandatory for processing this request is not supplied.",
         ),
         (
-            &[("RegionId", "r"), ("Tag.1.Colour", "v")],
+            &[("RegionId", "r"), ("Tag.1.Key", "k"), ("Tag.1.Colour", "v")],
             ErrorCode::InvalidParameter,
-            "The specified parameter \"Tag.1.Colour\" is not valid: expected Tag.N.Key or Tag.N.Value.",
+            "The specified parameter \"Tag.1.Colour\" is not valid: unknown parameter for DescribeImageCaches.",
         ),
         (
             &[("RegionId", "r"), ("Tag.1", "v")],
             ErrorCode::InvalidParameter,
-            "The specified parameter \"Tag.1\" is not valid: expected Tag.N.Key or Tag.N.Value.",
+            "The specified parameter \"Tag.1\" is not valid: expected Tag.N.<field>.",
         ),
         (
             &[("RegionId", "r"), ("Colour", "v")],
@@ -361,13 +356,98 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
         ),
     ];
     for (params, code, message) in cases {
-        let e = decode(params).unwrap_err();
+        // Strict, so that unknown parameters are errors too.
+        let e =
+            decode_describe_with(params.iter().copied(), &mut UnknownParams::reject()).unwrap_err();
         assert_eq!(
             (e.code(), e.http_status(), e.message()),
             (*code, 400, *message),
             "{params:?}"
         );
     }
+}
+
+#[test]
+fn unknown_parameters_are_ignored_and_named_or_rejected_when_strict() {
+    use eci_imagecache::wire::rpc::{decode_create_with, decode_delete_with, decode_update_with};
+    // What the official Go SDK sends on Create and Delete, a bearer-token
+    // credential, and invented names, top-level and inside a list.
+    let create = [
+        ("RegionId", "cn-hangzhou"),
+        ("ImageCacheName", "web"),
+        ("Image.1", "nginx"),
+        ("VkClientVersion", "1.0.0"),
+        ("BearerToken", "secret"),
+        ("Colour", "blue"),
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Colour", "v"),
+        ("ImageRegistryCredential.1.Server", "r.example.com"),
+        ("ImageRegistryCredential.1.Token", "t"),
+        ("AcrRegistryInfo.1.InstanceId", "cri-1"),
+        ("AcrRegistryInfo.1.Zone", "z"),
+    ];
+    let mut unknown = UnknownParams::ignore();
+    let request = decode_create_with(create, &mut unknown).unwrap();
+    assert_eq!(request.tags[0].key, "env");
+    assert_eq!(
+        unknown.names(),
+        [
+            "AcrRegistryInfo.1.Zone",
+            "Colour",
+            "ImageRegistryCredential.1.Token",
+            "Tag.1.Colour",
+            "VkClientVersion",
+        ],
+        "names only, sorted; BearerToken is a common parameter, never named"
+    );
+    let e = decode_create_with(create, &mut UnknownParams::reject()).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "The specified parameter \"AcrRegistryInfo.1.Zone\" is not valid: unknown parameter for CreateImageCache."
+    );
+    let delete = [
+        ("RegionId", "cn-hangzhou"),
+        ("ImageCacheId", "imc-1"),
+        ("VkClientVersion", "1.0.0"),
+    ];
+    let mut unknown = UnknownParams::ignore();
+    decode_delete_with(delete, &mut unknown).unwrap();
+    assert_eq!(unknown.names(), ["VkClientVersion"]);
+    assert_eq!(
+        decode_delete_with(delete, &mut UnknownParams::reject())
+            .unwrap_err()
+            .message(),
+        "The specified parameter \"VkClientVersion\" is not valid: unknown parameter for DeleteImageCache."
+    );
+    let update = [
+        ("RegionId", "cn-hangzhou"),
+        ("ImageCacheId", "imc-1"),
+        ("OsType", "Linux"),
+    ];
+    let mut unknown = UnknownParams::ignore();
+    decode_update_with(update, &mut unknown).unwrap();
+    assert_eq!(
+        unknown.names(),
+        ["OsType"],
+        "OsType is a Create parameter only"
+    );
+    // A known parameter with a bad value is an error either way.
+    let bad = [("RegionId", "r"), ("Limit", "x"), ("Colour", "blue")];
+    for mut unknown in [UnknownParams::ignore(), UnknownParams::reject()] {
+        assert_eq!(
+            decode_describe_with(bad, &mut unknown)
+                .unwrap_err()
+                .message(),
+            "The specified parameter \"Limit\" is not valid: expected an integer, got \"x\"."
+        );
+    }
+    // Malformed indices stay errors: they are known lists written wrong.
+    assert_eq!(
+        decode_describe([("RegionId", "r"), ("MatchImage.01", "nginx")])
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidParameter
+    );
 }
 
 #[test]

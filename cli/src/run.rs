@@ -33,6 +33,14 @@ pub struct RunArgs {
     /// Do not fold registry endpoint variants.
     #[arg(long)]
     strict_references: bool,
+    /// The most caches a DescribeImageCaches page holds (default 20).
+    #[arg(long, value_name = "N", default_value_t = eci_imagecache::describe::DEFAULT_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    page_cap: u32,
+    /// Reject parameters an action does not know (default: ignored, and
+    /// named on standard error).
+    #[arg(long)]
+    strict_params: bool,
 }
 
 pub fn run(args: &RunArgs) -> io::Result<()> {
@@ -65,6 +73,12 @@ pub fn run(args: &RunArgs) -> io::Result<()> {
                     .unwrap_or_default()
                     .to_owned(),
                 &ApiError::internal(),
+            );
+        }
+        if !reply.ignored_params.is_empty() {
+            eprintln!(
+                "eci-imagecache run: ignored parameters the action does not know: {:?}",
+                reply.ignored_params
             );
         }
         let written = serde_json::to_writer(&mut out, &reply)
@@ -105,8 +119,12 @@ fn build(args: &RunArgs) -> Result<(Engine, Option<Store>, Builder), String> {
     let clock = saved_clock.or(now).map(ManualClock::new);
     let (instant, seed, quota, strict) =
         (args.instant, args.seed, args.quota, args.strict_references);
+    let (page_cap, strict_params) = (args.page_cap, args.strict_params);
     let builder: Builder = Box::new(move || {
-        let mut builder = Engine::builder().instant(instant);
+        let mut builder = Engine::builder()
+            .instant(instant)
+            .page_cap(page_cap)
+            .strict_params(strict_params);
         if let Some(seed) = seed {
             builder = builder.seed(seed);
         }
@@ -240,11 +258,11 @@ fn manual(engine: &Engine) -> Option<ManualClock> {
 
 fn clock_reply(engine: &mut Engine, request_id: String) -> Reply {
     engine.tick();
-    Reply {
-        http_status: 200,
-        body: json!({
+    Reply::new(
+        200,
+        json!({
             "RequestId": request_id,
             "Now": eci_imagecache::wire::format_time(engine.now()),
         }),
-    }
+    )
 }

@@ -45,6 +45,15 @@ pub struct ServeArgs {
     /// Do not fold registry endpoint variants.
     #[arg(long)]
     strict_references: bool,
+    /// The most caches a DescribeImageCaches page holds (the cloud's 20
+    /// unless set; a page holds min(Limit, cap), 20 without a Limit).
+    #[arg(long, value_name = "N", default_value_t = eci_imagecache::describe::DEFAULT_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    page_cap: u32,
+    /// Reject parameters an action does not know with InvalidParameter
+    /// (by default they are ignored and logged, as the cloud ignores them).
+    #[arg(long)]
+    strict_params: bool,
     /// An access key, ID:SECRET (repeatable); with any, every request must
     /// be signed (V3 or V2) by one of them.
     #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = access_key)]
@@ -110,6 +119,8 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         durations,
         quota: args.quota,
         strict_references: args.strict_references,
+        page_cap: args.page_cap,
+        strict_params: args.strict_params,
         access_keys: args.access_keys,
         freshness: !args.no_freshness,
         control_token: args.control_token,

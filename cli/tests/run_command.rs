@@ -296,9 +296,10 @@ fn a_killed_run_keeps_every_answered_change() {
     child.wait().unwrap();
     drop(answers);
     feeder.join().unwrap();
+    // One page holding everything: an embedder may lift the cap.
     let (out, ok) = run(
-        &["--state", &state],
-        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou"}"#,
+        &["--state", &state, "--page-cap", "100000"],
+        r#"{"Action":"DescribeImageCaches","RegionId":"cn-hangzhou","Limit":100000}"#,
     );
     assert!(ok);
     let present: Vec<&str> = out[0]["Body"]["ImageCaches"]

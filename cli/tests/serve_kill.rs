@@ -9,7 +9,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{free_port, wait_listening};
+use common::{describe_all, free_port, wait_listening};
 
 fn spawn(state: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_eci-imagecache"))
@@ -106,12 +106,9 @@ fn killed_mid_stream_loses_no_acknowledged_change() {
 
     let mut server = spawn(state, port);
     wait_listening(addr);
-    let (status, body) = post(addr, "DescribeImageCaches", "RegionId=cn-hangzhou").unwrap();
-    assert_eq!(status, 200);
-    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let present: std::collections::HashSet<&str> = page["ImageCaches"]
-        .as_array()
-        .unwrap()
+    // Every page (at most 20 a page, as the cloud).
+    let caches = describe_all(addr, 20).unwrap();
+    let present: std::collections::HashSet<&str> = caches
         .iter()
         .map(|c| c["ImageCacheId"].as_str().unwrap())
         .collect();

@@ -254,15 +254,15 @@ impl App {
             return error(&ApiError::missing("Action"));
         };
         if let Some((code, status, message)) = self.faults.take_error(&action) {
-            return Answer::from(Reply {
-                http_status: status,
-                body: serde_json::to_value(ErrorBody {
+            return Answer::from(Reply::new(
+                status,
+                serde_json::to_value(ErrorBody {
                     request_id,
                     code: code.to_owned(),
                     message: message.to_owned(),
                 })
                 .expect("serialises"),
-            });
+            ));
         }
         if action == "DescribeImageCaches" && !self.broken.load(Ordering::SeqCst) {
             // Queries run side by side under the read lock.
@@ -687,6 +687,13 @@ async fn api_handler(
             .await
             .unwrap_or_else(|_| internal_error(String::new()).into());
     let micros = started.elapsed().as_micros() as u64;
+    if !answer.ignored_params.is_empty() {
+        // Names only (Debug-escaped), never values.
+        tracing::info!(
+            ignored = ?answer.ignored_params,
+            "parameters the action does not know were ignored (--strict-params rejects them)"
+        );
+    }
     tracing::info!(
         status = answer.http_status,
         code = answer.code,

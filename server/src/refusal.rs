@@ -51,10 +51,10 @@ impl Refusal {
 
     /// The reply: this status and `{"RequestId","Code","Message"}`.
     pub fn reply(&self, request_id: String) -> Reply {
-        Reply {
-            http_status: self.status,
-            body: json!({"RequestId": request_id, "Code": self.code, "Message": self.message}),
-        }
+        Reply::new(
+            self.status,
+            json!({"RequestId": request_id, "Code": self.code, "Message": self.message}),
+        )
     }
 }
 

@@ -49,6 +49,12 @@ pub struct Options {
     pub quota: Option<usize>,
     /// Keep registry endpoint variants apart.
     pub strict_references: bool,
+    /// The most caches a `DescribeImageCaches` page holds (20, the
+    /// cloud's, unless set).
+    pub page_cap: u32,
+    /// Reject parameters an action does not know (default: ignored and
+    /// logged, as the cloud's gateway ignores them).
+    pub strict_params: bool,
     /// Access keys (id, secret); empty: signatures are not checked.
     pub access_keys: Vec<(String, String)>,
     /// Refuse signed times outside ±15 minutes and reused nonces (turn off
@@ -204,12 +210,15 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
         options.durations,
         options.strict_references,
     );
+    let (page_cap, strict_params) = (options.page_cap, options.strict_params);
     let builder_clock = clock.clone();
     let predicate = faults.predicate();
     let builder = move || {
         let mut b: EngineBuilder = Engine::builder()
             .clock(builder_clock.clone())
             .durations(durations)
+            .page_cap(page_cap)
+            .strict_params(strict_params)
             .fail_when(predicate.clone());
         if let Some(seed) = seed {
             b = b.seed(seed);

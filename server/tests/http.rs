@@ -82,6 +82,7 @@ fn every_action_and_error_over_http() {
                 r[0],
                 ("ImageCacheName", "api"),
                 ("Image.1", "redis"),
+                ("AcrRegistryInfo.1.InstanceId", "cri-1"),
                 ("AcrRegistryInfo.1Domain.1", "a.example.com"),
                 ("Format", "JSON"),
                 ("Version", "2018-08-08")

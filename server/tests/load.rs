@@ -93,14 +93,24 @@ fn concurrent_clients_mixed_load() {
         expected.extend(mine);
     }
     let elapsed = started.elapsed();
-    let (status, page) = post(addr, "DescribeImageCaches", "RegionId=cn-hangzhou");
-    assert_eq!(status, 200);
-    let present: BTreeSet<String> = page["ImageCaches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["ImageCacheId"].as_str().unwrap().to_owned())
-        .collect();
+    // Every page, following NextToken (at most 20 a page, as the cloud).
+    let mut present: BTreeSet<String> = BTreeSet::new();
+    let mut query = "RegionId=cn-hangzhou".to_owned();
+    loop {
+        let (status, page) = post(addr, "DescribeImageCaches", &query);
+        assert_eq!(status, 200, "{page}");
+        let caches = page["ImageCaches"].as_array().unwrap();
+        assert!(caches.len() <= 20);
+        present.extend(
+            caches
+                .iter()
+                .map(|c| c["ImageCacheId"].as_str().unwrap().to_owned()),
+        );
+        match page["NextToken"].as_str() {
+            Some(token) => query = format!("RegionId=cn-hangzhou&NextToken={token}"),
+            None => break,
+        }
+    }
     assert_eq!(
         present, expected,
         "the final state is what the requests imply"

@@ -54,7 +54,8 @@ use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::{ApiError, ErrorCode};
 use crate::index::{Index, Scratch};
 use crate::record::{
-    CacheStatus, CachedImage, EliminationStrategy, EventKind, IdGenerator, ImageCache, StepIds,
+    CacheStatus, CachedImage, EliminationStrategy, Event, EventKind, IdGenerator, ImageCache,
+    StepIds,
 };
 use crate::reference::RegistryAliases;
 
@@ -95,6 +96,13 @@ pub struct EngineConfig {
     pub auto_created_quota: usize,
     /// Phase durations of creates and updates.
     pub durations: Durations,
+    /// The most caches a `DescribeImageCaches` page holds (default 20, as
+    /// the cloud; `u32::MAX` lifts it). See
+    /// [`DescribeRequest::page_size`].
+    pub page_cap: u32,
+    /// Whether the wire decoders reject parameters an action does not know
+    /// (default: ignored, as the cloud's API gateway does).
+    pub strict_params: bool,
     /// The alias rules references are keyed with (strict or folding,
     /// embedder aliases); each region adds its caches' `AcrRegistryInfo`
     /// domains.
@@ -107,6 +115,8 @@ impl Default for EngineConfig {
             quota: DEFAULT_QUOTA,
             auto_created_quota: DEFAULT_QUOTA,
             durations: Durations::default(),
+            page_cap: crate::describe::DEFAULT_PAGE_SIZE,
+            strict_params: false,
             aliases: RegistryAliases::default(),
         }
     }
@@ -175,6 +185,22 @@ impl EngineBuilder {
         self
     }
 
+    /// The most caches a `DescribeImageCaches` page holds (default 20,
+    /// the cloud's maximum; `u32::MAX` lifts it; 0 counts as 1). A page
+    /// holds `min(Limit, cap)` caches, 20 when `Limit` is absent.
+    pub fn page_cap(mut self, cap: u32) -> Self {
+        self.config.page_cap = cap.max(1);
+        self
+    }
+
+    /// Whether [`api::call`](crate::api::call) rejects parameters an action
+    /// does not know with `InvalidParameter` (default: they are ignored,
+    /// as the cloud's API gateway ignores them; strict catches typos).
+    pub fn strict_params(mut self, yes: bool) -> Self {
+        self.config.strict_params = yes;
+        self
+    }
+
     /// Alias rules (default: folding endpoint variants).
     pub fn aliases(mut self, aliases: RegistryAliases) -> Self {
         self.config.aliases = aliases;
@@ -233,8 +259,13 @@ impl std::fmt::Debug for Engine {
 /// (account, region).
 pub(crate) type RegionKey = (String, String);
 
-/// The cache auto-match chose, with F and P, if any.
-type Choice = Option<(String, u32, u32)>;
+/// What auto-match chose: the cache with F and P, if any, and the distinct
+/// images of the group (for "a complete match").
+#[derive(Clone)]
+struct Choice {
+    chosen: Option<(String, u32, u32)>,
+    images: u32,
+}
 
 /// One account's caches in one region.
 struct Region {
@@ -312,7 +343,8 @@ impl Engine {
         token_key: TokenKey,
         failure: Option<FailurePredicate>,
     ) -> Engine {
-        let empty = Index::new(config.aliases.clone(), token_key.derive(b"\0none"));
+        let mut empty = Index::new(config.aliases.clone(), token_key.derive(b"\0none"));
+        empty.set_page_cap(config.page_cap);
         Engine {
             config,
             clock,
@@ -717,9 +749,16 @@ impl Engine {
     }
 
     /// Auto-match for a container group of an account (section 7): picks
-    /// the best `Ready` cache, records the hit (`LastMatchedTime`, a
-    /// `SuccessfulHitImageCache` event, a new place in LRU order), or
-    /// reports a miss, creating a cache for the group when asked.
+    /// the best `Ready` cache and records the hit (`LastMatchedTime`, a new
+    /// place in LRU order; the `SuccessfulHitImageCache` event is the
+    /// group's, returned in the outcome), or reports a miss. With
+    /// `auto_create`, a cache for the whole group is created when there is
+    /// no complete match: on a miss, and beside a partial winner.
+    ///
+    /// # Errors
+    ///
+    /// What [`AutoMatchRequest::validate`] finds; with an explicit cache
+    /// id, `ImageCacheNotFound` or `ImageCacheNotComplete`.
     pub fn auto_match_as(
         &mut self,
         account: &str,
@@ -754,8 +793,22 @@ impl Engine {
     ) -> Vec<Result<AutoMatchOutcome, ApiError>> {
         use rayon::prelude::*;
         self.tick();
+        // Groups asking the same thing (same region, images, storage and
+        // settings) get the same choice: rank each distinct ask once.
+        let mut distinct: Vec<&AutoMatchRequest> = Vec::new();
+        let mut slot_of: HashMap<AskKey<'_>, usize, foldhash::fast::RandomState> =
+            HashMap::default();
+        let slots: Vec<usize> = requests
+            .iter()
+            .map(|request| {
+                *slot_of.entry(AskKey::of(request)).or_insert_with(|| {
+                    distinct.push(request);
+                    distinct.len() - 1
+                })
+            })
+            .collect();
         let this = &*self;
-        let choices: Vec<Result<Choice, ApiError>> = requests
+        let choices: Vec<Result<Choice, ApiError>> = distinct
             .par_iter()
             .map_init(Scratch::default, |scratch, request| {
                 request.validate()?;
@@ -763,14 +816,90 @@ impl Engine {
                 this.choose(&key, request, scratch)
             })
             .collect();
-        choices
+        slots
             .into_iter()
             .zip(requests)
-            .map(|(choice, request)| {
+            .map(|(slot, request)| {
+                let choice = match &choices[slot] {
+                    Ok(choice) => choice.clone(),
+                    Err(e) => return Err(e.clone()),
+                };
                 let key = (account.to_owned(), request.region_id.clone());
-                Ok(self.record_match(&key, request, choice?))
+                Ok(self.record_match(&key, request, choice))
             })
             .collect()
+    }
+
+    /// Auto-match without recording anything, for the default account.
+    pub fn evaluate(
+        &self,
+        request: &AutoMatchRequest,
+        k: usize,
+    ) -> Result<crate::automatch::Evaluation, ApiError> {
+        self.evaluate_as(DEFAULT_ACCOUNT, request, k)
+    }
+
+    /// Auto-match without recording anything: the first `k` candidates in
+    /// the ranking of section 7, each with F, P, the size distance and a
+    /// 0–100 [`score`](crate::automatch::score), so a scheduler can score
+    /// before it decides. The first candidate is what
+    /// [`Engine::auto_match_as`] then chooses. As of the last operation or
+    /// [`Engine::tick`] (call it first to apply what became due since);
+    /// nothing changes, not even the id generator.
+    ///
+    /// ```
+    /// use eci_imagecache::automatch::AutoMatchRequest;
+    /// use eci_imagecache::engine::{CreateRequest, Engine};
+    ///
+    /// let mut engine = Engine::builder().seed(1).instant(true).build();
+    /// engine.create(&CreateRequest::new("cn-hangzhou", "one").image("nginx:1")?)?;
+    /// engine.create(&CreateRequest::new("cn-hangzhou", "both").image("nginx:1")?.image("redis:7")?)?;
+    /// let group = AutoMatchRequest::new("cn-hangzhou").image("nginx:1")?.image("redis:7")?;
+    /// let evaluation = engine.evaluate(&group, 10)?;
+    /// let scores: Vec<(u32, u8)> =
+    ///     evaluation.candidates.iter().map(|c| (c.exact, c.score)).collect();
+    /// assert_eq!(scores, [(2, 100), (1, 50)]);
+    /// # Ok::<(), eci_imagecache::ApiError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::auto_match_as`].
+    pub fn evaluate_as(
+        &self,
+        account: &str,
+        request: &AutoMatchRequest,
+        k: usize,
+    ) -> Result<crate::automatch::Evaluation, ApiError> {
+        use crate::automatch::{Candidate, Evaluation, score};
+        request.validate()?;
+        let index = self
+            .regions
+            .get(&(account.to_owned(), request.region_id.clone()))
+            .map_or(&self.empty, |r| &r.index);
+        let images = index.distinct_images(&request.images);
+        let storage = request.temporary_storage_gib;
+        let candidate = |cache: &ImageCache, exact: u32, partial: u32| Candidate {
+            image_cache_id: cache.id.clone(),
+            exact,
+            partial,
+            size_distance_gib: storage.abs_diff(cache.size_gib),
+            creation_time: cache.creation_time,
+            score: score(exact, partial, images),
+        };
+        let candidates = match &request.image_cache_id {
+            Some(id) => {
+                let cache = explicit(index.get(id), id)?;
+                let (f, p) = index.match_counts(id, &request.images).expect("present");
+                vec![candidate(cache, f, p)]
+            }
+            None => index
+                .ranked_matches(request, k, &mut Scratch::default())
+                .into_iter()
+                .map(|b| candidate(b.cache, b.exact, b.partial))
+                .collect(),
+        };
+        Ok(Evaluation { images, candidates })
     }
 
     /// The cache auto-match picks (id, F, P), without changing anything.
@@ -780,56 +909,40 @@ impl Engine {
         request: &AutoMatchRequest,
         scratch: &mut Scratch,
     ) -> Result<Choice, ApiError> {
-        let index = self.regions.get(key).map(|r| &r.index);
-        let Some(id) = &request.image_cache_id else {
-            return Ok(index.and_then(|index| {
-                index
-                    .best_match(request, scratch)
-                    .map(|b| (b.cache.id.clone(), b.exact, b.partial))
-            }));
+        let index = self.regions.get(key).map_or(&self.empty, |r| &r.index);
+        let images = index.distinct_images(&request.images);
+        let chosen = match &request.image_cache_id {
+            None => index
+                .best_match(request, scratch)
+                .map(|b| (b.cache.id.clone(), b.exact, b.partial)),
+            Some(id) => {
+                explicit(index.get(id), id)?;
+                let (f, p) = index.match_counts(id, &request.images).expect("present");
+                Some((id.clone(), f, p))
+            }
         };
-        let Some((index, cache)) = index.and_then(|i| Some((i, i.get(id)?))) else {
-            return Err(ApiError::new(
-                ErrorCode::ImageCacheNotFound,
-                format!("The specified image cache {id} does not exist."),
-            ));
-        };
-        if cache.status != CacheStatus::Ready {
-            return Err(ApiError::new(
-                ErrorCode::ImageCacheNotComplete,
-                format!("The specified image cache {id} is not ready."),
-            ));
-        }
-        let (f, p) = index.match_counts(id, &request.images).expect("present");
-        Ok(Some((id.clone(), f, p)))
+        Ok(Choice { chosen, images })
     }
 
-    /// Records a hit on the chosen cache, or a miss (auto-creating a cache
-    /// when asked).
+    /// Records a hit on the chosen cache, or a miss; auto-creates a cache
+    /// for the group when asked and the match is not complete.
     fn record_match(
         &mut self,
         key: &RegionKey,
         request: &AutoMatchRequest,
-        chosen: Choice,
+        choice: Choice,
     ) -> AutoMatchOutcome {
         let now = self.clock.now();
         let container_group_id = match &request.container_group_id {
             Some(id) => id.clone(),
             None => self.ids.container_group_id(),
         };
-        let hit = chosen.and_then(|(id, exact, partial)| {
+        let hit = choice.chosen.and_then(|(id, exact, partial)| {
             let region = self.regions.get_mut(key)?;
-            let name = self.ids.event_name(&region.index.get(&id)?.name);
-            region.index.update(&id, |c| {
-                c.last_matched_time = Some(now);
-                c.record_event(
-                    EventKind::Normal,
-                    "SuccessfulHitImageCache",
-                    "Successfully hit image cache.",
-                    now,
-                    || name,
-                );
-            });
+            region.index.get(&id)?;
+            region
+                .index
+                .update(&id, |c| c.last_matched_time = Some(now));
             region.mark(&id);
             region.reschedule(&id);
             Some((id, exact, partial))
@@ -837,22 +950,38 @@ impl Engine {
         if hit.is_some() {
             self.touched(key);
         }
-        if let Some((image_cache_id, exact, partial)) = hit {
-            return AutoMatchOutcome::Hit {
-                image_cache_id,
-                exact,
-                partial,
-                container_group_id,
-            };
-        }
-        let auto_created = if request.auto_create && !request.images.is_empty() {
+        let complete = hit
+            .as_ref()
+            .is_some_and(|&(_, exact, _)| exact >= choice.images);
+        let auto_created = if request.auto_create && !request.images.is_empty() && !complete {
             self.auto_create(key, request, &container_group_id, now)
         } else {
             None
         };
-        AutoMatchOutcome::Miss {
-            container_group_id,
-            auto_created,
+        match hit {
+            Some((image_cache_id, exact, partial)) => {
+                let event = Event {
+                    kind: EventKind::Normal,
+                    reason: crate::automatch::HIT_EVENT_REASON.to_owned(),
+                    message: format!("Successfully hit image cache {image_cache_id}."),
+                    name: self.ids.event_name(&container_group_id),
+                    count: 1,
+                    first_timestamp: now,
+                    last_timestamp: now,
+                };
+                AutoMatchOutcome::Hit {
+                    image_cache_id,
+                    exact,
+                    partial,
+                    container_group_id,
+                    event,
+                    auto_created,
+                }
+            }
+            None => AutoMatchOutcome::Miss {
+                container_group_id,
+                auto_created,
+            },
         }
     }
 
@@ -950,26 +1079,75 @@ impl Engine {
     }
 
     fn region_mut(&mut self, key: &RegionKey) -> &mut Region {
-        let config = &self.config;
-        let token_key = &self.token_key;
-        let track = self.track;
-        self.regions.entry(key.clone()).or_insert_with(|| {
+        if !self.regions.contains_key(key) {
             let mut context = key.0.as_bytes().to_vec();
             context.push(0);
             context.extend_from_slice(key.1.as_bytes());
-            let mut region = Region::new(Index::new(
-                config.aliases.clone(),
-                token_key.derive(&context),
-            ));
-            region.track = track;
-            region
-        })
+            let mut region = Region::new(self.new_index(&context));
+            region.track = self.track;
+            self.regions.insert(key.clone(), region);
+        }
+        self.regions.get_mut(key).expect("just inserted")
+    }
+
+    /// An empty index with the engine's rules and page cap, and the token
+    /// key derived for `context`.
+    pub(crate) fn new_index(&self, context: &[u8]) -> Index {
+        let mut index = Index::new(self.config.aliases.clone(), self.token_key.derive(context));
+        index.set_page_cap(self.config.page_cap);
+        index
     }
 }
 
 impl Default for Engine {
     fn default() -> Self {
         Engine::new()
+    }
+}
+
+/// An explicitly named cache: it must exist and be `Ready`.
+fn explicit<'a>(cache: Option<&'a ImageCache>, id: &str) -> Result<&'a ImageCache, ApiError> {
+    let Some(cache) = cache else {
+        return Err(ApiError::new(
+            ErrorCode::ImageCacheNotFound,
+            format!("The specified image cache {id} does not exist."),
+        ));
+    };
+    if cache.status != CacheStatus::Ready {
+        return Err(ApiError::new(
+            ErrorCode::ImageCacheNotComplete,
+            format!("The specified image cache {id} is not ready."),
+        ));
+    }
+    Ok(cache)
+}
+
+/// What an auto-match asks, without the group's own id and whether to
+/// auto-create: groups that ask the same get the same choice. Images as a
+/// sorted set of their canonical text.
+#[derive(PartialEq, Eq, Hash)]
+struct AskKey<'a> {
+    region_id: &'a str,
+    images: Vec<&'a str>,
+    temporary_storage_gib: u32,
+    perfect_match: bool,
+    match_count_request: Option<u32>,
+    image_cache_id: Option<&'a str>,
+}
+
+impl<'a> AskKey<'a> {
+    fn of(request: &'a AutoMatchRequest) -> Self {
+        let mut images: Vec<&str> = request.images.iter().map(|r| r.as_str()).collect();
+        images.sort_unstable();
+        images.dedup();
+        AskKey {
+            region_id: &request.region_id,
+            images,
+            temporary_storage_gib: request.temporary_storage_gib,
+            perfect_match: request.perfect_match,
+            match_count_request: request.match_count_request,
+            image_cache_id: request.image_cache_id.as_deref(),
+        }
     }
 }
 
@@ -1339,6 +1517,13 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
                     if cache.status != CacheStatus::Failed {
                         cache.status = CacheStatus::Failed;
                         cache.flash_snapshot_id = None;
+                        // Removed a day after failing: that is its expiry
+                        // ("created-failed image caches expire after 24
+                        // hours"), unless its retention ends sooner.
+                        let removal =
+                            clock::timestamp(at.as_second().saturating_add(FAILED_RETENTION_SECS));
+                        cache.expire_time =
+                            Some(cache.expire_time.map_or(removal, |e| e.min(removal)));
                         event(ids, cache, EventKind::Warning, "Failed", &reason);
                     }
                 }

@@ -249,10 +249,7 @@ impl EngineBuilder {
         let mut engine = self.build();
         engine.ids = IdGenerator::from_state(state.ids.0, state.ids.1);
         engine.token_key = TokenKey::from_secret(state.token_key);
-        engine.empty = crate::index::Index::new(
-            engine.config.aliases.clone(),
-            engine.token_key.derive(b"\0none"),
-        );
+        engine.empty = engine.new_index(b"\0none");
         let mut seen_ids = HashSet::new();
         for r in state.regions {
             let key = (r.account, r.region_id);

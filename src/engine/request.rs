@@ -40,15 +40,16 @@ pub const MAX_CLIENT_TOKEN: usize = 64;
 ///     .size_gib(40)
 ///     .client_token("c-1");
 /// assert!(request.validate().is_ok());
-/// assert!(CreateRequest::new("cn-hangzhou", "Web").image("nginx")?.validate().is_err());
+/// assert!(CreateRequest::new("cn-hangzhou", "Web").image("nginx")?.validate().is_ok());
+/// assert!(CreateRequest::new("cn-hangzhou", "web").image("nginx")?.tag("acs:x", "1").validate().is_err());
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRequest {
     /// `RegionId` (required).
     pub region_id: String,
-    /// `ImageCacheName` (required): 2–128 of `a-z 0-9 -`, starting with a
-    /// letter or digit, not ending with `-`. Need not be unique.
+    /// `ImageCacheName` (required): 1–128 characters without control
+    /// characters. Need not be unique.
     pub image_cache_name: String,
     /// `Image.N` (1–20), kept as written.
     pub images: Vec<CachedImage>,
@@ -321,31 +322,18 @@ fn required(name: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-/// 2–128 characters of `a-z 0-9 -`, starting with a letter or digit, not
-/// ending with `-`.
+/// 1–128 characters without control characters. No rule beyond that is
+/// documented for image caches (the lower-case-and-`-` rule is the
+/// container groups'), so `my_cache` and `Web` are names.
 fn validate_name(name: &str) -> Result<(), ApiError> {
-    let bad = |reason: &str| Err(ApiError::invalid("ImageCacheName", reason));
-    let len = name.chars().count();
-    if !(2..=128).contains(&len) {
-        return bad("must be 2 to 128 characters long");
+    if name.is_empty() {
+        return Err(ApiError::missing("ImageCacheName"));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(ApiError::invalid(
-            "ImageCacheName",
-            format_args!("may hold only lower-case letters, digits and '-', not {c:?}"),
-        ));
-    }
-    if name.starts_with('-') {
-        return bad("must start with a letter or a digit");
-    }
-    if name.ends_with('-') {
-        return bad("must not end with '-'");
-    }
-    Ok(())
+    check_text("ImageCacheName", name, MAX_NAME)
 }
+
+/// `ImageCacheName` at most this many characters.
+pub const MAX_NAME: usize = 128;
 
 fn validate_images(images: &[CachedImage]) -> Result<(), ApiError> {
     if images.len() > MAX_IMAGES {
@@ -367,6 +355,9 @@ fn validate_size(size: Option<u32>) -> Result<(), ApiError> {
     }
 }
 
+/// At most 20 tags with distinct keys; a key is 1–128 characters, a value
+/// at most 128, neither starting with `aliyun` or `acs:` nor holding
+/// `http://` or `https://` (Alibaba Cloud's tag rules).
 fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
     if tags.len() > MAX_TAGS {
         return Err(ApiError::invalid(
@@ -375,11 +366,37 @@ fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
         ));
     }
     for (i, tag) in tags.iter().enumerate() {
+        let n = i + 1;
         if tag.key.is_empty() {
-            return Err(ApiError::missing(&format!("Tag.{}.Key", i + 1)));
+            return Err(ApiError::missing(&format!("Tag.{n}.Key")));
         }
-        check_text(&format!("Tag.{}.Key", i + 1), &tag.key, MAX_TAG_TEXT)?;
-        check_text(&format!("Tag.{}.Value", i + 1), &tag.value, MAX_TAG_TEXT)?;
+        check_tag_text(&format!("Tag.{n}.Key"), &tag.key)?;
+        check_tag_text(&format!("Tag.{n}.Value"), &tag.value)?;
+        if tags[..i].iter().any(|t| t.key == tag.key) {
+            return Err(ApiError::invalid(
+                &format!("Tag.{n}.Key"),
+                format_args!("the key {:?} is given twice", tag.key),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A tag key or value: at most 128 characters, no control characters, not
+/// starting with `aliyun` or `acs:`, no `http://` or `https://`.
+fn check_tag_text(name: &str, text: &str) -> Result<(), ApiError> {
+    check_text(name, text, MAX_TAG_TEXT)?;
+    if text.starts_with("aliyun") || text.starts_with("acs:") {
+        return Err(ApiError::invalid(
+            name,
+            "must not start with \"aliyun\" or \"acs:\"",
+        ));
+    }
+    if text.contains("http://") || text.contains("https://") {
+        return Err(ApiError::invalid(
+            name,
+            "must not contain \"http://\" or \"https://\"",
+        ));
     }
     Ok(())
 }
@@ -503,17 +520,27 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             format_args!("at most {MAX_CREDENTIALS} credentials"),
         ));
     }
+    // Server, UserName and Password are each optional (the Terraform
+    // provider and ROS mark them so); a server is an address without its
+    // scheme (the API page: "without http:// or https://").
     for (i, c) in s.image_registry_credentials.iter().enumerate() {
-        let n = i + 1;
-        required(&format!("ImageRegistryCredential.{n}.Server"), &c.server)?;
-        required(
-            &format!("ImageRegistryCredential.{n}.UserName"),
-            &c.user_name,
-        )?;
-        required(
-            &format!("ImageRegistryCredential.{n}.Password"),
-            &c.password,
-        )?;
+        let server = c.server.to_ascii_lowercase();
+        if server.starts_with("http://") || server.starts_with("https://") {
+            return Err(ApiError::invalid(
+                &format!("ImageRegistryCredential.{}.Server", i + 1),
+                "is a registry address without http:// or https://",
+            ));
+        }
+    }
+    // "When you set the AcrRegistryInfo parameters, you must also set the
+    // AcrRegistryInfo.N.InstanceId parameter" (the CreateImageCache page).
+    for (i, info) in s.acr_registry_info.iter().enumerate() {
+        if info.instance_id.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::missing(&format!(
+                "AcrRegistryInfo.{}.InstanceId",
+                i + 1
+            )));
+        }
     }
     if let Some(v) = &s.v_switch_id {
         let ids: Vec<&str> = v.split(',').map(str::trim).collect();

@@ -62,7 +62,7 @@ use smallvec::SmallVec;
 
 use crate::automatch::{AutoMatchRequest, BestMatch};
 use crate::cursor::{self, Position, TokenKey};
-use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey};
+use crate::describe::{DEFAULT_PAGE_SIZE, DescribePage, DescribeRequest, Prepared, SortKey};
 use crate::error::ApiError;
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
@@ -96,6 +96,8 @@ type Ids = SmallVec<[u32; 4]>;
 pub struct Index {
     rules: RegistryAliases,
     token_key: TokenKey,
+    /// The most caches a page holds (section 4.3).
+    page_cap: u32,
     slots: Vec<Option<Entry>>,
     /// Per slot, dense: `CreationTime` in seconds and the id, the result
     /// order's keys, so ordering slots never touches their entries.
@@ -302,6 +304,7 @@ impl Index {
         Index {
             rules,
             token_key,
+            page_cap: DEFAULT_PAGE_SIZE,
             slots: Vec::new(),
             creation: Vec::new(),
             fit: Vec::new(),
@@ -719,10 +722,43 @@ impl Index {
             .into_iter()
             .filter_map(|slot| self.slots[slot as usize].take().map(|e| *e.cache))
             .collect();
+        let page_cap = self.page_cap;
         *self = Index::new(rules, self.token_key.clone());
+        self.page_cap = page_cap;
         for cache in caches {
             self.insert(cache);
         }
+    }
+
+    /// Sets the most caches a page holds, [`DEFAULT_PAGE_SIZE`] (20, the
+    /// cloud's) unless changed; `u32::MAX` lifts it. A page holds
+    /// `min(Limit, cap)` caches, 20 when `Limit` is absent.
+    ///
+    /// ```
+    /// use eci_imagecache::describe::DescribeRequest;
+    /// use eci_imagecache::index::Index;
+    /// use eci_imagecache::record::ImageCache;
+    /// # use eci_imagecache::reference::RegistryAliases;
+    /// # use eci_imagecache::cursor::TokenKey;
+    ///
+    /// let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+    /// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// for i in 0..30 {
+    ///     index.insert(ImageCache::new(format!("imc-{i:02}"), "c", "cn-hangzhou", t));
+    /// }
+    /// let request = DescribeRequest::new("cn-hangzhou").limit(100);
+    /// assert_eq!(index.describe(&request)?.image_caches.len(), 20);
+    /// index.set_page_cap(u32::MAX);
+    /// assert_eq!(index.describe(&request)?.image_caches.len(), 30);
+    /// # Ok::<(), eci_imagecache::ApiError>(())
+    /// ```
+    pub fn set_page_cap(&mut self, cap: u32) {
+        self.page_cap = cap.max(1);
+    }
+
+    /// The most caches a page holds.
+    pub fn page_cap(&self) -> u32 {
+        self.page_cap
     }
 
     /// Answers `DescribeImageCaches` with fresh scratch space.
@@ -750,7 +786,7 @@ impl Index {
             None => None,
         };
         let after = after.as_ref();
-        let limit = request.limit.map_or(usize::MAX, |l| l as usize);
+        let limit = request.page_size(self.page_cap);
 
         let Some(resolved) = self.resolve(request, scratch) else {
             return Ok(empty_page());
@@ -783,14 +819,30 @@ impl Index {
         request: &AutoMatchRequest,
         scratch: &mut Scratch,
     ) -> Option<BestMatch<'a>> {
+        self.ranked_matches(request, 1, scratch).pop()
+    }
+
+    /// Auto-match without choosing: the first `k` candidates in the ranking
+    /// of section 7, best first (the first is [`Index::best_match`]).
+    ///
+    /// Costs one counting pass over the images' posting lists, then
+    /// `O(c)` for `k = 1` and `O(c + k log k)` otherwise, for `c`
+    /// candidates.
+    pub fn ranked_matches<'a>(
+        &'a self,
+        request: &AutoMatchRequest,
+        k: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<BestMatch<'a>> {
         scratch.prepared.prepare_match(
             &request.images,
             request.perfect_match,
             request.match_count_request,
             &self.rules,
         );
-        if scratch.prepared.match_count() == 0 {
-            return None;
+        let images = scratch.prepared.match_count() as u32;
+        if images == 0 || k == 0 {
+            return Vec::new();
         }
         scratch.candidates.clear();
         scratch.tag_filters.clear();
@@ -801,32 +853,48 @@ impl Index {
             self.counted_candidates(&none, false, scratch);
         }
         let storage = request.temporary_storage_gib;
-        // The best by the ranking of section 7, on the dense per-slot
-        // arrays: (F, P) group, closeness of size, newest, smallest id.
-        let mut best: Option<(u32, u32, u32)> = None; // (group, distance, slot)
-        for c in &scratch.candidates {
+        // The ranking of section 7 on the dense per-slot arrays: (F, P)
+        // group, closeness of size, newest, smallest id.
+        let order = self.order();
+        let before = |a: &(u32, u32, u32), b: &(u32, u32, u32)| {
+            b.0.cmp(&a.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| order.cmp(a.2, b.2))
+        };
+        let fitting = scratch.candidates.iter().filter_map(|c| {
             let fit = self.fit[c.slot as usize];
             let size = fit & !READY;
-            if fit & READY == 0 || size > storage {
-                continue;
+            (fit & READY != 0 && size <= storage).then(|| (c.group, storage - size, c.slot))
+        });
+        let mut ranked: Vec<(u32, u32, u32)> = if k == 1 {
+            fitting.min_by(|a, b| before(a, b)).into_iter().collect()
+        } else {
+            let mut all: Vec<(u32, u32, u32)> = fitting.collect();
+            if all.len() > k {
+                all.select_nth_unstable_by(k - 1, |a, b| before(a, b));
+                all.truncate(k);
             }
-            let distance = storage - size;
-            let better = best.is_none_or(|(group, d, slot)| {
-                c.group
-                    .cmp(&group)
-                    .then(d.cmp(&distance))
-                    .then_with(|| self.order().cmp(slot, c.slot))
-                    == Ordering::Greater
-            });
-            if better {
-                best = Some((c.group, distance, c.slot));
-            }
-        }
-        best.map(|(group, _, slot)| BestMatch {
-            cache: self.cache(slot),
-            exact: group >> 16,
-            partial: group & 0xffff,
-        })
+            all.sort_unstable_by(|a, b| before(a, b));
+            all
+        };
+        ranked
+            .drain(..)
+            .map(|(group, _, slot)| BestMatch {
+                cache: self.cache(slot),
+                exact: group >> 16,
+                partial: group & 0xffff,
+                images,
+            })
+            .collect()
+    }
+
+    /// How many distinct query images these are under the index's alias
+    /// rules (duplicates and endpoint variants of one image count once):
+    /// the `F` of a complete match.
+    pub fn distinct_images(&self, images: &[crate::reference::Reference]) -> u32 {
+        let mut prepared = Prepared::default();
+        prepared.prepare_match(images, false, None, &self.rules);
+        prepared.match_count() as u32
     }
 
     /// F and P of one cache for these query images (duplicates count

@@ -1,9 +1,12 @@
 //! Flat RPC parameters (`Image.2`, `Tag.1.Key`, `AcrRegistryInfo.1.Domain.2`)
-//! taken apart field by field; whatever no field claims is an error.
+//! taken apart field by field; whatever no field claims is unknown to the
+//! action (ignored and noted, or rejected: [`UnknownParams`]).
 
 use std::collections::BTreeMap;
 
 use crate::error::ApiError;
+
+use super::rpc::UnknownParams;
 
 /// Parameters every RPC request may carry that no action reads: those of the
 /// classic signature form. `Owner*` and `ResourceOwner*` account fields,
@@ -20,6 +23,7 @@ const IGNORED: &[&str] = &[
     "Signature",
     "AccessKeyId",
     "SecurityToken",
+    "BearerToken",
     "RequestId",
 ];
 
@@ -33,6 +37,8 @@ pub(crate) type Objects = Vec<(u32, BTreeMap<String, String>)>;
 /// The parameters of one call, by name.
 pub(crate) struct Flat {
     params: BTreeMap<String, String>,
+    /// Fields of `Prefix.N.Field` objects no decoder claimed.
+    unclaimed: Vec<String>,
 }
 
 impl Flat {
@@ -53,7 +59,10 @@ impl Flat {
                 return Err(ApiError::invalid(name, "given more than once"));
             }
         }
-        Ok(Flat { params: map })
+        Ok(Flat {
+            params: map,
+            unclaimed: Vec::new(),
+        })
     }
 
     /// A string; empty counts as absent.
@@ -156,15 +165,21 @@ impl Flat {
         Ok(Some(objects.into_iter().collect()))
     }
 
-    /// Fails on the first parameter nothing claimed.
-    pub fn finish(self, action: &str) -> Result<(), ApiError> {
-        match self.params.into_keys().next() {
-            None => Ok(()),
-            Some(name) => Err(ApiError::invalid(
-                &name,
-                format_args!("unknown parameter for {action}"),
-            )),
+    /// Notes the fields of object `Prefix.N` that no decoder claimed.
+    pub fn unclaimed(&mut self, prefix: &str, n: u32, fields: BTreeMap<String, String>) {
+        self.unclaimed
+            .extend(fields.into_keys().map(|f| format!("{prefix}.{n}.{f}")));
+    }
+
+    /// Hands every parameter nothing claimed to `unknown`, in name order:
+    /// noted, or the first rejected.
+    pub fn finish(self, action: &str, unknown: &mut UnknownParams) -> Result<(), ApiError> {
+        let mut names: Vec<String> = self.params.into_keys().chain(self.unclaimed).collect();
+        names.sort();
+        for name in names {
+            unknown.note(name, action)?;
         }
+        Ok(())
     }
 }
 

@@ -109,6 +109,20 @@ pub struct EventJson {
     pub last_timestamp: String,
 }
 
+impl From<&crate::record::Event> for EventJson {
+    fn from(e: &crate::record::Event) -> EventJson {
+        EventJson {
+            kind: e.kind.as_str().to_owned(),
+            reason: e.reason.clone(),
+            message: e.message.clone(),
+            name: e.name.clone(),
+            count: e.count,
+            first_timestamp: format_time(e.first_timestamp),
+            last_timestamp: format_time(e.last_timestamp),
+        }
+    }
+}
+
 /// An error body: `{"RequestId", "Code", "Message"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -161,19 +175,7 @@ impl From<&ImageCache> for ImageCacheJson {
                     value: t.value.clone(),
                 })
                 .collect(),
-            events: c
-                .events
-                .iter()
-                .map(|e| EventJson {
-                    kind: e.kind.as_str().to_owned(),
-                    reason: e.reason.clone(),
-                    message: e.message.clone(),
-                    name: e.name.clone(),
-                    count: e.count,
-                    first_timestamp: format_time(e.first_timestamp),
-                    last_timestamp: format_time(e.last_timestamp),
-                })
-                .collect(),
+            events: c.events.iter().map(EventJson::from).collect(),
         }
     }
 }

@@ -29,14 +29,90 @@ use crate::record::{
 };
 use crate::reference::Reference;
 
-use super::flat::ignored;
+/// What a decoder does with parameters the action does not know: ignore
+/// them and note their names (the default, as the cloud's API gateway
+/// ignores them: the official Go SDK sends `VkClientVersion`, bearer-token
+/// credentials add `BearerToken`), or reject the first with
+/// `InvalidParameter` (strict, for catching typos). Known parameters with a
+/// bad value, and malformed list indices, are errors either way.
+///
+/// ```
+/// use eci_imagecache::wire::rpc::{decode_delete_with, UnknownParams};
+///
+/// let params = [
+///     ("RegionId", "cn-hangzhou"),
+///     ("ImageCacheId", "imc-0123456789abcdefghij"),
+///     ("VkClientVersion", "1.0"),
+/// ];
+/// let mut unknown = UnknownParams::ignore();
+/// decode_delete_with(params, &mut unknown)?;
+/// assert_eq!(unknown.names(), ["VkClientVersion"]);
+///
+/// let e = decode_delete_with(params, &mut UnknownParams::reject()).unwrap_err();
+/// assert_eq!(e.code().as_str(), "InvalidParameter");
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnknownParams {
+    strict: bool,
+    names: Vec<String>,
+}
+
+impl UnknownParams {
+    /// Ignore unknown parameters, noting their names.
+    pub fn ignore() -> Self {
+        UnknownParams::default()
+    }
+
+    /// Reject the first unknown parameter.
+    pub fn reject() -> Self {
+        UnknownParams {
+            strict: true,
+            names: Vec::new(),
+        }
+    }
+
+    /// Ignores or rejects, as `strict` says.
+    pub fn strict(strict: bool) -> Self {
+        UnknownParams {
+            strict,
+            names: Vec::new(),
+        }
+    }
+
+    /// The names ignored so far, in the order met (sorted within a call).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Takes the names ignored so far.
+    pub fn take_names(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.names)
+    }
+
+    pub(crate) fn note(&mut self, name: String, action: &str) -> Result<(), ApiError> {
+        if self.strict {
+            return Err(ApiError::invalid(
+                &name,
+                format_args!("unknown parameter for {action}"),
+            ));
+        }
+        self.names.push(name);
+        Ok(())
+    }
+}
 
 /// Decodes `DescribeImageCaches` from flat parameters (`MatchImage.3`,
-/// `Tag.2.Key`, …). Indices are 1-based and may be sparse: lists are ordered
-/// by index. Booleans are `true`/`false` in any letter case. Empty values of
-/// string filters count as absent. Unknown parameters, other than the
-/// common ones and `Owner*`, are rejected with `InvalidParameter` naming
-/// them, as is a parameter given twice.
+/// `Tag.2.Key`, …), ignoring parameters it does not know. Indices are
+/// 1-based and may be sparse: lists are ordered by index. Booleans are
+/// `true`/`false` in any letter case. Empty values count as absent. A
+/// parameter given twice is rejected.
+///
+/// # Errors
+///
+/// `MissingParameter` without `RegionId` (or a `Tag.N` without its key);
+/// `InvalidParameter` for a bad value, a malformed index or a name given
+/// twice; and whatever [`DescribeRequest::validate`] finds.
 pub fn decode_describe<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<DescribeRequest, ApiError>
@@ -44,87 +120,64 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut request = DescribeRequest::default();
-    let mut region = None;
-    let mut match_images: BTreeMap<u32, Reference> = BTreeMap::new();
-    let mut tags: BTreeMap<u32, (Option<String>, Option<String>)> = BTreeMap::new();
-    let mut seen: foldhash::HashSet<String> = foldhash::HashSet::default();
+    decode_describe_with(params, &mut UnknownParams::ignore())
+}
 
-    for (name, value) in params {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        if !seen.insert(name.to_owned()) {
-            return Err(ApiError::invalid(name, "given more than once"));
+/// [`decode_describe`], with unknown parameters ignored or rejected as
+/// `unknown` says.
+pub fn decode_describe_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
+) -> Result<DescribeRequest, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut p = Flat::new(params)?;
+    let region = p.text("RegionId");
+    let mut request = DescribeRequest {
+        image_cache_id: p.text("ImageCacheId"),
+        image_cache_name: p.text("ImageCacheName"),
+        snapshot_id: p.text("SnapshotId"),
+        resource_group_id: p.text("ResourceGroupId"),
+        image: match p.text("Image") {
+            Some(value) => Some(reference("Image", &value)?),
+            None => None,
+        },
+        image_full_match: p.boolean("ImageFullMatch")?.unwrap_or(false),
+        image_match_count_request: positive(&mut p, "ImageMatchCountRequest")?,
+        limit: positive(&mut p, "Limit")?,
+        next_token: p.text("NextToken"),
+        ..DescribeRequest::default()
+    };
+    if let Some(list) = p.list("MatchImage")? {
+        if list.len() > MAX_MATCH_IMAGES {
+            return Err(ApiError::invalid(
+                "MatchImage",
+                format_args!("at most {MAX_MATCH_IMAGES} images"),
+            ));
         }
-        let text = || (!value.is_empty()).then(|| value.to_owned());
-        match name {
-            "RegionId" => region = text(),
-            "ImageCacheId" => request.image_cache_id = text(),
-            "ImageCacheName" => request.image_cache_name = text(),
-            "SnapshotId" => request.snapshot_id = text(),
-            "ResourceGroupId" => request.resource_group_id = text(),
-            "Image" => {
-                if !value.is_empty() {
-                    request.image = Some(reference(name, value)?);
-                }
-            }
-            "ImageFullMatch" => request.image_full_match = boolean(name, value)?,
-            "ImageMatchCountRequest" => {
-                request.image_match_count_request = Some(positive(name, value)?)
-            }
-            "Limit" => request.limit = Some(positive(name, value)?),
-            "NextToken" => request.next_token = text(),
-            _ if ignored(name) => {}
-            _ => {
-                if let Some(rest) = name.strip_prefix("MatchImage.") {
-                    let n = super::flat::index(name, rest)?;
-                    if match_images.len() == MAX_MATCH_IMAGES {
-                        return Err(ApiError::invalid(
-                            "MatchImage",
-                            format_args!("at most {MAX_MATCH_IMAGES} images"),
-                        ));
-                    }
-                    match_images.insert(n, reference(name, value)?);
-                } else if let Some(rest) = name.strip_prefix("Tag.") {
-                    let (n, field) = rest.split_once('.').ok_or_else(|| {
-                        ApiError::invalid(name, "expected Tag.N.Key or Tag.N.Value")
-                    })?;
-                    let n = super::flat::index(name, n)?;
-                    if !tags.contains_key(&n) && tags.len() == MAX_TAGS {
-                        return Err(ApiError::invalid(
-                            "Tag",
-                            format_args!("at most {MAX_TAGS} tags"),
-                        ));
-                    }
-                    let slot = tags.entry(n).or_default();
-                    match field {
-                        "Key" => slot.0 = Some(value.to_owned()),
-                        "Value" => slot.1 = Some(value.to_owned()),
-                        _ => {
-                            return Err(ApiError::invalid(
-                                name,
-                                "expected Tag.N.Key or Tag.N.Value",
-                            ));
-                        }
-                    }
-                } else {
-                    return Err(ApiError::invalid(
-                        name,
-                        "unknown parameter for DescribeImageCaches",
-                    ));
-                }
-            }
+        for (name, value) in list {
+            request.match_images.push(reference(&name, &value)?);
         }
     }
-
+    if let Some(objects) = p.objects("Tag")? {
+        if objects.len() > MAX_TAGS {
+            return Err(ApiError::invalid(
+                "Tag",
+                format_args!("at most {MAX_TAGS} tags"),
+            ));
+        }
+        for (n, mut fields) in objects {
+            let key = fields.remove("Key").filter(|k| !k.is_empty());
+            let value = fields.remove("Value");
+            p.unclaimed("Tag", n, fields);
+            let key = key.ok_or_else(|| ApiError::missing(&format!("Tag.{n}.Key")))?;
+            request.tags.push(TagFilter { key, value });
+        }
+    }
+    p.finish("DescribeImageCaches", unknown)?;
     request.region_id = region.ok_or_else(|| ApiError::missing("RegionId"))?;
-    request.match_images = match_images.into_values().collect();
-    request.tags = tags
-        .into_iter()
-        .map(|(n, (key, value))| match key {
-            Some(key) if !key.is_empty() => Ok(TagFilter { key, value }),
-            _ => Err(ApiError::missing(&format!("Tag.{n}.Key"))),
-        })
-        .collect::<Result<_, _>>()?;
     request.validate()?;
     Ok(request)
 }
@@ -133,29 +186,11 @@ fn reference(name: &str, value: &str) -> Result<Reference, ApiError> {
     Reference::parse(value).map_err(|e| ApiError::invalid(name, e))
 }
 
-/// `true` / `false` in any letter case (the Python SDK sends `True`).
-fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
-    if value.eq_ignore_ascii_case("true") {
-        Ok(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Ok(false)
-    } else {
-        Err(ApiError::invalid(
-            name,
-            format_args!("expected true or false, got {value:?}"),
-        ))
-    }
-}
-
 /// A decimal integer of at least 1.
-fn positive(name: &str, value: &str) -> Result<u32, ApiError> {
-    match value.parse::<u32>() {
-        Ok(0) => Err(ApiError::invalid(name, "must be at least 1")),
-        Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(ApiError::invalid(
-            name,
-            format_args!("expected an integer, got {value:?}"),
-        )),
+fn positive(p: &mut Flat, name: &str) -> Result<Option<u32>, ApiError> {
+    match p.integer(name)? {
+        Some(0) => Err(ApiError::invalid(name, "must be at least 1")),
+        n => Ok(n),
     }
 }
 
@@ -174,6 +209,7 @@ fn positive(name: &str, value: &str) -> Result<u32, ApiError> {
 ///     ("Tag.1.Key", "env"),
 ///     ("Tag.1.Value", "prod"),
 ///     ("Flash", "True"),
+///     ("AcrRegistryInfo.1.InstanceId", "cri-1"),
 ///     ("AcrRegistryInfo.1Domain.1", "team-registry.cn-hangzhou.cr.aliyuncs.com"),
 /// ])?;
 /// assert_eq!(request.images[0].written(), "nginx:1.25");
@@ -183,6 +219,19 @@ fn positive(name: &str, value: &str) -> Result<u32, ApiError> {
 /// ```
 pub fn decode_create<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
+) -> Result<crate::engine::CreateRequest, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    decode_create_with(params, &mut UnknownParams::ignore())
+}
+
+/// [`decode_create`], with unknown parameters ignored or rejected as `unknown`
+/// says.
+pub fn decode_create_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
 ) -> Result<crate::engine::CreateRequest, ApiError>
 where
     K: AsRef<str>,
@@ -215,9 +264,10 @@ where
     s.flash = p.boolean("Flash")?;
     s.flash_copy_count = p.integer("FlashCopyCount")?;
     s.standard_copy_count = p.integer("StandardCopyCount")?;
-    // The legacy SDK's Create also sends `OsType`; the API ignores it.
+    // The legacy SDK's Create also sends `OsType`; the API ignores it
+    // (not even noted: an official SDK sends it).
     p.raw("OsType");
-    p.finish("CreateImageCache")?;
+    p.finish("CreateImageCache", unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -239,6 +289,19 @@ where
 /// ```
 pub fn decode_update<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
+) -> Result<crate::engine::UpdateRequest, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    decode_update_with(params, &mut UnknownParams::ignore())
+}
+
+/// [`decode_update`], with unknown parameters ignored or rejected as `unknown`
+/// says.
+pub fn decode_update_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
 ) -> Result<crate::engine::UpdateRequest, ApiError>
 where
     K: AsRef<str>,
@@ -266,7 +329,7 @@ where
         flash_copy_count: p.integer("FlashCopyCount")?,
         standard_copy_count: p.integer("StandardCopyCount")?,
     };
-    p.finish("UpdateImageCache")?;
+    p.finish("UpdateImageCache", unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -286,13 +349,26 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    decode_delete_with(params, &mut UnknownParams::ignore())
+}
+
+/// [`decode_delete`], with unknown parameters ignored or rejected as `unknown`
+/// says.
+pub fn decode_delete_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
+) -> Result<crate::engine::DeleteRequest, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     let mut p = Flat::new(params)?;
     let r = crate::engine::DeleteRequest {
         region_id: p.text("RegionId").unwrap_or_default(),
         image_cache_id: p.text("ImageCacheId").unwrap_or_default(),
         client_token: p.text("ClientToken"),
     };
-    p.finish("DeleteImageCache")?;
+    p.finish("DeleteImageCache", unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -320,6 +396,19 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    decode_auto_match_with(params, &mut UnknownParams::ignore())
+}
+
+/// [`decode_auto_match`], with unknown parameters ignored or rejected as `unknown`
+/// says.
+pub fn decode_auto_match_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
+) -> Result<crate::automatch::AutoMatchRequest, ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     let mut p = Flat::new(params)?;
     let mut r = crate::automatch::AutoMatchRequest::new(p.text("RegionId").unwrap_or_default());
     for (name, value) in p.list("Image")?.unwrap_or_default() {
@@ -333,7 +422,7 @@ where
     r.image_cache_id = p.text("ImageCacheId");
     r.container_group_id = p.text("ContainerGroupId");
     r.auto_create = p.boolean("AutoCreate")?.unwrap_or(false);
-    p.finish("AutoMatch")?;
+    p.finish("AutoMatch", unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -381,7 +470,7 @@ fn tags(p: &mut Flat) -> Result<Option<Vec<Tag>>, ApiError> {
         .map(|(n, mut fields)| {
             let key = fields.remove("Key").filter(|k| !k.is_empty());
             let value = fields.remove("Value").unwrap_or_default();
-            unknown_field("Tag", n, &fields)?;
+            p.unclaimed("Tag", n, fields);
             let key = key.ok_or_else(|| ApiError::missing(&format!("Tag.{n}.Key")))?;
             Ok(Tag { key, value })
         })
@@ -402,7 +491,7 @@ fn credentials(p: &mut Flat) -> Result<Option<Vec<RegistryCredential>>, ApiError
                 user_name: take("UserName"),
                 password: take("Password"),
             };
-            unknown_field("ImageRegistryCredential", n, &fields)?;
+            p.unclaimed("ImageRegistryCredential", n, fields);
             Ok(credential)
         })
         .collect::<Result<Vec<_>, _>>()
@@ -437,10 +526,9 @@ fn acr_registry_info(p: &mut Flat) -> Result<Option<Vec<AcrRegistryInfo>>, ApiEr
                             }
                         }
                         None => {
-                            return Err(ApiError::invalid(
-                                &format!("AcrRegistryInfo.{n}.{field}"),
-                                "unknown field",
-                            ));
+                            let mut rest = BTreeMap::new();
+                            rest.insert(field, value.unwrap_or_default());
+                            p.unclaimed("AcrRegistryInfo", n, rest);
                         }
                     },
                 }
@@ -458,14 +546,4 @@ fn acr_registry_info(p: &mut Flat) -> Result<Option<Vec<AcrRegistryInfo>>, ApiEr
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
-}
-
-fn unknown_field(prefix: &str, n: u32, rest: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    match rest.keys().next() {
-        None => Ok(()),
-        Some(field) => Err(ApiError::invalid(
-            &format!("{prefix}.{n}.{field}"),
-            "unknown field",
-        )),
-    }
 }

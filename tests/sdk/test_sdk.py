@@ -38,15 +38,16 @@ def free_port():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, *extra, quota="4"):
         self.port = free_port()
         self.dir = tempfile.mkdtemp()
+        self.log = open(os.path.join(self.dir, "log"), "w+")
         self.proc = subprocess.Popen(
             [os.environ["ECI_BIN"], "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--seed", "1", "--now", "2024-05-01T08:00:00Z", "--quota", "4",
+             "--seed", "1", "--now", "2024-05-01T08:00:00Z", "--quota", quota,
              "--access-key", f"{AK}:{SECRET}", "--control-token", CONTROL_TOKEN,
-             "--state", os.path.join(self.dir, "state")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--state", os.path.join(self.dir, "state"), *extra],
+            stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         while True:
             try:
@@ -83,9 +84,10 @@ def tearDownModule():
     SERVER.stop()
 
 
-def client(signature_algorithm=None, secret=SECRET):
+def client(signature_algorithm=None, secret=SECRET, server=None):
+    server = server or SERVER
     config = open_api_models.Config(access_key_id=AK, access_key_secret=secret,
-                                    endpoint=f"127.0.0.1:{SERVER.port}", protocol="http",
+                                    endpoint=f"127.0.0.1:{server.port}", protocol="http",
                                     region_id=REGION)
     if signature_algorithm:
         config.signature_algorithm = signature_algorithm
@@ -230,9 +232,91 @@ class Scenario:
         self.assertEqual(self.c.delete_image_cache(delete).status_code, 200)
         self.error(lambda: self.c.delete_image_cache(m.DeleteImageCacheRequest(region_id=REGION, image_cache_id=api.image_cache_id)), "InvalidImageCacheId.NotFound", 404)
         # Errors as SDK exceptions.
-        self.error(lambda: self.c.create_image_cache(m.CreateImageCacheRequest(region_id=REGION, image_cache_name="Bad_Name", image=["x"])), "InvalidParameter", 400)
+        self.error(lambda: self.c.create_image_cache(m.CreateImageCacheRequest(region_id=REGION, image_cache_name="bad-tag", image=["x"], tag=[m.CreateImageCacheRequestTag(key="acs:team", value="a")])), "InvalidParameter", 400)
+        self.error(lambda: self.c.create_image_cache(m.CreateImageCacheRequest(region_id=REGION, image_cache_name="bad-server", image=["x"], image_registry_credential=[m.CreateImageCacheRequestImageRegistryCredential(server="https://registry.example.com")])), "InvalidParameter", 400)
         self.error(lambda: self.c.create_image_cache(m.CreateImageCacheRequest(region_id=REGION, image_cache_name="noimage")), "MissingParameter", 400)
         self.error(lambda: self.c.describe_image_caches(m.DescribeImageCachesRequest(limit=1)), "MissingParameter", 400)
+
+
+def call_with_extra(c, action, query):
+    """An RPC call through the SDK's generic `call_api`, signed, with
+    parameters the generated request models do not have."""
+    from alibabacloud_tea_util import models as util_models
+    params = open_api_models.Params(action=action, version="2018-08-08", protocol="HTTP",
+                                    pathname="/", method="POST", auth_type="AK", style="RPC",
+                                    req_body_type="formData", body_type="json")
+    return c.call_api(params, open_api_models.OpenApiRequest(query=query), util_models.RuntimeOptions())
+
+
+class Paging(unittest.TestCase):
+    """More caches than a page holds: at most 20 a page, as the cloud; a
+    client must follow NextToken, and one that forgets it sees 20."""
+
+    def test_paging_past_twenty(self):
+        server = Server("--instant", quota="50")
+        try:
+            c = client(server=server)
+            ids = []
+            for i in range(25):
+                body = c.create_image_cache(m.CreateImageCacheRequest(
+                    region_id=REGION, image_cache_name=f"cache-{i:02}", image=[f"app{i}:1"])).body
+                ids.append(body.image_cache_id)
+            first = c.describe_image_caches(m.DescribeImageCachesRequest(region_id=REGION)).body
+            self.assertEqual((len(first.image_caches), first.total_count), (20, 25))
+            self.assertTrue(first.next_token)
+            capped = c.describe_image_caches(m.DescribeImageCachesRequest(region_id=REGION, limit=1000)).body
+            self.assertEqual(len(capped.image_caches), 20, "Limit above the cap gives the cap")
+            seen, token, pages = [], None, 0
+            while True:
+                page = c.describe_image_caches(m.DescribeImageCachesRequest(region_id=REGION, limit=7, next_token=token)).body
+                self.assertEqual(page.total_count, 25)
+                seen += [x.image_cache_id for x in page.image_caches]
+                pages += 1
+                token = page.next_token
+                if not token:
+                    break
+            self.assertEqual(pages, 4)
+            self.assertEqual(sorted(seen), sorted(ids))
+            self.assertEqual(len(set(seen)), 25)
+            # Newest first, then id: the pages in the order of section 4.2.
+            self.assertEqual(seen[:20], [x.image_cache_id for x in first.image_caches])
+        finally:
+            server.stop()
+
+
+class UnknownParameters(unittest.TestCase):
+    """The Go SDK's VkClientVersion and an invented parameter: ignored (and
+    logged) as the cloud's gateway does; rejected under --strict-params."""
+
+    QUERY = {"RegionId": REGION, "ImageCacheName": "web", "Image.1": "nginx",
+             "VkClientVersion": "1.0.0", "InventedParameter": "x"}
+
+    def test_ignored_by_default(self):
+        SERVER.control("reset", {})
+        resp = call_with_extra(client(), "CreateImageCache", dict(self.QUERY))
+        self.assertEqual(resp["statusCode"], 200)
+        self.assertTrue(resp["body"]["ImageCacheId"].startswith("imc-"))
+        resp = call_with_extra(client(), "DeleteImageCache",
+                               {"RegionId": REGION, "ImageCacheId": resp["body"]["ImageCacheId"],
+                                "VkClientVersion": "1.0.0"})
+        self.assertEqual(resp["statusCode"], 200)
+        SERVER.log.flush()
+        SERVER.log.seek(0)
+        log = SERVER.log.read()
+        self.assertIn('ignored=["InventedParameter", "VkClientVersion"]', log)
+
+    def test_rejected_when_strict(self):
+        server = Server("--strict-params")
+        try:
+            with self.assertRaises(ClientException) as ctx:
+                call_with_extra(client(server=server), "CreateImageCache", dict(self.QUERY))
+            self.assertEqual((ctx.exception.code, ctx.exception.status_code), ("InvalidParameter", 400))
+            self.assertIn('"InventedParameter"', ctx.exception.message)
+            ok = call_with_extra(client(server=server), "CreateImageCache",
+                                 {"RegionId": REGION, "ImageCacheName": "web", "Image.1": "nginx"})
+            self.assertEqual(ok["statusCode"], 200)
+        finally:
+            server.stop()
 
 
 class V3(Scenario, unittest.TestCase):

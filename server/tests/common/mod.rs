@@ -29,6 +29,8 @@ pub fn options() -> Options {
         durations: Durations::default(),
         quota: Some(3),
         strict_references: false,
+        page_cap: 20,
+        strict_params: false,
         access_keys: Vec::new(),
         freshness: true,
         control_token: None,

@@ -253,13 +253,13 @@ impl App {
         let Some(action) = action else {
             return error(&ApiError::missing("Action"));
         };
-        if let Some((code, status, message)) = self.faults.take_error(&action) {
+        if let Some(injected) = self.faults.take_error(&action) {
             return Answer::from(Reply::new(
-                status,
+                injected.status,
                 serde_json::to_value(ErrorBody {
                     request_id,
-                    code: code.to_owned(),
-                    message: message.to_owned(),
+                    code: injected.code.to_owned(),
+                    message: injected.message,
                 })
                 .expect("serialises"),
             ));
@@ -840,10 +840,13 @@ async fn faults_get(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `{"FailNext": "CreateImageCache"|"UpdateImageCache", "Reason": "…"}`,
-/// `{"Code": "Account.Arrearage", "Count": N, "Action": "…"}` or
-/// `{"Clear": true}`. `Count` is 1 to [`MAX_FAULT_COUNT`], `Action` one of
-/// [`ACTIONS`], `Reason` at most [`MAX_FAULT_REASON_CHARS`] characters, and
-/// at most [`crate::faults::MAX_PENDING`] faults wait at once.
+/// `{"Code": "Account.Arrearage", "Count": N, "Action": "…", "Detail": "…"}`
+/// or `{"Clear": true}`. `Code` is any code of the seeds' error tables
+/// ([`crate::seed_errors`]), `Count` 1 to [`MAX_FAULT_COUNT`], `Action` one
+/// of [`ACTIONS`], `Reason` at most [`MAX_FAULT_REASON_CHARS`] characters,
+/// `Detail` at most [`crate::faults::MAX_FAULT_DETAIL_CHARS`] characters
+/// without control characters, and at most [`crate::faults::MAX_PENDING`]
+/// faults wait at once.
 async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return control_error("Expected a JSON object.");

@@ -1,6 +1,6 @@
 //! Injected faults: a failure for the next matching create or update (the
-//! cache goes to `Failed` / `UpdateFailed`), and account-level error codes
-//! from the seeds' error tables for the next N calls.
+//! cache goes to `Failed` / `UpdateFailed`), and the error codes of the
+//! seeds' error tables ([`crate::seed_errors`]) for the next N calls.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -8,63 +8,39 @@ use std::sync::{Arc, Mutex};
 use eci_imagecache::engine::{FailurePredicate, Operation};
 use serde::{Deserialize, Serialize};
 
-/// The account-level errors of the seeds' tables an emulator can be told
-/// to return: (code, HTTP status, message).
-pub const ACCOUNT_ERRORS: &[(&str, u16, &str)] = &[
-    (
-        "Account.Arrearage",
-        400,
-        "Your account has an outstanding payment.",
-    ),
-    (
-        "DryRunOperation",
-        400,
-        "Request validation has been passed with DryRun flag set.",
-    ),
-    (
-        "ServiceNotEnabled",
-        400,
-        "The service on which this request depends has not been activated. Please activate and try again.",
-    ),
-    (
-        "ImageCacheNotSupport",
-        400,
-        "Image cache is not available for all users. If you want to enable this function, contact us.",
-    ),
-    (
-        "Forbidden.SubUser",
-        403,
-        "The specified action is not available for you.",
-    ),
-    (
-        "Forbidden.RiskControl",
-        403,
-        "This operation has been identified as an abnormal operation and cannot be processed.",
-    ),
-    (
-        "Forbidden.UserBussinessStatus",
-        403,
-        "This operation is not allowed, because you have overdue bills. Pay the overdue bill and try again.",
-    ),
-    (
-        "Forbidden.UserNotRealNameAuthentication",
-        403,
-        "This operation is not allowed, because you have not passed the real-name verification.",
-    ),
-    ("NoPermission", 403, "The RAM role does not belong to ECS."),
-];
+use crate::seed_errors::{seed_codes, seed_error};
 
-/// A pending account-level error.
+/// The longest `Detail` of an injected error, in characters.
+pub const MAX_FAULT_DETAIL_CHARS: usize = 1024;
+
+/// A pending error of the seeds' tables:
+/// `{"Code": …, "Count": N, "Action": …, "Detail": "…"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ErrorFault {
-    /// The code, one of [`ACCOUNT_ERRORS`].
+    /// The code, one of [`seed_codes`].
     pub code: String,
     /// Only calls of this action (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// How many more calls get it.
     pub count: u32,
+    /// What fills the `%s` of the row's message (unused when the message
+    /// has none); without it, the row's description fills it. At most
+    /// [`MAX_FAULT_DETAIL_CHARS`] characters, no control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The error response an injected fault makes a call get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InjectedError {
+    /// The HTTP status of the seed's row.
+    pub status: u16,
+    /// The code.
+    pub code: &'static str,
+    /// The seed's message, `%s` filled ([`crate::seed_errors::SeedError::message`]).
+    pub message: String,
 }
 
 /// A pending failure of a create or update.
@@ -146,18 +122,22 @@ impl Faults {
         Ok(())
     }
 
-    /// Queues an account-level error; an error for an unknown code or when
-    /// [`MAX_PENDING`] faults wait.
+    /// Queues an error of the seeds' tables; an error for an unknown code,
+    /// a bad `Detail` (over [`MAX_FAULT_DETAIL_CHARS`] characters or with
+    /// control characters) or when [`MAX_PENDING`] faults wait.
     pub fn add_error(&self, fault: ErrorFault) -> Result<(), String> {
-        if !ACCOUNT_ERRORS.iter().any(|(c, _, _)| *c == fault.code) {
-            return Err(format!(
-                "Code must be one of: {}.",
-                ACCOUNT_ERRORS
-                    .iter()
-                    .map(|e| e.0)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+        if !seed_codes().contains(&fault.code.as_str()) {
+            return Err(format!("Code must be one of: {}.", seed_codes().join(", ")));
+        }
+        if let Some(detail) = &fault.detail {
+            if detail.chars().count() > MAX_FAULT_DETAIL_CHARS {
+                return Err(format!(
+                    "Detail is at most {MAX_FAULT_DETAIL_CHARS} characters."
+                ));
+            }
+            if detail.chars().any(char::is_control) {
+                return Err("Detail has no control characters.".to_owned());
+            }
         }
         let mut state = self.state();
         state.room()?;
@@ -165,19 +145,28 @@ impl Faults {
         Ok(())
     }
 
-    /// The error a call of `action` gets now, used up: (code, status, message).
-    pub fn take_error(&self, action: &str) -> Option<(&'static str, u16, &'static str)> {
+    /// The error a call of `action` gets now, used up: the seed's row for
+    /// the code and action ([`seed_error`]), `%s` filled from the fault's
+    /// `Detail`.
+    pub fn take_error(&self, action: &str) -> Option<InjectedError> {
         let mut state = self.state();
         let at = state
             .errors
             .iter()
             .position(|e| e.count > 0 && e.action.as_deref().is_none_or(|a| a == action))?;
-        state.errors[at].count -= 1;
-        let code = state.errors[at].code.clone();
-        if state.errors[at].count == 0 {
+        let fault = &mut state.errors[at];
+        fault.count -= 1;
+        // add_error let in only codes of the tables.
+        let row = seed_error(&fault.code, action);
+        let injected = row.map(|row| InjectedError {
+            status: row.status,
+            code: row.code,
+            message: row.message(fault.detail.as_deref()),
+        });
+        if fault.count == 0 {
             state.errors.remove(at);
         }
-        ACCOUNT_ERRORS.iter().find(|(c, _, _)| *c == code).copied()
+        injected
     }
 
     /// The failures used up since the last call of this (by one API call).

@@ -3,7 +3,8 @@
 //!
 //! * [`serve`]: `eci-imagecache serve`, the emulator on a socket;
 //!   [`app`]: the HTTP routes (the API on `/`, control on `/_emulator/…`);
-//!   [`faults`]: injected failures and account errors;
+//!   [`faults`]: injected failures and errors, the latter from the
+//!   seeds' error tables ([`seed_errors`]);
 //!   [`clock`]: the server's clock.
 //! * [`signature`]: verification of the two request signatures the SDKs
 //!   send, V3 (`ACS3-HMAC-SHA256` in the `Authorization` header) and V2
@@ -17,5 +18,6 @@ pub mod app;
 pub mod clock;
 pub mod faults;
 pub mod refusal;
+pub mod seed_errors;
 pub mod serve;
 pub mod signature;

@@ -421,3 +421,70 @@ fn validation() {
         "The specified parameter \"MatchImage\" is not valid: repository path must be lower case: found 'R' at byte 4."
     );
 }
+
+/// Section 4.3: a page holds `min(Limit, cap)` caches, 20 without a
+/// `Limit`; the cap is 20 unless the embedder sets another. 25 caches, on
+/// both engines.
+#[test]
+fn page_cap() {
+    let t = |i: i64| jiff::Timestamp::from_second(1_700_000_000 + i).unwrap();
+    let caches: Vec<ImageCache> = (0..25)
+        .map(|i| {
+            ImageCache::new(format!("imc-{i:02}"), "c", "cn-hangzhou", t(i))
+                .with_images(["nginx"])
+                .unwrap()
+        })
+        .collect();
+    // (cap, Limit, page size, NextToken)
+    let cases: &[(Option<u32>, Option<u32>, usize, bool)] = &[
+        (None, None, 20, true),
+        (None, Some(1000), 20, true),
+        (None, Some(20), 20, true),
+        (None, Some(7), 7, true),
+        (None, Some(25), 20, true),
+        (Some(5), None, 5, true),
+        (Some(5), Some(3), 3, true),
+        (Some(100), None, 20, true),
+        (Some(100), Some(25), 25, false),
+        (Some(100), Some(1000), 25, false),
+        (Some(u32::MAX), Some(u32::MAX), 25, false),
+        (Some(1), Some(1000), 1, true),
+    ];
+    for &(cap, limit, size, more) in cases {
+        let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+        let mut naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(1));
+        if let Some(cap) = cap {
+            index.set_page_cap(cap);
+            naive.set_page_cap(cap);
+        }
+        for c in &caches {
+            index.insert(c.clone());
+            naive.insert(c.clone());
+        }
+        let mut r = req();
+        r.limit = limit;
+        let newest: Vec<String> = (0..25).rev().map(|i| format!("imc-{i:02}")).collect();
+        for engine in [&index as &dyn Engine, &naive] {
+            let (ids, total, next) = engine.answer(&r).unwrap();
+            assert_eq!(
+                (ids.as_slice(), total, next),
+                (&newest[..size], 25, more),
+                "{} cap {cap:?} Limit {limit:?}",
+                engine.name()
+            );
+        }
+        // Following NextToken reaches every cache once, in order.
+        let mut seen = Vec::new();
+        let mut r = r.clone();
+        loop {
+            let page = index.describe(&r).unwrap();
+            assert!(page.image_caches.len() <= size);
+            seen.extend(page.image_caches.iter().map(|c| c.id.clone()));
+            match page.next_token {
+                Some(token) => r.next_token = Some(token),
+                None => break,
+            }
+        }
+        assert_eq!(seen, newest);
+    }
+}

@@ -37,7 +37,10 @@ use crate::error::ApiError;
 use crate::wire::json::{DescribeImageCachesResponse, ErrorBody};
 use crate::wire::rpc::{self, UnknownParams};
 
-/// The actions [`call`] answers.
+/// The actions [`call`] answers: the API's four, the scheduler's
+/// `AutoMatch` (records a hit) and, with feature `pod`, `MatchPod` (the
+/// decision for a Pod manifest, recording nothing).
+#[cfg(not(feature = "pod"))]
 pub const ACTIONS: [&str; 5] = [
     "CreateImageCache",
     "DescribeImageCaches",
@@ -45,6 +48,57 @@ pub const ACTIONS: [&str; 5] = [
     "DeleteImageCache",
     "AutoMatch",
 ];
+
+/// The actions [`call`] answers: the API's four, the scheduler's
+/// `AutoMatch` (records a hit) and `MatchPod` (the decision for a Pod
+/// manifest, recording nothing).
+#[cfg(feature = "pod")]
+pub const ACTIONS: [&str; 6] = [
+    "CreateImageCache",
+    "DescribeImageCaches",
+    "UpdateImageCache",
+    "DeleteImageCache",
+    "AutoMatch",
+    "MatchPod",
+];
+
+/// Whether an action only reads: [`read_only`] answers it under shared
+/// access.
+pub fn is_read_only(action: &str) -> bool {
+    action == "DescribeImageCaches" || (cfg!(feature = "pod") && action == "MatchPod")
+}
+
+/// Answers an action that only reads ([`is_read_only`]) on an engine shared
+/// for reading, as of its last [`Engine::tick`]; `None` for other actions.
+pub fn read_only<K, V>(
+    engine: &Engine,
+    account: &str,
+    action: &str,
+    params: impl IntoIterator<Item = (K, V)>,
+    request_id: String,
+) -> Option<Answer>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    match action {
+        "DescribeImageCaches" => Some(describe_answer(engine, account, params, request_id)),
+        #[cfg(feature = "pod")]
+        "MatchPod" => {
+            let mut unknown = UnknownParams::strict(engine.config().strict_params);
+            let body = rpc::decode_match_pod_with(params, &mut unknown).and_then(|(pod, explain)| {
+                match_pod_body(engine, account, &pod, explain, &request_id)
+            });
+            let mut reply = match body {
+                Ok(body) => Reply::new(200, body),
+                Err(e) => Reply::error(request_id, &e),
+            };
+            reply.ignored_params = unknown.take_names();
+            Some(reply.into())
+        }
+        _ => None,
+    }
+}
 
 /// An HTTP status and a JSON body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -141,6 +195,12 @@ where
             let request = rpc::decode_auto_match_with(params, unknown)?;
             let outcome = engine.auto_match_as(account, &request)?;
             auto_match_body(request_id, &outcome)
+        }
+        #[cfg(feature = "pod")]
+        "MatchPod" => {
+            engine.tick();
+            let (pod, explain) = rpc::decode_match_pod_with(params, unknown)?;
+            match_pod_body(engine, account, &pod, explain, request_id)?
         }
         other => return Err(ApiError::unknown_action(other)),
     })
@@ -366,4 +426,117 @@ impl RequestIds {
             &hex[20..32]
         )
     }
+}
+
+/// The decision for a Pod (feature `pod`), without recording anything: the
+/// body of the emulator's `MatchPod` action and of `eci-imagecache match
+/// --json`. `Decision` is `Hit` (a cache would be used: `ImageCacheId`,
+/// `ExactMatchCount`, `PartialMatchCount`, `Score`, `CompleteMatch`),
+/// `Miss`, or `NoImageCache` (the pod turns matching off and names no
+/// cache); `WouldAutoCreate` says whether a cache for the whole pod would be
+/// created beside it. With `explain`, `Candidates` (every candidate, ranked,
+/// each with why it is behind the first) and `Excluded` (caches that match
+/// an image but are not candidates, with the reason).
+///
+/// ```
+/// use eci_imagecache::api::match_pod_body;
+/// use eci_imagecache::engine::{CreateRequest, Engine, DEFAULT_ACCOUNT};
+/// use eci_imagecache::pod;
+///
+/// let mut engine = Engine::builder().seed(1).instant(true).build();
+/// engine.create(&CreateRequest::new("cn-hangzhou", "web").image("nginx:1")?)?;
+/// let manifest = "kind: Pod\nspec:\n  containers:\n  - name: web\n    image: nginx:2\n";
+/// let found = pod::from_manifest(manifest, "cn-hangzhou").unwrap();
+/// let body = match_pod_body(&engine, DEFAULT_ACCOUNT, &found, false, "r1")?;
+/// assert_eq!(body["Decision"], "Hit");
+/// assert_eq!(body["PartialMatchCount"], 1);
+/// assert_eq!(body["WouldAutoCreate"], true); // a partial hit, eci-auto-imc on by default
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`Engine::evaluate_as`]: with a named cache, `ImageCacheNotFound` or
+/// `ImageCacheNotComplete`.
+#[cfg(feature = "pod")]
+pub fn match_pod_body(
+    engine: &Engine,
+    account: &str,
+    pod: &crate::pod::PodMatch,
+    explain: bool,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let request = &pod.request;
+    let mut body = json!({
+        "RequestId": request_id,
+        "Kind": pod.kind.as_str(),
+        "RegionId": request.region_id,
+        "Images": request.images.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "TemporaryStorageSize": request.temporary_storage_gib,
+        "UsesImageCache": pod.uses_image_cache(),
+    });
+    if let Some(name) = &pod.name {
+        body["Name"] = json!(name);
+    }
+    if let Some(namespace) = &pod.namespace {
+        body["Namespace"] = json!(namespace);
+    }
+    if !pod.uses_image_cache() {
+        body["Decision"] = json!("NoImageCache");
+        body["WouldAutoCreate"] = json!(false);
+        return Ok(body);
+    }
+    let k = if explain { usize::MAX } else { 1 };
+    let evaluation = engine.evaluate_as(account, request, k)?;
+    let complete = evaluation.complete();
+    body["WouldAutoCreate"] = json!(request.auto_create && !complete);
+    match evaluation.candidates.first() {
+        Some(best) => {
+            body["Decision"] = json!("Hit");
+            body["ImageCacheId"] = json!(best.image_cache_id);
+            body["ExactMatchCount"] = json!(best.exact);
+            body["PartialMatchCount"] = json!(best.partial);
+            body["Score"] = json!(best.score);
+            body["CompleteMatch"] = json!(complete);
+        }
+        None => body["Decision"] = json!("Miss"),
+    }
+    if explain {
+        let best = evaluation.candidates.first();
+        body["Candidates"] = evaluation
+            .candidates
+            .iter()
+            .map(|c| {
+                let mut row = json!({
+                    "ImageCacheId": c.image_cache_id,
+                    "ExactMatchCount": c.exact,
+                    "PartialMatchCount": c.partial,
+                    "SizeDistance": c.size_distance_gib,
+                    "CreationTime": crate::wire::format_time(c.creation_time),
+                    "Score": c.score,
+                });
+                if let Some(best) = best.filter(|b| b.image_cache_id != c.image_cache_id) {
+                    row["Behind"] = json!(c.behind(best));
+                }
+                row
+            })
+            .collect();
+        body["Excluded"] = if request.image_cache_id.is_some() {
+            json!([])
+        } else {
+            engine
+                .excluded_as(account, request)
+                .iter()
+                .map(|x| {
+                    json!({
+                        "ImageCacheId": x.image_cache_id,
+                        "ExactMatchCount": x.exact,
+                        "PartialMatchCount": x.partial,
+                        "Reason": x.reason,
+                    })
+                })
+                .collect()
+        };
+    }
+    Ok(body)
 }

@@ -228,6 +228,65 @@ pub struct Candidate {
     pub score: u8,
 }
 
+impl Candidate {
+    /// Why this candidate ranks after `winner`: the first rule of the
+    /// ranking that separates them (section 7), in words.
+    ///
+    /// ```
+    /// use eci_imagecache::automatch::Candidate;
+    ///
+    /// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// let winner = Candidate {
+    ///     image_cache_id: "imc-a".into(), exact: 2, partial: 0,
+    ///     size_distance_gib: 0, creation_time: t, score: 100,
+    /// };
+    /// let other = Candidate { image_cache_id: "imc-b".into(), exact: 1, score: 50, ..winner.clone() };
+    /// assert_eq!(other.behind(&winner), "fewer exact matches (1 < 2)");
+    /// ```
+    pub fn behind(&self, winner: &Candidate) -> String {
+        if self.exact != winner.exact {
+            return format!("fewer exact matches ({} < {})", self.exact, winner.exact);
+        }
+        if self.partial != winner.partial {
+            return format!(
+                "fewer partial matches ({} < {})",
+                self.partial, winner.partial
+            );
+        }
+        if self.size_distance_gib != winner.size_distance_gib {
+            return format!(
+                "its size is farther from the temporary storage ({} GiB > {} GiB)",
+                self.size_distance_gib, winner.size_distance_gib
+            );
+        }
+        if self.creation_time != winner.creation_time {
+            return format!(
+                "older (created {} before {})",
+                crate::wire::format_time(self.creation_time),
+                crate::wire::format_time(winner.creation_time)
+            );
+        }
+        format!(
+            "same rank; the smaller ImageCacheId wins ({} > {})",
+            self.image_cache_id, winner.image_cache_id
+        )
+    }
+}
+
+/// A cache of the region that matches some image but is not a candidate,
+/// and why ([`Engine::excluded_as`](crate::engine::Engine::excluded_as)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exclusion {
+    /// `ImageCacheId`.
+    pub image_cache_id: String,
+    /// Images matched exactly (F).
+    pub exact: u32,
+    /// Images matched only by repository (P).
+    pub partial: u32,
+    /// Why it is not a candidate, in words.
+    pub reason: String,
+}
+
 /// The ranked candidates of an auto-match, without recording anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Evaluation {

@@ -1,6 +1,7 @@
 //! `eci-imagecache`: the command line of the eci-imagecache library.
 
 mod generate;
+mod matching;
 mod reference;
 mod run;
 mod serve;
@@ -29,6 +30,10 @@ enum Command {
     /// parameters as a JSON object with `Action` (or `{"AdvanceClock":
     /// SECONDS}`); each answer is one line `{"HttpStatus", "Body"}`.
     Run(run::RunArgs),
+    /// Which image cache ECI would use for a Pod manifest (JSON or YAML),
+    /// against a state or imported caches; --explain ranks every candidate
+    /// and says why each lost. Records nothing.
+    Match(matching::MatchArgs),
     /// Serve the ECI image-cache API over HTTP (an emulator any ECI client
     /// can point at), with emulator control on /_emulator/….
     Serve(serve::ServeArgs),
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
         Command::Ref(args) => reference::run(&args),
         Command::Gen(args) => generate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Match(args) => matching::run(&args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

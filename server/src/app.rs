@@ -264,13 +264,14 @@ impl App {
                 .expect("serialises"),
             ));
         }
-        if action == "DescribeImageCaches" && !self.broken.load(Ordering::SeqCst) {
+        if api::is_read_only(&action) && !self.broken.load(Ordering::SeqCst) {
             // Queries run side by side under the read lock.
             let engine = self.read_engine();
             if !gate.begin() {
                 return too_late(request_id).into();
             }
-            return api::describe_answer(&engine, &account, params, request_id);
+            return api::read_only(&engine, &account, &action, params, request_id)
+                .expect("a read-only action");
         }
         let mut engine = self.write_engine();
         let mut inner = self.lock();
@@ -280,10 +281,11 @@ impl App {
         if self.broken.load(Ordering::SeqCst) && self.commit(&mut engine, &mut inner).is_err() {
             return internal_error(request_id).into();
         }
-        if action == "DescribeImageCaches" {
+        if api::is_read_only(&action) {
             // The engine was rebuilt from the store just now.
             engine.tick();
-            return api::describe_answer(&engine, &account, params, request_id);
+            return api::read_only(&engine, &account, &action, params, request_id)
+                .expect("a read-only action");
         }
         let reply = api::call(
             &mut engine,

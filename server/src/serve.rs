@@ -267,8 +267,14 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
     Ok((app, clock))
 }
 
-/// Adds the caches of `eci-imagecache gen` output.
-fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String> {
+/// Adds the caches of `eci-imagecache gen` output (a `DescribeImageCaches`
+/// body) to the default account.
+///
+/// # Errors
+///
+/// The file cannot be read or parsed, or a cache is refused
+/// ([`Engine::import_as`]); the message names the file (and the cache).
+pub fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String> {
     let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc: DescribeImageCachesResponse =
         serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;

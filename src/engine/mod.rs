@@ -902,6 +902,69 @@ impl Engine {
         Ok(Evaluation { images, candidates })
     }
 
+    /// The caches of the region that match at least one of the group's
+    /// images (`F + P ≥ 1`) but are not auto-match candidates, each with
+    /// the reason: not `Ready`, larger than the temporary storage, short of
+    /// a perfect match or of the match count. For explaining a decision:
+    /// it looks at every cache of the region (`O(n · images)`), unlike
+    /// [`Engine::evaluate_as`].
+    ///
+    /// ```
+    /// use eci_imagecache::automatch::AutoMatchRequest;
+    /// use eci_imagecache::engine::{CreateRequest, Engine};
+    ///
+    /// let mut engine = Engine::builder().seed(1).instant(true).build();
+    /// engine.create(&CreateRequest::new("cn-hangzhou", "big").image("nginx")?.size_gib(40))?;
+    /// let group = AutoMatchRequest::new("cn-hangzhou").image("nginx")?;
+    /// let excluded = engine.excluded_as("", &group);
+    /// assert_eq!(excluded[0].reason, "ImageCacheSize 40 GiB is more than the temporary storage (30 GiB)");
+    /// # Ok::<(), eci_imagecache::ApiError>(())
+    /// ```
+    pub fn excluded_as(
+        &self,
+        account: &str,
+        request: &AutoMatchRequest,
+    ) -> Vec<crate::automatch::Exclusion> {
+        let Some(region) = self
+            .regions
+            .get(&(account.to_owned(), request.region_id.clone()))
+        else {
+            return Vec::new();
+        };
+        let index = &region.index;
+        let images = index.distinct_images(&request.images);
+        let mut out = Vec::new();
+        for cache in index.iter() {
+            let Some((f, p)) = index.match_counts(&cache.id, &request.images) else {
+                continue;
+            };
+            if f + p == 0 {
+                continue;
+            }
+            let reason = if cache.status != CacheStatus::Ready {
+                format!("{}: only Ready caches are used", cache.status.as_str())
+            } else if cache.size_gib > request.temporary_storage_gib {
+                format!(
+                    "ImageCacheSize {} GiB is more than the temporary storage ({} GiB)",
+                    cache.size_gib, request.temporary_storage_gib
+                )
+            } else if request.perfect_match && f < images {
+                format!("a perfect match is asked: {f} of {images} images match exactly")
+            } else if let Some(n) = request.match_count_request.filter(|&n| !request.perfect_match && f < n) {
+                format!("{f} exact matches, fewer than the {n} asked")
+            } else {
+                continue;
+            };
+            out.push(crate::automatch::Exclusion {
+                image_cache_id: cache.id.clone(),
+                exact: f,
+                partial: p,
+                reason,
+            });
+        }
+        out
+    }
+
     /// The cache auto-match picks (id, F, P), without changing anything.
     fn choose(
         &self,

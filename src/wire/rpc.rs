@@ -427,6 +427,34 @@ where
     Ok(r)
 }
 
+/// Decodes the emulator's `MatchPod` call: `Pod` (a Pod or workload
+/// manifest, JSON or YAML; see [`crate::pod`]), `RegionId`, `Explain`.
+///
+/// # Errors
+///
+/// `MissingParameter` without `RegionId` or `Pod`; `InvalidParameter` for
+/// a bad region, a bad `Explain`, or a manifest [`crate::pod`] refuses
+/// (the message says where).
+#[cfg(feature = "pod")]
+pub fn decode_match_pod_with<K, V>(
+    params: impl IntoIterator<Item = (K, V)>,
+    unknown: &mut UnknownParams,
+) -> Result<(crate::pod::PodMatch, bool), ApiError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut p = Flat::new(params)?;
+    let region = p.text("RegionId").unwrap_or_default();
+    let manifest = p.text("Pod");
+    let explain = p.boolean("Explain")?.unwrap_or(false);
+    p.finish("MatchPod", unknown)?;
+    crate::record::check_region_id(&region)?;
+    let manifest = manifest.ok_or_else(|| ApiError::missing("Pod"))?;
+    let pod = crate::pod::from_manifest(&manifest, &region)?;
+    Ok((pod, explain))
+}
+
 fn images(p: &mut Flat) -> Result<Option<Vec<CachedImage>>, ApiError> {
     let Some(list) = p.list("Image")? else {
         return Ok(None);

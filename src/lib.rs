@@ -45,6 +45,8 @@ mod entropy;
 mod error;
 pub mod index;
 pub mod oracle;
+#[cfg(feature = "pod")]
+pub mod pod;
 pub mod record;
 pub mod reference;
 #[cfg(feature = "sqlite")]

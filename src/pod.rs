@@ -87,9 +87,9 @@ use tree::{Doc, NodeId, Value};
 /// on a request body is 3 MiB, and a pod is far smaller).
 pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
 
-/// The deepest nesting of sequences and mappings read (serde_json's own
-/// limit, applied to YAML as well).
-pub const MAX_DEPTH: usize = 128;
+/// The deepest nesting of sequences and mappings read, the document's own
+/// mapping included, in YAML and JSON alike (a pod nests about 10 deep).
+pub const MAX_DEPTH: usize = 100;
 
 /// The most nodes a document may stand for with its aliases expanded. An
 /// alias-free manifest of [`MAX_MANIFEST_BYTES`] has fewer (a node takes at

@@ -63,6 +63,8 @@ pub(super) struct Doc {
     expanded: u64,
     /// Why the JSON visitor stopped (serde_json only carries a message).
     failure: Option<PodErrorKind>,
+    /// Collections open in the JSON visitor.
+    depth: usize,
 }
 
 impl Doc {
@@ -242,12 +244,7 @@ fn read_node<'input>(
             },
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(PodError::new(
-                        PodErrorKind::TooComplex,
-                        None,
-                        format_args!("nested more than {MAX_DEPTH} levels deep"),
-                    )
-                    .at(at));
+                    return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP).at(at));
                 }
                 doc.grow(1, at)?;
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
@@ -412,6 +409,16 @@ fn attach(doc: &Doc, frame: &mut Frame, id: NodeId, merge_key: bool) -> Result<(
     Ok(())
 }
 
+const TOO_DEEP: DepthMessage = DepthMessage;
+
+struct DepthMessage;
+
+impl fmt::Display for DepthMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "nested more than {MAX_DEPTH} levels deep")
+    }
+}
+
 /// The key that merges mappings, as YAML 1.1 and Kubernetes' decoder read
 /// it.
 const MERGE_KEY: &str = "<<";
@@ -433,45 +440,37 @@ fn find(
 fn merge(
     doc: &mut Doc,
     entries: &mut Vec<(Box<str>, NodeId)>,
-    mut index: Option<HashMap<Box<str>, usize>>,
+    index: Option<HashMap<Box<str>, usize>>,
     merges: &[NodeId],
     size: &mut u64,
     at: Option<Position>,
 ) -> Result<(), PodError> {
+    if merges.is_empty() {
+        return Ok(());
+    }
+    let mut index = index.unwrap_or_else(|| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect()
+    });
     for &m in merges {
         let Value::Map(merged) = &doc.nodes[m as usize].value else {
             unreachable!("only mappings are merged")
         };
-        let mut added = Vec::new();
+        // The work is at most the merged mapping's size, which its alias
+        // (or its text) already counted.
         let mut grown = 0u64;
         for (k, v) in merged {
-            let present = find(entries, index.as_ref(), k).is_some()
-                || added.iter().any(|(a, _): &(Box<str>, NodeId)| a == k);
-            if !present {
-                added.push((k.clone(), *v));
+            if !index.contains_key(k) {
+                index.insert(k.clone(), entries.len());
+                entries.push((k.clone(), *v));
                 grown = grown.saturating_add(1 + doc.sizes[*v as usize]);
             }
         }
-        doc.grow(grown, at)?;
         *size = size.saturating_add(grown);
-        for (k, v) in added {
-            if let Some(index) = index.as_mut() {
-                index.insert(k.clone(), entries.len());
-            } else if entries.len() >= 8 {
-                index = Some(
-                    entries
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (k, _))| (k.clone(), i))
-                        .collect(),
-                );
-                index
-                    .as_mut()
-                    .expect("just made")
-                    .insert(k.clone(), entries.len());
-            }
-            entries.push((k, v));
-        }
+        doc.grow(grown, at)?;
     }
     Ok(())
 }
@@ -567,8 +566,8 @@ fn is_octal(b: &u8) -> bool {
 // ---------------------------------------------------------------------------
 // JSON
 
-/// Reads JSON text (serde_json: its errors carry JSON line and column; it
-/// refuses nesting deeper than 128, as [`MAX_DEPTH`] does for YAML).
+/// Reads JSON text (serde_json: its errors carry JSON line and column).
+/// [`MAX_DEPTH`] is checked here, before serde_json's own limit (128).
 pub(super) fn from_json(text: &str) -> Result<(Doc, NodeId), PodError> {
     use serde::de::DeserializeSeed;
     let mut doc = Doc::default();
@@ -578,18 +577,18 @@ pub(super) fn from_json(text: &str) -> Result<(Doc, NodeId), PodError> {
         .and_then(|root| de.end().map(|()| root))
         .map_err(|e| {
             let message = e.to_string();
-            let kind = match doc.failure {
-                Some(kind) => kind,
-                None if message.starts_with("recursion limit exceeded") => PodErrorKind::TooComplex,
-                None => PodErrorKind::Syntax,
-            };
             // serde_json appends " at line L column C"; the position is kept
             // apart.
             let message = match message.rfind(" at line ") {
                 Some(i) => &message[..i],
                 None => &message,
             };
-            PodError::new(kind, None, format_args!("invalid JSON: {message}")).at(Some(Position {
+            let (kind, message) = match doc.failure {
+                // The visitor's own refusals read as they do for YAML.
+                Some(kind) => (kind, message.to_owned()),
+                None => (PodErrorKind::Syntax, format!("invalid JSON: {message}")),
+            };
+            PodError::new(kind, None, message).at(Some(Position {
                 line: e.line(),
                 column: e.column(),
             }))
@@ -604,6 +603,18 @@ impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed<'_> {
 
     fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<NodeId, D::Error> {
         de.deserialize_any(self)
+    }
+}
+
+impl Doc {
+    /// A JSON collection starts: one node, one level deeper.
+    fn enter(&mut self) -> Result<(), PodError> {
+        if self.depth >= MAX_DEPTH {
+            self.failure = Some(PodErrorKind::TooComplex);
+            return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP));
+        }
+        self.depth += 1;
+        self.grow(1, None)
     }
 }
 
@@ -647,19 +658,20 @@ impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NodeId, A::Error> {
         use serde::de::Error;
-        self.0.grow(1, None).map_err(A::Error::custom)?;
+        self.0.enter().map_err(A::Error::custom)?;
         let mut items = Vec::new();
         let mut size = 1u64;
         while let Some(id) = seq.next_element_seed(NodeSeed(self.0))? {
             size = size.saturating_add(self.0.sizes[id as usize]);
             items.push(id);
         }
+        self.0.depth -= 1;
         Ok(self.0.push(Value::Seq(items), None, size))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodeId, A::Error> {
         use serde::de::Error;
-        self.0.grow(1, None).map_err(A::Error::custom)?;
+        self.0.enter().map_err(A::Error::custom)?;
         let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
         let mut seen: HashMap<Box<str>, ()> = HashMap::new();
         let mut size = 1u64;
@@ -673,6 +685,7 @@ impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
             size = size.saturating_add(1 + self.0.sizes[id as usize]);
             entries.push((key, id));
         }
+        self.0.depth -= 1;
         Ok(self.0.push(Value::Map(entries), None, size))
     }
 }

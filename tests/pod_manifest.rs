@@ -1058,6 +1058,14 @@ fn syntax_errors_have_positions() {
             (1, 14),
         ),
         ("{kind: Pod}", "invalid JSON: key must be a string", (1, 2)),
+        // serde_json's column 0 (at a line break) is column 1 (found by the
+        // fuzzer).
+        (
+            "{\"kind\": \"Pod\", \"metadata\": {\"name\": \"a\n\"}}",
+            "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string",
+            (2, 1),
+        ),
+        ("{\"kind\": \"Pod\"\n", "invalid JSON: EOF while parsing an object", (2, 1)),
     ];
     for &(text, message, position) in cases {
         check_error(

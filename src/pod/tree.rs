@@ -588,9 +588,12 @@ pub(super) fn from_json(text: &str) -> Result<(Doc, NodeId), PodError> {
                 Some(kind) => (kind, message.to_owned()),
                 None => (PodErrorKind::Syntax, format!("invalid JSON: {message}")),
             };
+            // serde_json says column 0 for an error at a line break (a raw
+            // newline in a string, the end of the text after one); columns
+            // here count from 1.
             PodError::new(kind, None, message).at(Some(Position {
                 line: e.line(),
-                column: e.column(),
+                column: e.column().max(1),
             }))
         })?;
     Ok((doc, root))

@@ -322,14 +322,7 @@ impl PodMatch {
 /// id.
 pub fn from_manifest(text: &str, region_id: &str) -> Result<PodMatch, PodError> {
     if text.len() > MAX_MANIFEST_BYTES {
-        return Err(PodError::new(
-            PodErrorKind::TooLarge,
-            None,
-            format_args!(
-                "the manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} read",
-                text.len()
-            ),
-        ));
+        return Err(too_large(text.len()));
     }
     crate::record::check_region_id(region_id).map_err(|e| {
         PodError::new(
@@ -370,8 +363,7 @@ pub fn from_manifest(text: &str, region_id: &str) -> Result<PodMatch, PodError> 
 /// are not UTF-8 (with the line and column of the first bad byte).
 pub fn from_manifest_bytes(bytes: &[u8], region_id: &str) -> Result<PodMatch, PodError> {
     if bytes.len() > MAX_MANIFEST_BYTES {
-        // Same message as for text.
-        return from_manifest(&" ".repeat(bytes.len()), region_id);
+        return Err(too_large(bytes.len()));
     }
     match std::str::from_utf8(bytes) {
         Ok(text) => from_manifest(text, region_id),
@@ -394,6 +386,14 @@ pub fn from_manifest_bytes(bytes: &[u8], region_id: &str) -> Result<PodMatch, Po
             .at(Some(Position { line, column })))
         }
     }
+}
+
+fn too_large(len: usize) -> PodError {
+    PodError::new(
+        PodErrorKind::TooLarge,
+        None,
+        format_args!("the manifest has {len} bytes, more than the {MAX_MANIFEST_BYTES} read"),
+    )
 }
 
 /// The extra temporary storage of
@@ -674,7 +674,16 @@ impl<'a> Reader<'a> {
 
 fn read(r: &Reader<'_>, root: NodeId, region_id: &str) -> Result<PodMatch, PodError> {
     if !matches!(r.value(root), Value::Map(_)) {
-        return Err(r.wrong_type(root, "(manifest)".into(), "a mapping (a Kubernetes object)"));
+        let node = r.doc.node(root);
+        return Err(PodError::new(
+            PodErrorKind::WrongType,
+            None,
+            format_args!(
+                "the manifest must be a mapping (a Kubernetes object), found {}",
+                node.value.describe()
+            ),
+        )
+        .at(node.position));
     }
     let kind_name = r.string(root, "kind", "")?.ok_or_else(|| {
         PodError::new(

@@ -944,16 +944,16 @@ fn kinds_and_shapes_refused() {
             "- kind: Pod\n",
             r#"[{"kind": "Pod"}]"#,
             PodErrorKind::WrongType,
-            Some("(manifest)"),
-            "must be a mapping (a Kubernetes object), found a sequence",
+            None,
+            "the manifest must be a mapping (a Kubernetes object), found a sequence",
             Some((1, 1)),
         ),
         (
             "just text\n",
             r#"{}"#,
             PodErrorKind::WrongType,
-            Some("(manifest)"),
-            "must be a mapping (a Kubernetes object), found a string",
+            None,
+            "the manifest must be a mapping (a Kubernetes object), found a string",
             Some((1, 1)),
         ),
     ];
@@ -1065,7 +1065,11 @@ fn syntax_errors_have_positions() {
             "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string",
             (2, 1),
         ),
-        ("{\"kind\": \"Pod\"\n", "invalid JSON: EOF while parsing an object", (2, 1)),
+        (
+            "{\"kind\": \"Pod\"\n",
+            "invalid JSON: EOF while parsing an object",
+            (2, 1),
+        ),
     ];
     for &(text, message, position) in cases {
         check_error(
@@ -1076,6 +1080,30 @@ fn syntax_errors_have_positions() {
             Some(position),
         );
     }
+}
+
+#[test]
+fn yaml_error_at_the_end_is_inside_the_text() {
+    // The scanner moves to a new line at the end of the stream; without a
+    // final line break that line is not in the text, so the error is placed
+    // at the end of the last line (found by the fuzzer).
+    let path = format!(
+        "{}/fuzz/regressions/pod_manifest/yaml-error-at-end-without-newline",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(text.lines().count(), 8);
+    let last = text.lines().last().unwrap().chars().count();
+    check_error(
+        &refused(&text),
+        PodErrorKind::Syntax,
+        None,
+        "invalid YAML: simple key expected",
+        Some((8, last + 1)),
+    );
+    // With the line break, the line after it is in the text.
+    let e = refused(&format!("{text}\n"));
+    assert_eq!((e.line(), e.column()), (Some(9), Some(1)), "{e}");
 }
 
 #[test]

@@ -155,6 +155,36 @@ enum Frame {
 /// Reads the YAML text as one document: a second document that is not
 /// empty is an error (one pod per manifest).
 pub(super) fn from_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
+    read_yaml(text).map_err(|mut e| {
+        e.position = e.position.map(|p| within(text, p));
+        e
+    })
+}
+
+/// The position, or the end of the text when the scanner's is past it: at
+/// the end of the stream it moves to a new line, even when the text does
+/// not end with one.
+fn within(text: &str, p: Position) -> Position {
+    let mut line = 1;
+    let mut last_start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let lone_cr = b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if b == b'\n' || lone_cr {
+            line += 1;
+            last_start = i + 1;
+        }
+    }
+    if p.line <= line {
+        return p;
+    }
+    Position {
+        line,
+        column: text[last_start..].chars().count() + 1,
+    }
+}
+
+fn read_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
     let mut parser = Parser::new_from_str(text);
     let mut doc = Doc::default();
     let mut root = None;

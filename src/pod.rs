@@ -58,7 +58,7 @@
 //! else is YAML, read by `saphyr-parser`, a YAML 1.2 parser, with the
 //! scalar rules of Kubernetes' own YAML decoder (go-yaml v2, YAML 1.1): a
 //! plain `yes`, `on` or `y` is a boolean, `0755` a number, and `<<` merges
-//! mappings. Duplicate keys are refused (as `kubectl` does).
+//! mappings. Duplicate keys are refused rather than one silently winning.
 //!
 //! One object per manifest: a `List`, or YAML with a second non-empty
 //! document (`---`), is refused rather than read in part. Empty documents
@@ -83,8 +83,8 @@ use crate::reference::Reference;
 
 use tree::{Doc, NodeId, Value};
 
-/// The largest manifest read, in bytes (1 MiB; the API server's own limit
-/// on a request body is 3 MiB, and a pod is far smaller).
+/// The largest manifest read, in bytes (1 MiB; a pod's manifest is a few
+/// KiB).
 pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
 
 /// The deepest nesting of sequences and mappings read, the document's own

@@ -92,8 +92,9 @@ pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
 pub const MAX_DEPTH: usize = 100;
 
 /// The most nodes a document may stand for with its aliases expanded. An
-/// alias-free manifest of [`MAX_MANIFEST_BYTES`] has fewer (a node takes at
-/// least two bytes), so only alias expansion can reach it.
+/// alias-free manifest within [`MAX_MANIFEST_BYTES`] stays well below it (a
+/// node takes about two bytes at the least: `[1,1,…]` is 524 288 nodes), so
+/// only alias expansion reaches it.
 pub const MAX_NODES: u64 = 1_000_000;
 
 /// The largest extra temporary storage read from

@@ -1238,6 +1238,15 @@ fn size_cap() {
     at_cap.push('\n');
     assert_eq!(at_cap.len(), MAX_MANIFEST_BYTES);
     ok(&at_cap);
+    // As many nodes as the cap allows without aliases: under MAX_NODES.
+    let prefix = "kind: Pod\nspec:\n  containers:\n  - image: nginx\nx: [";
+    let mut dense = String::from(prefix);
+    while dense.len() + 3 < MAX_MANIFEST_BYTES {
+        dense.push_str("1,");
+    }
+    dense.push_str("1]\n");
+    assert!(dense.len() <= MAX_MANIFEST_BYTES);
+    ok(&dense);
     let over = format!("{at_cap} ");
     let message = format!(
         "the manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} read",

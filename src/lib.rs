@@ -28,10 +28,18 @@
 //! * **The wire** ([`wire`], [`api`]): the SDKs' flat parameters into typed
 //!   requests, the JSON bodies with the API's keys and types, and
 //!   [`api::call`], one call in and its HTTP status and body out.
+//! * **Pods** (`pod`, feature `pod`): `pod::from_manifest` reads a
+//!   Kubernetes Pod manifest, or a workload's pod template, JSON or YAML,
+//!   into the [`automatch::AutoMatchRequest`] ECI would match a cache for:
+//!   its images and its ECI annotations (`k8s.aliyun.com/eci-auto-imc`,
+//!   `eci-imc-id`, `imc-perfect-match`, `imc-match-count-request`,
+//!   `eci-extra-ephemeral-storage`), within size, depth and alias bounds.
 //!
 //! ## Cargo features
 //!
 //! * `oci-spec`: conversions to and from `oci_spec::distribution::Reference`.
+//! * `pod`: the `pod` module (adds `saphyr-parser`, a pure-Rust YAML
+//!   parser, and its one dependency `arraydeque`).
 
 #![deny(missing_docs)]
 
@@ -45,6 +53,8 @@ mod entropy;
 mod error;
 pub mod index;
 pub mod oracle;
+#[cfg(feature = "pod")]
+pub mod pod;
 pub mod record;
 pub mod reference;
 #[cfg(feature = "sqlite")]

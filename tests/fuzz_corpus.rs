@@ -59,3 +59,11 @@ fn state_load_corpus() {
     // The 400 smallest inputs of the minimised corpus of the first run (17.6 M executions).
     assert!(replay("state_load", checks::check_state_load) >= 350);
 }
+
+#[cfg(feature = "pod")]
+#[test]
+fn pod_manifest_corpus() {
+    // Every fifth input by size of the minimised corpus of the first clean
+    // run (4.0 M executions, 2409 inputs), and the seeds: 490 inputs.
+    assert!(replay("pod_manifest", checks::check_pod_manifest) >= 450);
+}

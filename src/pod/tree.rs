@@ -1,0 +1,724 @@
+//! A manifest as a small tree of nodes, read from YAML events or from JSON,
+//! within the limits of [`super`]: nesting depth, and the number of nodes
+//! the document stands for once its aliases are expanded.
+//!
+//! Nodes live in one arena and refer to each other by index, so an alias is
+//! one more reference to the node it names, never a copy: however much a
+//! document expands, the tree is as large as its text. Dropping it is flat.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
+
+use super::{MAX_DEPTH, MAX_NODES, PodError, PodErrorKind, Position};
+
+/// A node's index in [`Doc::nodes`].
+pub(super) type NodeId = u32;
+
+/// What a node holds.
+#[derive(Debug)]
+pub(super) enum Value {
+    Null,
+    Bool,
+    /// An integer or a float (its value is never needed).
+    Number,
+    Str(Box<str>),
+    Seq(Vec<NodeId>),
+    /// Keys in document order, without duplicates; merged keys (`<<`)
+    /// already applied.
+    Map(Vec<(Box<str>, NodeId)>),
+}
+
+impl Value {
+    /// "a string", "a mapping"…: for messages.
+    pub(super) fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool => "a boolean",
+            Value::Number => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a sequence",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Node {
+    pub(super) value: Value,
+    /// Where the node starts (YAML only: serde_json tells no positions
+    /// once a value is read).
+    pub(super) position: Option<Position>,
+}
+
+/// One parsed document.
+#[derive(Debug, Default)]
+pub(super) struct Doc {
+    nodes: Vec<Node>,
+    /// Per node: how many nodes it stands for with aliases expanded.
+    sizes: Vec<u64>,
+    /// Nodes of the expanded document so far (checked against
+    /// [`MAX_NODES`]).
+    expanded: u64,
+    /// Why the JSON visitor stopped (serde_json only carries a message).
+    failure: Option<PodErrorKind>,
+    /// Collections open in the JSON visitor.
+    depth: usize,
+}
+
+impl Doc {
+    pub(super) fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    /// The value of `key` in mapping `id`; `None` when `id` is not a
+    /// mapping or has no such key.
+    pub(super) fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
+        match &self.node(id).value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| &**k == key).map(|&(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn push(&mut self, value: Value, position: Option<Position>, size: u64) -> NodeId {
+        let id = self.nodes.len() as NodeId;
+        self.nodes.push(Node { value, position });
+        self.sizes.push(size);
+        id
+    }
+
+    /// Counts `n` more nodes of the expanded document.
+    fn grow(&mut self, n: u64, position: Option<Position>) -> Result<(), PodError> {
+        self.expanded = self.expanded.saturating_add(n);
+        if self.expanded > MAX_NODES {
+            self.failure = Some(PodErrorKind::TooComplex);
+            return Err(PodError::new(
+                PodErrorKind::TooComplex,
+                None,
+                format_args!(
+                    "the document stands for more than {MAX_NODES} nodes once its aliases are expanded"
+                ),
+            )
+            .at(position));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// YAML
+
+fn position(span: &Span) -> Option<Position> {
+    Some(Position {
+        line: span.start.line(),
+        column: span.start.col() + 1,
+    })
+}
+
+fn syntax(e: &ScanError) -> PodError {
+    // The scanner's own bound on flow nesting ([[[[…).
+    let kind = if e.info() == "recursion limit exceeded" {
+        PodErrorKind::TooComplex
+    } else {
+        PodErrorKind::Syntax
+    };
+    PodError::new(kind, None, format_args!("invalid YAML: {}", e.info())).at(Some(Position {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+    }))
+}
+
+/// A collection being read.
+enum Frame {
+    Seq {
+        anchor: usize,
+        position: Option<Position>,
+        items: Vec<NodeId>,
+        size: u64,
+    },
+    Map {
+        anchor: usize,
+        position: Option<Position>,
+        entries: Vec<(Box<str>, NodeId)>,
+        /// Key → index in `entries`, once the mapping has a few keys.
+        index: Option<HashMap<Box<str>, usize>>,
+        /// The key read, waiting for its value; `Some(None)` for the `<<`
+        /// merge key.
+        key: Option<Option<Box<str>>>,
+        /// Mappings to merge (`<<`), in priority order.
+        merges: Vec<NodeId>,
+        size: u64,
+    },
+}
+
+/// Reads the YAML text as one document: a second document that is not
+/// empty is an error (one pod per manifest).
+pub(super) fn from_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
+    read_yaml(text).map_err(|mut e| {
+        e.position = e.position.map(|p| within(text, p));
+        e
+    })
+}
+
+/// The position, or the end of the text when the scanner's is past it: at
+/// the end of the stream it moves to a new line, even when the text does
+/// not end with one.
+fn within(text: &str, p: Position) -> Position {
+    let mut line = 1;
+    let mut last_start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let lone_cr = b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if b == b'\n' || lone_cr {
+            line += 1;
+            last_start = i + 1;
+        }
+    }
+    if p.line <= line {
+        return p;
+    }
+    Position {
+        line,
+        column: text[last_start..].chars().count() + 1,
+    }
+}
+
+fn read_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut doc = Doc::default();
+    let mut root = None;
+    loop {
+        let (event, span) = next(&mut parser)?;
+        match event {
+            Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                let (first, first_span) = next(&mut parser)?;
+                // Anchors are per document.
+                let node = read_node(&mut doc, &mut parser, first, first_span, &mut Vec::new())?;
+                let empty = matches!(doc.node(node).value, Value::Null);
+                match root {
+                    _ if empty => {}
+                    None => root = Some(node),
+                    Some(_) => {
+                        return Err(PodError::new(
+                            PodErrorKind::MultipleDocuments,
+                            None,
+                            "a second YAML document: give one Pod or workload per manifest",
+                        )
+                        .at(position(&span)));
+                    }
+                }
+            }
+            _ => unreachable!("the parser starts every node inside a document"),
+        }
+    }
+    match root {
+        Some(root) => Ok((doc, root)),
+        None => Err(PodError::new(
+            PodErrorKind::MissingField,
+            None,
+            "the manifest is empty",
+        )),
+    }
+}
+
+type YamlParser<'input> = Parser<'input, StrInput<'input>>;
+
+fn next<'input>(parser: &mut YamlParser<'input>) -> Result<(Event<'input>, Span), PodError> {
+    match parser.next_event() {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(e)) => Err(syntax(&e)),
+        None => Ok((Event::StreamEnd, Span::default())),
+    }
+}
+
+/// Reads one node starting with `event`, with an explicit stack (no
+/// recursion, whatever the nesting).
+fn read_node<'input>(
+    doc: &mut Doc,
+    parser: &mut YamlParser<'input>,
+    mut event: Event<'input>,
+    mut span: Span,
+    anchors: &mut Vec<Option<NodeId>>,
+) -> Result<NodeId, PodError> {
+    let mut stack: Vec<Frame> = Vec::new();
+    loop {
+        let at = position(&span);
+        // A plain, untagged `<<` as a key merges mappings (YAML 1.1).
+        let mut merge_key = false;
+        // A finished node to hand to the frame above, if any.
+        let done: Option<NodeId> = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                doc.grow(1, at)?;
+                merge_key = style == ScalarStyle::Plain && tag.is_none() && text == MERGE_KEY;
+                let value = resolve(&text, style, tag.as_deref());
+                let id = doc.push(value, at, 1);
+                register(anchors, anchor, id);
+                Some(id)
+            }
+            Event::Alias(anchor) => match anchors.get(anchor).copied().flatten() {
+                Some(id) => {
+                    doc.grow(doc.sizes[id as usize], at)?;
+                    Some(id)
+                }
+                None => {
+                    return Err(PodError::new(
+                        PodErrorKind::TooComplex,
+                        None,
+                        "an alias refers to a node that contains it",
+                    )
+                    .at(at));
+                }
+            },
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP).at(at));
+                }
+                doc.grow(1, at)?;
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        anchor,
+                        position: at,
+                        items: Vec::new(),
+                        size: 1,
+                    }
+                } else {
+                    Frame::Map {
+                        anchor,
+                        position: at,
+                        entries: Vec::new(),
+                        index: None,
+                        key: None,
+                        merges: Vec::new(),
+                        size: 1,
+                    }
+                });
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq {
+                    anchor,
+                    position,
+                    items,
+                    size,
+                }) => {
+                    let id = doc.push(Value::Seq(items), position, size);
+                    register(anchors, anchor, id);
+                    Some(id)
+                }
+                _ => unreachable!("the parser balances sequences"),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map {
+                    anchor,
+                    position,
+                    mut entries,
+                    index,
+                    merges,
+                    mut size,
+                    ..
+                }) => {
+                    merge(doc, &mut entries, index, &merges, &mut size, position)?;
+                    let id = doc.push(Value::Map(entries), position, size);
+                    register(anchors, anchor, id);
+                    Some(id)
+                }
+                _ => unreachable!("the parser balances mappings"),
+            },
+            _ => unreachable!("no stream or document event inside a node"),
+        };
+        if let Some(id) = done {
+            match stack.last_mut() {
+                None => return Ok(id),
+                Some(frame) => attach(doc, frame, id, merge_key)?,
+            }
+        }
+        (event, span) = next(parser)?;
+    }
+}
+
+fn register(anchors: &mut Vec<Option<NodeId>>, anchor: usize, id: NodeId) {
+    if anchor == 0 {
+        return;
+    }
+    if anchors.len() <= anchor {
+        anchors.resize(anchor + 1, None);
+    }
+    anchors[anchor] = Some(id);
+}
+
+/// Hands a finished node to the collection being read: an item, a key or a
+/// value.
+fn attach(doc: &Doc, frame: &mut Frame, id: NodeId, merge_key: bool) -> Result<(), PodError> {
+    let node_size = doc.sizes[id as usize];
+    match frame {
+        Frame::Seq { items, size, .. } => {
+            items.push(id);
+            *size = size.saturating_add(node_size);
+        }
+        Frame::Map {
+            entries,
+            index,
+            key,
+            merges,
+            size,
+            ..
+        } => match key.take() {
+            None => {
+                let node = doc.node(id);
+                if merge_key {
+                    *key = Some(None);
+                    *size = size.saturating_add(1);
+                    return Ok(());
+                }
+                let text = match &node.value {
+                    Value::Str(s) => s.clone(),
+                    _ => {
+                        return Err(PodError::new(
+                            PodErrorKind::WrongType,
+                            None,
+                            format_args!(
+                                "a mapping key must be a string, found {}",
+                                node.value.describe()
+                            ),
+                        )
+                        .at(node.position));
+                    }
+                };
+                if let Some(first) = find(entries, index.as_ref(), &text) {
+                    let first = doc.node(entries[first].1).position;
+                    return Err(PodError::new(
+                        PodErrorKind::DuplicateKey,
+                        None,
+                        format_args!("duplicate key {text:?}{}", Since(first)),
+                    )
+                    .at(node.position));
+                }
+                *key = Some(Some(text));
+                *size = size.saturating_add(1);
+            }
+            Some(None) => {
+                // `<<: *base` or `<<: [*a, *b]`: merged when the mapping ends.
+                let node = doc.node(id);
+                let mut add = |m: NodeId| match doc.node(m).value {
+                    Value::Map(_) => {
+                        merges.push(m);
+                        Ok(())
+                    }
+                    _ => Err(PodError::new(
+                        PodErrorKind::WrongType,
+                        None,
+                        "a merge key (<<) takes a mapping or a sequence of mappings",
+                    )
+                    .at(doc.node(m).position)),
+                };
+                match &node.value {
+                    Value::Seq(items) => items.iter().try_for_each(|&m| add(m))?,
+                    _ => add(id)?,
+                }
+            }
+            Some(Some(text)) => {
+                if let Some(index) = index {
+                    index.insert(text.clone(), entries.len());
+                } else if entries.len() >= 8 {
+                    let mut map: HashMap<Box<str>, usize> = entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.clone(), i))
+                        .collect();
+                    map.insert(text.clone(), entries.len());
+                    *index = Some(map);
+                }
+                entries.push((text, id));
+                *size = size.saturating_add(node_size);
+            }
+        },
+    }
+    Ok(())
+}
+
+const TOO_DEEP: DepthMessage = DepthMessage;
+
+struct DepthMessage;
+
+impl fmt::Display for DepthMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "nested more than {MAX_DEPTH} levels deep")
+    }
+}
+
+/// The key that merges mappings, as YAML 1.1 and Kubernetes' decoder read
+/// it.
+const MERGE_KEY: &str = "<<";
+
+fn find(
+    entries: &[(Box<str>, NodeId)],
+    index: Option<&HashMap<Box<str>, usize>>,
+    key: &str,
+) -> Option<usize> {
+    match index {
+        Some(index) => index.get(key).copied(),
+        None => entries.iter().position(|(k, _)| &**k == key),
+    }
+}
+
+/// Applies `<<` merges: keys written in the mapping win, then earlier
+/// merged mappings over later ones. Each merged entry counts as nodes of the
+/// expanded document.
+fn merge(
+    doc: &mut Doc,
+    entries: &mut Vec<(Box<str>, NodeId)>,
+    index: Option<HashMap<Box<str>, usize>>,
+    merges: &[NodeId],
+    size: &mut u64,
+    at: Option<Position>,
+) -> Result<(), PodError> {
+    if merges.is_empty() {
+        return Ok(());
+    }
+    let mut index = index.unwrap_or_else(|| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect()
+    });
+    for &m in merges {
+        let Value::Map(merged) = &doc.nodes[m as usize].value else {
+            unreachable!("only mappings are merged")
+        };
+        // The work is at most the merged mapping's size, which its alias
+        // (or its text) already counted.
+        let mut grown = 0u64;
+        for (k, v) in merged {
+            if !index.contains_key(k) {
+                index.insert(k.clone(), entries.len());
+                entries.push((k.clone(), *v));
+                grown = grown.saturating_add(1 + doc.sizes[*v as usize]);
+            }
+        }
+        *size = size.saturating_add(grown);
+        doc.grow(grown, at)?;
+    }
+    Ok(())
+}
+
+/// " (first at line L, column C)", or nothing.
+struct Since(Option<Position>);
+
+impl fmt::Display for Since {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, " (first at line {}, column {})", p.line, p.column),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a scalar is, as Kubernetes' YAML decoder (go-yaml v2, YAML 1.1
+/// rules) resolves it: a quoted or block scalar is a string; a plain one is
+/// null, a boolean (`true`, `yes`, `on`, `y` and their negations, in three
+/// casings) or a number when it reads as one, else a string. Core tags
+/// (`!!str`, `!!int` …) decide for themselves.
+fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) {
+        match tag.suffix.as_str() {
+            "str" | "binary" | "timestamp" => return Value::Str(text.into()),
+            "int" | "float" => return Value::Number,
+            "bool" => return Value::Bool,
+            "null" => return Value::Null,
+            _ => {}
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.into());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" | "n"
+        | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Value::Bool
+        }
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => Value::Number,
+        _ if is_number(text) => Value::Number,
+        _ => Value::Str(text.into()),
+    }
+}
+
+/// go-yaml v2's numbers, underscores removed: Go integer literals (`0x`,
+/// `0o`, `0b`, leading-zero octal, decimal) with a sign, and
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+fn is_number(text: &str) -> bool {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let unsigned = plain.strip_prefix(['+', '-']).unwrap_or(&plain);
+    let all = |s: &str, digit: fn(&u8) -> bool| !s.is_empty() && s.as_bytes().iter().all(digit);
+    let radix = |lower: &str, upper: &str| {
+        unsigned
+            .strip_prefix(lower)
+            .or_else(|| unsigned.strip_prefix(upper))
+    };
+    if let Some(rest) = radix("0x", "0X") {
+        return all(rest, u8::is_ascii_hexdigit);
+    }
+    if let Some(rest) = radix("0o", "0O") {
+        return all(rest, is_octal);
+    }
+    if let Some(rest) = radix("0b", "0B") {
+        return all(rest, |b| matches!(b, b'0' | b'1'));
+    }
+    // Leading-zero octal (`0755`) is also of the float form below, which
+    // covers decimal integers too.
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => all(frac, u8::is_ascii_digit),
+        Some((int, frac)) => {
+            all(int, u8::is_ascii_digit) && frac.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => all(mantissa, u8::is_ascii_digit),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+        all(digits, u8::is_ascii_digit)
+    });
+    mantissa_ok && exponent_ok
+}
+
+fn is_octal(b: &u8) -> bool {
+    (b'0'..=b'7').contains(b)
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+/// Reads JSON text (serde_json: its errors carry JSON line and column).
+/// [`MAX_DEPTH`] is checked here, before serde_json's own limit (128).
+pub(super) fn from_json(text: &str) -> Result<(Doc, NodeId), PodError> {
+    use serde::de::DeserializeSeed;
+    let mut doc = Doc::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let root = NodeSeed(&mut doc)
+        .deserialize(&mut de)
+        .and_then(|root| de.end().map(|()| root))
+        .map_err(|e| {
+            let message = e.to_string();
+            // serde_json appends " at line L column C"; the position is kept
+            // apart.
+            let message = match message.rfind(" at line ") {
+                Some(i) => &message[..i],
+                None => &message,
+            };
+            let (kind, message) = match doc.failure {
+                // The visitor's own refusals read as they do for YAML.
+                Some(kind) => (kind, message.to_owned()),
+                None => (PodErrorKind::Syntax, format!("invalid JSON: {message}")),
+            };
+            // serde_json says column 0 for an error at a line break (a raw
+            // newline in a string, the end of the text after one); columns
+            // here count from 1.
+            PodError::new(kind, None, message).at(Some(Position {
+                line: e.line(),
+                column: e.column().max(1),
+            }))
+        })?;
+    Ok((doc, root))
+}
+
+struct NodeSeed<'a>(&'a mut Doc);
+
+impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = NodeId;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<NodeId, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl Doc {
+    /// A JSON collection starts: one node, one level deeper.
+    fn enter(&mut self) -> Result<(), PodError> {
+        if self.depth >= MAX_DEPTH {
+            self.failure = Some(PodErrorKind::TooComplex);
+            return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP));
+        }
+        self.depth += 1;
+        self.grow(1, None)
+    }
+}
+
+impl NodeSeed<'_> {
+    fn leaf<E: serde::de::Error>(self, value: Value) -> Result<NodeId, E> {
+        self.0.grow(1, None).map_err(E::custom)?;
+        Ok(self.0.push(value, None, 1))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
+    type Value = NodeId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<NodeId, E> {
+        self.leaf(Value::Bool)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<NodeId, E> {
+        self.leaf(Value::Number)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<NodeId, E> {
+        self.leaf(Value::Number)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<NodeId, E> {
+        self.leaf(Value::Number)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NodeId, E> {
+        self.leaf(Value::Str(s.into()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<NodeId, E> {
+        self.leaf(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NodeId, A::Error> {
+        use serde::de::Error;
+        self.0.enter().map_err(A::Error::custom)?;
+        let mut items = Vec::new();
+        let mut size = 1u64;
+        while let Some(id) = seq.next_element_seed(NodeSeed(self.0))? {
+            size = size.saturating_add(self.0.sizes[id as usize]);
+            items.push(id);
+        }
+        self.0.depth -= 1;
+        Ok(self.0.push(Value::Seq(items), None, size))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodeId, A::Error> {
+        use serde::de::Error;
+        self.0.enter().map_err(A::Error::custom)?;
+        let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
+        let mut seen: HashMap<Box<str>, ()> = HashMap::new();
+        let mut size = 1u64;
+        while let Some(key) = map.next_key::<Box<str>>()? {
+            if seen.insert(key.clone(), ()).is_some() {
+                self.0.failure = Some(PodErrorKind::DuplicateKey);
+                return Err(A::Error::custom(format_args!("duplicate key {key:?}")));
+            }
+            self.0.grow(1, None).map_err(A::Error::custom)?;
+            let id = map.next_value_seed(NodeSeed(self.0))?;
+            size = size.saturating_add(1 + self.0.sizes[id as usize]);
+            entries.push((key, id));
+        }
+        self.0.depth -= 1;
+        Ok(self.0.push(Value::Map(entries), None, size))
+    }
+}

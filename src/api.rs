@@ -86,9 +86,10 @@ where
         #[cfg(feature = "pod")]
         "MatchPod" => {
             let mut unknown = UnknownParams::strict(engine.config().strict_params);
-            let body = rpc::decode_match_pod_with(params, &mut unknown).and_then(|(pod, explain)| {
-                match_pod_body(engine, account, &pod, explain, &request_id)
-            });
+            let body =
+                rpc::decode_match_pod_with(params, &mut unknown).and_then(|(pod, explain)| {
+                    match_pod_body(engine, account, &pod, explain, &request_id)
+                });
             let mut reply = match body {
                 Ok(body) => Reply::new(200, body),
                 Err(e) => Reply::error(request_id, &e),

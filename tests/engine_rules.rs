@@ -406,7 +406,9 @@ fn create_validation() {
         ),
     );
     // The rules each public source states, no stricter (README "Validation").
-    let rejected: &[(&[(&str, &str)], &str, &str)] = &[
+    // (extra parameters, "MissingParameter" or the parameter named, reason)
+    type Rejected<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let rejected: &[Rejected] = &[
         // "you must also set the AcrRegistryInfo.N.InstanceId parameter"
         (
             &[("AcrRegistryInfo.1.Domain.1", "a.example.com")],

@@ -432,7 +432,11 @@ fn cache_spec() -> impl Strategy<Value = CacheSpec> {
         })
 }
 
-fn group_spec() -> impl Strategy<Value = (Vec<(usize, usize)>, u32, bool, Option<u32>, bool)> {
+/// A container group: images (repo, tag), storage, perfect match, match
+/// count, auto-create.
+type GroupSpec = (Vec<(usize, usize)>, u32, bool, Option<u32>, bool);
+
+fn group_spec() -> impl Strategy<Value = GroupSpec> {
     (
         prop::collection::vec((0..4usize, 0..3usize), 1..4),
         prop::sample::select(vec![20u32, 30, 35]),
@@ -461,7 +465,7 @@ fn record(i: usize, s: &CacheSpec) -> ImageCache {
     c
 }
 
-fn request(g: &(Vec<(usize, usize)>, u32, bool, Option<u32>, bool)) -> AutoMatchRequest {
+fn request(g: &GroupSpec) -> AutoMatchRequest {
     let mut r = AutoMatchRequest::new(REGION)
         .temporary_storage_gib(g.1)
         .perfect_match(g.2)

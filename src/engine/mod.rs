@@ -950,7 +950,10 @@ impl Engine {
                 )
             } else if request.perfect_match && f < images {
                 format!("a perfect match is asked: {f} of {images} images match exactly")
-            } else if let Some(n) = request.match_count_request.filter(|&n| !request.perfect_match && f < n) {
+            } else if let Some(n) = request
+                .match_count_request
+                .filter(|&n| !request.perfect_match && f < n)
+            {
                 format!("{f} exact matches, fewer than the {n} asked")
             } else {
                 continue;

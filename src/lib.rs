@@ -25,6 +25,15 @@
 //!   codes, moves caches through their lifecycle as the [`clock::Clock`]
 //!   advances, and saves and loads its whole state;
 //!   [`engine::SharedEngine`] shares it between threads.
+//! * **Scheduling** ([`automatch`]): a scheduler scores before it decides.
+//!   [`engine::Engine::evaluate_as`] ranks the candidates of an auto-match
+//!   (each with F, P, the size distance and a 0–100
+//!   [`automatch::score`]) and records nothing; its first candidate is
+//!   what [`engine::Engine::auto_match_as`] then records, auto-creating a
+//!   cache for the group when the match is not complete.
+//!   [`engine::Engine::excluded_as`] and [`automatch::Candidate::behind`]
+//!   explain a decision; [`engine::Engine::auto_match_batch_as`] matches
+//!   many groups at once.
 //! * **The wire** ([`wire`], [`api`]): the SDKs' flat parameters into typed
 //!   requests, the JSON bodies with the API's keys and types, and
 //!   [`api::call`], one call in and its HTTP status and body out.

@@ -119,6 +119,12 @@ pub fn check_api_call(data: &[u8]) {
         "{reply:?}"
     );
     assert_eq!(reply.body["RequestId"], "fuzz");
+    if eci_imagecache::api::is_read_only(action) {
+        assert!(
+            engine.to_bytes() == before,
+            "a read-only call changed the state: {reply:?}"
+        );
+    }
     if reply.http_status != 200 {
         let body = reply.body.as_object().expect("an object");
         assert_eq!(body.len(), 3, "{reply:?}");

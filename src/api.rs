@@ -429,15 +429,23 @@ impl RequestIds {
     }
 }
 
+/// At most this many `Candidates` and `Excluded` in an explained
+/// [`match_pod_body`] (`CandidateCount` and `ExcludedCount` give the
+/// totals).
+#[cfg(feature = "pod")]
+pub const MAX_EXPLAINED: usize = 100;
+
 /// The decision for a Pod (feature `pod`), without recording anything: the
 /// body of the emulator's `MatchPod` action and of `eci-imagecache match
 /// --json`. `Decision` is `Hit` (a cache would be used: `ImageCacheId`,
 /// `ExactMatchCount`, `PartialMatchCount`, `Score`, `CompleteMatch`),
 /// `Miss`, or `NoImageCache` (the pod turns matching off and names no
 /// cache); `WouldAutoCreate` says whether a cache for the whole pod would be
-/// created beside it. With `explain`, `Candidates` (every candidate, ranked,
-/// each with why it is behind the first) and `Excluded` (caches that match
-/// an image but are not candidates, with the reason).
+/// created beside it; `DistinctImages` counts the images as matching does
+/// (duplicates and endpoint variants once). With `explain`, `Candidates`
+/// (ranked, each with why it is behind the first) and `Excluded` (caches
+/// that match an image but are not candidates, with the reason), at most
+/// [`MAX_EXPLAINED`] of each, with `CandidateCount` and `ExcludedCount`.
 ///
 /// ```
 /// use eci_imagecache::api::match_pod_body;
@@ -490,7 +498,8 @@ pub fn match_pod_body(
     let k = if explain { usize::MAX } else { 1 };
     let evaluation = engine.evaluate_as(account, request, k)?;
     let complete = evaluation.complete();
-    body["WouldAutoCreate"] = json!(request.auto_create && !complete);
+    body["DistinctImages"] = json!(evaluation.images);
+    body["WouldAutoCreate"] = json!(evaluation.auto_create);
     match evaluation.candidates.first() {
         Some(best) => {
             body["Decision"] = json!("Hit");
@@ -504,9 +513,11 @@ pub fn match_pod_body(
     }
     if explain {
         let best = evaluation.candidates.first();
+        body["CandidateCount"] = json!(evaluation.candidates.len());
         body["Candidates"] = evaluation
             .candidates
             .iter()
+            .take(MAX_EXPLAINED)
             .map(|c| {
                 let mut row = json!({
                     "ImageCacheId": c.image_cache_id,
@@ -522,22 +533,24 @@ pub fn match_pod_body(
                 row
             })
             .collect();
-        body["Excluded"] = if request.image_cache_id.is_some() {
-            json!([])
+        let excluded = if request.image_cache_id.is_some() {
+            Vec::new()
         } else {
-            engine
-                .excluded_as(account, request)
-                .iter()
-                .map(|x| {
-                    json!({
-                        "ImageCacheId": x.image_cache_id,
-                        "ExactMatchCount": x.exact,
-                        "PartialMatchCount": x.partial,
-                        "Reason": x.reason,
-                    })
-                })
-                .collect()
+            engine.excluded_as(account, request)
         };
+        body["ExcludedCount"] = json!(excluded.len());
+        body["Excluded"] = excluded
+            .iter()
+            .take(MAX_EXPLAINED)
+            .map(|x| {
+                json!({
+                    "ImageCacheId": x.image_cache_id,
+                    "ExactMatchCount": x.exact,
+                    "PartialMatchCount": x.partial,
+                    "Reason": x.reason,
+                })
+            })
+            .collect();
     }
     Ok(body)
 }

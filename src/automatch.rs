@@ -47,12 +47,15 @@ pub struct AutoMatchRequest {
     /// `k8s.aliyun.com/imc-match-count-request`: at least this many exact
     /// matches.
     pub match_count_request: Option<u32>,
-    /// An explicit cache (`k8s.aliyun.com/eci-image-snapshot-id`): bypasses
-    /// ranking.
+    /// An explicit cache (`k8s.aliyun.com/eci-imc-id`, or the older
+    /// `eci-image-snapshot-id`): bypasses ranking, and is used as it is
+    /// (no auto-create beside it).
     pub image_cache_id: Option<String>,
     /// The container group; generated when absent.
     pub container_group_id: Option<String>,
-    /// On a miss, create a cache for the group (`auto-create-for-<id>`).
+    /// When there is no complete match (a miss, or a partial winner),
+    /// create a cache for the whole group (`auto-create-for-<id>`), unless
+    /// an auto-created cache for the same images exists already.
     pub auto_create: bool,
 }
 
@@ -108,7 +111,7 @@ impl AutoMatchRequest {
         self
     }
 
-    /// Creates a cache for the group on a miss.
+    /// Creates a cache for the group when there is no complete match.
     pub fn auto_create(mut self, yes: bool) -> Self {
         self.auto_create = yes;
         self
@@ -297,6 +300,11 @@ pub struct Evaluation {
     /// first is what [`auto_match`](crate::engine::Engine::auto_match_as)
     /// would choose (with an explicit cache id, that cache alone).
     pub candidates: Vec<Candidate>,
+    /// Whether [`auto_match`](crate::engine::Engine::auto_match_as) would
+    /// create a cache for the group: `auto_create` asked, no cache named,
+    /// no complete match, no auto-created cache for the same images yet,
+    /// and room under the auto-created quota.
+    pub auto_create: bool,
 }
 
 impl Evaluation {
@@ -313,10 +321,12 @@ impl Evaluation {
 ///
 /// `score = ⌊100 × (F × (images + 1) + P) / (images × (images + 1))⌋`
 ///
-/// It depends on F and P only, orders them as the ranking does (every
-/// extra exact match outweighs any number of partial ones), is 100 for a
-/// complete match and 0 for no match. Caches with equal F and P tie; the
-/// ranking then prefers the closest size, the newest, the smallest id.
+/// It depends on F and P only and never increases down the ranked list
+/// (every extra exact match outweighs any number of partial ones); it is
+/// 100 for a complete match and 0 for no match. Rounding down makes nearby (F, P) pairs tie with many
+/// images (`score(1, 0, 100) == score(1, 50, 100) == 1`), and a lone
+/// partial match among many images scores 0; the ranking then decides, by
+/// F, P, the closest size, the newest, the smallest id.
 ///
 /// ```
 /// use eci_imagecache::automatch::score;

@@ -232,6 +232,69 @@ impl Store {
         })
     }
 
+    /// Opens an existing store for reading only, for tools that look at a
+    /// state without changing it (`eci-imagecache match`): the file is
+    /// never created or written, not even its schema; [`Store::commit`]
+    /// fails. Refused while a process holds the store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotAStore`] for a file that is missing, of the export
+    /// format or not a state store; [`StoreError::UnsupportedFormat`];
+    /// [`StoreError::Locked`] while a server or `run` holds it.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_owned();
+        let head = read_head(&path).map_err(|e| StoreError::NotAStore {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+        if head.starts_with(b"ECIIMCST") {
+            return Err(StoreError::NotAStore {
+                path,
+                why: "this is a state file of the export format (Engine::save)".to_owned(),
+            });
+        }
+        let error = |source: rusqlite::Error| classify(&path, source);
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(error)?;
+        conn.busy_timeout(Duration::ZERO).map_err(error)?;
+        let format: Result<Option<String>, _> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                r.get(0)
+            })
+            .optional();
+        let format = match format {
+            Ok(format) => format,
+            Err(e) => match classify(&path, e) {
+                StoreError::Sqlite { source, .. } => {
+                    return Err(StoreError::NotAStore {
+                        path,
+                        why: format!("not a state store ({source})"),
+                    });
+                }
+                other => return Err(other),
+            },
+        };
+        match format {
+            None => Err(StoreError::NotAStore {
+                path,
+                why: "not a state store (it holds no state)".to_owned(),
+            }),
+            Some(found) if found != STORE_FORMAT.to_string() => {
+                Err(StoreError::UnsupportedFormat { path, found })
+            }
+            Some(_) => Ok(Store {
+                conn,
+                path,
+                fresh: false,
+                written: None,
+            }),
+        }
+    }
+
     /// The path it was opened at.
     pub fn path(&self) -> &Path {
         &self.path

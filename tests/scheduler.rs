@@ -363,16 +363,15 @@ fn batches_of_identical_asks_answer_as_one_by_one() {
         let one = alone.auto_match(g).unwrap();
         let b = b.as_ref().unwrap();
         assert_eq!(
-            (
-                b.image_cache_id(),
-                b.auto_created().is_some(),
-                b.container_group_id()
-            ),
-            (
-                one.image_cache_id(),
-                one.auto_created().is_some(),
-                one.container_group_id()
-            )
+            (b.image_cache_id(), b.container_group_id()),
+            (one.image_cache_id(), one.container_group_id())
+        );
+        // Alone, every group would auto-create; in the batch only the
+        // first of the (one) image set does.
+        assert!(one.auto_created().is_some());
+        assert_eq!(
+            b.auto_created().is_some(),
+            g.container_group_id.as_deref() == Some("eci-0")
         );
         let (
             AutoMatchOutcome::Hit {
@@ -392,8 +391,138 @@ fn batches_of_identical_asks_answer_as_one_by_one() {
         assert_eq!((f1, p1), (f2, p2));
     }
     twin.clear();
-    // Every group auto-created its own cache (none was complete).
-    assert_eq!(names(&mut e).len(), 7);
+    // One cache for the image set the six groups share.
+    assert_eq!(names(&mut e), ["auto-create-for-eci-0", "one"]);
+}
+
+#[test]
+fn a_batch_checks_every_request_on_its_own() {
+    let (mut e, _) = instant(10);
+    let id = create(&mut e, "one", &["nginx:1"]);
+    let valid = group(&["nginx:1"]);
+    // Same ask (images as a set) as `valid`, but an invalid group id, and
+    // 101 copies of one image (over the limit, one distinct image).
+    let bad_id = group(&["nginx:1"]).container_group_id("BAD ID!");
+    let mut too_many = AutoMatchRequest::new(REGION).auto_create(true);
+    for _ in 0..101 {
+        too_many = too_many.image("nginx:1").unwrap();
+    }
+    let before_names = names(&mut e);
+    for order in [
+        vec![valid.clone(), bad_id.clone(), too_many.clone()],
+        vec![bad_id.clone(), too_many.clone(), valid.clone()],
+    ] {
+        let answers = e.auto_match_batch(&order);
+        for (request, answer) in order.iter().zip(&answers) {
+            if request.container_group_id.as_deref() == Some("BAD ID!") {
+                assert_eq!(
+                    answer.as_ref().unwrap_err().code().as_str(),
+                    "InvalidParameter"
+                );
+            } else if request.images.len() == 101 {
+                assert_eq!(
+                    answer.as_ref().unwrap_err().message(),
+                    "The specified parameter \"Image\" is not valid: at most 100 images."
+                );
+            } else {
+                assert_eq!(answer.as_ref().unwrap().image_cache_id(), Some(id.as_str()));
+            }
+        }
+    }
+    assert_eq!(
+        names(&mut e),
+        before_names,
+        "nothing created for bad requests"
+    );
+}
+
+#[test]
+fn a_partial_winner_is_never_evicted_by_its_own_auto_create() {
+    // Auto-created quota 1: the partial winner is the only auto-created
+    // cache, so there is no room, and it stays the hit.
+    let (mut e, _) = instant(1);
+    outcome(&mut e, &group(&["nginx:1"]).container_group_id("eci-a"));
+    let auto = names(&mut e);
+    assert_eq!(auto, ["auto-create-for-eci-a"]);
+    let (hit, f, p, created) = outcome(&mut e, &group(&["nginx:2"]).container_group_id("eci-b"));
+    assert_eq!((f, p, created), (0, 1, false));
+    let hit = hit.unwrap();
+    assert!(
+        e.index(DEFAULT_ACCOUNT, REGION)
+            .unwrap()
+            .get(&hit)
+            .is_some()
+    );
+    let evaluation = e.evaluate(&group(&["nginx:3"]), 10).unwrap();
+    assert!(!evaluation.auto_create, "no room: the hit is not a victim");
+}
+
+#[test]
+fn a_burst_of_pods_auto_creates_one_cache_per_image_set() {
+    // Not instant: auto-created caches stay Creating for a while, so every
+    // pod of the burst sees the same partial winner.
+    let clock = ManualClock::new(T0.parse().unwrap());
+    let mut e = Engine::builder()
+        .clock(clock.clone())
+        .seed(5)
+        .auto_created_quota(50)
+        .build();
+    create(&mut e, "one", &["nginx:1"]);
+    clock.advance_secs(3600);
+    let created: Vec<bool> = (0..5)
+        .map(|i| {
+            outcome(
+                &mut e,
+                &group(&["nginx:1", "redis:7"]).container_group_id(format!("eci-{i}")),
+            )
+            .3
+        })
+        .collect();
+    assert_eq!(created, [true, false, false, false, false]);
+    // The same images in another order or with duplicates are the same set.
+    assert!(!outcome(&mut e, &group(&["redis:7", "nginx:1", "redis:7"])).3);
+    // Other images get their own.
+    assert!(outcome(&mut e, &group(&["nginx:1", "redis:6"])).3);
+    assert_eq!(names(&mut e).len(), 3);
+}
+
+#[test]
+fn a_named_cache_is_used_as_it_is_without_auto_create() {
+    let (mut e, _) = instant(10);
+    let id = create(&mut e, "one", &["nginx:1"]);
+    let pinned = group(&["nginx:2", "redis"]).image_cache_id(&id);
+    let evaluation = e.evaluate(&pinned, 5).unwrap();
+    assert!(!evaluation.auto_create);
+    assert_eq!(outcome(&mut e, &pinned), (Some(id.clone()), 0, 1, false));
+    assert_eq!(names(&mut e), ["one"]);
+    // k = 0: no candidates, even for a named cache.
+    assert!(e.evaluate(&pinned, 0).unwrap().candidates.is_empty());
+}
+
+#[cfg(feature = "pod")]
+#[test]
+fn an_explained_match_lists_at_most_a_hundred_of_each() {
+    use eci_imagecache::api::{MAX_EXPLAINED, match_pod_body};
+    let mut big = Engine::builder().seed(1).instant(true).quota(300).build();
+    for i in 0..105 {
+        create(&mut big, &format!("c{i}"), &["nginx:1"]);
+        let r = CreateRequest::new(REGION, format!("big{i}"))
+            .image("nginx:1")
+            .unwrap()
+            .size_gib(40);
+        big.create(&r).unwrap();
+    }
+    let pod = eci_imagecache::pod::from_manifest(
+        "kind: Pod\nspec:\n  containers:\n  - image: nginx:1\n",
+        REGION,
+    )
+    .unwrap();
+    let body = match_pod_body(&big, DEFAULT_ACCOUNT, &pod, true, "r").unwrap();
+    assert_eq!(body["CandidateCount"], 105);
+    assert_eq!(body["Candidates"].as_array().unwrap().len(), MAX_EXPLAINED);
+    assert_eq!(body["ExcludedCount"], 105);
+    assert_eq!(body["Excluded"].as_array().unwrap().len(), MAX_EXPLAINED);
+    assert_eq!(body["DistinctImages"], 1);
 }
 
 // Property: evaluation is what auto_match records, and changes nothing.
@@ -518,11 +647,13 @@ proptest! {
             if let (AutoMatchOutcome::Hit { exact, partial, .. }, Some(c)) = (&outcome, &first) {
                 prop_assert_eq!((*exact, *partial), (c.exact, c.partial));
             }
-            // Auto-create exactly when asked and the best is not complete.
-            prop_assert_eq!(
-                outcome.auto_created().is_some(),
-                r.auto_create && !evaluation.complete()
-            );
+            // Auto-create exactly when the evaluation says so: asked, and
+            // the best is not complete (and no auto-created cache holds
+            // these images yet, with room under the quota).
+            prop_assert_eq!(outcome.auto_created().is_some(), evaluation.auto_create);
+            if evaluation.auto_create {
+                prop_assert!(r.auto_create && !evaluation.complete());
+            }
         }
     }
 

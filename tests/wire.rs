@@ -291,6 +291,31 @@ fn decoder_errors_name_the_parameter_and_the_reason() {
             "The specified parameter \"Limit\" is not valid: expected an integer, got \"+5\".",
         ),
         (
+            &[("RegionId", "r"), ("Limit", "")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"Limit\" is not valid: expected an integer, got \"\".",
+        ),
+        (
+            &[("RegionId", "r"), ("ImageFullMatch", "")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"ImageFullMatch\" is not valid: expected true or false, got \"\".",
+        ),
+        (
+            &[("RegionId", "r"), ("MatchImage.1.", "nginx")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"MatchImage.1.\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
+        ),
+        (
+            &[("RegionId", "r"), ("MatchImage..1", "nginx")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"MatchImage..1\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
+        ),
+        (
+            &[("RegionId", "r"), ("MatchImage.1.2", "nginx")],
+            ErrorCode::InvalidParameter,
+            "The specified parameter \"MatchImage.1.2\" is not valid: list indices are 1-based decimal numbers without leading zeros.",
+        ),
+        (
             &[("RegionId", "r"), ("ImageMatchCountRequest", "0")],
             ErrorCode::InvalidParameter,
             "The specified parameter \"ImageMatchCountRequest\" is not valid: must be at least 1.",

@@ -84,10 +84,7 @@ fn engine(args: &MatchArgs) -> Result<Engine, String> {
     }
     let mut engine = match &args.state {
         Some(path) => {
-            if !path.exists() {
-                return Err(format!("--state {}: no such file", path.display()));
-            }
-            let mut store = Store::open(path).map_err(|e| format!("--state: {e}"))?;
+            let mut store = Store::open_read_only(path).map_err(|e| format!("--state: {e}"))?;
             let saved = store.manual_clock().map_err(|e| format!("--state: {e}"))?;
             if let Some(at) = args.now.or(saved) {
                 builder = builder.clock(ManualClock::new(at));
@@ -123,12 +120,30 @@ fn only_region(engine: &Engine) -> io::Result<String> {
     }
 }
 
+/// ", the first N shown" when a list was cut.
+fn shown(listed: usize, total: u64) -> String {
+    if (listed as u64) < total {
+        format!(", the first {listed} shown")
+    } else {
+        String::new()
+    }
+}
+
 fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
     let s = |key: &str| body[key].as_str().unwrap_or_default();
     let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or_default();
+    // The manifest's own text: control characters escaped, so a manifest
+    // cannot write terminal escapes.
+    let clean = |s: &str| -> String {
+        if s.chars().any(char::is_control) {
+            s.escape_debug().to_string()
+        } else {
+            s.to_owned()
+        }
+    };
     let name = match (body["Name"].as_str(), body["Namespace"].as_str()) {
-        (Some(name), Some(ns)) => format!("{ns}/{name}"),
-        (Some(name), None) => name.to_owned(),
+        (Some(name), Some(ns)) => format!("{}/{}", clean(ns), clean(name)),
+        (Some(name), None) => clean(name),
         _ => "(unnamed)".to_owned(),
     };
     let images: Vec<&str> = body["Images"]
@@ -158,7 +173,7 @@ fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
             "decision: use {} ({} of {} images exactly, {} partially; score {}){create}",
             s("ImageCacheId"),
             n(body, "ExactMatchCount"),
-            images.len(),
+            n(body, "DistinctImages"),
             n(body, "PartialMatchCount"),
             n(body, "Score"),
         )?,
@@ -169,7 +184,12 @@ fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
         )?,
     }
     if let Some(candidates) = body["Candidates"].as_array() {
-        writeln!(out, "candidates, ranked ({}):", candidates.len())?;
+        writeln!(
+            out,
+            "candidates, ranked ({}{}):",
+            n(body, "CandidateCount"),
+            shown(candidates.len(), n(body, "CandidateCount"))
+        )?;
         for (i, c) in candidates.iter().enumerate() {
             let why = match c["Behind"].as_str() {
                 Some(why) => format!("lost: {why}"),
@@ -191,7 +211,12 @@ fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
     if let Some(excluded) = body["Excluded"].as_array()
         && !excluded.is_empty()
     {
-        writeln!(out, "not candidates ({}):", excluded.len())?;
+        writeln!(
+            out,
+            "not candidates ({}{}):",
+            n(body, "ExcludedCount"),
+            shown(excluded.len(), n(body, "ExcludedCount"))
+        )?;
         for x in excluded {
             writeln!(
                 out,

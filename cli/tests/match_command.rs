@@ -273,6 +273,19 @@ fn bad_input_is_a_clear_error() {
     let missing = dir.join("nope.db");
     let (_, err, ok) = matching(&[], &missing, SHOP);
     assert!(!ok);
-    assert!(err.contains("no such file"), "{err}");
+    assert!(err.contains("No such file"), "{err}");
     assert!(!missing.exists());
+    // An empty file and a foreign text file: refused, and left exactly as
+    // they were (the state is opened read only, its schema never written).
+    for (name, bytes) in [
+        ("empty.db", &b""[..]),
+        ("notes.txt", &b"not a database\n"[..]),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (_, err, ok) = matching(&[], &path, SHOP);
+        assert!(!ok);
+        assert!(err.contains("state store"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
 }

@@ -26,7 +26,8 @@ pub enum Seed {
 
 impl Seed {
     /// The seed whose rows a call of `action` prefers: the Describe seed
-    /// for `DescribeImageCaches`, the Update seed for every other action.
+    /// for the actions that only read (`DescribeImageCaches`, `MatchPod`),
+    /// the Update seed for every other action.
     ///
     /// # Examples
     ///
@@ -36,9 +37,10 @@ impl Seed {
     /// assert_eq!(Seed::for_action("DescribeImageCaches"), Seed::DescribeImageCaches);
     /// assert_eq!(Seed::for_action("DeleteImageCache"), Seed::UpdateImageCache);
     /// assert_eq!(Seed::for_action("AutoMatch"), Seed::UpdateImageCache);
+    /// assert_eq!(Seed::for_action("MatchPod"), Seed::DescribeImageCaches);
     /// ```
     pub fn for_action(action: &str) -> Seed {
-        if action == "DescribeImageCaches" {
+        if eci_imagecache::api::is_read_only(action) {
             Seed::DescribeImageCaches
         } else {
             Seed::UpdateImageCache

@@ -785,7 +785,8 @@ impl Engine {
     /// order. The answers are those of matching the groups one by one,
     /// except that a cache auto-created for one group of the batch is not a
     /// candidate for the later ones (it is not `Ready` at once unless the
-    /// engine is instant).
+    /// engine is instant); it does stop them from auto-creating another for
+    /// the same images. Each request is checked on its own.
     pub fn auto_match_batch_as(
         &mut self,
         account: &str,
@@ -793,17 +794,23 @@ impl Engine {
     ) -> Vec<Result<AutoMatchOutcome, ApiError>> {
         use rayon::prelude::*;
         self.tick();
-        // Groups asking the same thing (same region, images, storage and
-        // settings) get the same choice: rank each distinct ask once.
+        // Each request is checked on its own; groups asking the same thing
+        // (same region, images as a set, storage and settings) then get the
+        // same choice: each distinct valid ask is ranked once.
+        let checked: Vec<Result<(), ApiError>> =
+            requests.iter().map(AutoMatchRequest::validate).collect();
         let mut distinct: Vec<&AutoMatchRequest> = Vec::new();
         let mut slot_of: HashMap<AskKey<'_>, usize, foldhash::fast::RandomState> =
             HashMap::default();
-        let slots: Vec<usize> = requests
+        let slots: Vec<Option<usize>> = requests
             .iter()
-            .map(|request| {
-                *slot_of.entry(AskKey::of(request)).or_insert_with(|| {
-                    distinct.push(request);
-                    distinct.len() - 1
+            .zip(&checked)
+            .map(|(request, ok)| {
+                ok.is_ok().then(|| {
+                    *slot_of.entry(AskKey::of(request)).or_insert_with(|| {
+                        distinct.push(request);
+                        distinct.len() - 1
+                    })
                 })
             })
             .collect();
@@ -811,7 +818,6 @@ impl Engine {
         let choices: Vec<Result<Choice, ApiError>> = distinct
             .par_iter()
             .map_init(Scratch::default, |scratch, request| {
-                request.validate()?;
                 let key = (account.to_owned(), request.region_id.clone());
                 this.choose(&key, request, scratch)
             })
@@ -819,11 +825,11 @@ impl Engine {
         slots
             .into_iter()
             .zip(requests)
-            .map(|(slot, request)| {
-                let choice = match &choices[slot] {
-                    Ok(choice) => choice.clone(),
-                    Err(e) => return Err(e.clone()),
-                };
+            .zip(checked)
+            .map(|((slot, request), checked)| {
+                checked?;
+                let slot = slot.expect("a valid request has a slot");
+                let choice = choices[slot].clone()?;
                 let key = (account.to_owned(), request.region_id.clone());
                 Ok(self.record_match(&key, request, choice))
             })
@@ -873,10 +879,8 @@ impl Engine {
     ) -> Result<crate::automatch::Evaluation, ApiError> {
         use crate::automatch::{Candidate, Evaluation, score};
         request.validate()?;
-        let index = self
-            .regions
-            .get(&(account.to_owned(), request.region_id.clone()))
-            .map_or(&self.empty, |r| &r.index);
+        let key = (account.to_owned(), request.region_id.clone());
+        let index = self.regions.get(&key).map_or(&self.empty, |r| &r.index);
         let images = index.distinct_images(&request.images);
         let storage = request.temporary_storage_gib;
         let candidate = |cache: &ImageCache, exact: u32, partial: u32| Candidate {
@@ -887,7 +891,7 @@ impl Engine {
             creation_time: cache.creation_time,
             score: score(exact, partial, images),
         };
-        let candidates = match &request.image_cache_id {
+        let mut candidates = match &request.image_cache_id {
             Some(id) => {
                 let cache = explicit(index.get(id), id)?;
                 let (f, p) = index.match_counts(id, &request.images).expect("present");
@@ -899,15 +903,27 @@ impl Engine {
                 .map(|b| candidate(b.cache, b.exact, b.partial))
                 .collect(),
         };
-        Ok(Evaluation { images, candidates })
+        let choice = Choice {
+            chosen: candidates
+                .first()
+                .map(|c| (c.image_cache_id.clone(), c.exact, c.partial)),
+            images,
+        };
+        let auto_create = self.would_auto_create(&key, request, &choice);
+        candidates.truncate(k);
+        Ok(Evaluation {
+            images,
+            candidates,
+            auto_create,
+        })
     }
 
     /// The caches of the region that match at least one of the group's
     /// images (`F + P ≥ 1`) but are not auto-match candidates, each with
     /// the reason: not `Ready`, larger than the temporary storage, short of
-    /// a perfect match or of the match count. For explaining a decision:
-    /// it looks at every cache of the region (`O(n · images)`), unlike
-    /// [`Engine::evaluate_as`].
+    /// a perfect match or of the match count, newest first. For explaining
+    /// a decision; it costs what [`Engine::evaluate_as`] costs plus one
+    /// step per matching cache.
     ///
     /// ```
     /// use eci_imagecache::automatch::AutoMatchRequest;
@@ -931,16 +947,12 @@ impl Engine {
         else {
             return Vec::new();
         };
-        let index = &region.index;
-        let images = index.distinct_images(&request.images);
         let mut out = Vec::new();
-        for cache in index.iter() {
-            let Some((f, p)) = index.match_counts(&cache.id, &request.images) else {
-                continue;
-            };
-            if f + p == 0 {
-                continue;
-            }
+        let matching = region
+            .index
+            .matching(&request.images, &mut Scratch::default());
+        for m in matching {
+            let (cache, f, p, images) = (m.cache, m.exact, m.partial, m.images);
             let reason = if cache.status != CacheStatus::Ready {
                 format!("{}: only Ready caches are used", cache.status.as_str())
             } else if cache.size_gib > request.temporary_storage_gib {
@@ -976,18 +988,77 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Result<Choice, ApiError> {
         let index = self.regions.get(key).map_or(&self.empty, |r| &r.index);
-        let images = index.distinct_images(&request.images);
-        let chosen = match &request.image_cache_id {
-            None => index
-                .best_match(request, scratch)
-                .map(|b| (b.cache.id.clone(), b.exact, b.partial)),
+        Ok(match &request.image_cache_id {
+            None => match index.best_match(request, scratch) {
+                Some(b) => Choice {
+                    chosen: Some((b.cache.id.clone(), b.exact, b.partial)),
+                    images: b.images,
+                },
+                None => Choice {
+                    chosen: None,
+                    images: index.distinct_images(&request.images),
+                },
+            },
             Some(id) => {
                 explicit(index.get(id), id)?;
                 let (f, p) = index.match_counts(id, &request.images).expect("present");
-                Some((id.clone(), f, p))
+                // A named cache is used as it is: never an auto-create
+                // beside it, so the count of images does not matter.
+                Choice {
+                    chosen: Some((id.clone(), f, p)),
+                    images: 0,
+                }
             }
+        })
+    }
+
+    /// Whether auto-match creates a cache for the group: asked for, no
+    /// cache named, no complete match (`F` < the distinct images), no
+    /// auto-created cache for the same images already (one is enough while
+    /// it is made: a burst of pods makes one), and room under the
+    /// auto-created quota, making room by evicting the least recently used
+    /// auto-created cache other than the one just chosen.
+    fn would_auto_create(
+        &self,
+        key: &RegionKey,
+        request: &AutoMatchRequest,
+        choice: &Choice,
+    ) -> bool {
+        if !request.auto_create || request.images.is_empty() || request.image_cache_id.is_some() {
+            return false;
+        }
+        if choice
+            .chosen
+            .as_ref()
+            .is_some_and(|&(_, exact, _)| exact >= choice.images)
+        {
+            return false;
+        }
+        let Some(region) = self.regions.get(key) else {
+            return self.config.auto_created_quota > 0;
         };
-        Ok(Choice { chosen, images })
+        // An auto-created cache for the same images, in any state (one being
+        // made counts): found among the caches that match the images, with
+        // one counting pass over their posting lists.
+        let wanted = image_set(request.images.iter().map(|r| r.as_str()));
+        if region.auto_created > 0
+            && region
+                .index
+                .matching(&request.images, &mut Scratch::default())
+                .iter()
+                .any(|m| {
+                    m.cache.auto_created
+                        && image_set(m.cache.images.iter().map(|i| i.written())) == wanted
+                })
+        {
+            return false;
+        }
+        let hit = choice.chosen.as_ref().map(|(id, _, _)| id.as_str());
+        region.auto_created < self.config.auto_created_quota
+            || region
+                .index
+                .auto_created_lru_order()
+                .any(|c| Some(c.id.as_str()) != hit)
     }
 
     /// Records a hit on the chosen cache, or a miss; auto-creates a cache
@@ -1003,7 +1074,7 @@ impl Engine {
             Some(id) => id.clone(),
             None => self.ids.container_group_id(),
         };
-        let hit = choice.chosen.and_then(|(id, exact, partial)| {
+        let hit = choice.chosen.clone().and_then(|(id, exact, partial)| {
             let region = self.regions.get_mut(key)?;
             region.index.get(&id)?;
             region
@@ -1016,11 +1087,9 @@ impl Engine {
         if hit.is_some() {
             self.touched(key);
         }
-        let complete = hit
-            .as_ref()
-            .is_some_and(|&(_, exact, _)| exact >= choice.images);
-        let auto_created = if request.auto_create && !request.images.is_empty() && !complete {
-            self.auto_create(key, request, &container_group_id, now)
+        let auto_created = if self.would_auto_create(key, request, &choice) {
+            let keep = hit.as_ref().map(|h| h.0.clone());
+            self.auto_create(key, request, &container_group_id, keep.as_deref(), now)
         } else {
             None
         };
@@ -1113,18 +1182,25 @@ impl Engine {
     }
 
     /// Creates `auto-create-for-<group>` under the auto-created quota,
-    /// evicting the least recently used auto-created cache at the quota.
+    /// evicting the least recently used auto-created cache other than
+    /// `keep` (the hit) at the quota.
     fn auto_create(
         &mut self,
         key: &RegionKey,
         request: &AutoMatchRequest,
         container_group_id: &str,
+        keep: Option<&str>,
         now: Timestamp,
     ) -> Option<String> {
         let quota = self.config.auto_created_quota;
         let region = self.region_mut(key);
         if region.auto_created >= quota {
-            let victim = region.index.auto_created_lru_order().next()?.id.clone();
+            let victim = region
+                .index
+                .auto_created_lru_order()
+                .find(|c| Some(c.id.as_str()) != keep)?
+                .id
+                .clone();
             self.region_mut(key).remove_cache(&victim);
             self.touched(key);
         }
@@ -1215,6 +1291,15 @@ impl<'a> AskKey<'a> {
             image_cache_id: request.image_cache_id.as_deref(),
         }
     }
+}
+
+/// A group's or a cache's images as a sorted set of their text (an
+/// auto-created cache holds the group's images in canonical form).
+fn image_set<'a>(images: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut set: Vec<&str> = images.collect();
+    set.sort_unstable();
+    set.dedup();
+    set
 }
 
 /// `CreationTime + RetentionDays`.

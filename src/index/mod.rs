@@ -888,6 +888,42 @@ impl Index {
             .collect()
     }
 
+    /// Every cache that matches at least one of these images exactly or
+    /// partially (`F + P ≥ 1`), whatever its status and size, newest first:
+    /// one counting pass over the images' posting lists.
+    pub fn matching<'a>(
+        &'a self,
+        images: &[crate::reference::Reference],
+        scratch: &mut Scratch,
+    ) -> Vec<BestMatch<'a>> {
+        scratch
+            .prepared
+            .prepare_match(images, false, None, &self.rules);
+        let distinct = scratch.prepared.match_count() as u32;
+        if distinct == 0 {
+            return Vec::new();
+        }
+        scratch.candidates.clear();
+        scratch.tag_filters.clear();
+        self.counted_candidates(&Resolved::default(), false, scratch);
+        let order = self.order();
+        let mut slots: Vec<(u32, u32)> = scratch
+            .candidates
+            .iter()
+            .map(|c| (c.group, c.slot))
+            .collect();
+        slots.sort_unstable_by(|a, b| order.cmp(a.1, b.1));
+        slots
+            .into_iter()
+            .map(|(group, slot)| BestMatch {
+                cache: self.cache(slot),
+                exact: group >> 16,
+                partial: group & 0xffff,
+                images: distinct,
+            })
+            .collect()
+    }
+
     /// How many distinct query images these are under the index's alias
     /// rules (duplicates and endpoint variants of one image count once):
     /// the `F` of a complete match.

@@ -75,9 +75,9 @@ impl Flat {
         self.params.remove(name)
     }
 
-    /// A non-negative decimal integer.
+    /// A non-negative decimal integer; an empty value is an error.
     pub fn integer(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
-        match self.text(name) {
+        match self.raw(name) {
             None => Ok(None),
             Some(v) => match v.parse::<u32>() {
                 Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
@@ -89,9 +89,10 @@ impl Flat {
         }
     }
 
-    /// `true` / `false` in any letter case (the Python SDK sends `True`).
+    /// `true` / `false` in any letter case (the Python SDK sends `True`);
+    /// an empty value is an error.
     pub fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.text(name) {
+        match self.raw(name) {
             None => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
@@ -103,14 +104,15 @@ impl Flat {
     }
 
     /// `Prefix.N` values, ordered by N (1-based, sparse allowed); `None`
-    /// when none is given.
+    /// when none is given. Every `Prefix.<anything>` is an element of the
+    /// list, so a malformed index (`MatchImage.1.`, `MatchImage..1`,
+    /// `MatchImage.1.2`) is an error, never an unknown parameter.
     pub fn list(&mut self, prefix: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
         let names: Vec<String> = self
             .params
             .range(format!("{prefix}.")..)
             .take_while(|(k, _)| k.starts_with(prefix) && k[prefix.len()..].starts_with('.'))
             .map(|(k, _)| k.clone())
-            .filter(|k| !k[prefix.len() + 1..].contains('.'))
             .collect();
         if names.is_empty() {
             return Ok(None);

@@ -430,12 +430,13 @@ mod tests {
     }
 
     #[test]
-    fn describe_prefers_its_seed_and_the_rest_the_update_seed() {
+    fn read_only_actions_prefer_the_describe_seed_and_the_rest_the_update_seed() {
         for action in crate::app::ACTIONS {
             for code in seed_codes() {
                 let e = seed_error(code, action).unwrap();
                 let has = |seed| SEED_ERRORS.iter().any(|r| r.code == code && r.seed == seed);
-                let want = if action == "DescribeImageCaches" && has(D) {
+                let reads = matches!(action, "DescribeImageCaches" | "MatchPod");
+                let want = if reads && has(D) {
                     D
                 } else if has(U) {
                     U

@@ -69,10 +69,11 @@ fn match_pod_decides_without_recording() {
         body,
         json!({
             "Kind": "Pod", "Name": "shop", "RegionId": "cn-hangzhou",
-            "Images": ["docker.io/library/nginx:2"], "TemporaryStorageSize": 30,
+            "Images": ["docker.io/library/nginx:2"], "DistinctImages": 1, "TemporaryStorageSize": 30,
             "UsesImageCache": true, "Decision": "Hit", "ImageCacheId": id,
             "ExactMatchCount": 0, "PartialMatchCount": 1, "Score": 50,
             "CompleteMatch": false, "WouldAutoCreate": true,
+            "CandidateCount": 1, "ExcludedCount": 0,
             "Candidates": [{"ImageCacheId": id, "ExactMatchCount": 0, "PartialMatchCount": 1,
                             "SizeDistance": 10, "CreationTime": "2024-05-01T08:00:00Z", "Score": 50}],
             "Excluded": [],

@@ -11,17 +11,7 @@ use serde_json::Value;
 /// Control requests carry JSON.
 const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
 
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn query(params: &[(&str, &str)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
+use common::form as query;
 
 /// The current SDK's form: POST, everything in the query, action in a header.
 fn call(s: &Server, action: &str, params: &[(&str, &str)]) -> (u16, Value) {

@@ -4,21 +4,9 @@
 
 mod common;
 
-use common::{Server, http, options, start};
+use common::{Server, form, http, options, start};
 use eci_imagecache::engine::Durations;
 use serde_json::{Value, json};
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn form(params: &[(&str, &str)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// POST with the parameters in a form body (a manifest is too long for a
 /// query string).

@@ -62,6 +62,17 @@ pub fn start(options: Options) -> Server {
     }
 }
 
+/// Parameters form-encoded (`+` for space), as a query string or a form
+/// body.
+pub fn form(params: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// One HTTP/1.1 exchange: (status, JSON body).
 pub fn http(
     addr: SocketAddr,

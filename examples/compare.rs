@@ -14,7 +14,17 @@
 //! run on the first K queries of each set, default all; they page Q5 to the
 //! end on at most 5 queries), `--seed S`, `--mutations N` (R8: N creates,
 //! updates and deletes each, and the fresh caches of M1; 0 skips R8 and M1),
-//! `--batch N` (R9: container groups in the batch, default 10 000).
+//! `--batch N` (R9: container groups in the batch, default 10 000),
+//! `--plot FILE.svg` (runs 10 000, 100 000 and 1 000 000 caches one after
+//! the other with the other options, prints each table, and draws every
+//! query set's median against N for the index, naive, SQLite and the
+//! floor, log scales).
+//!
+//! R10 (building the engine): the import of the corpus, and loading it back
+//! from a state store (`Store::replace`, then `Store::open` + `load`, what a
+//! restarted `serve --state` does), against SQLite building its tables. R11
+//! (resident memory): the RSS the engine adds per cache against the bytes
+//! per cache of `gen`'s JSON for the same corpus.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -32,6 +42,7 @@ use eci_imagecache::index::{Index, Scratch};
 use eci_imagecache::oracle::NaiveIndex;
 use eci_imagecache::record::{CacheStatus, ImageCache};
 use eci_imagecache::reference::{Reference, RegistryAliases};
+use eci_imagecache::store::Store;
 use eci_imagecache::workload::{QuerySet, Workload};
 use rusqlite::{Connection, params_from_iter};
 
@@ -44,6 +55,8 @@ struct Args {
     sqlite_queries: Option<usize>,
     seed: u64,
     json: bool,
+    /// Draw Q1–Q6 against N (10 000, 100 000, 1 000 000) into this SVG.
+    plot: Option<String>,
 }
 
 fn args() -> Args {
@@ -56,6 +69,7 @@ fn args() -> Args {
         sqlite_queries: None,
         seed: 1,
         json: false,
+        plot: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -73,6 +87,7 @@ fn args() -> Args {
             "--sqlite-queries" => a.sqlite_queries = Some(value()),
             "--seed" => a.seed = value() as u64,
             "--json" => a.json = true,
+            "--plot" => a.plot = Some(it.next().expect("--plot takes a file name")),
             other => panic!("unknown option {other}"),
         }
     }
@@ -842,10 +857,53 @@ fn rss() -> (usize, usize) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-fn main() {
-    let a = args();
+/// Everything one size's run measured.
+struct Report {
+    caches: usize,
+    queries: usize,
+    naive_queries: usize,
+    sqlite_queries: usize,
+    rows: Vec<Row>,
+    overhead_bytes: usize,
+    key_text_bytes: usize,
+    index_rss: usize,
+    peak: usize,
+    build_index: std::time::Duration,
+    build_sqlite: std::time::Duration,
+    load_index: std::time::Duration,
+    json_bytes: usize,
+}
+
+/// `gen`'s output size for a corpus: the `DescribeImageCaches` document it
+/// prints, counted without being kept.
+fn json_bytes(seed: u64, caches: &[ImageCache]) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Count(0);
+    let head = format!(r#"{{"RequestId":"gen-{seed}","ImageCaches":["#);
+    let tail = format!("],\"TotalCount\":{}}}\n", caches.len());
+    for (i, c) in caches.iter().enumerate() {
+        out.0 += usize::from(i > 0);
+        serde_json::to_writer(
+            &mut out,
+            &eci_imagecache::wire::json::ImageCacheJson::from(c),
+        )
+        .expect("counts");
+    }
+    out.0 + head.len() + tail.len()
+}
+
+fn run(a: &Args, n: usize) -> Report {
     let workload = Workload::new(a.seed);
-    let caches: Vec<ImageCache> = workload.caches(a.caches).collect();
+    let caches: Vec<ImageCache> = workload.caches(n).collect();
     let rules = RegistryAliases::default();
 
     let before = rss().1;
@@ -917,8 +975,8 @@ fn main() {
     rows.push(measure_batch(&mut engine, &batch));
     if a.mutations > 0 {
         let fresh: Vec<ImageCache> = workload
-            .caches(a.caches + 2 * a.mutations + a.queries)
-            .skip(a.caches)
+            .caches(n + 2 * a.mutations + a.queries)
+            .skip(n)
             .collect();
         let (for_r8, for_m1) = fresh.split_at(a.mutations);
         if sqlite_queries > 0 {
@@ -955,10 +1013,90 @@ fn main() {
     }
     rows.push(r1());
     let (peak, _) = rss();
-    let per_cache = |bytes: usize| bytes as f64 / a.caches.max(1) as f64;
+    let json_bytes = json_bytes(a.seed, &caches);
+    drop((naive, sqlite, caches));
 
+    // R10's load: the engine written whole into a state store, then read
+    // back as a restarted server does. After `peak`, so the second engine
+    // does not count in it.
+    let path = std::env::temp_dir().join(format!("eci-compare-{}-{n}.db", std::process::id()));
+    let remove = |path: &std::path::Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    remove(&path);
+    let mut store = Store::open(&path).expect("a temporary store");
+    store
+        .replace(&mut engine)
+        .expect("the store takes the engine");
+    drop(store);
+    drop(engine);
+    let t = Instant::now();
+    let mut store = Store::open(&path).expect("the store opens again");
+    let loaded = store
+        .load(Engine::builder().quota(usize::MAX).page_cap(u32::MAX))
+        .expect("the store loads");
+    let load_index = t.elapsed();
+    drop((loaded, store));
+    remove(&path);
+
+    Report {
+        caches: n,
+        queries: a.queries,
+        naive_queries,
+        sqlite_queries,
+        rows,
+        overhead_bytes: stats.overhead_bytes,
+        key_text_bytes: stats.key_text_bytes,
+        index_rss,
+        peak,
+        build_index,
+        build_sqlite,
+        load_index,
+        json_bytes,
+    }
+}
+
+fn main() {
+    let a = args();
+    if let Some(path) = &a.plot {
+        let reports: Vec<Report> = [10_000, 100_000, 1_000_000]
+            .into_iter()
+            .map(|n| {
+                let r = run(&a, n);
+                print_table(&r);
+                println!();
+                r
+            })
+            .collect();
+        plot(path, &reports);
+        println!("drew {path}");
+        return;
+    }
+    let r = run(&a, a.caches);
     if a.json {
-        let mut out = format!(r#"{{"caches":{},"rows":["#, a.caches);
+        print_json(&r);
+    } else {
+        print_table(&r);
+    }
+}
+
+fn print_json(r: &Report) {
+    let Report {
+        rows,
+        peak,
+        build_index,
+        build_sqlite,
+        ..
+    } = r;
+    let per_cache = |bytes: usize| bytes as f64 / r.caches.max(1) as f64;
+    let a_caches = r.caches;
+
+    {
+        let mut out = format!(r#"{{"caches":{},"rows":["#, a_caches);
         for (i, r) in rows.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -980,20 +1118,35 @@ fn main() {
         }
         let _ = write!(
             out,
-            r#",{{"id":"memory","index_overhead_bytes_per_cache":{:.1},"index_key_text_bytes_per_cache":{:.1},"index_rss_bytes_per_cache":{:.1},"peak_rss_bytes":{peak},"index_build_ms":{},"sqlite_build_ms":{}}}]}}"#,
-            per_cache(stats.overhead_bytes),
-            per_cache(stats.key_text_bytes),
-            per_cache(index_rss),
+            r#",{{"id":"memory","index_overhead_bytes_per_cache":{:.1},"index_key_text_bytes_per_cache":{:.1},"index_rss_bytes_per_cache":{:.1},"peak_rss_bytes":{peak},"index_build_ms":{},"sqlite_build_ms":{},"index_load_ms":{},"json_bytes_per_cache":{:.1}}}]}}"#,
+            per_cache(r.overhead_bytes),
+            per_cache(r.key_text_bytes),
+            per_cache(r.index_rss),
             build_index.as_millis(),
-            build_sqlite.as_millis()
+            build_sqlite.as_millis(),
+            r.load_index.as_millis(),
+            per_cache(r.json_bytes),
         );
         println!("{out}");
-        return;
     }
+}
+
+fn print_table(r: &Report) {
+    let Report {
+        rows,
+        peak,
+        build_index,
+        build_sqlite,
+        naive_queries,
+        sqlite_queries,
+        queries,
+        ..
+    } = r;
+    let per_cache = |bytes: usize| bytes as f64 / r.caches.max(1) as f64;
 
     println!(
         "{} caches, {} queries per set (naive on {}, sqlite on {}); medians in µs (M1: means per operation)",
-        a.caches, a.queries, naive_queries, sqlite_queries
+        r.caches, queries, naive_queries, sqlite_queries
     );
     println!(
         "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
@@ -1004,7 +1157,7 @@ fn main() {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
         _ => "-".to_owned(),
     };
-    for r in &rows {
+    for r in rows.iter() {
         if r.id == "R9" {
             let one = r.extra[0].1;
             println!(
@@ -1056,10 +1209,132 @@ fn main() {
     }
     println!(
         "memory: index overhead {:.1} B/cache (target <= 250 at 1M), key text {:.1} B/cache, index RSS {:.1} B/cache, peak RSS {:.1} MiB",
-        per_cache(stats.overhead_bytes),
-        per_cache(stats.key_text_bytes),
-        per_cache(index_rss),
-        peak as f64 / (1 << 20) as f64
+        per_cache(r.overhead_bytes),
+        per_cache(r.key_text_bytes),
+        per_cache(r.index_rss),
+        *peak as f64 / (1 << 20) as f64
     );
     println!("build: index {build_index:.2?}, sqlite {build_sqlite:.2?}");
+    let ms = |d: &std::time::Duration| d.as_secs_f64() * 1000.0;
+    let sqlite_part = if r.sqlite_queries > 0 {
+        format!(
+            ", sqlite {:.0} ms: sqlite/import {:.2}x, sqlite/load {:.2}x (target >= 2x at 100k)",
+            ms(build_sqlite),
+            ms(build_sqlite) / ms(build_index),
+            ms(build_sqlite) / ms(&r.load_index)
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "R10  build the engine: import {:.0} ms, load from a state store {:.0} ms{sqlite_part}; 1M/100k <= 12x across runs",
+        ms(build_index),
+        ms(&r.load_index)
+    );
+    println!(
+        "R11  RSS the engine adds {:.1} B/cache vs gen's JSON {:.1} B/cache: {:.2}x (target <= 1.5x at 1M)",
+        per_cache(r.index_rss),
+        per_cache(r.json_bytes),
+        r.index_rss as f64 / r.json_bytes.max(1) as f64
+    );
+}
+
+/// Each query set's median against N, log scales: the index, the naive
+/// loop, SQLite and the floor (`limit`), one panel per set.
+fn plot(path: &str, reports: &[Report]) {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (1200, 760)).into_drawing_area();
+    root.fill(&WHITE).expect("draws");
+    let (title, panels) = root.split_vertically(40);
+    title
+        .titled(
+            "Median time per query (µs) against the number of caches; log scales",
+            ("sans-serif", 20),
+        )
+        .expect("draws");
+    let sets = ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"];
+    let names = [
+        "Q1 match",
+        "Q2 full match",
+        "Q3 match count",
+        "Q4 tags",
+        "Q5 all pages",
+        "Q6 auto-match",
+    ];
+    // (label, colour, the figure of a row)
+    type Figure = (&'static str, RGBColor, fn(&Row) -> Option<f64>);
+    // (label, colour, (caches, µs) points)
+    type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
+    let engines: [Figure; 4] = [
+        ("index", RGBColor(0x1f, 0x77, 0xb4), |r| Some(r.index)),
+        ("naive", RGBColor(0xd6, 0x27, 0x28), |r| r.naive),
+        ("sqlite", RGBColor(0x2c, 0xa0, 0x2c), |r| r.sqlite),
+        ("floor", RGBColor(0x7f, 0x7f, 0x7f), |r| r.limit),
+    ];
+    for ((panel, set), name) in panels.split_evenly((2, 3)).iter().zip(sets).zip(names) {
+        let series: Vec<Series> = engines
+            .iter()
+            .map(|(label, color, pick)| {
+                let points = reports
+                    .iter()
+                    .filter_map(|rep| {
+                        let row = rep.rows.iter().find(|r| r.id == set)?;
+                        Some((rep.caches as f64, pick(row)? / 1000.0))
+                    })
+                    .filter(|&(_, y)| y > 0.0)
+                    .collect();
+                (*label, *color, points)
+            })
+            .collect();
+        let ys = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
+        let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let (lo, hi) = if lo <= hi {
+            (lo / 2.0, hi * 2.0)
+        } else {
+            (0.1, 10.0)
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .caption(name, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d((5_000f64..2_000_000f64).log_scale(), (lo..hi).log_scale())
+            .expect("draws");
+        chart
+            .configure_mesh()
+            .x_desc("caches")
+            .y_desc("µs")
+            .x_label_formatter(&|x| match *x as u64 {
+                n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
+                n if n >= 1_000 => format!("{}k", n / 1_000),
+                n => n.to_string(),
+            })
+            .draw()
+            .expect("draws");
+        for (label, color, points) in series {
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .expect("draws")
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
+                .expect("draws");
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .expect("draws");
+    }
+    root.present().expect("the SVG is written");
 }

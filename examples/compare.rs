@@ -884,6 +884,13 @@ struct Report {
     json_bytes: usize,
 }
 
+impl Report {
+    /// Bytes a cache.
+    fn per_cache(&self, bytes: usize) -> f64 {
+        bytes as f64 / self.caches.max(1) as f64
+    }
+}
+
 /// `gen`'s output size for a corpus: the `DescribeImageCaches` document it
 /// prints, counted without being kept.
 fn json_bytes(seed: u64, caches: &[ImageCache]) -> usize {
@@ -1116,7 +1123,7 @@ fn print_json(r: &Report) {
         build_sqlite,
         ..
     } = r;
-    let per_cache = |bytes: usize| bytes as f64 / r.caches.max(1) as f64;
+    let per_cache = |bytes: usize| r.per_cache(bytes);
     let a_caches = r.caches;
 
     {
@@ -1166,7 +1173,7 @@ fn print_table(r: &Report) {
         queries,
         ..
     } = r;
-    let per_cache = |bytes: usize| bytes as f64 / r.caches.max(1) as f64;
+    let per_cache = |bytes: usize| r.per_cache(bytes);
 
     println!(
         "{} caches, {} queries per set (naive on {}, sqlite on {}); medians in µs (M1: means per operation)",

@@ -85,16 +85,10 @@ where
         "DescribeImageCaches" => Some(describe_answer(engine, account, params, request_id)),
         #[cfg(feature = "pod")]
         "MatchPod" => {
-            let mut unknown = UnknownParams::strict(engine.config().strict_params);
-            let body =
-                rpc::decode_match_pod_with(params, &mut unknown).and_then(|(pod, explain)| {
-                    match_pod_body(engine, account, &pod, explain, &request_id)
-                });
-            let mut reply = match body {
-                Ok(body) => Reply::new(200, body),
-                Err(e) => Reply::error(request_id, &e),
-            };
-            reply.ignored_params = unknown.take_names();
+            let reply = reply_with(engine.config().strict_params, request_id, |id, unknown| {
+                let (pod, explain) = rpc::decode_match_pod_with(params, unknown)?;
+                match_pod_body(engine, account, &pod, explain, id)
+            });
             Some(reply.into())
         }
         _ => None,
@@ -149,8 +143,21 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut unknown = UnknownParams::strict(engine.config().strict_params);
-    let mut reply = match answer(engine, account, action, params, &request_id, &mut unknown) {
+    let strict = engine.config().strict_params;
+    reply_with(strict, request_id, |id, unknown| {
+        answer(engine, account, action, params, id, unknown)
+    })
+}
+
+/// The reply of one decoded call: 200 and `body`, or the error's reply;
+/// with the parameters the decoder ignored (rejected when `strict`).
+fn reply_with(
+    strict: bool,
+    request_id: String,
+    body: impl FnOnce(&str, &mut UnknownParams) -> Result<Value, ApiError>,
+) -> Reply {
+    let mut unknown = UnknownParams::strict(strict);
+    let mut reply = match body(&request_id, &mut unknown) {
         Ok(body) => Reply::new(200, body),
         Err(e) => Reply::error(request_id, &e),
     };
@@ -220,13 +227,9 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut unknown = UnknownParams::strict(engine.config().strict_params);
-    let mut reply = match describe_body(engine, account, params, &request_id, &mut unknown) {
-        Ok(body) => Reply::new(200, body),
-        Err(e) => Reply::error(request_id, &e),
-    };
-    reply.ignored_params = unknown.take_names();
-    reply
+    reply_with(engine.config().strict_params, request_id, |id, unknown| {
+        describe_body(engine, account, params, id, unknown)
+    })
 }
 
 /// A reply already written out: the status, the error code (empty on

@@ -881,28 +881,36 @@ impl Engine {
         request.validate()?;
         let key = (account.to_owned(), request.region_id.clone());
         let index = self.regions.get(&key).map_or(&self.empty, |r| &r.index);
-        let images = index.distinct_images(&request.images);
-        let storage = request.temporary_storage_gib;
-        let candidate = |cache: &ImageCache, exact: u32, partial: u32| Candidate {
-            image_cache_id: cache.id.clone(),
-            exact,
-            partial,
-            size_distance_gib: storage.abs_diff(cache.size_gib),
-            creation_time: cache.creation_time,
-            score: score(exact, partial, images),
-        };
-        let mut candidates = match &request.image_cache_id {
+        // (cache, F, P) found, and the distinct images: taken from the
+        // ranking when it found any, so the images are prepared once.
+        let (found, images) = match &request.image_cache_id {
             Some(id) => {
                 let cache = explicit(index.get(id), id)?;
                 let (f, p) = index.match_counts(id, &request.images).expect("present");
-                vec![candidate(cache, f, p)]
+                (vec![(cache, f, p)], index.distinct_images(&request.images))
             }
-            None => index
-                .ranked_matches(request, k, &mut Scratch::default())
-                .into_iter()
-                .map(|b| candidate(b.cache, b.exact, b.partial))
-                .collect(),
+            None => {
+                let ranked = index.ranked_matches(request, k, &mut Scratch::default());
+                let images = match ranked.first() {
+                    Some(b) => b.images,
+                    None => index.distinct_images(&request.images),
+                };
+                let found = ranked.into_iter().map(|b| (b.cache, b.exact, b.partial));
+                (found.collect(), images)
+            }
         };
+        let storage = request.temporary_storage_gib;
+        let mut candidates: Vec<Candidate> = found
+            .into_iter()
+            .map(|(cache, exact, partial)| Candidate {
+                image_cache_id: cache.id.clone(),
+                exact,
+                partial,
+                size_distance_gib: storage.abs_diff(cache.size_gib),
+                creation_time: cache.creation_time,
+                score: score(exact, partial, images),
+            })
+            .collect();
         let choice = Choice {
             chosen: candidates
                 .first()

@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_eci-imagecache");
 
 /// A state with four caches in cn-hangzhou, on a manual clock:
@@ -288,4 +290,36 @@ fn bad_input_is_a_clear_error() {
         assert!(err.contains("state store"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
+}
+
+/// `match` reads a state only when no process holds it: while a server
+/// has it open, it is refused (a second reader never sees half a commit),
+/// and the server goes on answering.
+#[test]
+fn a_state_a_server_holds_is_refused() {
+    let dir = tmp("held");
+    let state = state(&dir);
+    let port = common::free_port();
+    let mut server = Command::new(BIN)
+        .args(common::serve_args(port, &state, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_listening(([127, 0, 0, 1], port).into());
+    let (out, err, ok) = matching(&[], &state, SHOP);
+    assert!(!ok, "{out}");
+    assert!(err.contains("in use by another process"), "{err}");
+    let (status, _) = common::api(
+        ([127, 0, 0, 1], port).into(),
+        "DescribeImageCaches",
+        &[("RegionId", "cn-hangzhou")],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // Free again: read.
+    let (_, err, ok) = matching(&[], &state, SHOP);
+    assert!(ok, "{err}");
 }

@@ -289,7 +289,8 @@ class UnknownParameters(unittest.TestCase):
     logged) as the cloud's gateway does; rejected under --strict-params."""
 
     QUERY = {"RegionId": REGION, "ImageCacheName": "web", "Image.1": "nginx",
-             "VkClientVersion": "1.0.0", "InventedParameter": "x"}
+             "VkClientVersion": "1.0.0", "InventedParameter": "value-never-logged-7f3a",
+             "BearerToken": "bearer-secret-9c1d"}
 
     def test_ignored_by_default(self):
         SERVER.control("reset", {})
@@ -304,6 +305,9 @@ class UnknownParameters(unittest.TestCase):
         SERVER.log.seek(0)
         log = SERVER.log.read()
         self.assertIn('ignored=["InventedParameter", "VkClientVersion"]', log)
+        # Names only, never values; a credential is not even named.
+        for secret in ("value-never-logged-7f3a", "bearer-secret-9c1d", "BearerToken"):
+            self.assertNotIn(secret, log)
 
     def test_rejected_when_strict(self):
         server = Server("--strict-params")

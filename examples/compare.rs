@@ -943,9 +943,9 @@ fn run(a: &Args, n: usize) -> Report {
         .page_cap(u32::MAX)
         .aliases(rules.clone())
         .build();
-    for c in &caches {
-        engine.import_as(DEFAULT_ACCOUNT, c.clone()).unwrap();
-    }
+    engine
+        .import_all_as(DEFAULT_ACCOUNT, caches.iter().cloned())
+        .unwrap();
     let build_index = t.elapsed();
     let region = caches
         .first()

@@ -273,19 +273,21 @@ pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock
 /// # Errors
 ///
 /// The file cannot be read or parsed, or a cache is refused
-/// ([`Engine::import_as`]); the message names the file (and the cache).
+/// ([`Engine::import_all_as`]: then nothing is added); the message names
+/// the file (and the cache).
 pub fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String> {
     let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc: DescribeImageCachesResponse =
         serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    for json in doc.image_caches {
-        let cache = eci_imagecache::record::ImageCache::try_from(json)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let id = cache.id.clone();
-        engine
-            .import_as(DEFAULT_ACCOUNT, cache)
-            .map_err(|e| format!("{}: {id}: {e}", path.display()))?;
-    }
+    let caches = doc
+        .image_caches
+        .into_iter()
+        .map(eci_imagecache::record::ImageCache::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    engine
+        .import_all_as(DEFAULT_ACCOUNT, caches)
+        .map_err(|refused| format!("{}: {refused}", path.display()))?;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub(crate) mod persist;
 mod request;
 mod shared;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -1133,60 +1133,130 @@ impl Engine {
     /// `RegionId`, outside the quota. A cache in `Preparing`, `Creating` or
     /// `Updating` starts that operation again now; expiry and retention
     /// apply. A cache whose id is already there is refused.
-    pub fn import_as(&mut self, account: &str, mut cache: ImageCache) -> Result<(), ApiError> {
-        crate::record::check_region_id(&cache.region_id)?;
-        if cache.id.is_empty() {
-            return Err(ApiError::missing("ImageCacheId"));
+    ///
+    /// # Errors
+    ///
+    /// `MissingParameter` for an empty id, `InvalidParameter` for a bad
+    /// `RegionId` or an id the account already holds.
+    pub fn import_as(&mut self, account: &str, cache: ImageCache) -> Result<(), ApiError> {
+        self.import_all_as(account, [cache])
+            .map(|_| ())
+            .map_err(|refused| refused.error)
+    }
+
+    /// [`Engine::import_as`] for many caches at once, all or none: every
+    /// cache is checked first, then each region's index is built in one
+    /// pass (sorted once, every posting list appended to), which is what
+    /// makes importing a large corpus linear. Returns how many were added.
+    ///
+    /// ```
+    /// use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
+    /// use eci_imagecache::record::{CacheStatus, ImageCache};
+    ///
+    /// let mut engine = Engine::builder().instant(true).seed(1).build();
+    /// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// let ready = |id: &str| {
+    ///     let mut c = ImageCache::new(id, "web", "cn-hangzhou", t);
+    ///     c.status = CacheStatus::Ready;
+    ///     c
+    /// };
+    /// assert_eq!(engine.import_all_as(DEFAULT_ACCOUNT, [ready("imc-a"), ready("imc-b")])?, 2);
+    /// // One refused cache refuses the batch: nothing is added.
+    /// let refused = engine.import_all_as(DEFAULT_ACCOUNT, [ready("imc-c"), ready("imc-a")]).unwrap_err();
+    /// assert_eq!(refused.id, "imc-a");
+    /// assert!(engine.index(DEFAULT_ACCOUNT, "cn-hangzhou").unwrap().get("imc-c").is_none());
+    /// # Ok::<(), eci_imagecache::engine::ImportRefused>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ImportRefused`] names the first cache [`Engine::import_as`] would
+    /// refuse, or that appears twice in `caches`.
+    pub fn import_all_as(
+        &mut self,
+        account: &str,
+        caches: impl IntoIterator<Item = ImageCache>,
+    ) -> Result<usize, ImportRefused> {
+        let caches: Vec<ImageCache> = caches.into_iter().collect();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(caches.len());
+        for cache in &caches {
+            let refuse = |error| ImportRefused {
+                id: cache.id.clone(),
+                error,
+            };
+            crate::record::check_region_id(&cache.region_id).map_err(refuse)?;
+            if cache.id.is_empty() {
+                return Err(refuse(ApiError::missing("ImageCacheId")));
+            }
+            // Ids are unique in an account, across its regions.
+            if !seen.insert(&cache.id)
+                || self
+                    .regions
+                    .range((account.to_owned(), String::new())..)
+                    .take_while(|((a, _), _)| a == account)
+                    .any(|(_, r)| r.index.get(&cache.id).is_some())
+            {
+                return Err(refuse(ApiError::invalid(
+                    "ImageCacheId",
+                    format_args!("{} already exists", cache.id),
+                )));
+            }
         }
+        drop(seen);
+        let added = caches.len();
         self.tick();
         let now = self.clock.now();
-        let key = (account.to_owned(), cache.region_id.clone());
-        // Ids are unique in an account, across its regions.
-        if self
-            .regions
-            .range((account.to_owned(), String::new())..)
-            .take_while(|((a, _), _)| a == account)
-            .any(|(_, r)| r.index.get(&cache.id).is_some())
-        {
-            return Err(ApiError::invalid(
-                "ImageCacheId",
-                format_args!("{} already exists", cache.id),
-            ));
-        }
-        let operation = match cache.status {
-            CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
-            CacheStatus::Updating => Some(Operation::Update),
-            _ => None,
-        };
-        if operation == Some(Operation::Create) {
-            cache.status = CacheStatus::Preparing;
-            cache.progress = 0;
-        } else if operation == Some(Operation::Update) {
-            cache.progress = 0;
-        }
-        let id = cache.id.clone();
         let durations = self.config.durations;
-        let nonce = self.ids.nonce();
-        let region = self.region_mut(&key);
-        region.insert_cache(cache);
-        if let Some(operation) = operation {
-            region.runs.insert(
-                id.clone(),
-                Run {
-                    operation,
-                    started: now.as_second(),
-                    durations,
-                    failure: None,
-                    applied: -1,
-                    nonce,
-                }
-                .already_at_start(),
-            );
+        let mut by_region: BTreeMap<String, Vec<(ImageCache, u64)>> = BTreeMap::new();
+        for cache in caches {
+            let nonce = self.ids.nonce();
+            by_region
+                .entry(cache.region_id.clone())
+                .or_default()
+                .push((cache, nonce));
         }
-        region.reschedule(&id);
-        self.touched(&key);
+        for (region_id, caches) in by_region {
+            let key = (account.to_owned(), region_id);
+            let region = self.region_mut(&key);
+            let mut ids = Vec::with_capacity(caches.len());
+            let mut records = Vec::with_capacity(caches.len());
+            for (mut cache, nonce) in caches {
+                let operation = match cache.status {
+                    CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
+                    CacheStatus::Updating => Some(Operation::Update),
+                    _ => None,
+                };
+                if operation == Some(Operation::Create) {
+                    cache.status = CacheStatus::Preparing;
+                    cache.progress = 0;
+                } else if operation == Some(Operation::Update) {
+                    cache.progress = 0;
+                }
+                if let Some(operation) = operation {
+                    region.runs.insert(
+                        cache.id.clone(),
+                        Run {
+                            operation,
+                            started: now.as_second(),
+                            durations,
+                            failure: None,
+                            applied: -1,
+                            nonce,
+                        }
+                        .already_at_start(),
+                    );
+                }
+                ids.push(cache.id.clone());
+                records.push(cache);
+            }
+            region.insert_caches(records);
+            for id in &ids {
+                region.reschedule(id);
+            }
+            self.touched(&key);
+        }
         self.tick();
-        Ok(())
+        Ok(added)
     }
 
     /// Creates `auto-create-for-<group>` under the auto-created quota,
@@ -1497,6 +1567,22 @@ impl Region {
         self.count_acr_groups(&groups, 1);
     }
 
+    /// [`Region::insert_cache`] for many: the index is built in one pass.
+    fn insert_caches(&mut self, caches: Vec<ImageCache>) {
+        let mut groups = Vec::new();
+        for cache in &caches {
+            self.mark(&cache.id);
+            if cache.auto_created {
+                self.auto_created += 1;
+            } else {
+                self.created += 1;
+            }
+            groups.extend(acr_groups(cache));
+        }
+        self.count_acr_groups(&groups, 1);
+        self.index.extend(caches);
+    }
+
     fn replace_cache(&mut self, cache: ImageCache) {
         let id = cache.id.clone();
         self.mark(&id);
@@ -1758,3 +1844,20 @@ fn acr_groups(cache: &ImageCache) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// Why [`Engine::import_all_as`] added nothing: the first cache it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRefused {
+    /// The refused cache's `ImageCacheId` (empty when that was the fault).
+    pub id: String,
+    /// What [`Engine::import_as`] would have answered.
+    pub error: ApiError,
+}
+
+impl std::fmt::Display for ImportRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.id, self.error)
+    }
+}
+
+impl std::error::Error for ImportRefused {}

@@ -260,7 +260,7 @@ impl EngineBuilder {
                 )));
             }
             let region = engine.region_mut(&key);
-            for cache in r.caches {
+            for cache in &r.caches {
                 if cache.region_id != key.1 {
                     return Err(LoadError::Invalid(format!(
                         "cache {} of region {:?} is listed under {:?}",
@@ -273,8 +273,8 @@ impl EngineBuilder {
                         cache.id
                     )));
                 }
-                region.insert_cache(cache);
             }
+            region.insert_caches(r.caches);
             for (id, run) in r.runs {
                 if region.index.get(&id).is_none() {
                     return Err(LoadError::Invalid(format!(

@@ -1,17 +1,17 @@
-//! Interned string keys, each with a posting list of cache slots kept in
-//! the order the caller defines (the index keeps the reverse of result
-//! order: oldest first, so a new cache appends), so a list can be read page
-//! by page after a cursor.
+//! Interned string keys, each with a posting list of cache ranks: plain
+//! ascending integers. A rank is a cache's place in reverse result order
+//! (oldest first, so a new cache appends; see `ranks.rs`), so a list read
+//! backwards is already in result order, and two lists are compared, merged
+//! and counted without looking anything up.
 
-use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
-/// String keys interned to dense `u32` ids, each with the distinct slots of
-/// the caches that have it, in the order the caller defines. A key is freed (its id reused) as soon
-/// as no cache has it, so a long-running engine does not leak keys.
+/// String keys interned to dense `u32` ids, each with the ascending ranks
+/// of the caches that have it. A key is freed (its id reused) as soon as no
+/// cache has it, so a long-running engine does not leak keys.
 ///
 /// The hash table holds only ids (4 bytes a bucket); the key text lives once,
 /// in the entry. Lists of up to two slots (unique names, snapshot ids) need
@@ -37,7 +37,7 @@ const CHUNK_MAX: usize = 1024;
 /// …and a chunked list goes back to flat at or below this one.
 const FLAT_AGAIN: usize = 256;
 
-/// One key's slots in order: a flat vector while short (up to two slots
+/// One key's ranks, ascending: a flat vector while short (up to two
 /// inline), else chunks of at most [`CHUNK_MAX`] with their cumulative
 /// ends, so an insert or a removal in the middle moves at most one chunk
 /// (a few KiB), not the whole list.
@@ -101,17 +101,30 @@ impl Chunks {
 
     /// The chunk where `slot` is or belongs: the first whose last slot is
     /// not before it (the last chunk when all are).
-    fn chunk_for(&self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) -> usize {
-        let c = self
-            .lasts
-            .partition_point(|&last| order(last, slot) == Ordering::Less);
+    fn chunk_for(&self, slot: u32) -> usize {
+        let c = self.lasts.partition_point(|&last| last < slot);
         c.min(self.chunks.len() - 1)
     }
 
-    fn add(&mut self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) {
-        let c = self.chunk_for(slot, order);
+    fn add(&mut self, slot: u32) {
+        let c = self.chunk_for(slot);
         let chunk = &mut self.chunks[c];
-        let Err(at) = chunk.binary_search_by(|&probe| order(probe, slot)) else {
+        if chunk.last().is_some_and(|&last| last < slot) {
+            // Appending (only the last chunk can end below `slot`), the
+            // usual case: a full last chunk stays full and a new one starts.
+            let end = self.ends[c] + 1;
+            if chunk.len() < CHUNK_MAX {
+                chunk.push(slot);
+                self.lasts[c] = slot;
+                self.ends[c] = end;
+            } else {
+                self.chunks.push(vec![slot]);
+                self.lasts.push(slot);
+                self.ends.push(end);
+            }
+            return;
+        }
+        let Err(at) = chunk.binary_search(&slot) else {
             return;
         };
         chunk.insert(at, slot);
@@ -124,10 +137,10 @@ impl Chunks {
         self.reindex(c);
     }
 
-    fn remove(&mut self, slot: u32, order: &impl Fn(u32, u32) -> Ordering) {
-        let c = self.chunk_for(slot, order);
+    fn remove(&mut self, slot: u32) {
+        let c = self.chunk_for(slot);
         let chunk = &mut self.chunks[c];
-        if let Ok(at) = chunk.binary_search_by(|&probe| order(probe, slot)) {
+        if let Ok(at) = chunk.binary_search(&slot) {
             chunk.remove(at);
             if chunk.is_empty() {
                 self.chunks.remove(c);
@@ -160,6 +173,15 @@ impl<'a> ListRef<'a> {
                 let k = c.ends.partition_point(|&e| e as usize <= i);
                 c.chunks[k][i - c.start(k)]
             }
+        }
+    }
+
+    /// The list as a first piece and the pieces after it (a flat list is
+    /// all first piece; a chunked one all later pieces).
+    pub fn parts(self) -> (&'a [u32], &'a [Vec<u32>]) {
+        match self {
+            ListRef::Flat(s) => (s, &[]),
+            ListRef::Chunked(c) => (&[], &c.chunks),
         }
     }
 
@@ -215,14 +237,13 @@ impl<'a> ListRef<'a> {
         }
     }
 
-    /// Whether the list holds a slot, by binary search with `f` (the
-    /// ordering of a probe against the sought slot).
-    pub fn contains_by(self, f: impl Fn(u32) -> Ordering) -> bool {
+    /// Whether the list holds `rank` (binary search, no lookups).
+    pub fn contains(self, rank: u32) -> bool {
         match self {
-            ListRef::Flat(s) => s.binary_search_by(|&x| f(x)).is_ok(),
+            ListRef::Flat(s) => s.binary_search(&rank).is_ok(),
             ListRef::Chunked(c) => {
-                let k = c.lasts.partition_point(|&last| f(last) == Ordering::Less);
-                k < c.chunks.len() && c.chunks[k].binary_search_by(|&x| f(x)).is_ok()
+                let k = c.lasts.partition_point(|&last| last < rank);
+                k < c.chunks.len() && c.chunks[k].binary_search(&rank).is_ok()
             }
         }
     }
@@ -266,9 +287,9 @@ impl Postings {
             .copied()
     }
 
-    /// Adds `slot` to the key's list (idempotent) at its place in `order`;
-    /// returns the key's id.
-    pub fn add(&mut self, key: &str, slot: u32, order: impl Fn(u32, u32) -> Ordering) -> u32 {
+    /// Adds `rank` to the key's list (idempotent); returns the key's id.
+    /// Appending (a rank above every one in the list) is the cheap case.
+    pub fn add(&mut self, key: &str, rank: u32) -> u32 {
         let hash = self.hasher.hash_one(key);
         let id = match self.find(hash, key) {
             Some(id) => id,
@@ -290,38 +311,38 @@ impl Postings {
         };
         let list = &mut self.entries[id as usize].list;
         match list {
-            List::Flat(slots) => {
-                match slots.last() {
-                    None => slots.push(slot),
-                    Some(&last) if order(last, slot) == Ordering::Less => slots.push(slot),
+            List::Flat(ranks) => {
+                match ranks.last() {
+                    None => ranks.push(rank),
+                    Some(&last) if last < rank => ranks.push(rank),
                     Some(_) => {
-                        if let Err(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
-                            slots.insert(at, slot);
+                        if let Err(at) = ranks.binary_search(&rank) {
+                            ranks.insert(at, rank);
                         }
                     }
                 }
-                if slots.len() > FLAT_MAX {
-                    *list = List::Chunked(Box::new(Chunks::from_flat(slots)));
+                if ranks.len() > FLAT_MAX {
+                    *list = List::Chunked(Box::new(Chunks::from_flat(ranks)));
                 }
             }
-            List::Chunked(chunks) => chunks.add(slot, &order),
+            List::Chunked(chunks) => chunks.add(rank),
         }
         id
     }
 
-    /// Removes `slot` from the list of key `id`, freeing the key when its
-    /// list becomes empty. `order` must still place `slot` where `add` did.
-    pub fn remove(&mut self, id: u32, slot: u32, order: impl Fn(u32, u32) -> Ordering) {
+    /// Removes `rank` from the list of key `id`, freeing the key when its
+    /// list becomes empty.
+    pub fn remove(&mut self, id: u32, rank: u32) {
         let entry = &mut self.entries[id as usize];
         let empty = match &mut entry.list {
-            List::Flat(slots) => {
-                if let Ok(at) = slots.binary_search_by(|&probe| order(probe, slot)) {
-                    slots.remove(at);
+            List::Flat(ranks) => {
+                if let Ok(at) = ranks.binary_search(&rank) {
+                    ranks.remove(at);
                 }
-                slots.is_empty()
+                ranks.is_empty()
             }
             List::Chunked(chunks) => {
-                chunks.remove(slot, &order);
+                chunks.remove(rank);
                 if chunks.len() <= FLAT_AGAIN {
                     let flat: SmallVec<[u32; 2]> =
                         chunks.chunks.iter().flatten().copied().collect();
@@ -340,6 +361,44 @@ impl Postings {
             }
             entry.list = List::default();
             self.free.push(id);
+        }
+    }
+
+    /// Moves `rank` in key `id`'s list to `rank + 1`, which must not be in
+    /// the list (the index shifting a run of ranks up by one into a hole).
+    pub fn bump(&mut self, id: u32, rank: u32) {
+        match &mut self.entries[id as usize].list {
+            List::Flat(ranks) => {
+                if let Ok(at) = ranks.binary_search(&rank) {
+                    debug_assert!(ranks.get(at + 1) != Some(&(rank + 1)));
+                    ranks[at] = rank + 1;
+                }
+            }
+            List::Chunked(c) => {
+                let k = c.chunk_for(rank);
+                if let Ok(at) = c.chunks[k].binary_search(&rank) {
+                    c.chunks[k][at] = rank + 1;
+                    if at + 1 == c.chunks[k].len() {
+                        c.lasts[k] = rank + 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renumbers every rank of every list through `map` (`map[old]` is the
+    /// new rank), which must keep their order: one pass over all postings.
+    pub fn remap(&mut self, map: &[u32]) {
+        for entry in &mut self.entries {
+            match &mut entry.list {
+                List::Flat(ranks) => ranks.iter_mut().for_each(|r| *r = map[*r as usize]),
+                List::Chunked(c) => {
+                    for chunk in &mut c.chunks {
+                        chunk.iter_mut().for_each(|r| *r = map[*r as usize]);
+                    }
+                    c.lasts.iter_mut().for_each(|r| *r = map[*r as usize]);
+                }
+            }
         }
     }
 
@@ -400,27 +459,30 @@ mod tests {
 
     #[test]
     fn add_is_idempotent_ordered_and_keys_are_freed() {
-        // Descending slot order, to show the order is the caller's.
-        let desc = |a: u32, b: u32| b.cmp(&a);
         let mut p = Postings::default();
-        let a = p.add("a", 5, desc);
-        assert_eq!(p.add("a", 2, desc), a);
-        assert_eq!(p.add("a", 9, desc), a);
-        assert_eq!(p.add("a", 5, desc), a);
+        let a = p.add("a", 5);
+        assert_eq!(p.add("a", 2), a);
+        assert_eq!(p.add("a", 9), a);
+        assert_eq!(p.add("a", 5), a);
         assert_eq!(
             p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
-            [9, 5, 2]
+            [2, 5, 9]
         );
-        let b = p.add("b", 1, desc);
+        p.bump(a, 5);
+        assert_eq!(
+            p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
+            [2, 6, 9]
+        );
+        let b = p.add("b", 1);
         assert_ne!(a, b);
-        p.remove(a, 5, desc);
-        p.remove(a, 2, desc);
+        p.remove(a, 6);
+        p.remove(a, 2);
         assert_eq!(p.list_of("a").len(), 1);
-        p.remove(a, 9, desc);
+        p.remove(a, 9);
         assert_eq!(p.id("a"), None);
         assert_eq!(p.len(), 1);
         // The freed id is reused.
-        assert_eq!(p.add("c", 3, desc), a);
+        assert_eq!(p.add("c", 3), a);
         assert_eq!(p.list_of("c").get(0), 3);
     }
 }
@@ -434,7 +496,6 @@ mod chunk_tests {
     /// reading method, across the flat/chunked boundaries.
     #[test]
     fn chunked_lists_read_like_sorted_vectors() {
-        let asc = |a: u32, b: u32| a.cmp(&b);
         let mut p = Postings::default();
         let mut model: Vec<u32> = Vec::new();
         let mut x = 12345u64;
@@ -464,13 +525,13 @@ mod chunk_tests {
                 assert_eq!(l.get(i), model[i]);
                 let v = model[i];
                 assert_eq!(l.partition_point(|s| s < v), i);
-                assert!(l.contains_by(|s| s.cmp(&v)));
-                assert!(!l.contains_by(|s| s.cmp(&(v + 1))) || model.contains(&(v + 1)));
+                assert!(l.contains(v));
+                assert_eq!(l.contains(v + 1), model.contains(&(v + 1)));
             }
         };
         for _ in 0..5000 {
             let v = (next() % 100_000) as u32;
-            p.add("k", v, asc);
+            p.add("k", v);
             if let Err(at) = model.binary_search(&v) {
                 model.insert(at, v);
             }
@@ -481,7 +542,7 @@ mod chunk_tests {
         while model.len() > 100 {
             let i = (next() as usize) % model.len();
             let v = model.remove(i);
-            p.remove(id, v, asc);
+            p.remove(id, v);
             if model.len().is_multiple_of(700) {
                 check(&p, &model);
             }

@@ -1,0 +1,270 @@
+//! The rank layout's invariants, checked after every change of a long
+//! random sequence that crosses each boundary: shifts of exactly
+//! [`SHIFT_MAX`], renumbering, holes at the end, compaction once holes
+//! outnumber caches, and bulk builds over an index that has holes.
+
+use std::collections::BTreeMap;
+
+use super::ranks::{HOLE_EVERY, RankKey, SHIFT_MAX};
+use super::*;
+
+impl Index {
+    /// Panics unless every structure agrees with the records.
+    fn check(&self) {
+        assert_ne!(
+            self.entries.last().map(Option::is_none),
+            Some(true),
+            "a hole at the end"
+        );
+        assert_eq!(self.entries.len(), self.fit.len());
+        assert_eq!(self.entries.iter().flatten().count(), self.live);
+        assert_eq!(self.by_id.len(), self.live);
+        let mut previous: Option<RankKey<'_>> = None;
+        let mut lists: BTreeMap<(u8, u32), Vec<u32>> = BTreeMap::new();
+        for (rank, e) in self.entries.iter().enumerate() {
+            let rank32 = rank as u32;
+            let Some(e) = e else {
+                assert_eq!(self.fit[rank], 0);
+                continue;
+            };
+            let key = RankKey::of(&e.cache);
+            if let Some(p) = previous {
+                assert_eq!(
+                    p.cmp(&key),
+                    std::cmp::Ordering::Less,
+                    "ranks out of order at {rank}"
+                );
+            }
+            previous = Some(key);
+            assert_eq!(self.rank_of(&e.cache.id), Some(rank32));
+            assert_eq!(self.fit[rank], fit(&e.cache));
+            for (which, keys) in [
+                (0, e.exact()),
+                (1, e.repo()),
+                (2, e.tag_pairs()),
+                (3, e.tag_keys()),
+            ] {
+                for &k in keys {
+                    lists.entry((which, k)).or_default().push(rank32);
+                }
+            }
+            for (which, k) in [(4, e.name), (5, e.snapshot), (6, e.resource_group)] {
+                if k != NONE {
+                    lists.entry((which, k)).or_default().push(rank32);
+                }
+            }
+            if e.lru != NOT_LRU {
+                let key = LeastRecent(e.cache.auto_created, e.lru, Arc::from(&*e.cache.id));
+                assert_eq!(self.lru.get(&key), Some(&rank32));
+            }
+        }
+        assert_eq!(
+            self.lru.len(),
+            self.entries
+                .iter()
+                .flatten()
+                .filter(|e| e.lru != NOT_LRU)
+                .count()
+        );
+        let postings = [
+            &self.exact,
+            &self.repo,
+            &self.tag_pairs,
+            &self.tag_keys,
+            &self.names,
+            &self.snapshots,
+            &self.resource_groups,
+        ];
+        let mut keys_in_use = [0usize; 7];
+        for (&(which, k), ranks) in &lists {
+            let list: Vec<u32> = postings[which as usize]
+                .list(k)
+                .slices()
+                .flatten()
+                .copied()
+                .collect();
+            assert_eq!(&list, ranks, "the list of key {k} in table {which}");
+            keys_in_use[which as usize] += 1;
+        }
+        for (which, p) in postings.iter().enumerate() {
+            assert_eq!(p.len(), keys_in_use[which], "keys leaked in table {which}");
+        }
+    }
+}
+
+fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed | 1;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
+fn cache(id: u64, created: i64, r: &mut impl FnMut(u64) -> u64) -> ImageCache {
+    let at = jiff::Timestamp::from_second(1_700_000_000 + created).unwrap();
+    let images: Vec<String> = (0..1 + r(3))
+        .map(|_| format!("team/app{}:{}", r(5), r(3)))
+        .collect();
+    let mut c = ImageCache::new(
+        format!("imc-{id:08}"),
+        format!("n{}", r(4)),
+        "cn-hangzhou",
+        at,
+    )
+    .with_images(images.iter().map(String::as_str))
+    .unwrap();
+    if r(2) == 0 {
+        c.elimination_strategy = EliminationStrategy::Lru;
+    }
+    if r(3) == 0 {
+        c.snapshot_id = Some(format!("s-{}", r(3)));
+    }
+    c.tags = (0..r(3))
+        .map(|i| crate::record::Tag::new(format!("k{i}"), format!("v{}", r(2))))
+        .collect();
+    c.status = CacheStatus::ALL[r(CacheStatus::ALL.len() as u64) as usize];
+    c.size_gib = r(40) as u32;
+    c
+}
+
+fn index() -> Index {
+    Index::new(RegistryAliases::default(), TokenKey::from_seed(7))
+}
+
+#[test]
+fn appends_take_the_next_rank_and_leave_no_holes() {
+    let mut r = rng(1);
+    let mut index = index();
+    for i in 0..500 {
+        index.insert(cache(i, i as i64, &mut r));
+    }
+    index.check();
+    assert_eq!((index.entries.len(), index.holes()), (500, 0));
+}
+
+#[test]
+fn a_shift_of_exactly_shift_max_moves_and_one_more_renumbers() {
+    let mut r = rng(2);
+    let mut index = index();
+    // SHIFT_MAX caches at t = 10, then one older: it moves all of them up.
+    for i in 0..SHIFT_MAX as u64 {
+        index.insert(cache(i, 10, &mut r));
+    }
+    index.insert(cache(1_000, 5, &mut r));
+    index.check();
+    assert_eq!((index.entries.len(), index.holes()), (SHIFT_MAX + 1, 0));
+    assert_eq!(index.cache(0).id, "imc-00001000");
+    // Now SHIFT_MAX + 1 caches above the place of the next older one: too
+    // far, so the rank space is renumbered with holes.
+    index.insert(cache(1_001, 1, &mut r));
+    index.check();
+    assert_eq!(index.cache(0).id, "imc-00001001");
+    assert!(
+        index.holes() >= (SHIFT_MAX + 1) / HOLE_EVERY - 1,
+        "{}",
+        index.holes()
+    );
+    // The next out-of-order insert takes a hole without moving anything.
+    let before = index.entries.len();
+    index.insert(cache(1_002, 10, &mut r));
+    index.check();
+    assert_eq!(index.entries.len(), before);
+}
+
+#[test]
+fn holes_at_the_end_are_dropped_and_many_holes_are_compacted() {
+    let mut r = rng(3);
+    let mut index = index();
+    for i in 0..1_000 {
+        index.insert(cache(i, i as i64, &mut r));
+    }
+    // Deleting the newest leaves no hole at the end.
+    index.remove("imc-00000999");
+    index.check();
+    assert_eq!((index.entries.len(), index.holes()), (999, 0));
+    // Deleting every other cache up to half leaves holes...
+    for i in (0..998).step_by(2) {
+        index.remove(&format!("imc-{i:08}"));
+        index.check();
+    }
+    assert_eq!(index.live, 500);
+    assert!(index.holes() <= index.live, "{} holes", index.holes());
+    // ...and one more delete than half compacts them.
+    for i in (1..600).step_by(2) {
+        index.remove(&format!("imc-{i:08}"));
+    }
+    index.check();
+    assert!(
+        index.entries.len() <= 2 * index.live.max(32),
+        "{} ranks for {}",
+        index.entries.len(),
+        index.live
+    );
+}
+
+#[test]
+fn a_long_random_sequence_keeps_every_invariant() {
+    let mut r = rng(4);
+    let mut index = index();
+    let mut live: Vec<u64> = Vec::new();
+    let mut next = 0;
+    for step in 0..6_000 {
+        match r(10) {
+            0..=4 => {
+                // Creation times over a narrow range: ties and inserts
+                // anywhere, not only at the end.
+                let created = r(200) as i64;
+                index.insert(cache(next, created, &mut r));
+                live.push(next);
+                next += 1;
+            }
+            5..=7 if !live.is_empty() => {
+                let victim = live.swap_remove(r(live.len() as u64) as usize);
+                assert!(index.remove(&format!("imc-{victim:08}")).is_some());
+            }
+            8 if !live.is_empty() => {
+                let id = live[r(live.len() as u64) as usize];
+                let created = r(200) as i64;
+                let lru = r(2) == 0;
+                let status = CacheStatus::ALL[r(CacheStatus::ALL.len() as u64) as usize];
+                assert!(index.update(&format!("imc-{id:08}"), |c| {
+                    c.creation_time =
+                        jiff::Timestamp::from_second(1_700_000_000 + created).unwrap();
+                    c.elimination_strategy = if lru {
+                        EliminationStrategy::Lru
+                    } else {
+                        EliminationStrategy::Retain
+                    };
+                    c.status = status;
+                }));
+            }
+            _ => {
+                // A bulk build over whatever holes there are, with one id
+                // given twice (the later wins).
+                let batch: Vec<ImageCache> = (0..70 + r(60))
+                    .map(|i| cache(next + i, r(200) as i64, &mut r))
+                    .collect();
+                let twice = cache(next, 999, &mut r);
+                let n = batch.len() as u64;
+                index.extend(batch.into_iter().chain([twice]));
+                assert_eq!(
+                    index
+                        .get(&format!("imc-{next:08}"))
+                        .unwrap()
+                        .creation_time
+                        .as_second(),
+                    1_700_000_999
+                );
+                live.extend(next..next + n);
+                next += n;
+            }
+        }
+        if step % 50 == 0 {
+            index.check();
+        }
+        assert_eq!(index.len(), live.len());
+    }
+    index.check();
+}

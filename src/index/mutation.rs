@@ -1,0 +1,384 @@
+//! Changing the index: insert, remove, update in place, bulk building, and
+//! re-keying a cache's posting lists after its record changed.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use super::postings::Postings;
+use super::ranks::RankKey;
+use super::{Entry, Index, LeastRecent, NONE, NOT_LRU, fit, lru_time, tag_pair_key};
+use crate::record::ImageCache;
+use crate::reference::RegistryAliases;
+
+type Ids = SmallVec<[u32; 4]>;
+
+/// Below this many caches [`Index::extend`] inserts one by one.
+const BULK_MIN: usize = 64;
+
+impl Index {
+    /// Inserts a cache, replacing the one with the same id; returns that one.
+    ///
+    /// A cache newer than every other takes the next rank in `O(keys)` list
+    /// appends; an older one costs a few more (see the rank layout).
+    pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
+        let old = self.remove(&cache.id);
+        let rank = self.make_room(RankKey::of(&cache));
+        self.place(rank, cache);
+        old
+    }
+
+    /// Inserts many caches at once, replacing those with the same ids (of
+    /// two with one id in `caches`, the later wins), as if each were
+    /// [`Index::insert`]ed in turn.
+    ///
+    /// For importing or loading a whole state: the caches, with those
+    /// already indexed, are sorted into rank order once and every posting
+    /// list is built by appending, `O(n log n)` comparisons of integers
+    /// and `O(Σ keys)` appends, with no holes left.
+    ///
+    /// ```
+    /// use eci_imagecache::cursor::TokenKey;
+    /// use eci_imagecache::index::Index;
+    /// use eci_imagecache::record::ImageCache;
+    /// use eci_imagecache::reference::RegistryAliases;
+    ///
+    /// let t = |s: &str| s.parse().unwrap();
+    /// let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+    /// index.extend([
+    ///     ImageCache::new("imc-b", "web", "cn-hangzhou", t("2024-05-02T00:00:00Z")),
+    ///     ImageCache::new("imc-a", "web", "cn-hangzhou", t("2024-05-01T00:00:00Z")),
+    /// ]);
+    /// let ids: Vec<&str> = index.iter().map(|c| c.id.as_str()).collect();
+    /// assert_eq!(ids, ["imc-b", "imc-a"]);
+    /// ```
+    pub fn extend(&mut self, caches: impl IntoIterator<Item = ImageCache>) {
+        let caches: Vec<ImageCache> = caches.into_iter().collect();
+        if caches.len() < BULK_MIN || caches.len() * 4 < self.live {
+            for cache in caches {
+                self.insert(cache);
+            }
+            return;
+        }
+        // Those indexed come first, so a newcomer with the same id wins.
+        let mut all: Vec<Option<ImageCache>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .flatten()
+            .map(|e| Some(*e.cache))
+            .collect();
+        all.extend(caches.into_iter().map(Some));
+        self.reset(self.rules.clone());
+        self.build(all);
+    }
+
+    /// Builds an empty index from `all` (later ones win over earlier ones
+    /// with the same id).
+    fn build(&mut self, mut all: Vec<Option<ImageCache>>) {
+        let mut order: Vec<(i64, u32)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    c.as_ref().expect("all present").creation_time.as_second(),
+                    i as u32,
+                )
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let id = |i: u32| all[i as usize].as_ref().map_or("", |c| c.id.as_str());
+                // Rank order: the larger id first; one id twice: input order.
+                id(b.1).cmp(id(a.1)).then(a.1.cmp(&b.1))
+            })
+        });
+        self.entries.reserve_exact(all.len());
+        self.fit.reserve_exact(all.len());
+        // By rank while building: where each cache came in the input.
+        let mut input: Vec<u32> = Vec::with_capacity(all.len());
+        for (_, i) in order {
+            let cache = all[i as usize].take().expect("each taken once");
+            if let Some(rank) = self.rank_of(&cache.id) {
+                if input[rank as usize] > i {
+                    continue;
+                }
+                // A hole for now: `input` stays parallel to the ranks.
+                self.take(&cache.id);
+            }
+            let rank = self.entries.len() as u32;
+            input.push(i);
+            self.place(rank, cache);
+        }
+        self.trim();
+    }
+
+    /// Empties the index, keeping its token key and page cap.
+    fn reset(&mut self, rules: RegistryAliases) {
+        let page_cap = self.page_cap;
+        *self = Index::new(rules, self.token_key.clone());
+        self.page_cap = page_cap;
+    }
+
+    /// Puts a cache at `rank`, a hole or the end, and indexes it.
+    fn place(&mut self, rank: u32, cache: ImageCache) {
+        let r = rank as usize;
+        if r == self.entries.len() {
+            self.entries.push(None);
+            self.fit.push(0);
+        }
+        let lru = lru_time(&cache);
+        if let Some(t) = lru {
+            self.lru.insert(
+                LeastRecent(cache.auto_created, t, Arc::from(&*cache.id)),
+                rank,
+            );
+        }
+        self.fit[r] = fit(&cache);
+        let hash = self.hasher.hash_one(cache.id.as_str());
+        // An entry that holds no key yet: re-keying adds every key.
+        self.entries[r] = Some(Entry {
+            cache: Box::new(cache),
+            keys: Box::new([]),
+            starts: [0; 3],
+            name: NONE,
+            snapshot: NONE,
+            resource_group: NONE,
+            lru: lru.unwrap_or(NOT_LRU),
+        });
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.by_id.insert_unique(hash, rank, |&r| {
+            let cache = &entries[r as usize].as_ref().expect("live").cache;
+            hasher.hash_one(cache.id.as_str())
+        });
+        self.live += 1;
+        self.rekey(rank);
+    }
+
+    /// Removes a cache by id. Its rank becomes a hole (holes are compacted
+    /// once they outnumber the caches).
+    pub fn remove(&mut self, id: &str) -> Option<ImageCache> {
+        let cache = self.take(id)?;
+        self.trim();
+        Some(cache)
+    }
+
+    /// Removes a cache by id, leaving its rank a hole even at the end.
+    fn take(&mut self, id: &str) -> Option<ImageCache> {
+        let hash = self.hasher.hash_one(id);
+        let entries = &self.entries;
+        let found = self
+            .by_id
+            .find_entry(hash, |&r| {
+                entries[r as usize]
+                    .as_ref()
+                    .is_some_and(|e| e.cache.id == id)
+            })
+            .ok()?;
+        let rank = found.remove().0;
+        let entry = self.entries[rank as usize]
+            .take()
+            .expect("by_id points at a live rank");
+        self.fit[rank as usize] = 0;
+        for (postings, keys) in [
+            (&mut self.exact, entry.exact()),
+            (&mut self.repo, entry.repo()),
+            (&mut self.tag_pairs, entry.tag_pairs()),
+            (&mut self.tag_keys, entry.tag_keys()),
+        ] {
+            for &k in keys {
+                postings.remove(k, rank);
+            }
+        }
+        for (postings, k) in [
+            (&mut self.names, entry.name),
+            (&mut self.snapshots, entry.snapshot),
+            (&mut self.resource_groups, entry.resource_group),
+        ] {
+            if k != NONE {
+                postings.remove(k, rank);
+            }
+        }
+        if entry.lru != NOT_LRU {
+            self.lru.remove(&LeastRecent(
+                entry.cache.auto_created,
+                entry.lru,
+                Arc::from(id),
+            ));
+        }
+        self.live -= 1;
+        Some(*entry.cache)
+    }
+
+    /// Changes a cache in place (status, times, images, tags…), keeping every
+    /// structure consistent. Returns `false` when there is no such cache.
+    ///
+    /// Only what changed is re-indexed: the cache leaves the posting lists of
+    /// keys it no longer has and joins those of keys it gained (a change of
+    /// status, progress, events or settings touches no list at all), and
+    /// moves in LRU order when its last use or eligibility changed. A change
+    /// of `CreationTime` moves it to its new rank.
+    ///
+    /// The id cannot change: a change to it is undone.
+    pub fn update(&mut self, id: &str, change: impl FnOnce(&mut ImageCache)) -> bool {
+        let Some(rank) = self.rank_of(id) else {
+            return false;
+        };
+        let entry = self.entries[rank as usize].as_mut().expect("a live rank");
+        let (creation, auto_created) = (entry.cache.creation_time, entry.cache.auto_created);
+        change(&mut entry.cache);
+        if *entry.cache.id != *id {
+            entry.cache.id = id.to_owned();
+        }
+        if entry.cache.creation_time.as_second() != creation.as_second()
+            || entry.cache.auto_created != auto_created
+        {
+            // Its rank or LRU pool moves: out with the old place, in with
+            // the new.
+            let (new_creation, new_auto) = (entry.cache.creation_time, entry.cache.auto_created);
+            entry.cache.creation_time = creation;
+            entry.cache.auto_created = auto_created;
+            let mut cache = self.remove(id).expect("present");
+            cache.creation_time = new_creation;
+            cache.auto_created = new_auto;
+            self.insert(cache);
+            return true;
+        }
+        self.rekey(rank);
+        let entry = self.entries[rank as usize].as_mut().expect("a live rank");
+        self.fit[rank as usize] = fit(&entry.cache);
+        let lru = lru_time(&entry.cache).unwrap_or(NOT_LRU);
+        if lru != entry.lru {
+            let auto = entry.cache.auto_created;
+            let old = std::mem::replace(&mut entry.lru, lru);
+            let id: Arc<str> = Arc::from(id);
+            if old != NOT_LRU {
+                self.lru.remove(&LeastRecent(auto, old, id.clone()));
+            }
+            if lru != NOT_LRU {
+                self.lru.insert(LeastRecent(auto, lru, id), rank);
+            }
+        }
+        true
+    }
+
+    /// Replaces the alias rules, re-indexing every cache under the new keys
+    /// (a bulk build; for the rare change of `AcrRegistryInfo` domains).
+    pub fn set_rules(&mut self, rules: RegistryAliases) {
+        let all: Vec<Option<ImageCache>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .flatten()
+            .map(|e| Some(*e.cache))
+            .collect();
+        self.reset(rules);
+        self.build(all);
+    }
+
+    /// Brings the posting lists of `rank` in line with its record: keys it
+    /// kept cost a hash lookup, keys it lost or gained a list change (a new
+    /// entry, holding no key, gains them all).
+    fn rekey(&mut self, rank: u32) {
+        let mut entry = self.entries[rank as usize].take().expect("a live rank");
+        /// The key's id if the cache already had it, else the id after adding.
+        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
+            if !had.is_empty()
+                && let Some(k) = postings.id(key)
+                && had.binary_search(&k).is_ok()
+            {
+                return k;
+            }
+            postings.add(key, rank)
+        }
+        let (mut exact, mut repo) = (Ids::new(), Ids::new());
+        for image in &entry.cache.images {
+            let repo_len = self
+                .rules
+                .write_exact_key(image.reference(), &mut self.key_buf);
+            exact.push(keep_or_add(
+                &mut self.exact,
+                &self.key_buf,
+                entry.exact(),
+                rank,
+            ));
+            repo.push(keep_or_add(
+                &mut self.repo,
+                &self.key_buf[..repo_len],
+                entry.repo(),
+                rank,
+            ));
+        }
+        let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
+        for tag in &entry.cache.tags {
+            tag_pair_key(&tag.key, &tag.value, &mut self.key_buf);
+            tag_pairs.push(keep_or_add(
+                &mut self.tag_pairs,
+                &self.key_buf,
+                entry.tag_pairs(),
+                rank,
+            ));
+            tag_keys.push(keep_or_add(
+                &mut self.tag_keys,
+                &tag.key,
+                entry.tag_keys(),
+                rank,
+            ));
+        }
+        for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        // Leave the lists of keys no longer held.
+        for (postings, old, new) in [
+            (&mut self.exact, entry.exact(), &exact),
+            (&mut self.repo, entry.repo(), &repo),
+            (&mut self.tag_pairs, entry.tag_pairs(), &tag_pairs),
+            (&mut self.tag_keys, entry.tag_keys(), &tag_keys),
+        ] {
+            for &k in old {
+                if new.binary_search(&k).is_err() {
+                    postings.remove(k, rank);
+                }
+            }
+        }
+        let mut keys: Vec<u32> = Vec::with_capacity(exact.len() + repo.len() + 2 * tag_pairs.len());
+        let mut starts = [0u32; 3];
+        for (i, ids) in [exact, repo, tag_pairs, tag_keys].into_iter().enumerate() {
+            if i > 0 {
+                starts[i - 1] = keys.len() as u32;
+            }
+            keys.extend_from_slice(&ids);
+        }
+        if keys[..] != entry.keys[..] {
+            entry.keys = keys.into_boxed_slice();
+        }
+        entry.starts = starts;
+        /// A single-valued key (name, snapshot, resource group): `NONE` for none.
+        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
+            let keep = new
+                .filter(|_| old != NONE)
+                .and_then(|k| postings.id(k))
+                .filter(|&k| k == old);
+            if let Some(k) = keep {
+                return k;
+            }
+            let id = new.map_or(NONE, |k| postings.add(k, rank));
+            if old != NONE {
+                postings.remove(old, rank);
+            }
+            id
+        }
+        entry.name = swap(&mut self.names, entry.name, Some(&entry.cache.name), rank);
+        entry.snapshot = swap(
+            &mut self.snapshots,
+            entry.snapshot,
+            entry.cache.snapshot_id.as_deref(),
+            rank,
+        );
+        entry.resource_group = swap(
+            &mut self.resource_groups,
+            entry.resource_group,
+            entry.cache.resource_group_id.as_deref(),
+            rank,
+        );
+        self.entries[rank as usize] = Some(entry);
+    }
+}

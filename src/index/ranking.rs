@@ -1,0 +1,167 @@
+//! Auto-match on the index (section 7): the ranked candidates for a
+//! container group, every cache matching an image set, and one cache's F
+//! and P.
+
+use super::counting::Scratch;
+use super::pages::Resolved;
+use super::{Index, READY};
+use crate::automatch::{AutoMatchRequest, BestMatch};
+use crate::describe::Prepared;
+use crate::reference::Reference;
+
+impl Index {
+    /// Auto-match: the best `Ready` cache for a container group (ranking of
+    /// [`crate::automatch::rank`]), or `None`. One counting pass over the posting
+    /// lists of the group's images (an intersection under `perfect_match`),
+    /// then one linear pass for the maximum: `O(Σ L)` and no sort. An
+    /// explicit `image_cache_id` is not looked at here (the engine handles
+    /// it).
+    pub fn best_match<'a>(
+        &'a self,
+        request: &AutoMatchRequest,
+        scratch: &mut Scratch,
+    ) -> Option<BestMatch<'a>> {
+        self.ranked_matches(request, 1, scratch).pop()
+    }
+
+    /// Auto-match without choosing: the first `k` candidates in the ranking
+    /// of section 7, best first (the first is [`Index::best_match`]).
+    ///
+    /// Costs one counting pass over the images' posting lists, then
+    /// `O(c)` for `k = 1` and `O(c + k log k)` otherwise, for `c`
+    /// candidates.
+    pub fn ranked_matches<'a>(
+        &'a self,
+        request: &AutoMatchRequest,
+        k: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<BestMatch<'a>> {
+        scratch.prepared.prepare_match(
+            &request.images,
+            request.perfect_match,
+            request.match_count_request,
+            &self.rules,
+        );
+        let images = scratch.prepared.match_count() as u32;
+        if images == 0 || k == 0 {
+            return Vec::new();
+        }
+        self.candidates(scratch);
+        let storage = request.temporary_storage_gib;
+        // The ranking of section 7 as one integer per candidate: (F, P)
+        // group, then closeness of size, then rank (newest, smallest id).
+        let fitting = scratch.candidates.iter().filter_map(|&c| {
+            let rank = c as u32;
+            let fit = self.fit[rank as usize];
+            let size = fit & !READY;
+            (fit & READY != 0 && size <= storage).then(|| {
+                let group = (c >> 32) as u32;
+                (u128::from(group) << 64) | (u128::from(!(storage - size)) << 32) | u128::from(rank)
+            })
+        });
+        let mut ranked: Vec<u128> = if k == 1 {
+            fitting.max().into_iter().collect()
+        } else {
+            let mut all: Vec<u128> = fitting.collect();
+            if all.len() > k {
+                all.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+                all.truncate(k);
+            }
+            all.sort_unstable_by(|a, b| b.cmp(a));
+            all
+        };
+        ranked
+            .drain(..)
+            .map(|word| {
+                let group = (word >> 64) as u32;
+                BestMatch {
+                    cache: self.cache(word as u32),
+                    exact: group >> 16,
+                    partial: group & 0xffff,
+                    images,
+                }
+            })
+            .collect()
+    }
+
+    /// Every cache that matches at least one of these images exactly or
+    /// partially (`F + P ≥ 1`), whatever its status and size, newest first:
+    /// one counting pass over the images' posting lists.
+    pub fn matching<'a>(
+        &'a self,
+        images: &[Reference],
+        scratch: &mut Scratch,
+    ) -> Vec<BestMatch<'a>> {
+        scratch
+            .prepared
+            .prepare_match(images, false, None, &self.rules);
+        let distinct = scratch.prepared.match_count() as u32;
+        if distinct == 0 {
+            return Vec::new();
+        }
+        self.candidates(scratch);
+        // Newest first is descending rank.
+        scratch
+            .candidates
+            .sort_unstable_by_key(|&c| std::cmp::Reverse(c as u32));
+        scratch
+            .candidates
+            .iter()
+            .map(|&c| {
+                let group = (c >> 32) as u32;
+                BestMatch {
+                    cache: self.cache(c as u32),
+                    exact: group >> 16,
+                    partial: group & 0xffff,
+                    images: distinct,
+                }
+            })
+            .collect()
+    }
+
+    /// The candidates of the prepared match, with no other filter.
+    fn candidates(&self, scratch: &mut Scratch) {
+        scratch.candidates.clear();
+        scratch.tag_filters.clear();
+        let none = Resolved::default();
+        if scratch.prepared.full_match {
+            self.full_match_candidates(&none, scratch);
+        } else {
+            self.counted_candidates(&none, false, scratch);
+        }
+    }
+
+    /// How many distinct query images these are under the index's alias
+    /// rules (duplicates and endpoint variants of one image count once):
+    /// the `F` of a complete match.
+    pub fn distinct_images(&self, images: &[Reference]) -> u32 {
+        let mut prepared = Prepared::default();
+        prepared.prepare_match(images, false, None, &self.rules);
+        prepared.match_count() as u32
+    }
+
+    /// F and P of one cache for these query images (duplicates count
+    /// once), or `None` when there is no such cache.
+    pub fn match_counts(&self, id: &str, images: &[Reference]) -> Option<(u32, u32)> {
+        let entry = self.entry(self.rank_of(id)?);
+        let mut prepared = Prepared::default();
+        prepared.prepare_match(images, false, None, &self.rules);
+        let (mut f, mut p) = (0, 0);
+        for (exact, repo) in prepared.match_keys() {
+            if self
+                .exact
+                .id(exact)
+                .is_some_and(|k| entry.exact().binary_search(&k).is_ok())
+            {
+                f += 1;
+            } else if self
+                .repo
+                .id(repo)
+                .is_some_and(|k| entry.repo().binary_search(&k).is_ok())
+            {
+                p += 1;
+            }
+        }
+        Some((f, p))
+    }
+}

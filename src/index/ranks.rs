@@ -1,0 +1,230 @@
+//! Ranks: each cache's place in the reverse of result order, numbered so
+//! that posting lists are plain ascending integers.
+//!
+//! Rank order is `CreationTime` (whole seconds) oldest first, then id
+//! descending; result order within a match group is descending rank. The
+//! rank space may hold holes (ranks freed by deletes or left by a
+//! renumbering), never at its end:
+//!
+//! * A cache newer than every other (the usual create) takes the next rank:
+//!   `O(1)`.
+//! * An older one takes a hole between its neighbours when there is one,
+//!   else the caches between its place and the nearest hole above (at most
+//!   [`SHIFT_MAX`]) move up by one: `O(SHIFT_MAX · keys · log L)`.
+//! * Otherwise, and when holes outnumber caches, every rank is renumbered
+//!   in one pass over all postings, leaving a hole after every
+//!   [`HOLE_EVERY`] caches so the next out-of-order inserts find one close
+//!   by: `O(n + Σ L)`, amortised over the inserts and deletes that made it
+//!   necessary.
+
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use super::{Index, LeastRecent, NOT_LRU};
+use crate::record::ImageCache;
+
+/// The most caches an out-of-order insert moves up to reach a hole before
+/// the rank space is renumbered instead.
+pub(super) const SHIFT_MAX: usize = 64;
+
+/// A renumbering leaves one hole after every this many caches.
+pub(super) const HOLE_EVERY: usize = 16;
+
+/// Below this many ranks holes are never compacted.
+const COMPACT_MIN: usize = 64;
+
+/// A cache's place in rank order.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RankKey<'a> {
+    /// `CreationTime` in seconds.
+    pub creation: i64,
+    pub id: &'a str,
+}
+
+impl<'a> RankKey<'a> {
+    pub fn of(cache: &'a ImageCache) -> RankKey<'a> {
+        RankKey {
+            creation: cache.creation_time.as_second(),
+            id: &cache.id,
+        }
+    }
+
+    /// Rank order: older first, then the larger id first.
+    pub fn cmp(&self, other: &RankKey<'_>) -> Ordering {
+        self.creation
+            .cmp(&other.creation)
+            .then_with(|| other.id.cmp(self.id))
+    }
+}
+
+impl Index {
+    fn key_at(&self, rank: usize) -> Option<RankKey<'_>> {
+        self.entries[rank].as_ref().map(|e| RankKey::of(&e.cache))
+    }
+
+    /// The first rank at or after which every cache comes at or after `key`
+    /// in rank order: the caches at lower ranks are exactly those before
+    /// it (`O(log n)` probes, skipping holes).
+    pub(super) fn lower_bound(&self, key: RankKey<'_>) -> u32 {
+        let n = self.entries.len();
+        match n.checked_sub(1).and_then(|last| self.key_at(last)) {
+            None => return 0,
+            Some(last) if last.cmp(&key) == Ordering::Less => return n as u32,
+            Some(_) => {}
+        }
+        // Every cache below `lo` is before `key`; every cache at or above
+        // `hi` is not.
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let Some(live) = (mid..hi).find(|&r| self.entries[r].is_some()) else {
+                hi = mid;
+                continue;
+            };
+            let probe = self.key_at(live).expect("live");
+            if probe.cmp(&key) == Ordering::Less {
+                lo = live + 1;
+            } else {
+                hi = live;
+            }
+        }
+        lo as u32
+    }
+
+    /// A free rank for a new cache at `key`: the next rank, a hole between
+    /// its neighbours, or one made by moving a few caches up (or, failing
+    /// that, by renumbering). The rank returned is a hole or the end.
+    pub(super) fn make_room(&mut self, key: RankKey<'_>) -> u32 {
+        let q = self.lower_bound(key) as usize;
+        let n = self.entries.len();
+        if q == n || self.entries[q].is_none() {
+            return q as u32;
+        }
+        if q > 0 && self.entries[q - 1].is_none() {
+            return (q - 1) as u32;
+        }
+        let reach = (q + SHIFT_MAX).min(n);
+        let hole = (q + 1..reach)
+            .find(|&r| self.entries[r].is_none())
+            .or((n - q <= SHIFT_MAX).then_some(n));
+        match hole {
+            Some(h) => {
+                self.shift_up(q, h);
+                q as u32
+            }
+            None => {
+                self.renumber();
+                self.make_room(key)
+            }
+        }
+    }
+
+    /// Moves the caches at ranks `from..hole` up by one; `hole` is a hole
+    /// or the end.
+    fn shift_up(&mut self, from: usize, hole: usize) {
+        if hole == self.entries.len() {
+            self.entries.push(None);
+            self.fit.push(0);
+        }
+        for r in (from..hole).rev() {
+            let entry = self.entries[r].take().expect("no hole below the nearest");
+            let rank = r as u32;
+            for (postings, keys) in [
+                (&mut self.exact, entry.exact()),
+                (&mut self.repo, entry.repo()),
+                (&mut self.tag_pairs, entry.tag_pairs()),
+                (&mut self.tag_keys, entry.tag_keys()),
+            ] {
+                for &k in keys {
+                    postings.bump(k, rank);
+                }
+            }
+            for (postings, k) in [
+                (&mut self.names, entry.name),
+                (&mut self.snapshots, entry.snapshot),
+                (&mut self.resource_groups, entry.resource_group),
+            ] {
+                if k != super::NONE {
+                    postings.bump(k, rank);
+                }
+            }
+            let hash = self.hasher.hash_one(entry.cache.id.as_str());
+            if let Some(v) = self.by_id.find_mut(hash, |&v| v == rank) {
+                *v = rank + 1;
+            }
+            if entry.lru != NOT_LRU {
+                let key = LeastRecent(
+                    entry.cache.auto_created,
+                    entry.lru,
+                    Arc::from(&*entry.cache.id),
+                );
+                if let Some(v) = self.lru.get_mut(&key) {
+                    *v = rank + 1;
+                }
+            }
+            self.fit[r + 1] = std::mem::take(&mut self.fit[r]);
+            self.entries[r + 1] = Some(entry);
+        }
+    }
+
+    /// After a removal: drops holes at the end, and compacts the rank space
+    /// once holes outnumber caches.
+    pub(super) fn trim(&mut self) {
+        while matches!(self.entries.last(), Some(None)) {
+            self.entries.pop();
+            self.fit.pop();
+        }
+        let n = self.entries.len();
+        if n > COMPACT_MIN && n > 2 * self.live {
+            self.renumber();
+        }
+    }
+
+    /// Renumbers every cache in rank order, leaving a hole after every
+    /// [`HOLE_EVERY`]: one pass over the rank arrays, every posting list,
+    /// the id table and the LRU order.
+    pub(super) fn renumber(&mut self) {
+        let old = std::mem::take(&mut self.entries);
+        let old_fit = std::mem::take(&mut self.fit);
+        let mut map = vec![u32::MAX; old.len()];
+        let capacity = self.live + self.live / HOLE_EVERY + 1;
+        self.entries = Vec::with_capacity(capacity);
+        self.fit = Vec::with_capacity(capacity);
+        let mut placed = 0;
+        for (rank, (entry, fit)) in old.into_iter().zip(old_fit).enumerate() {
+            let Some(entry) = entry else { continue };
+            if placed > 0 && placed % HOLE_EVERY == 0 {
+                self.entries.push(None);
+                self.fit.push(0);
+            }
+            map[rank] = self.entries.len() as u32;
+            self.entries.push(Some(entry));
+            self.fit.push(fit);
+            placed += 1;
+        }
+        for postings in [
+            &mut self.exact,
+            &mut self.repo,
+            &mut self.tag_pairs,
+            &mut self.tag_keys,
+            &mut self.names,
+            &mut self.snapshots,
+            &mut self.resource_groups,
+        ] {
+            postings.remap(&map);
+        }
+        for rank in self.by_id.iter_mut() {
+            *rank = map[*rank as usize];
+        }
+        for rank in self.lru.values_mut() {
+            *rank = map[*rank as usize];
+        }
+    }
+
+    /// How many ranks are holes (for tests of the layout).
+    #[cfg(test)]
+    pub(super) fn holes(&self) -> usize {
+        self.entries.len() - self.live
+    }
+}

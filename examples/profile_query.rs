@@ -19,13 +19,26 @@ fn main() {
     let workload = Workload::new(1);
     let caches: Vec<_> = workload.caches(n).collect();
     let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
-    for c in &caches {
-        index.insert(c.clone());
+    let copies: Vec<_> = caches.to_vec();
+    let t = std::time::Instant::now();
+    index.extend(copies);
+    println!("extend: {:?} for {n} caches", t.elapsed());
+    if std::env::var_os("PROFILE_BUILD").is_some() {
+        // Profile building alone: build again and again from copies.
+        for _ in 0..3 {
+            let copies: Vec<_> = caches.to_vec();
+            let mut again = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+            let t = std::time::Instant::now();
+            again.extend(copies);
+            println!("extend: {:?}", t.elapsed());
+        }
+        return;
     }
     let queries = workload.queries(set, 1000, &caches);
     let mut scratch = Scratch::default();
     let t = std::time::Instant::now();
     let mut results = 0;
+    let mut totals = 0;
     for _ in 0..5 {
         for q in &queries {
             // Q5 pages to the end; the others answer their first page.
@@ -33,6 +46,7 @@ fn main() {
             loop {
                 let page = index.describe_with(&q, &mut scratch).unwrap();
                 results += page.image_caches.len();
+                totals += page.total_count;
                 match page.next_token {
                     Some(token) if set == QuerySet::Page => q.next_token = Some(token),
                     _ => break,
@@ -40,5 +54,43 @@ fn main() {
             }
         }
     }
-    println!("{:?} per query, {results} results", t.elapsed() / 5000);
+    let elapsed = t.elapsed();
+    println!(
+        "{:?} per query, {results} results, {} TotalCount a query",
+        elapsed / 5000,
+        totals / 5000
+    );
+    // The floor on the same queries, side by side: each query's best of
+    // three on the index and on the floor, so noise spares the ratio.
+    let mut ratios = Vec::new();
+    let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
+    let mut sum = 0u64;
+    for q in &queries {
+        let best = |f: &mut dyn FnMut()| {
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed().as_nanos() as f64
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let a = best(&mut || {
+            sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)
+        });
+        let b = best(&mut || sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch)));
+        index_ns.push(a);
+        floor_ns.push(b);
+        ratios.push(a / b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "median index {:.2} µs, floor {:.2} µs, median ratio {:.1}x ({sum})",
+        median(&mut index_ns) / 1e3,
+        median(&mut floor_ns) / 1e3,
+        median(&mut ratios)
+    );
 }

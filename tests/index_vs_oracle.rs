@@ -407,6 +407,76 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// Worlds large enough that out-of-order inserts (creation times over
+    /// six minutes, ids not in insertion order) move more caches than a
+    /// shift may, so the rank space is renumbered; deletes leave holes and
+    /// then outnumber the caches, so it is compacted; creation times change
+    /// in place; a bulk build runs over the holes. After each phase the
+    /// index answers like the oracle on every page.
+    #[test]
+    fn renumbering_holes_and_compaction_keep_every_answer(
+        world in prop::collection::vec(spec(), 100..260),
+        deletes in prop::collection::vec(any::<prop::sample::Index>(), 0..260),
+        moves in prop::collection::vec((any::<prop::sample::Index>(), 0i64..6), 0..30),
+        bulk in prop::collection::vec(spec(), 0..150),
+        queries in prop::collection::vec(query(), 1..5),
+    ) {
+        let (mut index, mut naive) = pair(4);
+        index.set_page_cap(u32::MAX);
+        naive.set_page_cap(u32::MAX);
+        let check = |index: &Index, naive: &NaiveIndex| -> Result<(), TestCaseError> {
+            let mut scratch = Scratch::default();
+            for q in &queries {
+                compare_walk(index, naive, request(q), &mut scratch)?;
+            }
+            let newest_first = |it: Vec<&ImageCache>| it.into_iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+            let all = DescribeRequest::new("cn-hangzhou").limit(u32::MAX);
+            prop_assert_eq!(
+                newest_first(index.iter().collect()),
+                newest_first(naive.describe(&all).unwrap().image_caches)
+            );
+            Ok(())
+        };
+        for (i, s) in world.iter().enumerate() {
+            index.insert(cache(&id(i), s));
+            naive.insert(cache(&id(i), s));
+        }
+        check(&index, &naive)?;
+        let mut live: Vec<usize> = (0..world.len()).collect();
+        for d in &deletes {
+            if live.is_empty() {
+                break;
+            }
+            let victim = live.swap_remove(d.index(live.len()));
+            prop_assert!(index.remove(&id(victim)).is_some());
+            naive.remove(&id(victim));
+        }
+        check(&index, &naive)?;
+        for (m, minute) in &moves {
+            if live.is_empty() {
+                break;
+            }
+            let i = live[m.index(live.len())];
+            let at = jiff::Timestamp::from_second(1_700_000_000 + minute * 60).unwrap();
+            prop_assert!(index.update(&id(i), |c| c.creation_time = at));
+            let mut moved = naive.get(&id(i)).unwrap().clone();
+            moved.creation_time = at;
+            naive.insert(moved);
+        }
+        check(&index, &naive)?;
+        let newcomers: Vec<ImageCache> = bulk.iter().enumerate().map(|(j, s)| cache(&id(1_000 + j), s)).collect();
+        for c in &newcomers {
+            naive.insert(c.clone());
+        }
+        index.extend(newcomers);
+        prop_assert_eq!(index.len(), naive.len());
+        check(&index, &naive)?;
+    }
+}
+
 fn world_of(n: usize) -> (Index, NaiveIndex) {
     let (mut index, mut naive) = pair(9);
     for i in 0..n {

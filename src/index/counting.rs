@@ -5,21 +5,27 @@
 //! (each posting adds one to F) and its repo key (one to R, the caches
 //! holding some image of that repository). A cache's exact key implies its
 //! repo key, so P = R − F. The lists are walked in step, [`BLOCK`] ranks at
-//! a time, into 16-bit counters (F in the high byte, R in the low) that stay
-//! in L1 for the whole block, so the pass streams the postings instead of
-//! jumping through counters the size of the index. Each block's touched
-//! ranks are collected branch-free as they are counted, then judged and
-//! cleared.
+//! a time from the top rank down (result order), into 16-bit counters (F in
+//! the high byte, R in the low) that stay in L1 for the whole block, so the
+//! pass streams the postings instead of jumping through counters the size
+//! of the index. Each block's touched ranks are collected branch-free as
+//! they are counted, then judged, handed to a sink and cleared.
+//!
+//! A page needs only the `Limit` best candidates and their count, so the
+//! sink of a `DescribeImageCaches` page is a [`TopK`]: one comparison a
+//! candidate against the worst it keeps. Walking ranks downwards makes that
+//! comparison fail for nearly every candidate of an already full group.
 
 use smallvec::SmallVec;
 
-use super::pages::Resolved;
+use super::pages::{Resolved, TagRef};
 use super::postings::ListRef;
 use super::{Index, group};
 use crate::describe::Prepared;
 
-/// Ranks counted per block: 8 192 counters of 2 bytes, 16 KiB.
-const BLOCK: u32 = 1 << 13;
+/// Ranks counted per block: 4 096 counters of 2 bytes and the touched
+/// ranks, 24 KiB together, inside L1.
+const BLOCK: usize = 1 << 12;
 
 /// Reusable scratch space for [`Index::describe_with`] and the auto-match
 /// queries: counters, candidate lists and buffers that keep their capacity
@@ -50,14 +56,12 @@ const BLOCK: u32 = 1 << 13;
 pub struct Scratch {
     pub(super) prepared: Prepared,
     pub(super) fingerprint: Vec<u8>,
+    /// F and R of the block's ranks, and the ranks counted.
     counters: Vec<u16>,
     touched: Vec<u32>,
     /// Passing caches, each `group << 32 | rank`: a larger value comes
     /// first in result order.
     pub(super) candidates: Vec<u64>,
-    pub(super) ranked: Vec<u64>,
-    pub(super) histogram: Vec<u32>,
-    pub(super) groups: Vec<u32>,
     pub(super) tag_filters: Vec<super::pages::TagRef>,
     pub(super) key_buf: String,
 }
@@ -75,112 +79,205 @@ pub(super) fn candidate(group: u32, rank: u32) -> u64 {
     (u64::from(group) << 32) | u64::from(rank)
 }
 
-/// A posting list being walked: what is left of its current piece, the
-/// pieces after it, and what a posting adds to its counter.
+/// The `k` largest words offered, in a buffer of at most `2k` that is cut
+/// back to `k` when full (amortised `O(1)` an offer), and a threshold below
+/// which an offer is refused with one comparison.
+/// Words must be above `T::default()` (a match group is never 0).
+pub(super) struct TopK<'a, T> {
+    k: usize,
+    kept: &'a mut Vec<T>,
+    threshold: T,
+}
+
+impl<'a, T: Ord + Copy + Default> TopK<'a, T> {
+    pub fn new(k: usize, kept: &'a mut Vec<T>) -> TopK<'a, T> {
+        kept.clear();
+        TopK {
+            k: k.max(1),
+            kept,
+            threshold: T::default(),
+        }
+    }
+
+    #[inline]
+    pub fn offer(&mut self, word: T) {
+        debug_assert!(word > T::default());
+        if word <= self.threshold {
+            return;
+        }
+        self.kept.push(word);
+        if self.kept.len() >= self.k.max(32).saturating_mul(2) {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.kept.len() > self.k {
+            self.kept
+                .select_nth_unstable_by(self.k - 1, |a, b| b.cmp(a));
+            self.kept.truncate(self.k);
+            self.threshold = self.kept[self.k - 1];
+        }
+    }
+
+    /// The `k` largest, largest first.
+    pub fn finish(mut self) -> &'a [T] {
+        self.cut();
+        self.kept.sort_unstable_by(|a, b| b.cmp(a));
+        self.kept
+    }
+}
+
+/// A posting list being walked downwards: what is left of its current
+/// piece, the pieces before it, and whether it is an exact key's list
+/// (counted in F) or a repo key's (counted in R).
 struct Run<'a> {
     rest: &'a [u32],
     more: std::slice::Iter<'a, Vec<u32>>,
-    add: u16,
+    exact: bool,
 }
 
 impl<'a> Run<'a> {
-    fn new(list: ListRef<'a>, add: u16) -> Run<'a> {
+    fn new(list: ListRef<'a>, exact: bool) -> Run<'a> {
         let (rest, more) = list.parts();
         let mut run = Run {
             rest,
             more: more.iter(),
-            add,
+            exact,
         };
         run.refill();
         run
     }
 
-    /// Moves to the next non-empty piece when this one is done.
+    /// Moves to the previous non-empty piece when this one is done.
     fn refill(&mut self) {
         while self.rest.is_empty() {
-            match self.more.next() {
+            match self.more.next_back() {
                 Some(piece) => self.rest = piece,
                 None => return,
             }
         }
     }
 
-    fn first(&self) -> Option<u32> {
-        self.rest.first().copied()
+    fn top(&self) -> Option<u32> {
+        self.rest.last().copied()
+    }
+
+    /// Takes the ranks at or above `base` off the current piece.
+    fn take_down_to(&mut self, base: u32) -> &'a [u32] {
+        let cut = if self.rest.first().is_some_and(|&r| r >= base) {
+            0
+        } else {
+            self.rest.partition_point(|&r| r < base)
+        };
+        let (rest, piece) = self.rest.split_at(cut);
+        self.rest = rest;
+        piece
     }
 }
 
-/// F in the high byte of a counter, R in the low.
+/// What a counted cache must pass.
+struct Pass<'a> {
+    min_exact: u32,
+    filtered: bool,
+    resolved: &'a Resolved,
+    tags: &'a [TagRef],
+}
+
+/// F in the high byte of a counter, R in the low (each at most 100).
 const ADD_EXACT: u16 = 0x100;
 const ADD_REPO: u16 = 1;
 
 impl Index {
     /// Several `MatchImage`: counts F and P of every cache on the query
-    /// images' lists and keeps those that pass in `scratch.candidates`.
-    pub(super) fn counted_candidates(
+    /// images' lists and hands each that passes to `sink` as (group, rank),
+    /// ranks descending.
+    pub(super) fn count_matches(
         &self,
         resolved: &Resolved,
         filtered: bool,
         scratch: &mut Scratch,
+        mut sink: impl FnMut(u32, u32),
     ) {
         let Scratch {
             prepared,
             counters,
             touched,
-            candidates,
             tag_filters,
             ..
         } = scratch;
-        counters.resize(BLOCK as usize, 0);
-        touched.resize(BLOCK as usize + 1, 0);
+        counters.resize(BLOCK, 0);
+        touched.resize(BLOCK + 1, 0);
+        let counters: &mut [u16; BLOCK] = (&mut counters[..BLOCK]).try_into().expect("BLOCK long");
+        let touched: &mut [u32; BLOCK + 1] =
+            (&mut touched[..=BLOCK]).try_into().expect("BLOCK + 1 long");
+        // Outside ImageFullMatch a counted cache passes on F alone: it is on
+        // some list, so F + P = R ≥ 1.
+        debug_assert!(!prepared.full_match);
+        let pass = Pass {
+            min_exact: prepared.min_exact.unwrap_or(0),
+            filtered,
+            resolved,
+            tags: tag_filters,
+        };
         let mut runs: SmallVec<[Run<'_>; 16]> = SmallVec::new();
         for (exact, repo) in prepared.match_keys() {
-            runs.push(Run::new(self.exact.list_of(exact), ADD_EXACT));
-            runs.push(Run::new(self.repo.list_of(repo), ADD_REPO));
+            runs.push(Run::new(self.exact.list_of(exact), true));
+            runs.push(Run::new(self.repo.list_of(repo), false));
         }
         runs.retain(|r| !r.rest.is_empty());
-        while let Some(lowest) = runs.iter().filter_map(Run::first).min() {
-            let base = lowest & !(BLOCK - 1);
-            let end = base.saturating_add(BLOCK);
+        while let Some(highest) = runs.iter().filter_map(Run::top).max() {
+            let base = highest & !(BLOCK as u32 - 1);
             let mut n = 0;
             for run in runs.iter_mut() {
+                let add = if run.exact { ADD_EXACT } else { ADD_REPO };
                 loop {
-                    let take = run.rest.partition_point(|&r| r < end);
-                    for &rank in &run.rest[..take] {
-                        let i = (rank - base) as usize;
+                    for &rank in run.take_down_to(base) {
+                        let i = rank as usize & (BLOCK - 1);
                         let c = counters[i];
-                        touched[n] = rank;
+                        // Branch-free: the rank is kept only the first time.
+                        touched[n.min(BLOCK)] = rank;
                         n += usize::from(c == 0);
-                        counters[i] = c + run.add;
+                        counters[i] = c + add;
                     }
-                    run.rest = &run.rest[take..];
                     if !run.rest.is_empty() {
                         break;
                     }
                     run.refill();
-                    if run.rest.is_empty() || run.rest[0] >= end {
+                    if run.top().is_none_or(|r| r < base) {
                         break;
                     }
                 }
             }
             runs.retain(|r| !r.rest.is_empty());
             for &rank in &touched[..n] {
-                let c = std::mem::take(&mut counters[(rank - base) as usize]);
-                let (f, r) = (u32::from(c >> 8), u32::from(c & 0xff));
-                debug_assert!(r >= f, "an exact key implies its repo key");
-                let p = r.saturating_sub(f);
-                if prepared.match_passes(f, p)
-                    && (!filtered || self.passes_filters(rank, resolved, tag_filters))
-                {
-                    candidates.push(candidate(group(f, p), rank));
-                }
+                let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
+                self.judge(rank, (c >> 8) as u8, c as u8, &pass, &mut sink);
             }
         }
     }
 
-    /// `ImageFullMatch` with several images: the caches on every exact list
-    /// (the shortest drives, the others are probed).
-    pub(super) fn full_match_candidates(&self, resolved: &Resolved, scratch: &mut Scratch) {
+    /// Hands a counted cache to `sink` when it passes.
+    #[inline(always)]
+    fn judge(&self, rank: u32, f: u8, r: u8, pass: &Pass<'_>, sink: &mut impl FnMut(u32, u32)) {
+        let (f, r) = (u32::from(f), u32::from(r));
+        debug_assert!(r >= f, "an exact key implies its repo key");
+        if f >= pass.min_exact
+            && (!pass.filtered || self.passes_filters(rank, pass.resolved, pass.tags))
+        {
+            sink(group(f, r - f), rank);
+        }
+    }
+
+    /// `ImageFullMatch` with several images: hands `sink` every cache on
+    /// every exact list (the shortest drives, the others are probed), ranks
+    /// descending.
+    pub(super) fn full_matches(
+        &self,
+        resolved: &Resolved,
+        scratch: &Scratch,
+        mut sink: impl FnMut(u32, u32),
+    ) {
         let mut lists: SmallVec<[ListRef<'_>; 8]> = SmallVec::new();
         for (exact, _) in scratch.prepared.match_keys() {
             match self.exact.id(exact) {
@@ -191,14 +288,28 @@ impl Index {
         lists.sort_unstable_by_key(|l| l.len());
         let (shortest, rest) = lists.split_first().expect("MatchImage is not empty");
         let full = group(lists.len() as u32, 0);
-        for part in shortest.slices() {
-            for &rank in part {
-                if rest.iter().all(|l| l.contains(rank))
-                    && self.passes_filters(rank, resolved, &scratch.tag_filters)
-                {
-                    scratch.candidates.push(candidate(full, rank));
-                }
+        for rank in shortest.backward_from(shortest.len()) {
+            if rest.iter().all(|l| l.contains(rank))
+                && self.passes_filters(rank, resolved, &scratch.tag_filters)
+            {
+                sink(full, rank);
             }
+        }
+    }
+
+    /// Several `MatchImage`, counted or fully matched: hands `sink` every
+    /// passing cache.
+    pub(super) fn matches(
+        &self,
+        resolved: &Resolved,
+        filtered: bool,
+        scratch: &mut Scratch,
+        sink: impl FnMut(u32, u32),
+    ) {
+        if scratch.prepared.full_match {
+            self.full_matches(resolved, scratch, sink);
+        } else {
+            self.count_matches(resolved, filtered, scratch, sink);
         }
     }
 }

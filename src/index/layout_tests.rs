@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ranks::{HOLE_EVERY, RankKey, SHIFT_MAX};
+use super::ranks::{HOLE_EVERY, RankKey, SHIFT_MAX, SPREAD_MAX};
 use super::*;
 
 impl Index {
@@ -145,7 +145,7 @@ fn appends_take_the_next_rank_and_leave_no_holes() {
 }
 
 #[test]
-fn a_shift_of_exactly_shift_max_moves_and_one_more_renumbers() {
+fn a_shift_of_exactly_shift_max_moves_one_more_spreads_and_a_deep_insert_renumbers() {
     let mut r = rng(2);
     let mut index = index();
     // SHIFT_MAX caches at t = 10, then one older: it moves all of them up.
@@ -157,20 +157,27 @@ fn a_shift_of_exactly_shift_max_moves_and_one_more_renumbers() {
     assert_eq!((index.entries.len(), index.holes()), (SHIFT_MAX + 1, 0));
     assert_eq!(index.cache(0).id, "imc-00001000");
     // Now SHIFT_MAX + 1 caches above the place of the next older one: too
-    // far, so the rank space is renumbered with holes.
+    // far to shift, near enough the end to spread out with a hole each.
     index.insert(cache(1_001, 1, &mut r));
     index.check();
     assert_eq!(index.cache(0).id, "imc-00001001");
-    assert!(
-        index.holes() >= (SHIFT_MAX + 1) / HOLE_EVERY - 1,
-        "{}",
-        index.holes()
-    );
+    assert_eq!(index.holes(), SHIFT_MAX);
     // The next out-of-order insert takes a hole without moving anything.
     let before = index.entries.len();
     index.insert(cache(1_002, 10, &mut r));
     index.check();
     assert_eq!(index.entries.len(), before);
+
+    // More than SPREAD_MAX caches above, no hole near: everything is
+    // renumbered with a hole after every HOLE_EVERY.
+    let mut index = self::index();
+    index.extend((0..=SPREAD_MAX as u64).map(|i| cache(i, 10, &mut r)));
+    assert_eq!(index.holes(), 0);
+    index.insert(cache(99_999, 5, &mut r));
+    index.check();
+    assert_eq!(index.cache(0).id, "imc-00099999");
+    // One of its holes was taken by the shift that placed the newcomer.
+    assert_eq!(index.holes(), (SPREAD_MAX + 1) / HOLE_EVERY - 1);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::counting::{Scratch, candidate};
+use super::counting::{Scratch, TopK, candidate};
 use super::postings::{Backward, ListRef};
 use super::ranks::RankKey;
 use super::{Index, group, tag_pair_key};
@@ -121,15 +121,7 @@ impl Index {
             0 if filters == 0 => self.unfiltered_page(after, limit, &scratch.fingerprint),
             0 => self.driven_page(&resolved, filters == 1, after, limit, scratch),
             1 => self.single_image_page(&resolved, filters > 0, after, limit, scratch),
-            _ => {
-                scratch.candidates.clear();
-                if scratch.prepared.full_match {
-                    self.full_match_candidates(&resolved, scratch);
-                } else {
-                    self.counted_candidates(&resolved, filters > 0, scratch);
-                }
-                self.selected_page(after, limit, scratch)
-            }
+            _ => self.top_page(&resolved, filters > 0, after, limit, scratch),
         })
     }
 
@@ -334,81 +326,42 @@ impl Index {
         self.page_from(walk, total, limit, &scratch.fingerprint)
     }
 
-    /// The page of the candidates after the cursor: a histogram of match
-    /// groups finds the boundary group, then only that group is selected,
-    /// by rank, and only the page is sorted.
-    fn selected_page<'a>(
+    /// Several `MatchImage`: every passing cache is counted for
+    /// `TotalCount`, and the best `limit` after the cursor are kept as they
+    /// come ([`TopK`]); only the page is sorted.
+    fn top_page<'a>(
         &'a self,
+        resolved: &Resolved,
+        filtered: bool,
         after: Option<After>,
         limit: usize,
         scratch: &mut Scratch,
     ) -> DescribePage<'a> {
-        let total = scratch.candidates.len();
-        if let Some(a) = after {
-            let word = a.word();
-            scratch.candidates.retain(|&c| c < word);
-        }
-        let more = scratch.candidates.len() > limit;
-        if more {
-            // Match groups, best first, with their sizes.
-            let Scratch {
-                candidates,
-                ranked,
-                histogram,
-                groups,
-                ..
-            } = scratch;
-            groups.clear();
-            for &c in candidates.iter() {
-                let g = (c >> 32) as u32;
-                let i = histogram_index(g);
-                if i >= histogram.len() {
-                    histogram.resize(i + 1, 0);
-                }
-                if histogram[i] == 0 {
-                    groups.push(g);
-                }
-                histogram[i] += 1;
+        let below = after.map_or(u64::MAX, After::word);
+        let (mut total, mut remaining) = (0, 0);
+        let mut kept = std::mem::take(&mut scratch.candidates);
+        let mut top = TopK::new(limit, &mut kept);
+        self.matches(resolved, filtered, scratch, |group, rank| {
+            total += 1;
+            let word = candidate(group, rank);
+            if word < below {
+                remaining += 1;
+                top.offer(word);
             }
-            groups.sort_unstable_by(|a, b| b.cmp(a));
-            let (mut above, mut boundary) = (0, 0);
-            for &g in groups.iter() {
-                boundary = g;
-                let n = histogram[histogram_index(g)] as usize;
-                if above + n >= limit {
-                    break;
-                }
-                above += n;
-            }
-            for &g in groups.iter() {
-                histogram[histogram_index(g)] = 0;
-            }
-            // The boundary group by rank; keep the best `limit - above`.
-            let need = limit - above;
-            ranked.clear();
-            ranked.extend(candidates.iter().filter(|&&c| (c >> 32) as u32 == boundary));
-            if ranked.len() > need {
-                ranked.select_nth_unstable_by(need - 1, |a, b| b.cmp(a));
-                ranked.truncate(need);
-            }
-            candidates.retain(|&c| (c >> 32) as u32 > boundary);
-            candidates.extend_from_slice(ranked);
-        }
-        scratch.candidates.sort_unstable_by(|a, b| b.cmp(a));
-        let next_token = more.then(|| {
-            let &last = scratch.candidates.last().expect("limit >= 1");
+        });
+        let page = top.finish();
+        let next_token = (remaining > limit).then(|| {
+            let &last = page.last().expect("limit >= 1");
             cursor::encode(
                 &self.token_key,
                 &scratch.fingerprint,
                 self.sort_key((last >> 32) as u32, last as u32),
             )
         });
+        let image_caches = page.iter().map(|&c| self.cache(c as u32)).collect();
+        scratch.candidates = kept;
         DescribePage {
-            image_caches: scratch
-                .candidates
-                .iter()
-                .map(|&c| self.cache(c as u32))
-                .collect(),
+            image_caches,
             total_count: total,
             next_token,
         }
@@ -462,12 +415,6 @@ impl Index {
             next_token,
         }
     }
-}
-
-/// A match group's place in the histogram: F and P are each at most 100
-/// (the most distinct query images a request holds).
-fn histogram_index(group: u32) -> usize {
-    ((group >> 16) as usize) * 128 + (group & 0xffff) as usize
 }
 
 /// Nothing passes.

@@ -364,22 +364,23 @@ impl Postings {
         }
     }
 
-    /// Moves `rank` in key `id`'s list to `rank + 1`, which must not be in
-    /// the list (the index shifting a run of ranks up by one into a hole).
-    pub fn bump(&mut self, id: u32, rank: u32) {
+    /// Moves `from` in key `id`'s list to `to`, above it, when no rank of
+    /// the list lies in `from + 1..=to` (the index moving a run of ranks up,
+    /// top first, into free ranks).
+    pub fn shift(&mut self, id: u32, from: u32, to: u32) {
         match &mut self.entries[id as usize].list {
             List::Flat(ranks) => {
-                if let Ok(at) = ranks.binary_search(&rank) {
-                    debug_assert!(ranks.get(at + 1) != Some(&(rank + 1)));
-                    ranks[at] = rank + 1;
+                if let Ok(at) = ranks.binary_search(&from) {
+                    debug_assert!(ranks.get(at + 1).is_none_or(|&next| next > to));
+                    ranks[at] = to;
                 }
             }
             List::Chunked(c) => {
-                let k = c.chunk_for(rank);
-                if let Ok(at) = c.chunks[k].binary_search(&rank) {
-                    c.chunks[k][at] = rank + 1;
+                let k = c.chunk_for(from);
+                if let Ok(at) = c.chunks[k].binary_search(&from) {
+                    c.chunks[k][at] = to;
                     if at + 1 == c.chunks[k].len() {
-                        c.lasts[k] = rank + 1;
+                        c.lasts[k] = to;
                     }
                 }
             }
@@ -468,7 +469,7 @@ mod tests {
             p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
             [2, 5, 9]
         );
-        p.bump(a, 5);
+        p.shift(a, 5, 6);
         assert_eq!(
             p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
             [2, 6, 9]

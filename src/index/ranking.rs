@@ -2,7 +2,7 @@
 //! container group, every cache matching an image set, and one cache's F
 //! and P.
 
-use super::counting::Scratch;
+use super::counting::{Scratch, TopK};
 use super::pages::Resolved;
 use super::{Index, READY};
 use crate::automatch::{AutoMatchRequest, BestMatch};
@@ -46,32 +46,26 @@ impl Index {
         if images == 0 || k == 0 {
             return Vec::new();
         }
-        self.candidates(scratch);
         let storage = request.temporary_storage_gib;
         // The ranking of section 7 as one integer per candidate: (F, P)
         // group, then closeness of size, then rank (newest, smallest id).
-        let fitting = scratch.candidates.iter().filter_map(|&c| {
-            let rank = c as u32;
+        let mut kept: Vec<u128> = Vec::new();
+        let mut top = TopK::new(k, &mut kept);
+        scratch.tag_filters.clear();
+        self.matches(&Resolved::default(), false, scratch, |group, rank| {
             let fit = self.fit[rank as usize];
             let size = fit & !READY;
-            (fit & READY != 0 && size <= storage).then(|| {
-                let group = (c >> 32) as u32;
-                (u128::from(group) << 64) | (u128::from(!(storage - size)) << 32) | u128::from(rank)
-            })
-        });
-        let mut ranked: Vec<u128> = if k == 1 {
-            fitting.max().into_iter().collect()
-        } else {
-            let mut all: Vec<u128> = fitting.collect();
-            if all.len() > k {
-                all.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-                all.truncate(k);
+            if fit & READY != 0 && size <= storage {
+                top.offer(
+                    (u128::from(group) << 64)
+                        | (u128::from(!(storage - size)) << 32)
+                        | u128::from(rank),
+                );
             }
-            all.sort_unstable_by(|a, b| b.cmp(a));
-            all
-        };
+        });
+        let ranked = top.finish().to_vec();
         ranked
-            .drain(..)
+            .into_iter()
             .map(|word| {
                 let group = (word >> 64) as u32;
                 BestMatch {
@@ -99,36 +93,21 @@ impl Index {
         if distinct == 0 {
             return Vec::new();
         }
-        self.candidates(scratch);
+        let mut all: Vec<(u32, u32)> = Vec::new();
+        scratch.tag_filters.clear();
+        self.matches(&Resolved::default(), false, scratch, |group, rank| {
+            all.push((group, rank));
+        });
         // Newest first is descending rank.
-        scratch
-            .candidates
-            .sort_unstable_by_key(|&c| std::cmp::Reverse(c as u32));
-        scratch
-            .candidates
-            .iter()
-            .map(|&c| {
-                let group = (c >> 32) as u32;
-                BestMatch {
-                    cache: self.cache(c as u32),
-                    exact: group >> 16,
-                    partial: group & 0xffff,
-                    images: distinct,
-                }
+        all.sort_unstable_by_key(|&(_, rank)| std::cmp::Reverse(rank));
+        all.into_iter()
+            .map(|(group, rank)| BestMatch {
+                cache: self.cache(rank),
+                exact: group >> 16,
+                partial: group & 0xffff,
+                images: distinct,
             })
             .collect()
-    }
-
-    /// The candidates of the prepared match, with no other filter.
-    fn candidates(&self, scratch: &mut Scratch) {
-        scratch.candidates.clear();
-        scratch.tag_filters.clear();
-        let none = Resolved::default();
-        if scratch.prepared.full_match {
-            self.full_match_candidates(&none, scratch);
-        } else {
-            self.counted_candidates(&none, false, scratch);
-        }
     }
 
     /// How many distinct query images these are under the index's alias

@@ -11,6 +11,10 @@
 //! * An older one takes a hole between its neighbours when there is one,
 //!   else the caches between its place and the nearest hole above (at most
 //!   [`SHIFT_MAX`]) move up by one: `O(SHIFT_MAX · keys · log L)`.
+//! * Failing that, when its place is among the newest [`SPREAD_MAX`] (a
+//!   burst of creates in one second, ordered by id), the caches above it
+//!   are spread out with a hole after each, so the next inserts there find
+//!   one: `O(keys · log L)` a moved cache, amortised over the holes made.
 //! * Otherwise, and when holes outnumber caches, every rank is renumbered
 //!   in one pass over all postings, leaving a hole after every
 //!   [`HOLE_EVERY`] caches so the next out-of-order inserts find one close
@@ -27,6 +31,10 @@ use crate::record::ImageCache;
 /// The most caches an out-of-order insert moves up to reach a hole before
 /// the rank space is renumbered instead.
 pub(super) const SHIFT_MAX: usize = 64;
+
+/// How many of the newest caches an insert spreads out rather than
+/// renumbering everything.
+pub(super) const SPREAD_MAX: usize = if cfg!(test) { 256 } else { 1 << 14 };
 
 /// A renumbering leaves one hole after every this many caches.
 pub(super) const HOLE_EVERY: usize = 16;
@@ -110,7 +118,22 @@ impl Index {
             .or((n - q <= SHIFT_MAX).then_some(n));
         match hole {
             Some(h) => {
-                self.shift_up(q, h);
+                // `q..h` up by one.
+                for r in (q..h).rev() {
+                    self.move_entry(r, r + 1);
+                }
+                q as u32
+            }
+            None if n - q <= SPREAD_MAX => {
+                // The caches of `q..n` spread out with a hole after each
+                // (the holes among them absorbed); `q` is free.
+                let mut j = self.entries[q..].iter().flatten().count();
+                for r in (q..n).rev() {
+                    if self.entries[r].is_some() {
+                        j -= 1;
+                        self.move_entry(r, q + 1 + 2 * j);
+                    }
+                }
                 q as u32
             }
             None => {
@@ -120,52 +143,50 @@ impl Index {
         }
     }
 
-    /// Moves the caches at ranks `from..hole` up by one; `hole` is a hole
-    /// or the end.
-    fn shift_up(&mut self, from: usize, hole: usize) {
-        if hole == self.entries.len() {
-            self.entries.push(None);
-            self.fit.push(0);
+    /// Moves the cache at rank `from` up to `to`, a hole or beyond the end,
+    /// with no cache between them (callers move runs top first).
+    fn move_entry(&mut self, from: usize, to: usize) {
+        if to >= self.entries.len() {
+            self.entries.resize_with(to + 1, || None);
+            self.fit.resize(to + 1, 0);
         }
-        for r in (from..hole).rev() {
-            let entry = self.entries[r].take().expect("no hole below the nearest");
-            let rank = r as u32;
-            for (postings, keys) in [
-                (&mut self.exact, entry.exact()),
-                (&mut self.repo, entry.repo()),
-                (&mut self.tag_pairs, entry.tag_pairs()),
-                (&mut self.tag_keys, entry.tag_keys()),
-            ] {
-                for &k in keys {
-                    postings.bump(k, rank);
-                }
+        let entry = self.entries[from].take().expect("a live rank to move");
+        let (old, new) = (from as u32, to as u32);
+        for (postings, keys) in [
+            (&mut self.exact, entry.exact()),
+            (&mut self.repo, entry.repo()),
+            (&mut self.tag_pairs, entry.tag_pairs()),
+            (&mut self.tag_keys, entry.tag_keys()),
+        ] {
+            for &k in keys {
+                postings.shift(k, old, new);
             }
-            for (postings, k) in [
-                (&mut self.names, entry.name),
-                (&mut self.snapshots, entry.snapshot),
-                (&mut self.resource_groups, entry.resource_group),
-            ] {
-                if k != super::NONE {
-                    postings.bump(k, rank);
-                }
-            }
-            let hash = self.hasher.hash_one(entry.cache.id.as_str());
-            if let Some(v) = self.by_id.find_mut(hash, |&v| v == rank) {
-                *v = rank + 1;
-            }
-            if entry.lru != NOT_LRU {
-                let key = LeastRecent(
-                    entry.cache.auto_created,
-                    entry.lru,
-                    Arc::from(&*entry.cache.id),
-                );
-                if let Some(v) = self.lru.get_mut(&key) {
-                    *v = rank + 1;
-                }
-            }
-            self.fit[r + 1] = std::mem::take(&mut self.fit[r]);
-            self.entries[r + 1] = Some(entry);
         }
+        for (postings, k) in [
+            (&mut self.names, entry.name),
+            (&mut self.snapshots, entry.snapshot),
+            (&mut self.resource_groups, entry.resource_group),
+        ] {
+            if k != super::NONE {
+                postings.shift(k, old, new);
+            }
+        }
+        let hash = self.hasher.hash_one(entry.cache.id.as_str());
+        if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {
+            *v = new;
+        }
+        if entry.lru != NOT_LRU {
+            let key = LeastRecent(
+                entry.cache.auto_created,
+                entry.lru,
+                Arc::from(&*entry.cache.id),
+            );
+            if let Some(v) = self.lru.get_mut(&key) {
+                *v = new;
+            }
+        }
+        self.fit[to] = std::mem::take(&mut self.fit[from]);
+        self.entries[to] = Some(entry);
     }
 
     /// After a removal: drops holes at the end, and compacts the rank space

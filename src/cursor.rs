@@ -4,20 +4,31 @@
 //!
 //! Layout before encoding: `version (1) | f (4) | p (4) | creation (8) |
 //! id length (2) | id | mac (16)`, integers little-endian. The MAC is
-//! HMAC-SHA256, truncated to 16 bytes, over the version, the filter
-//! fingerprint and the payload, keyed by the engine's [`TokenKey`]; the
-//! fingerprint itself is not in the token, so a token presented with other
-//! filters fails the MAC like a forged one.
+//! SipHash-2-4 with its 128-bit output over the length of the filter
+//! fingerprint, the fingerprint and the payload (version included), keyed
+//! by 128 bits derived from the engine's [`TokenKey`]; the fingerprint
+//! itself is not in the token, so a token presented with other filters
+//! fails the MAC like a forged one.
+//!
+//! SipHash is a pseudorandom function designed for exactly this: short
+//! inputs under a secret 128-bit key (Aumasson and Bernstein, 2012); the
+//! 128-bit output keeps the tag as long as before. A page makes one token
+//! and reads one back: HMAC-SHA256 (version 1 of the layout) cost about
+//! 150 ns a MAC here, SipHash-2-4-128 about 58 ns, and the whole round trip
+//! (base64url, checks, the id) about 300 ns, a few caches' work (`cargo
+//! bench --bench token`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher24};
 
 use crate::describe::SortKey;
 use crate::error::ApiError;
 
-const VERSION: u8 = 1;
+/// Version 2: SipHash-2-4 (version 1 was HMAC-SHA256).
+const VERSION: u8 = 2;
 const MAC_LEN: usize = 16;
 const FIXED_LEN: usize = 1 + 4 + 4 + 8 + 2;
 
@@ -34,8 +45,10 @@ const FIXED_LEN: usize = 1 + 4 + 4 + 8 + 2;
 #[derive(Clone)]
 pub struct TokenKey {
     secret: [u8; 32],
-    /// HMAC state already keyed with `secret`, cloned for each token.
+    /// HMAC state already keyed with `secret`, for deriving keys.
     keyed: Hmac<Sha256>,
+    /// The MAC key of tokens: 128 bits derived from `secret`.
+    mac_key: [u8; 16],
 }
 
 impl PartialEq for TokenKey {
@@ -69,9 +82,15 @@ impl TokenKey {
 
     /// A key from its 32-byte secret (as saved by [`TokenKey::secret`]).
     pub fn from_secret(secret: [u8; 32]) -> TokenKey {
+        let keyed = <Hmac<Sha256>>::new_from_slice(&secret).expect("HMAC takes any key length");
+        let mut derive = keyed.clone();
+        derive.update(b"NextToken SipHash-2-4-128 key\0");
+        let mut mac_key = [0; 16];
+        mac_key.copy_from_slice(&derive.finalize().into_bytes()[..16]);
         TokenKey {
             secret,
-            keyed: <Hmac<Sha256>>::new_from_slice(&secret).expect("HMAC takes any key length"),
+            keyed,
+            mac_key,
         }
     }
 
@@ -98,14 +117,12 @@ impl TokenKey {
     }
 
     fn mac(&self, fingerprint: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = self.keyed.clone();
-        mac.update(&(fingerprint.len() as u64).to_le_bytes());
-        mac.update(fingerprint);
-        mac.update(payload);
-        let full = mac.finalize().into_bytes();
-        let mut out = [0; MAC_LEN];
-        out.copy_from_slice(&full[..MAC_LEN]);
-        out
+        use std::hash::Hasher;
+        let mut mac = SipHasher24::new_with_key(&self.mac_key);
+        mac.write(&(fingerprint.len() as u64).to_le_bytes());
+        mac.write(fingerprint);
+        mac.write(payload);
+        mac.finish128().as_bytes()
     }
 }
 
@@ -133,7 +150,8 @@ impl Position {
 pub(crate) fn encode(key: &TokenKey, fingerprint: &[u8], last: SortKey<'_>) -> String {
     // Ids longer than u16 cannot come from the API; clamp rather than panic.
     let id = &last.id.as_bytes()[..last.id.len().min(u16::MAX as usize)];
-    let mut raw = Vec::with_capacity(FIXED_LEN + id.len() + MAC_LEN);
+    // On the stack for ids of the API's length (at most 128 characters).
+    let mut raw: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
     raw.push(VERSION);
     raw.extend_from_slice(&last.f.to_le_bytes());
     raw.extend_from_slice(&last.p.to_le_bytes());
@@ -156,7 +174,19 @@ pub(crate) fn decode(
     if token.len() > 4 * 1024 {
         return Err(invalid());
     }
-    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    // Tokens this engine makes decode on the stack; longer text (never a
+    // valid token) on the heap.
+    let mut buf = [0u8; 256];
+    let heap;
+    let raw: &[u8] = if token.len() <= 340 {
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(token, &mut buf)
+            .map_err(|_| invalid())?;
+        &buf[..len]
+    } else {
+        heap = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        &heap
+    };
     if raw.len() < FIXED_LEN + MAC_LEN || raw[0] != VERSION {
         return Err(invalid());
     }
@@ -183,6 +213,23 @@ pub(crate) fn decode(
         creation: i64::from_le_bytes(payload[9..17].try_into().unwrap()),
         id: id.to_owned(),
     })
+}
+
+/// One token made and read back, for the `token` bench: the fixed cost a
+/// page pays for its `NextToken`. Not part of the API.
+#[doc(hidden)]
+pub fn bench_round_trip(key: &TokenKey, fingerprint: &[u8], id: &str) -> usize {
+    let token = encode(
+        key,
+        fingerprint,
+        SortKey {
+            f: 1,
+            p: 2,
+            creation: 1_700_000_000,
+            id,
+        },
+    );
+    decode(key, fingerprint, &token).map_or(0, |p| p.id.len() + token.len())
 }
 
 /// Decodes arbitrary text as a token against a fixed key and fingerprint:
@@ -247,15 +294,21 @@ mod tests {
                 }
             }
         }
-        // A wrong version with a valid MAC is still rejected.
-        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
-        raw[0] = 2;
-        let payload_len = raw.len() - MAC_LEN;
-        let mac = k.mac(b"filters", &raw[..payload_len]);
-        raw[payload_len..].copy_from_slice(&mac);
-        assert!(
-            rejected(&URL_SAFE_NO_PAD.encode(raw), b"filters", &k),
-            "version 2"
-        );
+        // A wrong version with a valid MAC is still rejected: the old
+        // version 1 and a future version 3.
+        for version in [1, VERSION + 1] {
+            let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+            raw[0] = version;
+            let payload_len = raw.len() - MAC_LEN;
+            let mac = k.mac(b"filters", &raw[..payload_len]);
+            raw[payload_len..].copy_from_slice(&mac);
+            assert!(
+                rejected(&URL_SAFE_NO_PAD.encode(raw), b"filters", &k),
+                "version {version}"
+            );
+        }
+        // Longer than any token the engine makes (decoded on the heap).
+        let long = "A".repeat(2_000);
+        assert!(rejected(&long, b"filters", &k), "long");
     }
 }

@@ -12,7 +12,7 @@ use super::{Entry, Index, LeastRecent, NONE, NOT_LRU, fit, lru_time, tag_pair_ke
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
 
-type Ids = SmallVec<[u32; 4]>;
+type Ids = SmallVec<[u32; 8]>;
 
 /// Below this many caches [`Index::extend`] inserts one by one.
 const BULK_MIN: usize = 64;
@@ -25,7 +25,7 @@ impl Index {
     pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
         let old = self.remove(&cache.id);
         let rank = self.make_room(RankKey::of(&cache));
-        self.place(rank, cache);
+        self.place(rank, Box::new(cache));
         old
     }
 
@@ -62,19 +62,20 @@ impl Index {
             return;
         }
         // Those indexed come first, so a newcomer with the same id wins.
-        let mut all: Vec<Option<ImageCache>> = std::mem::take(&mut self.entries)
+        // Records are boxed once, here, and only their pointers move after.
+        let mut all: Vec<Option<Box<ImageCache>>> = std::mem::take(&mut self.entries)
             .into_iter()
             .flatten()
-            .map(|e| Some(*e.cache))
+            .map(|e| Some(e.cache))
             .collect();
-        all.extend(caches.into_iter().map(Some));
+        all.extend(caches.into_iter().map(|c| Some(Box::new(c))));
         self.reset(self.rules.clone());
         self.build(all);
     }
 
     /// Builds an empty index from `all` (later ones win over earlier ones
     /// with the same id).
-    fn build(&mut self, mut all: Vec<Option<ImageCache>>) {
+    fn build(&mut self, mut all: Vec<Option<Box<ImageCache>>>) {
         let mut order: Vec<(i64, u32)> = all
             .iter()
             .enumerate()
@@ -94,6 +95,22 @@ impl Index {
         });
         self.entries.reserve_exact(all.len());
         self.fit.reserve_exact(all.len());
+        // No table rehashes while building: ids and names are about one a
+        // cache, exact and repo keys fewer (popular images are shared).
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.by_id.reserve(all.len(), |&r| {
+            hasher.hash_one(
+                entries[r as usize]
+                    .as_ref()
+                    .expect("live")
+                    .cache
+                    .id
+                    .as_str(),
+            )
+        });
+        self.names.reserve(all.len());
+        self.exact.reserve(all.len());
+        self.repo.reserve(all.len() / 2);
         // By rank while building: where each cache came in the input.
         let mut input: Vec<u32> = Vec::with_capacity(all.len());
         for (_, i) in order {
@@ -120,7 +137,7 @@ impl Index {
     }
 
     /// Puts a cache at `rank`, a hole or the end, and indexes it.
-    fn place(&mut self, rank: u32, cache: ImageCache) {
+    fn place(&mut self, rank: u32, cache: Box<ImageCache>) {
         let r = rank as usize;
         if r == self.entries.len() {
             self.entries.push(None);
@@ -137,7 +154,7 @@ impl Index {
         let hash = self.hasher.hash_one(cache.id.as_str());
         // An entry that holds no key yet: re-keying adds every key.
         self.entries[r] = Some(Entry {
-            cache: Box::new(cache),
+            cache,
             keys: Box::new([]),
             starts: [0; 3],
             name: NONE,
@@ -264,10 +281,10 @@ impl Index {
     /// Replaces the alias rules, re-indexing every cache under the new keys
     /// (a bulk build; for the rare change of `AcrRegistryInfo` domains).
     pub fn set_rules(&mut self, rules: RegistryAliases) {
-        let all: Vec<Option<ImageCache>> = std::mem::take(&mut self.entries)
+        let all: Vec<Option<Box<ImageCache>>> = std::mem::take(&mut self.entries)
             .into_iter()
             .flatten()
-            .map(|e| Some(*e.cache))
+            .map(|e| Some(e.cache))
             .collect();
         self.reset(rules);
         self.build(all);

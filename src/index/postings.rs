@@ -274,6 +274,16 @@ impl Iterator for Backward<'_> {
 }
 
 impl Postings {
+    /// Makes room for `additional` more keys, so a bulk build does not
+    /// rehash (reading every key's text) as the table grows.
+    pub fn reserve(&mut self, additional: usize) {
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.table.reserve(additional, |&i| {
+            hasher.hash_one(entries[i as usize].key.as_deref().unwrap_or_default())
+        });
+        self.entries.reserve(additional);
+    }
+
     /// The id of a key, if any cache has it.
     pub fn id(&self, key: &str) -> Option<u32> {
         self.find(self.hasher.hash_one(key), key)

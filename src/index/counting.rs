@@ -265,7 +265,7 @@ impl Index {
         if f >= pass.min_exact
             && (!pass.filtered || self.passes_filters(rank, pass.resolved, pass.tags))
         {
-            sink(group(f, r - f), rank);
+            sink(group(f, r.saturating_sub(f)), rank);
         }
     }
 

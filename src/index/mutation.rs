@@ -127,6 +127,9 @@ impl Index {
             self.place(rank, cache);
         }
         self.trim();
+        for postings in [&mut self.names, &mut self.exact, &mut self.repo] {
+            postings.shrink_to_fit();
+        }
     }
 
     /// Empties the index, keeping its token key and page cap.

@@ -284,6 +284,12 @@ impl Postings {
         self.entries.reserve(additional);
     }
 
+    /// Gives back the entries [`Postings::reserve`] took beyond the keys
+    /// in use (the table keeps its buckets: shrinking it would rehash).
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+    }
+
     /// The id of a key, if any cache has it.
     pub fn id(&self, key: &str) -> Option<u32> {
         self.find(self.hasher.hash_one(key), key)

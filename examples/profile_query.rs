@@ -1,5 +1,7 @@
-//! Profiling aid: runs one query set on the index in a loop (no baselines).
-//! `cargo run --release --example profile_query -- Q1 100000`
+//! Profiling aid: runs one query set on the index in a loop (no baselines),
+//! then each query beside the floor (best of three each, both warm).
+//! `cargo run --release --example profile_query -- Q1 100000` (Q1–Q6);
+//! with `PROFILE_BUILD=1`, only the bulk build, three times.
 
 use eci_imagecache::cursor::TokenKey;
 use eci_imagecache::index::{Index, Scratch};
@@ -8,11 +10,12 @@ use eci_imagecache::workload::{QuerySet, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let set = match args.next().as_deref() {
-        Some("Q2") => QuerySet::FullMatch,
-        Some("Q3") => QuerySet::MatchCount,
-        Some("Q4") => QuerySet::Tags,
-        Some("Q5") => QuerySet::Page,
+    let name = args.next().unwrap_or_default();
+    let set = match name.as_str() {
+        "Q2" => QuerySet::FullMatch,
+        "Q3" => QuerySet::MatchCount,
+        "Q4" => QuerySet::Tags,
+        "Q5" => QuerySet::Page,
         _ => QuerySet::Match,
     };
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
@@ -34,8 +37,42 @@ fn main() {
         }
         return;
     }
-    let queries = workload.queries(set, 1000, &caches);
     let mut scratch = Scratch::default();
+    if name == "Q6" {
+        let groups = workload.container_groups(1000, &caches);
+        let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
+        let mut sum = 0usize;
+        for g in &groups {
+            let mut q = eci_imagecache::describe::DescribeRequest::new(&g.region_id);
+            q.match_images = g.images.clone();
+            let best = |f: &mut dyn FnMut()| {
+                (0..3)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        f();
+                        t.elapsed().as_nanos() as f64
+                    })
+                    .fold(f64::MAX, f64::min)
+            };
+            index_ns.push(best(&mut || {
+                sum += index
+                    .best_match(g, &mut scratch)
+                    .map_or(0, |b| b.cache.id.len())
+            }));
+            floor_ns.push(best(&mut || {
+                sum += index.read_touched_postings(&q, &mut scratch) as usize
+            }));
+        }
+        index_ns.sort_by(f64::total_cmp);
+        floor_ns.sort_by(f64::total_cmp);
+        println!(
+            "Q6 median index {:.2} µs, floor {:.2} µs ({sum})",
+            index_ns[500] / 1e3,
+            floor_ns[500] / 1e3
+        );
+        return;
+    }
+    let queries = workload.queries(set, 1000, &caches);
     let t = std::time::Instant::now();
     let mut results = 0;
     let mut totals = 0;

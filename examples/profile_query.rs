@@ -45,21 +45,12 @@ fn main() {
         for g in &groups {
             let mut q = eci_imagecache::describe::DescribeRequest::new(&g.region_id);
             q.match_images = g.images.clone();
-            let best = |f: &mut dyn FnMut()| {
-                (0..3)
-                    .map(|_| {
-                        let t = std::time::Instant::now();
-                        f();
-                        t.elapsed().as_nanos() as f64
-                    })
-                    .fold(f64::MAX, f64::min)
-            };
-            index_ns.push(best(&mut || {
+            index_ns.push(best_of_three(&mut || {
                 sum += index
                     .best_match(g, &mut scratch)
                     .map_or(0, |b| b.cache.id.len())
             }));
-            floor_ns.push(best(&mut || {
+            floor_ns.push(best_of_three(&mut || {
                 sum += index.read_touched_postings(&q, &mut scratch) as usize
             }));
         }
@@ -103,19 +94,12 @@ fn main() {
     let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
     let mut sum = 0u64;
     for q in &queries {
-        let best = |f: &mut dyn FnMut()| {
-            (0..3)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed().as_nanos() as f64
-                })
-                .fold(f64::MAX, f64::min)
-        };
-        let a = best(&mut || {
+        let a = best_of_three(&mut || {
             sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)
         });
-        let b = best(&mut || sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch)));
+        let b = best_of_three(&mut || {
+            sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch))
+        });
         index_ns.push(a);
         floor_ns.push(b);
         ratios.push(a / b);
@@ -130,4 +114,15 @@ fn main() {
         median(&mut floor_ns) / 1e3,
         median(&mut ratios)
     );
+}
+
+/// The fastest of three runs, in nanoseconds.
+fn best_of_three(f: &mut dyn FnMut()) -> f64 {
+    (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_nanos() as f64
+        })
+        .fold(f64::MAX, f64::min)
 }

@@ -17,8 +17,10 @@
 //!
 //! * **DescribeImageCaches** ([`index`], [`describe`], [`cursor`]):
 //!   [`index::Index`] answers every filter of one account and region
-//!   without scanning; [`oracle::NaiveIndex`] is the same semantics as a
-//!   plain loop.
+//!   without scanning (caches numbered in result order, posting lists of
+//!   plain sorted integers, F and P counted block by block); it is built in
+//!   one sorted pass by [`index::Index::extend`]. [`oracle::NaiveIndex`] is
+//!   the same semantics as a plain loop.
 //! * **The engine** ([`engine`], [`clock`], [`automatch`]):
 //!   [`engine::Engine`] holds every account's and region's caches, answers
 //!   the four operations and auto-match with the API's limits and error

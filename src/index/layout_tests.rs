@@ -66,15 +66,7 @@ impl Index {
                 .filter(|e| e.lru != NOT_LRU)
                 .count()
         );
-        let postings = [
-            &self.exact,
-            &self.repo,
-            &self.tag_pairs,
-            &self.tag_keys,
-            &self.names,
-            &self.snapshots,
-            &self.resource_groups,
-        ];
+        let postings = self.tables();
         let mut keys_in_use = [0usize; 7];
         for (&(which, k), ranks) in &lists {
             let list: Vec<u32> = postings[which as usize]

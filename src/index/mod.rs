@@ -280,6 +280,65 @@ impl Index {
         self.page_cap
     }
 
+    /// Every posting table, in one order (the index of each is its kind).
+    fn tables(&self) -> [&Postings; 7] {
+        [
+            &self.exact,
+            &self.repo,
+            &self.tag_pairs,
+            &self.tag_keys,
+            &self.names,
+            &self.snapshots,
+            &self.resource_groups,
+        ]
+    }
+
+    /// [`Index::tables`], to change.
+    fn tables_mut(&mut self) -> [&mut Postings; 7] {
+        [
+            &mut self.exact,
+            &mut self.repo,
+            &mut self.tag_pairs,
+            &mut self.tag_keys,
+            &mut self.names,
+            &mut self.snapshots,
+            &mut self.resource_groups,
+        ]
+    }
+
+    /// Calls `f` with each of `entry`'s keys and the table it is in (an
+    /// entry taken out of the index, so the tables can change).
+    fn for_each_key(&mut self, entry: &Entry, mut f: impl FnMut(&mut Postings, u32)) {
+        let [
+            exact,
+            repo,
+            tag_pairs,
+            tag_keys,
+            names,
+            snapshots,
+            resource_groups,
+        ] = self.tables_mut();
+        for (postings, keys) in [
+            (exact, entry.exact()),
+            (repo, entry.repo()),
+            (tag_pairs, entry.tag_pairs()),
+            (tag_keys, entry.tag_keys()),
+        ] {
+            for &k in keys {
+                f(postings, k);
+            }
+        }
+        for (postings, k) in [
+            (names, entry.name),
+            (snapshots, entry.snapshot),
+            (resource_groups, entry.resource_group),
+        ] {
+            if k != NONE {
+                f(postings, k);
+            }
+        }
+    }
+
     fn entry(&self, rank: u32) -> &Entry {
         self.entries[rank as usize].as_ref().expect("a live rank")
     }

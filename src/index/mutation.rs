@@ -199,25 +199,7 @@ impl Index {
             .take()
             .expect("by_id points at a live rank");
         self.fit[rank as usize] = 0;
-        for (postings, keys) in [
-            (&mut self.exact, entry.exact()),
-            (&mut self.repo, entry.repo()),
-            (&mut self.tag_pairs, entry.tag_pairs()),
-            (&mut self.tag_keys, entry.tag_keys()),
-        ] {
-            for &k in keys {
-                postings.remove(k, rank);
-            }
-        }
-        for (postings, k) in [
-            (&mut self.names, entry.name),
-            (&mut self.snapshots, entry.snapshot),
-            (&mut self.resource_groups, entry.resource_group),
-        ] {
-            if k != NONE {
-                postings.remove(k, rank);
-            }
-        }
+        self.for_each_key(&entry, |postings, k| postings.remove(k, rank));
         if entry.lru != NOT_LRU {
             self.lru.remove(&LeastRecent(
                 entry.cache.auto_created,

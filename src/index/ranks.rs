@@ -152,25 +152,7 @@ impl Index {
         }
         let entry = self.entries[from].take().expect("a live rank to move");
         let (old, new) = (from as u32, to as u32);
-        for (postings, keys) in [
-            (&mut self.exact, entry.exact()),
-            (&mut self.repo, entry.repo()),
-            (&mut self.tag_pairs, entry.tag_pairs()),
-            (&mut self.tag_keys, entry.tag_keys()),
-        ] {
-            for &k in keys {
-                postings.shift(k, old, new);
-            }
-        }
-        for (postings, k) in [
-            (&mut self.names, entry.name),
-            (&mut self.snapshots, entry.snapshot),
-            (&mut self.resource_groups, entry.resource_group),
-        ] {
-            if k != super::NONE {
-                postings.shift(k, old, new);
-            }
-        }
+        self.for_each_key(&entry, |postings, k| postings.shift(k, old, new));
         let hash = self.hasher.hash_one(entry.cache.id.as_str());
         if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {
             *v = new;
@@ -224,15 +206,7 @@ impl Index {
             self.fit.push(fit);
             placed += 1;
         }
-        for postings in [
-            &mut self.exact,
-            &mut self.repo,
-            &mut self.tag_pairs,
-            &mut self.tag_keys,
-            &mut self.names,
-            &mut self.snapshots,
-            &mut self.resource_groups,
-        ] {
+        for postings in self.tables_mut() {
             postings.remap(&map);
         }
         for rank in self.by_id.iter_mut() {

@@ -45,15 +45,7 @@ impl Index {
     /// Counts of distinct keys and the index's memory, for monitoring (a
     /// long-running engine must not leak keys) and for the memory targets.
     pub fn stats(&self) -> IndexStats {
-        let postings = [
-            &self.exact,
-            &self.repo,
-            &self.tag_pairs,
-            &self.tag_keys,
-            &self.names,
-            &self.snapshots,
-            &self.resource_groups,
-        ];
+        let postings = self.tables();
         let entry_keys: usize = self
             .entries
             .iter()

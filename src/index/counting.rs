@@ -59,8 +59,8 @@ pub struct Scratch {
     /// F and R of the block's ranks, and the ranks counted.
     counters: Vec<u16>,
     touched: Vec<u32>,
-    /// Passing caches, each `group << 32 | rank`: a larger value comes
-    /// first in result order.
+    /// The best candidates of a page as [`TopK`] keeps them, each
+    /// `group << 32 | rank`: a larger value comes first in result order.
     pub(super) candidates: Vec<u64>,
     pub(super) tag_filters: Vec<super::pages::TagRef>,
     pub(super) key_buf: String,
@@ -118,6 +118,11 @@ impl<'a, T: Ord + Copy + Default> TopK<'a, T> {
             self.kept.truncate(self.k);
             self.threshold = self.kept[self.k - 1];
         }
+    }
+
+    /// Every word at or below this is refused.
+    pub fn threshold(&self) -> T {
+        self.threshold
     }
 
     /// The `k` largest, largest first.
@@ -184,20 +189,61 @@ struct Pass<'a> {
     tags: &'a [TagRef],
 }
 
-/// F in the high byte of a counter, R in the low (each at most 100).
-const ADD_EXACT: u16 = 0x100;
+/// A counter ends as `F << 8 | P`: an exact posting adds 255 (F up, P
+/// down) and a repo posting 1 (R = F + P up), so a counter orders like its
+/// match group. F and P are each at most 100 (no carry into F; a
+/// transient P of −1 before the repo posting arrives borrows from F and is
+/// repaid), and a counter is never 0 once counted.
+const ADD_EXACT: u16 = 0xff;
 const ADD_REPO: u16 = 1;
+
+/// The match group of a final counter.
+fn counter_group(c: u32) -> u32 {
+    group(c >> 8, c & 0xff)
+}
+
+/// The counter of a match group (F and P below 256).
+fn group_counter(g: u32) -> u32 {
+    ((g >> 16) << 8) | (g & 0xff)
+}
+
+/// Where counted candidates go.
+pub(super) trait MatchSink {
+    /// A passing candidate (group, rank).
+    fn offer(&mut self, group: u32, rank: u32);
+    /// `n` passing candidates that do not beat [`MatchSink::bar`], only
+    /// counted.
+    fn skip(&mut self, n: usize);
+    /// The candidate word a candidate must exceed to be offered, when the
+    /// rest may be counted in bulk through [`MatchSink::skip`]; `None` to
+    /// be offered every one.
+    fn bar(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Every candidate to a closure.
+pub(super) struct Each<F>(pub F);
+
+impl<F: FnMut(u32, u32)> MatchSink for Each<F> {
+    fn offer(&mut self, group: u32, rank: u32) {
+        (self.0)(group, rank);
+    }
+    fn skip(&mut self, n: usize) {
+        debug_assert_eq!(n, 0, "no bar, nothing skipped");
+    }
+}
 
 impl Index {
     /// Several `MatchImage`: counts F and P of every cache on the query
     /// images' lists and hands each that passes to `sink` as (group, rank),
-    /// ranks descending.
+    /// ranks descending (or, below the sink's bar, only counts it).
     pub(super) fn count_matches(
         &self,
         resolved: &Resolved,
         filtered: bool,
         scratch: &mut Scratch,
-        mut sink: impl FnMut(u32, u32),
+        sink: &mut impl MatchSink,
     ) {
         let Scratch {
             prepared,
@@ -250,22 +296,43 @@ impl Index {
                 }
             }
             runs.retain(|r| !r.rest.is_empty());
-            for &rank in &touched[..n] {
-                let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
-                self.judge(rank, (c >> 8) as u8, c as u8, &pass, &mut sink);
+            match sink.bar().filter(|_| !filtered) {
+                // Without other filters a candidate passes on its counter
+                // alone: most are judged and counted by two comparisons of
+                // integers, and only those that beat the bar are offered.
+                Some(bar) => {
+                    let least = pass.min_exact << 8;
+                    let (bar_counter, bar_rank) = (group_counter((bar >> 32) as u32), bar as u32);
+                    let mut passing = 0;
+                    for &rank in &touched[..n] {
+                        let c =
+                            u32::from(std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]));
+                        let passes = c >= least;
+                        if passes && (c > bar_counter || (c == bar_counter && rank > bar_rank)) {
+                            sink.offer(counter_group(c), rank);
+                        } else {
+                            passing += usize::from(passes);
+                        }
+                    }
+                    sink.skip(passing);
+                }
+                None => {
+                    for &rank in &touched[..n] {
+                        let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
+                        self.judge(rank, u32::from(c), &pass, sink);
+                    }
+                }
             }
         }
     }
 
     /// Hands a counted cache to `sink` when it passes.
     #[inline(always)]
-    fn judge(&self, rank: u32, f: u8, r: u8, pass: &Pass<'_>, sink: &mut impl FnMut(u32, u32)) {
-        let (f, r) = (u32::from(f), u32::from(r));
-        debug_assert!(r >= f, "an exact key implies its repo key");
-        if f >= pass.min_exact
+    fn judge(&self, rank: u32, c: u32, pass: &Pass<'_>, sink: &mut impl MatchSink) {
+        if c >> 8 >= pass.min_exact
             && (!pass.filtered || self.passes_filters(rank, pass.resolved, pass.tags))
         {
-            sink(group(f, r.saturating_sub(f)), rank);
+            sink.offer(counter_group(c), rank);
         }
     }
 
@@ -276,7 +343,7 @@ impl Index {
         &self,
         resolved: &Resolved,
         scratch: &Scratch,
-        mut sink: impl FnMut(u32, u32),
+        sink: &mut impl MatchSink,
     ) {
         let mut lists: SmallVec<[ListRef<'_>; 8]> = SmallVec::new();
         for (exact, _) in scratch.prepared.match_keys() {
@@ -292,7 +359,7 @@ impl Index {
             if rest.iter().all(|l| l.contains(rank))
                 && self.passes_filters(rank, resolved, &scratch.tag_filters)
             {
-                sink(full, rank);
+                sink.offer(full, rank);
             }
         }
     }
@@ -304,7 +371,7 @@ impl Index {
         resolved: &Resolved,
         filtered: bool,
         scratch: &mut Scratch,
-        sink: impl FnMut(u32, u32),
+        sink: &mut impl MatchSink,
     ) {
         if scratch.prepared.full_match {
             self.full_matches(resolved, scratch, sink);

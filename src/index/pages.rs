@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::counting::{Scratch, TopK, candidate};
+use super::counting::{MatchSink, Scratch, TopK, candidate};
 use super::postings::{Backward, ListRef};
 use super::ranks::RankKey;
 use super::{Index, group, tag_pair_key};
@@ -337,18 +337,45 @@ impl Index {
         limit: usize,
         scratch: &mut Scratch,
     ) -> DescribePage<'a> {
-        let below = after.map_or(u64::MAX, After::word);
-        let (mut total, mut remaining) = (0, 0);
-        let mut kept = std::mem::take(&mut scratch.candidates);
-        let mut top = TopK::new(limit, &mut kept);
-        self.matches(resolved, filtered, scratch, |group, rank| {
-            total += 1;
-            let word = candidate(group, rank);
-            if word < below {
-                remaining += 1;
-                top.offer(word);
+        /// Counts every candidate and keeps the best after the cursor.
+        struct Page<'k> {
+            top: TopK<'k, u64>,
+            below: u64,
+            total: usize,
+            remaining: usize,
+        }
+        impl MatchSink for Page<'_> {
+            fn offer(&mut self, group: u32, rank: u32) {
+                self.total += 1;
+                let word = candidate(group, rank);
+                if word < self.below {
+                    self.remaining += 1;
+                    self.top.offer(word);
+                }
             }
-        });
+            fn skip(&mut self, n: usize) {
+                self.total += n;
+                self.remaining += n;
+            }
+            fn bar(&self) -> Option<u64> {
+                // With a cursor, each candidate is compared with it.
+                (self.below == u64::MAX).then(|| self.top.threshold())
+            }
+        }
+        let mut kept = std::mem::take(&mut scratch.candidates);
+        let mut sink = Page {
+            top: TopK::new(limit, &mut kept),
+            below: after.map_or(u64::MAX, After::word),
+            total: 0,
+            remaining: 0,
+        };
+        self.matches(resolved, filtered, scratch, &mut sink);
+        let Page {
+            top,
+            total,
+            remaining,
+            ..
+        } = sink;
         let page = top.finish();
         let next_token = (remaining > limit).then(|| {
             let &last = page.last().expect("limit >= 1");

@@ -2,7 +2,7 @@
 //! container group, every cache matching an image set, and one cache's F
 //! and P.
 
-use super::counting::{Scratch, TopK};
+use super::counting::{Each, Scratch, TopK};
 use super::pages::Resolved;
 use super::{Index, READY};
 use crate::automatch::{AutoMatchRequest, BestMatch};
@@ -52,17 +52,22 @@ impl Index {
         let mut kept: Vec<u128> = Vec::new();
         let mut top = TopK::new(k, &mut kept);
         scratch.tag_filters.clear();
-        self.matches(&Resolved::default(), false, scratch, |group, rank| {
-            let fit = self.fit[rank as usize];
-            let size = fit & !READY;
-            if fit & READY != 0 && size <= storage {
-                top.offer(
-                    (u128::from(group) << 64)
-                        | (u128::from(!(storage - size)) << 32)
-                        | u128::from(rank),
-                );
-            }
-        });
+        self.matches(
+            &Resolved::default(),
+            false,
+            scratch,
+            &mut Each(|group, rank| {
+                let fit = self.fit[rank as usize];
+                let size = fit & !READY;
+                if fit & READY != 0 && size <= storage {
+                    top.offer(
+                        (u128::from(group) << 64)
+                            | (u128::from(!(storage - size)) << 32)
+                            | u128::from(rank),
+                    );
+                }
+            }),
+        );
         let ranked = top.finish().to_vec();
         ranked
             .into_iter()
@@ -95,9 +100,14 @@ impl Index {
         }
         let mut all: Vec<(u32, u32)> = Vec::new();
         scratch.tag_filters.clear();
-        self.matches(&Resolved::default(), false, scratch, |group, rank| {
-            all.push((group, rank));
-        });
+        self.matches(
+            &Resolved::default(),
+            false,
+            scratch,
+            &mut Each(|group, rank| {
+                all.push((group, rank));
+            }),
+        );
         // Newest first is descending rank.
         all.sort_unstable_by_key(|&(_, rank)| std::cmp::Reverse(rank));
         all.into_iter()

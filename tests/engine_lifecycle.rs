@@ -930,3 +930,66 @@ fn import_keeps_records_and_restarts_busy_ones() {
         CacheStatus::Ready
     );
 }
+
+/// Importing many at once is all or nothing: a cache refused for any reason
+/// (an id already held, the same id twice in the batch, a bad region, an
+/// empty id) refuses the batch, names the cache, and changes nothing; an
+/// accepted batch is the same engine, byte for byte, as importing each cache
+/// in turn.
+#[test]
+fn import_all_is_all_or_nothing_and_equals_one_by_one() {
+    use eci_imagecache::workload::Workload;
+    let caches: Vec<ImageCache> = Workload::new(5).caches(500).collect();
+    let (mut bulk, _) = engine();
+    let (mut single, _) = engine();
+    assert_eq!(bulk.import_all_as(DEFAULT_ACCOUNT, caches.clone()), Ok(500));
+    for c in &caches {
+        single.import_as(DEFAULT_ACCOUNT, c.clone()).unwrap();
+    }
+    assert!(bulk.to_bytes() == single.to_bytes());
+
+    let before = bulk.to_bytes();
+    let fresh = |id: &str| {
+        let t = "2024-04-01T00:00:00Z".parse().unwrap();
+        ImageCache::new(id, "new", REGION, t)
+            .with_images(["nginx"])
+            .unwrap()
+    };
+    let mut bad_region = fresh("imc-cccccccccccccccccccc");
+    bad_region.region_id = "../etc".into();
+    for (batch, id, code) in [
+        (
+            vec![fresh("imc-aaaaaaaaaaaaaaaaaaaa"), caches[7].clone()],
+            caches[7].id.as_str(),
+            "InvalidParameter",
+        ),
+        (
+            vec![
+                fresh("imc-aaaaaaaaaaaaaaaaaaaa"),
+                fresh("imc-aaaaaaaaaaaaaaaaaaaa"),
+            ],
+            "imc-aaaaaaaaaaaaaaaaaaaa",
+            "InvalidParameter",
+        ),
+        (
+            vec![fresh("imc-aaaaaaaaaaaaaaaaaaaa"), bad_region],
+            "imc-cccccccccccccccccccc",
+            "InvalidParameter",
+        ),
+        (
+            vec![fresh("imc-aaaaaaaaaaaaaaaaaaaa"), fresh("")],
+            "",
+            "MissingParameter",
+        ),
+    ] {
+        let refused = bulk.import_all_as(DEFAULT_ACCOUNT, batch).unwrap_err();
+        assert_eq!(
+            (refused.id.as_str(), refused.error.code().as_str()),
+            (id, code)
+        );
+        assert!(
+            bulk.to_bytes() == before,
+            "a refused batch changed the engine ({id:?})"
+        );
+    }
+}

@@ -654,3 +654,27 @@ fn long_chunked_lists_agree_with_the_oracle() {
     }
     compare(&index, &naive);
 }
+
+/// An `ImageMatchCountRequest` far above any F (2^24, 2^24 + 1) lets nothing
+/// pass, on every query path (found by review: a shift overflowed and let
+/// everything through).
+#[test]
+fn a_huge_match_count_lets_nothing_pass() {
+    let (index, naive) = world_of(60);
+    let mut scratch = Scratch::default();
+    for count in [101, 1 << 24, (1 << 24) + 1, u32::MAX] {
+        for images in [&["nginx:1", "team/app:2"][..], &["nginx:1"][..]] {
+            let mut r = DescribeRequest::new("cn-hangzhou").match_count(count);
+            for i in images {
+                r = r.match_image(i).unwrap();
+            }
+            let fast = index.describe_with(&r, &mut scratch).unwrap();
+            let slow = naive.describe(&r).unwrap();
+            assert_eq!(
+                (ids(&fast), fast.total_count),
+                (ids(&slow), slow.total_count)
+            );
+            assert_eq!(fast.total_count, 0, "count {count}");
+        }
+    }
+}

@@ -1178,6 +1178,8 @@ impl Engine {
         caches: impl IntoIterator<Item = ImageCache>,
     ) -> Result<usize, ImportRefused> {
         let caches: Vec<ImageCache> = caches.into_iter().collect();
+        // What is due happens first, refused or not, as it always has.
+        self.tick();
         let mut seen: HashSet<&str> = HashSet::with_capacity(caches.len());
         for cache in &caches {
             let refuse = |error| ImportRefused {
@@ -1204,7 +1206,6 @@ impl Engine {
         }
         drop(seen);
         let added = caches.len();
-        self.tick();
         let now = self.clock.now();
         let durations = self.config.durations;
         let mut by_region: BTreeMap<String, Vec<(ImageCache, u64)>> = BTreeMap::new();

@@ -301,7 +301,9 @@ impl Index {
                 // alone: most are judged and counted by two comparisons of
                 // integers, and only those that beat the bar are offered.
                 Some(bar) => {
-                    let least = pass.min_exact << 8;
+                    // F is at most 100: a larger ImageMatchCountRequest
+                    // lets nothing pass (and must not overflow the shift).
+                    let least = pass.min_exact.min(0x100) << 8;
                     let (bar_counter, bar_rank) = (group_counter((bar >> 32) as u32), bar as u32);
                     let mut passing = 0;
                     for &rank in &touched[..n] {

@@ -267,3 +267,39 @@ fn a_long_random_sequence_keeps_every_invariant() {
     }
     index.check();
 }
+
+/// A spread over a range with holes above the shift window: no cache may
+/// move down onto another (found by review: caches were overwritten).
+#[test]
+fn a_spread_over_holes_never_moves_a_cache_down() {
+    let mut r = rng(5);
+    let mut index = index();
+    for i in 0..300 {
+        index.insert(cache(i, i as i64 * 10, &mut r));
+    }
+    for i in 164..264 {
+        assert!(index.remove(&format!("imc-{i:08}")).is_some());
+    }
+    index.check();
+    assert_eq!(index.holes(), 100);
+    // Its place is rank 100: no hole within SHIFT_MAX above, 200 ranks to
+    // the end, holes beyond the window.
+    index.insert(cache(10_000, 1_000, &mut r));
+    index.check();
+    assert_eq!(index.len(), 201);
+    for i in (0..164).chain(264..300) {
+        assert!(
+            index.get(&format!("imc-{i:08}")).is_some(),
+            "imc-{i:08} lost"
+        );
+    }
+    assert_eq!(
+        index.lru_order().count(),
+        index
+            .entries
+            .iter()
+            .flatten()
+            .filter(|e| e.lru != NOT_LRU)
+            .count()
+    );
+}

@@ -125,13 +125,21 @@ impl Index {
                 q as u32
             }
             None if n - q <= SPREAD_MAX => {
-                // The caches of `q..n` spread out with a hole after each
-                // (the holes among them absorbed); `q` is free.
-                let mut j = self.entries[q..].iter().flatten().count();
-                for r in (q..n).rev() {
-                    if self.entries[r].is_some() {
-                        j -= 1;
-                        self.move_entry(r, q + 1 + 2 * j);
+                // The caches of `q..n` spread out with a hole after each,
+                // never moving down (holes among them may already give
+                // one room): destinations are found bottom up, then the
+                // caches move top first, each into a rank already left.
+                let live: Vec<usize> = (q..n).filter(|&r| self.entries[r].is_some()).collect();
+                let mut to = Vec::with_capacity(live.len());
+                let mut next = q + 1;
+                for &r in &live {
+                    let d = next.max(r);
+                    to.push(d);
+                    next = d + 2;
+                }
+                for (&from, &to) in live.iter().zip(&to).rev() {
+                    if from != to {
+                        self.move_entry(from, to);
                     }
                 }
                 q as u32

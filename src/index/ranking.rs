@@ -51,23 +51,17 @@ impl Index {
         // group, then closeness of size, then rank (newest, smallest id).
         let mut kept: Vec<u128> = Vec::new();
         let mut top = TopK::new(k, &mut kept);
-        scratch.tag_filters.clear();
-        self.matches(
-            &Resolved::default(),
-            false,
-            scratch,
-            &mut Each(|group, rank| {
-                let fit = self.fit[rank as usize];
-                let size = fit & !READY;
-                if fit & READY != 0 && size <= storage {
-                    top.offer(
-                        (u128::from(group) << 64)
-                            | (u128::from(!(storage - size)) << 32)
-                            | u128::from(rank),
-                    );
-                }
-            }),
-        );
+        self.each_match(scratch, |group, rank| {
+            let fit = self.fit[rank as usize];
+            let size = fit & !READY;
+            if fit & READY != 0 && size <= storage {
+                top.offer(
+                    (u128::from(group) << 64)
+                        | (u128::from(!(storage - size)) << 32)
+                        | u128::from(rank),
+                );
+            }
+        });
         let ranked = top.finish().to_vec();
         ranked
             .into_iter()
@@ -99,15 +93,7 @@ impl Index {
             return Vec::new();
         }
         let mut all: Vec<(u32, u32)> = Vec::new();
-        scratch.tag_filters.clear();
-        self.matches(
-            &Resolved::default(),
-            false,
-            scratch,
-            &mut Each(|group, rank| {
-                all.push((group, rank));
-            }),
-        );
+        self.each_match(scratch, |group, rank| all.push((group, rank)));
         // Newest first is descending rank.
         all.sort_unstable_by_key(|&(_, rank)| std::cmp::Reverse(rank));
         all.into_iter()
@@ -118,6 +104,13 @@ impl Index {
                 images: distinct,
             })
             .collect()
+    }
+
+    /// Every cache matching the prepared images, with no other filter, to
+    /// `f` as (group, rank).
+    fn each_match(&self, scratch: &mut Scratch, f: impl FnMut(u32, u32)) {
+        scratch.tag_filters.clear();
+        self.matches(&Resolved::default(), false, scratch, &mut Each(f));
     }
 
     /// How many distinct query images these are under the index's alias

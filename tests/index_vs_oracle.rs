@@ -678,3 +678,56 @@ fn a_huge_match_count_lets_nothing_pass() {
         }
     }
 }
+
+/// Auto-match on the index ranks exactly like the oracle: the best cache
+/// and the first ten, with F and P, over the workload's container groups,
+/// plain, with `PerfectMatch`, with a match count and with a small disk
+/// (most candidates filtered by size), before and after churn.
+#[test]
+fn auto_match_ranks_like_the_oracle() {
+    use eci_imagecache::workload::Workload;
+    let workload = Workload::new(11);
+    // Several blocks of ranks, so the counting's bar rises between them.
+    let caches: Vec<ImageCache> = workload.caches(20_000).collect();
+    let mut index = Index::new(RegistryAliases::default(), TokenKey::from_seed(5));
+    let mut naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(5));
+    index.extend(caches.iter().cloned());
+    for c in &caches {
+        naive.insert(c.clone());
+    }
+    let groups = workload.container_groups(60, &caches);
+    let check = |index: &Index, naive: &NaiveIndex| {
+        let mut scratch = Scratch::default();
+        let view = |m: &eci_imagecache::automatch::BestMatch<'_>| {
+            (m.cache.id.clone(), m.exact, m.partial, m.images)
+        };
+        for g in &groups {
+            for variant in 0..4 {
+                let mut g = g.clone();
+                match variant {
+                    1 => g.perfect_match = true,
+                    2 => g.match_count_request = Some(2),
+                    3 => g.temporary_storage_gib = 8,
+                    _ => {}
+                }
+                let fast: Vec<_> = index
+                    .ranked_matches(&g, 10, &mut scratch)
+                    .iter()
+                    .map(view)
+                    .collect();
+                let slow: Vec<_> = naive.ranked_matches(&g, 10).iter().map(view).collect();
+                assert_eq!(fast, slow, "variant {variant}");
+                assert_eq!(
+                    index.best_match(&g, &mut scratch).as_ref().map(view),
+                    naive.best_match(&g).as_ref().map(view)
+                );
+            }
+        }
+    };
+    check(&index, &naive);
+    for c in caches.iter().step_by(3) {
+        index.remove(&c.id);
+        naive.remove(&c.id);
+    }
+    check(&index, &naive);
+}

@@ -198,12 +198,12 @@ const ADD_EXACT: u16 = 0xff;
 const ADD_REPO: u16 = 1;
 
 /// The match group of a final counter.
-fn counter_group(c: u32) -> u32 {
+pub(super) fn counter_group(c: u32) -> u32 {
     group(c >> 8, c & 0xff)
 }
 
 /// The counter of a match group (F and P below 256).
-fn group_counter(g: u32) -> u32 {
+pub(super) fn group_counter(g: u32) -> u32 {
     ((g >> 16) << 8) | (g & 0xff)
 }
 

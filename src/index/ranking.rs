@@ -2,7 +2,7 @@
 //! container group, every cache matching an image set, and one cache's F
 //! and P.
 
-use super::counting::{Each, Scratch, TopK};
+use super::counting::{Each, MatchSink, Scratch, TopK, candidate, counter_group, group_counter};
 use super::pages::Resolved;
 use super::{Index, READY};
 use crate::automatch::{AutoMatchRequest, BestMatch};
@@ -49,19 +49,45 @@ impl Index {
         let storage = request.temporary_storage_gib;
         // The ranking of section 7 as one integer per candidate: (F, P)
         // group, then closeness of size, then rank (newest, smallest id).
+        /// Keeps the best `k` by the ranking word; a candidate of a group
+        /// below the worst kept cannot beat it and is only counted.
+        struct Ranked<'k, F> {
+            top: TopK<'k, u128>,
+            word: F,
+        }
+        impl<F: FnMut(u32, u32) -> Option<u128>> MatchSink for Ranked<'_, F> {
+            fn offer(&mut self, group: u32, rank: u32) {
+                if let Some(word) = (self.word)(group, rank) {
+                    self.top.offer(word);
+                }
+            }
+            fn skip(&mut self, _: usize) {}
+            fn bar(&self) -> Option<u64> {
+                let group = (self.top.threshold() >> 64) as u32;
+                Some(match group {
+                    0 => 0,
+                    // Just below the worst kept group, so every cache of
+                    // that group is still offered (size decides there).
+                    g => candidate(counter_group(group_counter(g) - 1), u32::MAX),
+                })
+            }
+        }
         let mut kept: Vec<u128> = Vec::new();
-        let mut top = TopK::new(k, &mut kept);
-        self.each_match(scratch, |group, rank| {
-            let fit = self.fit[rank as usize];
-            let size = fit & !READY;
-            if fit & READY != 0 && size <= storage {
-                top.offer(
+        let mut sink = Ranked {
+            top: TopK::new(k, &mut kept),
+            word: |group: u32, rank: u32| {
+                let fit = self.fit[rank as usize];
+                let size = fit & !READY;
+                (fit & READY != 0 && size <= storage).then(|| {
                     (u128::from(group) << 64)
                         | (u128::from(!(storage - size)) << 32)
-                        | u128::from(rank),
-                );
-            }
-        });
+                        | u128::from(rank)
+                })
+            },
+        };
+        scratch.tag_filters.clear();
+        self.matches(&Resolved::default(), false, scratch, &mut sink);
+        let top = sink.top;
         let ranked = top.finish().to_vec();
         ranked
             .into_iter()

@@ -1208,20 +1208,21 @@ impl Engine {
         let added = caches.len();
         let now = self.clock.now();
         let durations = self.config.durations;
-        let mut by_region: BTreeMap<String, Vec<(ImageCache, u64)>> = BTreeMap::new();
+        // Importing draws no id, so every restarted run gets the same nonce.
+        let nonce = self.ids.nonce();
+        let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
         for cache in caches {
-            let nonce = self.ids.nonce();
             by_region
                 .entry(cache.region_id.clone())
                 .or_default()
-                .push((cache, nonce));
+                .push(cache);
         }
         for (region_id, caches) in by_region {
             let key = (account.to_owned(), region_id);
             let region = self.region_mut(&key);
             let mut ids = Vec::with_capacity(caches.len());
             let mut records = Vec::with_capacity(caches.len());
-            for (mut cache, nonce) in caches {
+            for mut cache in caches {
                 let operation = match cache.status {
                     CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
                     CacheStatus::Updating => Some(Operation::Update),
@@ -1557,18 +1558,11 @@ impl Region {
     }
 
     fn insert_cache(&mut self, cache: ImageCache) {
-        self.mark(&cache.id);
-        if cache.auto_created {
-            self.auto_created += 1;
-        } else {
-            self.created += 1;
-        }
-        let groups = acr_groups(&cache);
-        self.index.insert(cache);
-        self.count_acr_groups(&groups, 1);
+        self.insert_caches(vec![cache]);
     }
 
-    /// [`Region::insert_cache`] for many: the index is built in one pass.
+    /// [`Region::insert_cache`] for many: the index is built in one pass
+    /// (a few are inserted one by one).
     fn insert_caches(&mut self, caches: Vec<ImageCache>) {
         let mut groups = Vec::new();
         for cache in &caches {

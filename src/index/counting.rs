@@ -62,6 +62,8 @@ pub struct Scratch {
     /// The best candidates of a page as [`TopK`] keeps them, each
     /// `group << 32 | rank`: a larger value comes first in result order.
     pub(super) candidates: Vec<u64>,
+    /// The same for auto-match's ranking words.
+    pub(super) ranked: Vec<u128>,
     pub(super) tag_filters: Vec<super::pages::TagRef>,
     pub(super) key_buf: String,
 }

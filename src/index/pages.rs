@@ -379,11 +379,7 @@ impl Index {
         let page = top.finish();
         let next_token = (remaining > limit).then(|| {
             let &last = page.last().expect("limit >= 1");
-            cursor::encode(
-                &self.token_key,
-                &scratch.fingerprint,
-                self.sort_key((last >> 32) as u32, last as u32),
-            )
+            self.token_after(&scratch.fingerprint, (last >> 32) as u32, last as u32)
         });
         let image_caches = page.iter().map(|&c| self.cache(c as u32)).collect();
         scratch.candidates = kept;
@@ -429,11 +425,7 @@ impl Index {
             last = Some((group, rank));
         }
         let next_token = match (walk.next(), last) {
-            (Some(_), Some((group, rank))) => Some(cursor::encode(
-                &self.token_key,
-                fingerprint,
-                self.sort_key(group, rank),
-            )),
+            (Some(_), Some((group, rank))) => Some(self.token_after(fingerprint, group, rank)),
             _ => None,
         };
         DescribePage {
@@ -441,6 +433,13 @@ impl Index {
             total_count: total,
             next_token,
         }
+    }
+}
+
+impl Index {
+    /// The `NextToken` of a page whose last cache is `rank`, of `group`.
+    fn token_after(&self, fingerprint: &[u8], group: u32, rank: u32) -> String {
+        cursor::encode(&self.token_key, fingerprint, self.sort_key(group, rank))
     }
 }
 

@@ -72,7 +72,7 @@ impl Index {
                 })
             }
         }
-        let mut kept: Vec<u128> = Vec::new();
+        let mut kept = std::mem::take(&mut scratch.ranked);
         let mut sink = Ranked {
             top: TopK::new(k, &mut kept),
             word: |group: u32, rank: u32| {
@@ -87,11 +87,11 @@ impl Index {
         };
         scratch.tag_filters.clear();
         self.matches(&Resolved::default(), false, scratch, &mut sink);
-        let top = sink.top;
-        let ranked = top.finish().to_vec();
-        ranked
-            .into_iter()
-            .map(|word| {
+        let ranked: Vec<BestMatch<'a>> = sink
+            .top
+            .finish()
+            .iter()
+            .map(|&word| {
                 let group = (word >> 64) as u32;
                 BestMatch {
                     cache: self.cache(word as u32),
@@ -100,7 +100,9 @@ impl Index {
                     images,
                 }
             })
-            .collect()
+            .collect();
+        scratch.ranked = kept;
+        ranked
     }
 
     /// Every cache that matches at least one of these images exactly or

@@ -1125,42 +1125,38 @@ fn print_json(r: &Report) {
         ..
     } = r;
     let per_cache = |bytes: usize| r.per_cache(bytes);
-    let a_caches = r.caches;
-
-    {
-        let mut out = format!(r#"{{"caches":{},"rows":["#, a_caches);
-        for (i, r) in rows.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, r#"{{"id":"{}","index_ns":{:.0}"#, r.id, r.index);
-            for (name, v) in [
-                ("naive_ns", r.naive),
-                ("sqlite_ns", r.sqlite),
-                ("limit_ns", r.limit),
-            ] {
-                if let Some(v) = v {
-                    let _ = write!(out, r#","{name}":{v:.0}"#);
-                }
-            }
-            for (name, v) in &r.extra {
-                let _ = write!(out, r#","{name}":{v:.1}"#);
-            }
-            out.push('}');
+    let mut out = format!(r#"{{"caches":{},"rows":["#, r.caches);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        let _ = write!(
-            out,
-            r#",{{"id":"memory","index_overhead_bytes_per_cache":{:.1},"index_key_text_bytes_per_cache":{:.1},"index_rss_bytes_per_cache":{:.1},"peak_rss_bytes":{peak},"index_build_ms":{},"sqlite_build_ms":{},"index_load_ms":{},"json_bytes_per_cache":{:.1}}}]}}"#,
-            per_cache(r.overhead_bytes),
-            per_cache(r.key_text_bytes),
-            per_cache(r.index_rss),
-            build_index.as_millis(),
-            build_sqlite.as_millis(),
-            r.load_index.as_millis(),
-            per_cache(r.json_bytes),
-        );
-        println!("{out}");
+        let _ = write!(out, r#"{{"id":"{}","index_ns":{:.0}"#, r.id, r.index);
+        for (name, v) in [
+            ("naive_ns", r.naive),
+            ("sqlite_ns", r.sqlite),
+            ("limit_ns", r.limit),
+        ] {
+            if let Some(v) = v {
+                let _ = write!(out, r#","{name}":{v:.0}"#);
+            }
+        }
+        for (name, v) in &r.extra {
+            let _ = write!(out, r#","{name}":{v:.1}"#);
+        }
+        out.push('}');
     }
+    let _ = write!(
+        out,
+        r#",{{"id":"memory","index_overhead_bytes_per_cache":{:.1},"index_key_text_bytes_per_cache":{:.1},"index_rss_bytes_per_cache":{:.1},"peak_rss_bytes":{peak},"index_build_ms":{},"sqlite_build_ms":{},"index_load_ms":{},"json_bytes_per_cache":{:.1}}}]}}"#,
+        per_cache(r.overhead_bytes),
+        per_cache(r.key_text_bytes),
+        per_cache(r.index_rss),
+        build_index.as_millis(),
+        build_sqlite.as_millis(),
+        r.load_index.as_millis(),
+        per_cache(r.json_bytes),
+    );
+    println!("{out}");
 }
 
 fn print_table(r: &Report) {

@@ -170,12 +170,27 @@ impl<'a> Run<'a> {
         self.rest.last().copied()
     }
 
-    /// Takes the ranks at or above `base` off the current piece.
+    /// Takes the ranks at or above `base` off the current piece. The cut
+    /// is found by galloping back from the end, so a block reads only the
+    /// cache lines near the postings it takes (a binary search over a long
+    /// list would miss the cache at nearly every step).
     fn take_down_to(&mut self, base: u32) -> &'a [u32] {
-        let cut = if self.rest.first().is_some_and(|&r| r >= base) {
+        let rest = self.rest;
+        let cut = if rest.first().is_none_or(|&r| r >= base) {
             0
         } else {
-            self.rest.partition_point(|&r| r < base)
+            // rest[0] < base; rest[hi..] are all at or above it.
+            let (mut lo, mut hi, mut step) = (0, rest.len(), 1);
+            while step < hi {
+                let probe = hi - step;
+                if rest[probe] < base {
+                    lo = probe;
+                    break;
+                }
+                hi = probe;
+                step *= 2;
+            }
+            lo + rest[lo..hi].partition_point(|&r| r < base)
         };
         let (rest, piece) = self.rest.split_at(cut);
         self.rest = rest;
@@ -236,6 +251,103 @@ impl<F: FnMut(u32, u32)> MatchSink for Each<F> {
     }
 }
 
+/// Postings a block must hold to be scanned counter by counter rather than
+/// through its touched ranks: one in 16 ranks.
+const DENSE: usize = BLOCK / 16;
+
+/// Counts the block's pieces into `counters`, appending each rank to
+/// `touched` the first time it is counted (branch-free); returns how many.
+fn count_touched(
+    pieces: &[(&[u32], u16)],
+    counters: &mut [u16; BLOCK],
+    touched: &mut [u32; 2 * BLOCK],
+) -> usize {
+    let mut n = 0;
+    for &(piece, add) in pieces {
+        for &rank in piece {
+            let i = rank as usize & (BLOCK - 1);
+            let c = counters[i];
+            // At most BLOCK distinct ranks, so the mask never wraps; it
+            // only spares a bounds check.
+            touched[n & (2 * BLOCK - 1)] = rank;
+            n += usize::from(c == 0);
+            counters[i] = c + add;
+        }
+    }
+    n
+}
+
+/// Hands `sink` every counted cache of the block at `base` that beats its
+/// bar and counts the rest that pass, ranks descending, clearing the
+/// counters. `LANES` counters at a time are compared with the bar without
+/// a branch; only the bits of those above it are walked.
+fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut impl MatchSink) {
+    // F is at most 100, so counters stay below 0x8000 and a least F above
+    // 100 lets nothing pass.
+    if min_exact > 100 {
+        counters.fill(0);
+        return;
+    }
+    let at_least = ((min_exact << 8).max(1) - 1) as u16;
+    let mut passing = 0usize;
+    for (lane, chunk) in counters.chunks_exact_mut(LANES).enumerate().rev() {
+        let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
+        // The bar's rank is above every rank of this chunk (ranks are
+        // offered descending), so only a larger counter beats it.
+        let bar =
+            sink.bar()
+                .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0x7fff)) as u16;
+        let passes = above(chunk, at_least);
+        if passes != 0 {
+            let mut beats = above(chunk, bar.max(at_least));
+            passing += (passes & !beats).count_ones() as usize;
+            let chunk_base = base + (lane * LANES) as u32;
+            while beats != 0 {
+                let i = 31 - beats.leading_zeros();
+                beats &= !(1 << i);
+                sink.offer(counter_group(u32::from(chunk[i as usize])), chunk_base + i);
+            }
+        }
+        // Counted caches that do not pass are cleared too.
+        chunk.fill(0);
+    }
+    sink.skip(passing);
+}
+
+/// Counters scanned together.
+const LANES: usize = 32;
+
+/// Bit `i` set when `chunk[i] > t` (every value below `0x8000`, so the
+/// signed comparison of SSE2 is exact).
+#[cfg(target_arch = "x86_64")]
+fn above(chunk: &[u16; LANES], t: u16) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpgt_epi16, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16,
+        _mm_set1_epi16,
+    };
+    let p = chunk.as_ptr().cast::<__m128i>();
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions
+    // exist on every target this compiles for. The four unaligned 16-byte
+    // loads read `chunk[0..8]`, `[8..16]`, `[16..24]` and `[24..32]`, all
+    // inside the 64 bytes of `chunk`.
+    unsafe {
+        let t = _mm_set1_epi16(t as i16);
+        let gt = |i: usize| _mm_cmpgt_epi16(_mm_loadu_si128(p.add(i)), t);
+        let low = _mm_movemask_epi8(_mm_packs_epi16(gt(0), gt(1))) as u16;
+        let high = _mm_movemask_epi8(_mm_packs_epi16(gt(2), gt(3))) as u16;
+        u32::from(low) | u32::from(high) << 16
+    }
+}
+
+/// Bit `i` set when `chunk[i] > t`.
+#[cfg(not(target_arch = "x86_64"))]
+fn above(chunk: &[u16; LANES], t: u16) -> u32 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, &c)| mask | u32::from(c > t) << i)
+}
+
 impl Index {
     /// Several `MatchImage`: counts F and P of every cache on the query
     /// images' lists and hands each that passes to `sink` as (group, rank),
@@ -255,10 +367,11 @@ impl Index {
             ..
         } = scratch;
         counters.resize(BLOCK, 0);
-        touched.resize(BLOCK + 1, 0);
+        touched.resize(2 * BLOCK, 0);
         let counters: &mut [u16; BLOCK] = (&mut counters[..BLOCK]).try_into().expect("BLOCK long");
-        let touched: &mut [u32; BLOCK + 1] =
-            (&mut touched[..=BLOCK]).try_into().expect("BLOCK + 1 long");
+        let touched: &mut [u32; 2 * BLOCK] = (&mut touched[..2 * BLOCK])
+            .try_into()
+            .expect("2 BLOCK long");
         // Outside ImageFullMatch a counted cache passes on F alone: it is on
         // some list, so F + P = R ≥ 1.
         debug_assert!(!prepared.full_match);
@@ -274,20 +387,14 @@ impl Index {
             runs.push(Run::new(self.repo.list_of(repo), false));
         }
         runs.retain(|r| !r.rest.is_empty());
+        let mut pieces: SmallVec<[(&[u32], u16); 32]> = SmallVec::new();
         while let Some(highest) = runs.iter().filter_map(Run::top).max() {
             let base = highest & !(BLOCK as u32 - 1);
-            let mut n = 0;
+            pieces.clear();
             for run in runs.iter_mut() {
                 let add = if run.exact { ADD_EXACT } else { ADD_REPO };
                 loop {
-                    for &rank in run.take_down_to(base) {
-                        let i = rank as usize & (BLOCK - 1);
-                        let c = counters[i];
-                        // Branch-free: the rank is kept only the first time.
-                        touched[n.min(BLOCK)] = rank;
-                        n += usize::from(c == 0);
-                        counters[i] = c + add;
-                    }
+                    pieces.push((run.take_down_to(base), add));
                     if !run.rest.is_empty() {
                         break;
                     }
@@ -298,11 +405,24 @@ impl Index {
                 }
             }
             runs.retain(|r| !r.rest.is_empty());
+            let postings: usize = pieces.iter().map(|(piece, _)| piece.len()).sum();
             match sink.bar().filter(|_| !filtered) {
+                // A dense block without other filters: the counters alone
+                // are counted, then scanned from the top rank down, many at
+                // a time, for the few that beat the bar.
+                Some(_) if postings >= DENSE => {
+                    for &(piece, add) in &pieces {
+                        for &rank in piece {
+                            counters[rank as usize & (BLOCK - 1)] += add;
+                        }
+                    }
+                    scan_block(counters, base, pass.min_exact, sink);
+                }
                 // Without other filters a candidate passes on its counter
                 // alone: most are judged and counted by two comparisons of
                 // integers, and only those that beat the bar are offered.
                 Some(bar) => {
+                    let n = count_touched(&pieces, counters, touched);
                     // F is at most 100: a larger ImageMatchCountRequest
                     // lets nothing pass (and must not overflow the shift).
                     let least = pass.min_exact.min(0x100) << 8;
@@ -321,6 +441,7 @@ impl Index {
                     sink.skip(passing);
                 }
                 None => {
+                    let n = count_touched(&pieces, counters, touched);
                     for &rank in &touched[..n] {
                         let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
                         self.judge(rank, u32::from(c), &pass, sink);

@@ -170,6 +170,22 @@ impl<'a> Run<'a> {
         self.rest.last().copied()
     }
 
+    /// Appends every piece of ranks at or above `base` to `out`, with what
+    /// each of its postings adds to a counter.
+    fn take_block(&mut self, base: u32, out: &mut SmallVec<[(&'a [u32], u16); 32]>) {
+        let add = if self.exact { ADD_EXACT } else { ADD_REPO };
+        loop {
+            out.push((self.take_down_to(base), add));
+            if !self.rest.is_empty() {
+                return;
+            }
+            self.refill();
+            if self.top().is_none_or(|r| r < base) {
+                return;
+            }
+        }
+    }
+
     /// Takes the ranks at or above `base` off the current piece. The cut
     /// is found by galloping back from the end, so a block reads only the
     /// cache lines near the postings it takes (a binary search over a long
@@ -256,13 +272,14 @@ impl<F: FnMut(u32, u32)> MatchSink for Each<F> {
 const DENSE: usize = BLOCK / 16;
 
 /// Counts the block's pieces into `counters`, appending each rank to
-/// `touched` the first time it is counted (branch-free); returns how many.
+/// `touched[n..]` the first time it is counted (branch-free); returns how
+/// many `touched` then holds.
 fn count_touched(
     pieces: &[(&[u32], u16)],
     counters: &mut [u16; BLOCK],
     touched: &mut [u32; 2 * BLOCK],
+    mut n: usize,
 ) -> usize {
-    let mut n = 0;
     for &(piece, add) in pieces {
         for &rank in piece {
             let i = rank as usize & (BLOCK - 1);
@@ -275,6 +292,34 @@ fn count_touched(
         }
     }
     n
+}
+
+/// Counts a block for a least F of `min_exact` (at least 1): the exact
+/// pieces first, and the repo pieces only when some cache is on enough
+/// exact lists; else clears the counters and returns `None`.
+fn count_exact_first(
+    exact: &[(&[u32], u16)],
+    repo: &[(&[u32], u16)],
+    min_exact: u32,
+    counters: &mut [u16; BLOCK],
+    touched: &mut [u32; 2 * BLOCK],
+) -> Option<usize> {
+    if exact.iter().map(|(piece, _)| piece.len()).sum::<usize>() < min_exact as usize {
+        return None;
+    }
+    let n = count_touched(exact, counters, touched, 0);
+    // After exact postings alone a counter is 255 F (F at most 100).
+    let need = (min_exact.min(101) * u32::from(ADD_EXACT)) as u16;
+    if !touched[..n]
+        .iter()
+        .any(|&r| counters[r as usize & (BLOCK - 1)] >= need)
+    {
+        for &rank in &touched[..n] {
+            counters[rank as usize & (BLOCK - 1)] = 0;
+        }
+        return None;
+    }
+    Some(count_touched(repo, counters, touched, n))
 }
 
 /// Hands `sink` every counted cache of the block at `base` that beats its
@@ -388,41 +433,48 @@ impl Index {
         }
         runs.retain(|r| !r.rest.is_empty());
         let mut pieces: SmallVec<[(&[u32], u16); 32]> = SmallVec::new();
+        let mut exact_end = 0;
         while let Some(highest) = runs.iter().filter_map(Run::top).max() {
             let base = highest & !(BLOCK as u32 - 1);
+            // The block's postings, exact lists first.
             pieces.clear();
-            for run in runs.iter_mut() {
-                let add = if run.exact { ADD_EXACT } else { ADD_REPO };
-                loop {
-                    pieces.push((run.take_down_to(base), add));
-                    if !run.rest.is_empty() {
-                        break;
-                    }
-                    run.refill();
-                    if run.top().is_none_or(|r| r < base) {
-                        break;
-                    }
+            for exact in [true, false] {
+                for run in runs.iter_mut().filter(|r| r.exact == exact) {
+                    run.take_block(base, &mut pieces);
+                }
+                if exact {
+                    exact_end = pieces.len();
                 }
             }
             runs.retain(|r| !r.rest.is_empty());
-            let postings: usize = pieces.iter().map(|(piece, _)| piece.len()).sum();
-            match sink.bar().filter(|_| !filtered) {
+            let bar = sink.bar().filter(|_| !filtered);
+            let n = if pass.min_exact > 0 {
+                // Only a cache on `min_exact` exact lists passes: a block
+                // where none is is done without reading its repo postings.
+                let (exact, repo) = pieces.split_at(exact_end);
+                match count_exact_first(exact, repo, pass.min_exact, counters, touched) {
+                    Some(n) => n,
+                    None => continue,
+                }
+            } else if bar.is_some() && pieces.iter().map(|(p, _)| p.len()).sum::<usize>() >= DENSE {
                 // A dense block without other filters: the counters alone
                 // are counted, then scanned from the top rank down, many at
                 // a time, for the few that beat the bar.
-                Some(_) if postings >= DENSE => {
-                    for &(piece, add) in &pieces {
-                        for &rank in piece {
-                            counters[rank as usize & (BLOCK - 1)] += add;
-                        }
+                for &(piece, add) in &pieces {
+                    for &rank in piece {
+                        counters[rank as usize & (BLOCK - 1)] += add;
                     }
-                    scan_block(counters, base, pass.min_exact, sink);
                 }
+                scan_block(counters, base, pass.min_exact, sink);
+                continue;
+            } else {
+                count_touched(&pieces, counters, touched, 0)
+            };
+            match bar {
                 // Without other filters a candidate passes on its counter
                 // alone: most are judged and counted by two comparisons of
                 // integers, and only those that beat the bar are offered.
                 Some(bar) => {
-                    let n = count_touched(&pieces, counters, touched);
                     // F is at most 100: a larger ImageMatchCountRequest
                     // lets nothing pass (and must not overflow the shift).
                     let least = pass.min_exact.min(0x100) << 8;
@@ -441,7 +493,6 @@ impl Index {
                     sink.skip(passing);
                 }
                 None => {
-                    let n = count_touched(&pieces, counters, touched);
                     for &rank in &touched[..n] {
                         let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
                         self.judge(rank, u32::from(c), &pass, sink);

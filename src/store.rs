@@ -479,6 +479,74 @@ impl Store {
         }
     }
 
+    /// Every cache row, decoded, by region. SQLite steps through the rows
+    /// on this thread while a second decodes their JSON, [`DECODE_BATCH`]
+    /// rows at a time, so a large state loads in about the time of the
+    /// slower half.
+    fn read_caches(&self) -> Result<BTreeMap<(String, String), RegionState>, ReadError> {
+        // In key order, which is the table's own (no sort of the records):
+        // building a region's index orders its caches anyway.
+        let mut statement = self.conn.prepare(
+            "SELECT account, region_id, image_cache_id, record, run FROM caches \
+             ORDER BY account, region_id, image_cache_id",
+        )?;
+        let mut rows = statement.query([])?;
+        std::thread::scope(|scope| {
+            let (batches, to_decode) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(4);
+            let decoder = scope.spawn(move || {
+                let mut regions: BTreeMap<(String, String), RegionState> = BTreeMap::new();
+                for batch in to_decode {
+                    for raw in batch {
+                        let row = raw.decode()?;
+                        let r = region_of(&mut regions, row.account, row.region_id);
+                        if let Some(run) = row.run {
+                            r.runs.push((row.cache.id.clone(), run));
+                        }
+                        r.caches.push(row.cache);
+                    }
+                }
+                Ok::<_, ReadError>(regions)
+            });
+            let mut batch = Vec::with_capacity(DECODE_BATCH);
+            let read = loop {
+                let row = match rows.next() {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                };
+                let raw = (|| {
+                    Ok::<_, rusqlite::Error>(RawRow {
+                        account: row.get(0)?,
+                        region_id: row.get(1)?,
+                        id: row.get(2)?,
+                        record: row.get(3)?,
+                        run: row.get(4)?,
+                    })
+                })();
+                match raw {
+                    Ok(raw) => batch.push(raw),
+                    Err(e) => break Err(e),
+                }
+                if batch.len() == DECODE_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODE_BATCH));
+                    if batches.send(full).is_err() {
+                        // The decoder stopped on an invalid row: its error
+                        // is the answer.
+                        break Ok(());
+                    }
+                }
+            };
+            // The last rows; a decoder that stopped has its error already.
+            let _ = batches.send(batch);
+            drop(batches);
+            let decoded = decoder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            read?;
+            decoded
+        })
+    }
+
     fn read_state(&self) -> Result<State, ReadError> {
         let meta = |key: &str| -> Result<String, ReadError> {
             self.meta_row(key)?
@@ -493,33 +561,7 @@ impl Store {
             .meta_row("clock")?
             .map(|s| s.parse::<i64>().map_err(|_| invalid("meta clock")))
             .transpose()?;
-        let mut regions: BTreeMap<(String, String), RegionState> = BTreeMap::new();
-        let mut statement = self.conn.prepare(
-            "SELECT account, region_id, image_cache_id, record, run FROM caches \
-             ORDER BY account, region_id, creation_time, image_cache_id",
-        )?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let (account, region_id, id): (String, String, String) =
-                (row.get(0)?, row.get(1)?, row.get(2)?);
-            let record: String = row.get(3)?;
-            let run: Option<String> = row.get(4)?;
-            let cache: crate::record::ImageCache = serde_json::from_str(&record)
-                .map_err(|e| ReadError::Invalid(format!("cache {id}: {e}")))?;
-            if cache.id != id {
-                return Err(ReadError::Invalid(format!(
-                    "the row of cache {id} holds cache {}",
-                    cache.id
-                )));
-            }
-            let r = region_of(&mut regions, account, region_id);
-            if let Some(run) = run {
-                let run = serde_json::from_str(&run)
-                    .map_err(|e| ReadError::Invalid(format!("run of cache {id}: {e}")))?;
-                r.runs.push((id, run));
-            }
-            r.caches.push(cache);
-        }
+        let mut regions = self.read_caches()?;
         let mut statement = self.conn.prepare(
             "SELECT account, region_id, action, token, remembered FROM client_tokens \
              ORDER BY account, region_id, at, token, action",
@@ -545,6 +587,53 @@ impl Store {
             ids: (id_key, id_counter),
             token_key,
             regions: regions.into_values().collect(),
+        })
+    }
+}
+
+/// Cache rows handed to the decoding thread at a time.
+const DECODE_BATCH: usize = 1024;
+
+/// A cache row as SQLite returns it.
+struct RawRow {
+    account: String,
+    region_id: String,
+    id: String,
+    record: String,
+    run: Option<String>,
+}
+
+/// A cache row decoded.
+struct CacheRow {
+    account: String,
+    region_id: String,
+    cache: crate::record::ImageCache,
+    run: Option<crate::engine::lifecycle::Run>,
+}
+
+impl RawRow {
+    fn decode(self) -> Result<CacheRow, ReadError> {
+        let id = self.id;
+        let cache: crate::record::ImageCache = serde_json::from_str(&self.record)
+            .map_err(|e| ReadError::Invalid(format!("cache {id}: {e}")))?;
+        if cache.id != id {
+            return Err(ReadError::Invalid(format!(
+                "the row of cache {id} holds cache {}",
+                cache.id
+            )));
+        }
+        let run = match self.run {
+            Some(run) => Some(
+                serde_json::from_str(&run)
+                    .map_err(|e| ReadError::Invalid(format!("run of cache {id}: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(CacheRow {
+            account: self.account,
+            region_id: self.region_id,
+            cache,
+            run,
         })
     }
 }

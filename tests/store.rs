@@ -437,3 +437,79 @@ fn tokens_expire_by_time_live_and_after_a_restart() {
     assert_eq!(create(&mut rebuilt, "late", "token-late"), again_late);
     assert_eq!(engine.index("", "cn-hangzhou").unwrap().len(), 3);
 }
+
+/// A state of `n` workload caches in one region, written whole.
+fn store_of_workload(dir: &Dir, n: usize) -> (PathBuf, Vec<String>) {
+    let path = dir.file("state.db");
+    let caches: Vec<_> = eci_imagecache::workload::Workload::new(7)
+        .caches(n)
+        .collect();
+    let mut ids: Vec<String> = caches.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    let mut engine = Engine::builder().seed(1).quota(usize::MAX).build();
+    engine
+        .import_all_as(eci_imagecache::engine::DEFAULT_ACCOUNT, caches)
+        .unwrap();
+    Store::open(&path).unwrap().replace(&mut engine).unwrap();
+    (path, ids)
+}
+
+/// Rows are decoded on a second thread, a batch at a time: a bad row far
+/// into a large state (past the first batches, while SQLite is still
+/// reading) is named, and nothing loads.
+#[test]
+fn a_bad_row_deep_in_a_large_state_is_named() {
+    let dir = Dir::new("deep");
+    let (path, ids) = store_of_workload(&dir, 5000);
+    let victim = &ids[3500];
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE caches SET record = '{\"oops\": 1}' WHERE image_cache_id = ?1",
+        [victim],
+    )
+    .unwrap();
+    drop(conn);
+    let e = Store::open(&path)
+        .unwrap()
+        .load(Engine::builder())
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid { .. }), "{e:?}");
+    assert!(e.to_string().contains(&format!("cache {victim}: ")), "{e}");
+
+    // A row holding another cache's record.
+    let dir = Dir::new("swapped");
+    let (path, ids) = store_of_workload(&dir, 3000);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE caches SET record = (SELECT record FROM caches WHERE image_cache_id = ?2) \
+         WHERE image_cache_id = ?1",
+        [&ids[2999], &ids[0]],
+    )
+    .unwrap();
+    drop(conn);
+    let e = Store::open(&path)
+        .unwrap()
+        .load(Engine::builder())
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with(&format!(
+            "the row of cache {} holds cache {}",
+            ids[2999], ids[0]
+        )),
+        "{e}"
+    );
+
+    // And the state loads whole when nothing is wrong.
+    let dir = Dir::new("whole");
+    let (path, ids) = store_of_workload(&dir, 3000);
+    let engine = Store::open(&path)
+        .unwrap()
+        .load(Engine::builder().quota(usize::MAX))
+        .unwrap();
+    let mut loaded: Vec<String> = engine
+        .index(eci_imagecache::engine::DEFAULT_ACCOUNT, "cn-hangzhou")
+        .map(|index| index.iter().map(|c| c.id.clone()).collect())
+        .unwrap_or_default();
+    loaded.sort();
+    assert_eq!(loaded, ids);
+}

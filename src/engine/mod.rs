@@ -1642,6 +1642,18 @@ impl Region {
     }
 
     /// Sets the cache's one timer to its next change.
+    /// Sets every cache's timer in a region whose timers are all unset (a
+    /// region just loaded): one pass over the index, no lookup by id.
+    fn schedule_all(&mut self) {
+        debug_assert!(self.timers.is_empty() && self.timer_of.is_empty());
+        for cache in self.index.iter() {
+            if let Some(t) = next_due(cache, self.runs.get(&cache.id)) {
+                self.timers.insert((t, cache.id.clone()));
+                self.timer_of.insert(cache.id.clone(), t);
+            }
+        }
+    }
+
     fn reschedule(&mut self, id: &str) {
         if let Some(t) = self.timer_of.remove(id) {
             self.timers.remove(&(t, id.to_owned()));

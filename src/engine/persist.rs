@@ -250,7 +250,19 @@ impl EngineBuilder {
         engine.ids = IdGenerator::from_state(state.ids.0, state.ids.1);
         engine.token_key = TokenKey::from_secret(state.token_key);
         engine.empty = engine.new_index(b"\0none");
+        // Ids are unique in an account, across its regions.
         let mut seen_ids = HashSet::new();
+        for r in &state.regions {
+            for cache in &r.caches {
+                if !seen_ids.insert((r.account.as_str(), cache.id.as_str())) {
+                    return Err(LoadError::Invalid(format!(
+                        "cache {} appears twice",
+                        cache.id
+                    )));
+                }
+            }
+        }
+        drop(seen_ids);
         for r in state.regions {
             let key = (r.account, r.region_id);
             if engine.regions.contains_key(&key) {
@@ -267,12 +279,6 @@ impl EngineBuilder {
                         cache.id, cache.region_id, key.1
                     )));
                 }
-                if !seen_ids.insert((key.0.clone(), cache.id.clone())) {
-                    return Err(LoadError::Invalid(format!(
-                        "cache {} appears twice",
-                        cache.id
-                    )));
-                }
             }
             region.insert_caches(r.caches);
             for (id, run) in r.runs {
@@ -283,10 +289,7 @@ impl EngineBuilder {
                 }
                 region.runs.insert(id, run);
             }
-            let ids: Vec<String> = region.index.iter().map(|c| c.id.clone()).collect();
-            for id in ids {
-                region.reschedule(&id);
-            }
+            region.schedule_all();
             for t in r.tokens {
                 region
                     .token_times

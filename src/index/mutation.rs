@@ -282,13 +282,18 @@ impl Index {
         let mut entry = self.entries[rank as usize].take().expect("a live rank");
         /// The key's id if the cache already had it, else the id after adding.
         fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
-            if !had.is_empty()
-                && let Some(k) = postings.id(key)
-                && had.binary_search(&k).is_ok()
-            {
-                return k;
+            if had.is_empty() {
+                return postings.add(key, rank);
             }
-            postings.add(key, rank)
+            // One lookup: a key it had stays, a key in use gains the rank.
+            match postings.id(key) {
+                Some(k) if had.binary_search(&k).is_ok() => k,
+                Some(k) => {
+                    postings.add_to(k, rank);
+                    k
+                }
+                None => postings.add(key, rank),
+            }
         }
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
         for image in &entry.cache.images {

@@ -26,6 +26,10 @@ fn main() {
     let t = std::time::Instant::now();
     index.extend(copies);
     println!("extend: {:?} for {n} caches", t.elapsed());
+    if std::env::var_os("PROFILE_STATS").is_some() {
+        println!("{:?}", index.stats());
+        return;
+    }
     if std::env::var_os("PROFILE_BUILD").is_some() {
         // Profile building alone: build again and again from copies.
         for _ in 0..3 {

@@ -48,10 +48,8 @@ impl Index {
                     lists.entry((which, k)).or_default().push(rank32);
                 }
             }
-            for (which, k) in [(4, e.name), (5, e.snapshot), (6, e.resource_group)] {
-                if k != NONE {
-                    lists.entry((which, k)).or_default().push(rank32);
-                }
+            if e.resource_group != NONE {
+                lists.entry((4, e.resource_group)).or_default().push(rank32);
             }
             if e.lru != NOT_LRU {
                 let key = LeastRecent(e.cache.auto_created, e.lru, Arc::from(&*e.cache.id));
@@ -67,7 +65,7 @@ impl Index {
                 .count()
         );
         let postings = self.tables();
-        let mut keys_in_use = [0usize; 7];
+        let mut keys_in_use = [0usize; 5];
         for (&(which, k), ranks) in &lists {
             let list: Vec<u32> = postings[which as usize]
                 .list(k)
@@ -81,6 +79,9 @@ impl Index {
         for (which, p) in postings.iter().enumerate() {
             assert_eq!(p.len(), keys_in_use[which], "keys leaked in table {which}");
         }
+        self.names.check(&self.hasher, &self.entries, |e| e.name);
+        self.snapshots
+            .check(&self.hasher, &self.entries, |e| e.snapshot);
     }
 }
 
@@ -228,7 +229,21 @@ fn a_long_random_sequence_keeps_every_invariant() {
                 let created = r(200) as i64;
                 let lru = r(2) == 0;
                 let status = CacheStatus::ALL[r(CacheStatus::ALL.len() as u64) as usize];
+                // Sometimes a new name or snapshot id (shared by others, or
+                // none), so the field tables move a rank in place.
+                let name = (r(3) == 0).then(|| format!("n{}", r(4)));
+                let snapshot = match r(4) {
+                    0 => Some(None),
+                    1 => Some(Some(format!("s-{}", r(3)))),
+                    _ => None,
+                };
                 assert!(index.update(&format!("imc-{id:08}"), |c| {
+                    if let Some(name) = name {
+                        c.name = name;
+                    }
+                    if let Some(snapshot) = snapshot {
+                        c.snapshot_id = snapshot;
+                    }
                     c.creation_time =
                         jiff::Timestamp::from_second(1_700_000_000 + created).unwrap();
                     c.elimination_strategy = if lru {
@@ -301,5 +316,41 @@ fn a_spread_over_holes_never_moves_a_cache_down() {
             .flatten()
             .filter(|e| e.lru != NOT_LRU)
             .count()
+    );
+}
+
+/// A value many caches share has one posting list: looking it up or adding
+/// to it never walks the caches that share it (a name given to thousands
+/// of caches costs what a unique one does), while unique values are filed
+/// in the table of single holders.
+#[test]
+fn a_name_many_caches_share_is_one_list_and_unique_ids_are_singles() {
+    let mut r = rng(9);
+    let mut index = index();
+    for i in 0..3_000 {
+        let mut c = cache(i, i as i64, &mut r);
+        c.name = "shared".into();
+        c.snapshot_id = Some(format!("s-own-{i}"));
+        index.insert(c);
+    }
+    index.check();
+    assert_eq!((index.names.values(), index.snapshots.values()), (1, 3_000));
+    let Some(super::fields::FieldRef::Shared(k)) =
+        index.names.find(&index.hasher, &index.entries, "shared")
+    else {
+        panic!("a shared name is a posting list");
+    };
+    assert_eq!(index.names.list(k).len(), 3_000);
+    assert!(matches!(
+        index
+            .snapshots
+            .find(&index.hasher, &index.entries, "s-own-7"),
+        Some(super::fields::FieldRef::Single(_))
+    ));
+    assert!(
+        index
+            .snapshots
+            .find(&index.hasher, &index.entries, "s-own-3000")
+            .is_none()
     );
 }

@@ -49,6 +49,7 @@
 //! allocates the token).
 
 mod counting;
+mod fields;
 mod floor;
 mod mutation;
 mod pages;
@@ -67,6 +68,7 @@ use crate::cursor::TokenKey;
 use crate::describe::{DEFAULT_PAGE_SIZE, SortKey};
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
+use fields::ByField;
 use postings::Postings;
 
 pub use counting::Scratch;
@@ -116,8 +118,10 @@ pub struct Index {
     repo: Postings,
     tag_pairs: Postings,
     tag_keys: Postings,
-    names: Postings,
-    snapshots: Postings,
+    /// Ranks by name and by snapshot id, values nearly every cache holds
+    /// one of its own: tables of ranks, the text is the records'.
+    names: ByField,
+    snapshots: ByField,
     resource_groups: Postings,
     /// LRU order; values are ranks.
     lru: BTreeMap<LeastRecent, u32>,
@@ -132,8 +136,9 @@ struct Entry {
     keys: Box<[u32]>,
     /// Where the repo, tag pair and tag key runs start in `keys`.
     starts: [u32; 3],
+    /// Where the name and the snapshot id are filed: [`fields::SINGLE`],
+    /// a key id of their table's shared values, or `NONE`.
     name: u32,
-    /// Snapshot id key, or `NONE`.
     snapshot: u32,
     /// Resource group key, or `NONE`.
     resource_group: u32,
@@ -141,10 +146,19 @@ struct Entry {
     lru: i64,
 }
 
-/// No key: the cache has no snapshot or resource group.
+/// No key: the cache has no resource group (or snapshot).
 const NONE: u32 = u32::MAX;
 /// Not in LRU order.
 const NOT_LRU: i64 = i64::MIN;
+
+/// Where `entry`'s name (`which` 0) or snapshot id (1) is filed.
+fn filed_at(entry: &mut Entry, which: usize) -> &mut u32 {
+    if which == 0 {
+        &mut entry.name
+    } else {
+        &mut entry.snapshot
+    }
+}
 
 impl Entry {
     fn exact(&self) -> &[u32] {
@@ -183,8 +197,8 @@ impl Index {
             repo: Postings::default(),
             tag_pairs: Postings::default(),
             tag_keys: Postings::default(),
-            names: Postings::default(),
-            snapshots: Postings::default(),
+            names: ByField::new(|c| Some(&c.name)),
+            snapshots: ByField::new(|c| c.snapshot_id.as_deref()),
             resource_groups: Postings::default(),
             lru: BTreeMap::new(),
             key_buf: String::new(),
@@ -281,43 +295,36 @@ impl Index {
     }
 
     /// Every posting table, in one order (the index of each is its kind).
-    fn tables(&self) -> [&Postings; 7] {
+    fn tables(&self) -> [&Postings; 5] {
         [
             &self.exact,
             &self.repo,
             &self.tag_pairs,
             &self.tag_keys,
-            &self.names,
-            &self.snapshots,
             &self.resource_groups,
         ]
     }
 
     /// [`Index::tables`], to change.
-    fn tables_mut(&mut self) -> [&mut Postings; 7] {
+    fn tables_mut(&mut self) -> [&mut Postings; 5] {
         [
             &mut self.exact,
             &mut self.repo,
             &mut self.tag_pairs,
             &mut self.tag_keys,
-            &mut self.names,
-            &mut self.snapshots,
             &mut self.resource_groups,
         ]
+    }
+
+    /// The tables of ranks by a field's text.
+    fn fields_mut(&mut self) -> [&mut ByField; 2] {
+        [&mut self.names, &mut self.snapshots]
     }
 
     /// Calls `f` with each of `entry`'s keys and the table it is in (an
     /// entry taken out of the index, so the tables can change).
     fn for_each_key(&mut self, entry: &Entry, mut f: impl FnMut(&mut Postings, u32)) {
-        let [
-            exact,
-            repo,
-            tag_pairs,
-            tag_keys,
-            names,
-            snapshots,
-            resource_groups,
-        ] = self.tables_mut();
+        let [exact, repo, tag_pairs, tag_keys, resource_groups] = self.tables_mut();
         for (postings, keys) in [
             (exact, entry.exact()),
             (repo, entry.repo()),
@@ -328,13 +335,44 @@ impl Index {
                 f(postings, k);
             }
         }
-        for (postings, k) in [
-            (names, entry.name),
-            (snapshots, entry.snapshot),
-            (resource_groups, entry.resource_group),
-        ] {
-            if k != NONE {
-                f(postings, k);
+        if entry.resource_group != NONE {
+            f(resource_groups, entry.resource_group);
+        }
+    }
+
+    /// Calls `f` with each field table, where `entry` is filed there and
+    /// the hash its value has (an entry taken out of the index).
+    fn for_each_field(&mut self, entry: &Entry, mut f: impl FnMut(&mut ByField, u32, u64)) {
+        let hasher = self.hasher.clone();
+        for (table, at) in self
+            .fields_mut()
+            .into_iter()
+            .zip([entry.name, entry.snapshot])
+        {
+            let hash = table.hash_of(&hasher, &entry.cache);
+            f(table, at, hash);
+        }
+    }
+
+    /// Files the fields of the entry at `rank` (in place, filed nowhere).
+    fn file_fields(&mut self, rank: u32) {
+        for which in 0..2 {
+            let (entries, hasher) = (&self.entries, &self.hasher);
+            let table = if which == 0 {
+                &mut self.names
+            } else {
+                &mut self.snapshots
+            };
+            let (at, promoted) = table.insert(hasher, entries, rank);
+            *filed_at(
+                self.entries[rank as usize].as_mut().expect("a live rank"),
+                which,
+            ) = at;
+            if let Some((alone, k)) = promoted {
+                *filed_at(
+                    self.entries[alone as usize].as_mut().expect("a live rank"),
+                    which,
+                ) = k;
             }
         }
     }

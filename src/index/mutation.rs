@@ -108,7 +108,10 @@ impl Index {
                     .as_str(),
             )
         });
-        self.names.reserve(all.len());
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        for table in [&mut self.names, &mut self.snapshots] {
+            table.reserve(all.len(), hasher, entries);
+        }
         self.exact.reserve(all.len());
         self.repo.reserve(all.len() / 2);
         // By rank while building: where each cache came in the input.
@@ -127,7 +130,7 @@ impl Index {
             self.place(rank, cache);
         }
         self.trim();
-        for postings in [&mut self.names, &mut self.exact, &mut self.repo] {
+        for postings in [&mut self.exact, &mut self.repo] {
             postings.shrink_to_fit();
         }
     }
@@ -170,6 +173,7 @@ impl Index {
             let cache = &entries[r as usize].as_ref().expect("live").cache;
             hasher.hash_one(cache.id.as_str())
         });
+        self.file_fields(rank);
         self.live += 1;
         self.rekey(rank);
     }
@@ -200,6 +204,7 @@ impl Index {
             .expect("by_id points at a live rank");
         self.fit[rank as usize] = 0;
         self.for_each_key(&entry, |postings, k| postings.remove(k, rank));
+        self.for_each_field(&entry, |table, at, hash| table.remove(at, hash, rank));
         if entry.lru != NOT_LRU {
             self.lru.remove(&LeastRecent(
                 entry.cache.auto_created,
@@ -227,15 +232,39 @@ impl Index {
         };
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         let (creation, auto_created) = (entry.cache.creation_time, entry.cache.auto_created);
+        // The fields as filed, to refile them if they change.
+        let fields = (entry.cache.name.clone(), entry.cache.snapshot_id.clone());
+        let filed = [
+            (entry.name, self.names.hash_of(&self.hasher, &entry.cache)),
+            (
+                entry.snapshot,
+                self.snapshots.hash_of(&self.hasher, &entry.cache),
+            ),
+        ];
         change(&mut entry.cache);
         if *entry.cache.id != *id {
             entry.cache.id = id.to_owned();
         }
-        if entry.cache.creation_time.as_second() != creation.as_second()
-            || entry.cache.auto_created != auto_created
+        let moves = entry.cache.creation_time.as_second() != creation.as_second()
+            || entry.cache.auto_created != auto_created;
+        // Refiled first, so the tables agree with the record whichever way
+        // it goes on.
+        if (
+            entry.cache.name.as_str(),
+            entry.cache.snapshot_id.as_deref(),
+        ) != (fields.0.as_str(), fields.1.as_deref())
         {
+            for (table, (at, hash)) in self.fields_mut().into_iter().zip(filed) {
+                table.remove(at, hash, rank);
+            }
+            let entry = self.entries[rank as usize].as_mut().expect("a live rank");
+            (entry.name, entry.snapshot) = (NONE, NONE);
+            self.file_fields(rank);
+        }
+        if moves {
             // Its rank or LRU pool moves: out with the old place, in with
             // the new.
+            let entry = self.entries[rank as usize].as_mut().expect("a live rank");
             let (new_creation, new_auto) = (entry.cache.creation_time, entry.cache.auto_created);
             entry.cache.creation_time = creation;
             entry.cache.auto_created = auto_created;
@@ -358,7 +387,7 @@ impl Index {
             entry.keys = keys.into_boxed_slice();
         }
         entry.starts = starts;
-        /// A single-valued key (name, snapshot, resource group): `NONE` for none.
+        /// The resource group's key: `NONE` for none.
         fn swap(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
             let keep = new
                 .filter(|_| old != NONE)
@@ -373,13 +402,6 @@ impl Index {
             }
             id
         }
-        entry.name = swap(&mut self.names, entry.name, Some(&entry.cache.name), rank);
-        entry.snapshot = swap(
-            &mut self.snapshots,
-            entry.snapshot,
-            entry.cache.snapshot_id.as_deref(),
-            rank,
-        );
         entry.resource_group = swap(
             &mut self.resource_groups,
             entry.resource_group,

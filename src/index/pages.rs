@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::counting::{MatchSink, Scratch, TopK, candidate};
+use super::fields::FieldRef;
 use super::postings::{Backward, ListRef};
 use super::ranks::RankKey;
 use super::{Index, group, tag_pair_key};
@@ -23,8 +24,8 @@ pub(super) enum TagRef {
 #[derive(Default)]
 pub(super) struct Resolved {
     rank: Option<u32>,
-    name: Option<u32>,
-    snapshot: Option<u32>,
+    name: Option<FieldRef>,
+    snapshot: Option<FieldRef>,
     resource_group: Option<u32>,
     /// (id, name only: repo key id, else exact key id)
     image: Option<(u32, bool)>,
@@ -149,10 +150,10 @@ impl Index {
             resolved.rank = Some(self.rank_of(id)?);
         }
         if let Some(name) = &request.image_cache_name {
-            resolved.name = Some(self.names.id(name)?);
+            resolved.name = Some(self.names.find(&self.hasher, &self.entries, name)?);
         }
         if let Some(snapshot) = &request.snapshot_id {
-            resolved.snapshot = Some(self.snapshots.id(snapshot)?);
+            resolved.snapshot = Some(self.snapshots.find(&self.hasher, &self.entries, snapshot)?);
         }
         if let Some(group) = &request.resource_group_id {
             resolved.resource_group = Some(self.resource_groups.id(group)?);
@@ -189,11 +190,15 @@ impl Index {
                 best = Some(list);
             }
         };
-        if let Some(k) = resolved.name {
-            consider(self.names.list(k));
-        }
-        if let Some(k) = resolved.snapshot {
-            consider(self.snapshots.list(k));
+        for (field, table) in [
+            (&resolved.name, &self.names),
+            (&resolved.snapshot, &self.snapshots),
+        ] {
+            match field {
+                Some(FieldRef::Single(rank)) => consider(ListRef::Flat(std::slice::from_ref(rank))),
+                Some(FieldRef::Shared(k)) => consider(table.list(*k)),
+                None => {}
+            }
         }
         if let Some(k) = resolved.resource_group {
             consider(self.resource_groups.list(k));
@@ -218,8 +223,13 @@ impl Index {
     pub(super) fn passes_filters(&self, rank: u32, resolved: &Resolved, tags: &[TagRef]) -> bool {
         let e = self.entry(rank);
         resolved.rank.is_none_or(|r| r == rank)
-            && resolved.name.is_none_or(|k| k == e.name)
-            && resolved.snapshot.is_none_or(|k| k == e.snapshot)
+            && [(resolved.name, e.name), (resolved.snapshot, e.snapshot)]
+                .into_iter()
+                .all(|(field, at)| match field {
+                    None => true,
+                    Some(FieldRef::Single(r)) => r == rank,
+                    Some(FieldRef::Shared(k)) => at == k,
+                })
             && resolved
                 .resource_group
                 .is_none_or(|k| k == e.resource_group)

@@ -161,6 +161,7 @@ impl Index {
         let entry = self.entries[from].take().expect("a live rank to move");
         let (old, new) = (from as u32, to as u32);
         self.for_each_key(&entry, |postings, k| postings.shift(k, old, new));
+        self.for_each_field(&entry, |table, at, hash| table.moved(at, hash, old, new));
         let hash = self.hasher.hash_one(entry.cache.id.as_str());
         if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {
             *v = new;
@@ -216,6 +217,9 @@ impl Index {
         }
         for postings in self.tables_mut() {
             postings.remap(&map);
+        }
+        for table in self.fields_mut() {
+            table.remap(&map);
         }
         for rank in self.by_id.iter_mut() {
             *rank = map[*rank as usize];

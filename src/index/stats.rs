@@ -34,10 +34,11 @@ pub struct IndexStats {
     /// Distinct cache names in use.
     pub names: usize,
     /// Bytes the index adds beyond the records themselves and the key text:
-    /// posting lists, the id table, the rank arrays, per-cache key ids, the
-    /// LRU order.
+    /// posting lists, the id, name and snapshot tables, the rank arrays,
+    /// per-cache key ids, the LRU order.
     pub overhead_bytes: usize,
-    /// Bytes of interned key text (each key held once).
+    /// Bytes of interned key text (each key held once; ids, and names and
+    /// snapshot ids held by one cache, are read from the records instead).
     pub key_text_bytes: usize,
 }
 
@@ -62,14 +63,18 @@ impl Index {
             repo_keys: self.repo.len(),
             tag_pairs: self.tag_pairs.len(),
             tag_keys: self.tag_keys.len(),
-            names: self.names.len(),
+            names: self.names.values(),
             overhead_bytes: postings.iter().map(|p| p.heap_bytes()).sum::<usize>()
+                + self.names.heap_bytes()
+                + self.snapshots.heap_bytes()
                 + self.entries.capacity() * std::mem::size_of::<Option<Entry>>()
                 + entry_keys
                 + self.fit.capacity() * 4
                 + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
                 + lru,
-            key_text_bytes: postings.iter().map(|p| p.text_bytes()).sum::<usize>(),
+            key_text_bytes: postings.iter().map(|p| p.text_bytes()).sum::<usize>()
+                + self.names.text_bytes()
+                + self.snapshots.text_bytes(),
         }
     }
 }

@@ -454,7 +454,23 @@ fn store_of_workload(dir: &Dir, n: usize) -> (PathBuf, Vec<String>) {
     (path, ids)
 }
 
-/// Rows are decoded on a second thread, a batch at a time: a bad row far
+/// Runs `sql` with `params` on the store at `path`, then loads it: the
+/// error it must give.
+#[track_caller]
+fn load_after(path: &std::path::Path, sql: &str, params: &[&String]) -> StoreError {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(sql, rusqlite::params_from_iter(params))
+        .unwrap();
+    drop(conn);
+    let e = Store::open(path)
+        .unwrap()
+        .load(Engine::builder())
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid { .. }), "{e:?}");
+    e
+}
+
+/// Rows are decoded on the other cores, a batch at a time: a bad row far
 /// into a large state (past the first batches, while SQLite is still
 /// reading) is named, and nothing loads.
 #[test]
@@ -462,35 +478,22 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
     let dir = Dir::new("deep");
     let (path, ids) = store_of_workload(&dir, 5000);
     let victim = &ids[3500];
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute(
+    let e = load_after(
+        &path,
         "UPDATE caches SET record = '{\"oops\": 1}' WHERE image_cache_id = ?1",
-        [victim],
-    )
-    .unwrap();
-    drop(conn);
-    let e = Store::open(&path)
-        .unwrap()
-        .load(Engine::builder())
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Invalid { .. }), "{e:?}");
+        &[victim],
+    );
     assert!(e.to_string().contains(&format!("cache {victim}: ")), "{e}");
 
     // A row holding another cache's record.
     let dir = Dir::new("swapped");
     let (path, ids) = store_of_workload(&dir, 3000);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute(
+    let e = load_after(
+        &path,
         "UPDATE caches SET record = (SELECT record FROM caches WHERE image_cache_id = ?2) \
          WHERE image_cache_id = ?1",
-        [&ids[2999], &ids[0]],
-    )
-    .unwrap();
-    drop(conn);
-    let e = Store::open(&path)
-        .unwrap()
-        .load(Engine::builder())
-        .unwrap_err();
+        &[&ids[2999], &ids[0]],
+    );
     assert!(
         e.to_string().ends_with(&format!(
             "the row of cache {} holds cache {}",

@@ -51,8 +51,7 @@ impl Index {
             if e.resource_group != NONE {
                 lists.entry((4, e.resource_group)).or_default().push(rank32);
             }
-            if e.lru != NOT_LRU {
-                let key = LeastRecent(e.cache.auto_created, e.lru, Arc::from(&*e.cache.id));
+            if let Some(key) = LeastRecent::of(&e.cache) {
                 assert_eq!(self.lru.get(&key), Some(&rank32));
             }
         }
@@ -61,7 +60,7 @@ impl Index {
             self.entries
                 .iter()
                 .flatten()
-                .filter(|e| e.lru != NOT_LRU)
+                .filter(|e| LeastRecent::of(&e.cache).is_some())
                 .count()
         );
         let postings = self.tables();
@@ -314,7 +313,7 @@ fn a_spread_over_holes_never_moves_a_cache_down() {
             .entries
             .iter()
             .flatten()
-            .filter(|e| e.lru != NOT_LRU)
+            .filter(|e| LeastRecent::of(&e.cache).is_some())
             .count()
     );
 }

@@ -142,14 +142,10 @@ struct Entry {
     snapshot: u32,
     /// Resource group key, or `NONE`.
     resource_group: u32,
-    /// Place in LRU order, or `NOT_LRU`.
-    lru: i64,
 }
 
 /// No key: the cache has no resource group (or snapshot).
 const NONE: u32 = u32::MAX;
-/// Not in LRU order.
-const NOT_LRU: i64 = i64::MIN;
 
 /// Where `entry`'s name (`which` 0) or snapshot id (1) is filed.
 fn filed_at(entry: &mut Entry, which: usize) -> &mut u32 {
@@ -180,6 +176,14 @@ impl Entry {
 /// first, then id ascending.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct LeastRecent(bool, i64, Arc<str>);
+
+impl LeastRecent {
+    /// A cache's place in LRU order, if it has one: always read from its
+    /// record (an update captures it before the record changes).
+    fn of(cache: &ImageCache) -> Option<LeastRecent> {
+        lru_time(cache).map(|t| LeastRecent(cache.auto_created, t, Arc::from(&*cache.id)))
+    }
+}
 
 impl Index {
     /// An empty index with these alias rules, and this key for its tokens.

@@ -2,13 +2,14 @@
 //! re-keying a cache's posting lists after its record changed.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use super::postings::Postings;
 use super::ranks::RankKey;
-use super::{Entry, Index, LeastRecent, NONE, NOT_LRU, fit, lru_time, tag_pair_key};
+use std::sync::Arc;
+
+use super::{Entry, Index, LeastRecent, NONE, fit, lru_time, tag_pair_key};
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
 
@@ -149,12 +150,8 @@ impl Index {
             self.entries.push(None);
             self.fit.push(0);
         }
-        let lru = lru_time(&cache);
-        if let Some(t) = lru {
-            self.lru.insert(
-                LeastRecent(cache.auto_created, t, Arc::from(&*cache.id)),
-                rank,
-            );
+        if let Some(key) = LeastRecent::of(&cache) {
+            self.lru.insert(key, rank);
         }
         self.fit[r] = fit(&cache);
         let hash = self.hasher.hash_one(cache.id.as_str());
@@ -166,7 +163,6 @@ impl Index {
             name: NONE,
             snapshot: NONE,
             resource_group: NONE,
-            lru: lru.unwrap_or(NOT_LRU),
         });
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.by_id.insert_unique(hash, rank, |&r| {
@@ -205,12 +201,8 @@ impl Index {
         self.fit[rank as usize] = 0;
         self.for_each_key(&entry, |postings, k| postings.remove(k, rank));
         self.for_each_field(&entry, |table, at, hash| table.remove(at, hash, rank));
-        if entry.lru != NOT_LRU {
-            self.lru.remove(&LeastRecent(
-                entry.cache.auto_created,
-                entry.lru,
-                Arc::from(id),
-            ));
+        if let Some(key) = LeastRecent::of(&entry.cache) {
+            self.lru.remove(&key);
         }
         self.live -= 1;
         Some(*entry.cache)
@@ -241,6 +233,8 @@ impl Index {
                 self.snapshots.hash_of(&self.hasher, &entry.cache),
             ),
         ];
+        // Its place in LRU order, as (pool, time), before the change.
+        let lru_before = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
         change(&mut entry.cache);
         if *entry.cache.id != *id {
             entry.cache.id = id.to_owned();
@@ -268,6 +262,11 @@ impl Index {
             let (new_creation, new_auto) = (entry.cache.creation_time, entry.cache.auto_created);
             entry.cache.creation_time = creation;
             entry.cache.auto_created = auto_created;
+            // Out of LRU order by the place it had: the record that leaves
+            // may no longer say it.
+            if let Some((auto, t)) = lru_before {
+                self.lru.remove(&LeastRecent(auto, t, Arc::from(id)));
+            }
             let mut cache = self.remove(id).expect("present");
             cache.creation_time = new_creation;
             cache.auto_created = new_auto;
@@ -277,16 +276,14 @@ impl Index {
         self.rekey(rank);
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         self.fit[rank as usize] = fit(&entry.cache);
-        let lru = lru_time(&entry.cache).unwrap_or(NOT_LRU);
-        if lru != entry.lru {
-            let auto = entry.cache.auto_created;
-            let old = std::mem::replace(&mut entry.lru, lru);
+        let lru_now = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
+        if lru_now != lru_before {
             let id: Arc<str> = Arc::from(id);
-            if old != NOT_LRU {
-                self.lru.remove(&LeastRecent(auto, old, id.clone()));
+            if let Some((auto, t)) = lru_before {
+                self.lru.remove(&LeastRecent(auto, t, id.clone()));
             }
-            if lru != NOT_LRU {
-                self.lru.insert(LeastRecent(auto, lru, id), rank);
+            if let Some((auto, t)) = lru_now {
+                self.lru.insert(LeastRecent(auto, t, id), rank);
             }
         }
         true

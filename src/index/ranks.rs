@@ -23,9 +23,8 @@
 
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
-use super::{Index, LeastRecent, NOT_LRU};
+use super::{Index, LeastRecent};
 use crate::record::ImageCache;
 
 /// The most caches an out-of-order insert moves up to reach a hole before
@@ -166,15 +165,10 @@ impl Index {
         if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {
             *v = new;
         }
-        if entry.lru != NOT_LRU {
-            let key = LeastRecent(
-                entry.cache.auto_created,
-                entry.lru,
-                Arc::from(&*entry.cache.id),
-            );
-            if let Some(v) = self.lru.get_mut(&key) {
-                *v = new;
-            }
+        if let Some(key) = LeastRecent::of(&entry.cache)
+            && let Some(v) = self.lru.get_mut(&key)
+        {
+            *v = new;
         }
         self.fit[to] = std::mem::take(&mut self.fit[from]);
         self.entries[to] = Some(entry);

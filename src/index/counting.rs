@@ -8,8 +8,17 @@
 //! a time from the top rank down (result order), into 16-bit counters (F in
 //! the high byte, R in the low) that stay in L1 for the whole block, so the
 //! pass streams the postings instead of jumping through counters the size
-//! of the index. Each block's touched ranks are collected branch-free as
-//! they are counted, then judged, handed to a sink and cleared.
+//! of the index. A sparse block's touched ranks are collected branch-free
+//! as they are counted, then judged, handed to a sink and cleared; a dense
+//! block (one posting in 16 ranks or more) is counted alone and then
+//! scanned, 32 counters to a comparison (SSE2), for the few above the
+//! sink's bar. Under `ImageMatchCountRequest` a block counts its exact
+//! lists first and reads its repo lists only if some cache is on enough of
+//! them: a cache on too few exact lists cannot pass, whatever its P.
+//!
+//! Complexity: `O(Σ L + B · BLOCK / 32)` for `Σ L` postings over `B` dense
+//! blocks, with `Limit` kept candidates; no allocation once `Scratch` has
+//! grown.
 //!
 //! A page needs only the `Limit` best candidates and their count, so the
 //! sink of a `DescribeImageCaches` page is a [`TopK`]: one comparison a
@@ -23,8 +32,8 @@ use super::postings::ListRef;
 use super::{Index, group};
 use crate::describe::Prepared;
 
-/// Ranks counted per block: 4 096 counters of 2 bytes and the touched
-/// ranks, 24 KiB together, inside L1.
+/// Ranks counted per block: 4 096 counters of 2 bytes, 8 KiB, inside L1
+/// with the touched ranks of a sparse block.
 const BLOCK: usize = 1 << 12;
 
 /// Reusable scratch space for [`Index::describe_with`] and the auto-match

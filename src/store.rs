@@ -497,12 +497,17 @@ impl Store {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
         let (batches, to_decode) = std::sync::mpsc::sync_channel::<(usize, Batch)>(2 * workers);
         let to_decode = std::sync::Mutex::new(to_decode);
-        let failed = std::sync::atomic::AtomicBool::new(false);
+        // The first batch known to hold an invalid row (`usize::MAX`: none).
+        let failed_at = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let (read, mut decoded) = std::thread::scope(|scope| {
             let decoders: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
                         let mut out = Vec::new();
+                        // A decoder takes batches until the channel closes,
+                        // even after an invalid row (it then only drops
+                        // them), so the reader never waits on a send no one
+                        // takes: every decoder stopping would hang the load.
                         loop {
                             // Nothing panics while holding the lock.
                             let next = to_decode
@@ -512,13 +517,27 @@ impl Store {
                             let Ok((at, batch)) = next else {
                                 return out;
                             };
-                            let rows = batch.decode();
-                            let stop = rows.is_err();
-                            out.push((at, rows));
-                            if stop {
-                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                                return out;
+                            // Rows after an invalid one need no decoding; those
+                            // before it do, so the first is the one named.
+                            if at > failed_at.load(std::sync::atomic::Ordering::Relaxed) {
+                                continue;
                             }
+                            // A decoder that panicked would take the load
+                            // down with it at `join`; its batch is an error
+                            // like any other.
+                            let rows =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    batch.decode()
+                                }))
+                                .unwrap_or_else(|_| {
+                                    Err(ReadError::Invalid(format!(
+                                        "the rows of batch {at} could not be decoded"
+                                    )))
+                                });
+                            if rows.is_err() {
+                                failed_at.fetch_min(at, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            out.push((at, rows));
                         }
                     })
                 })
@@ -537,7 +556,7 @@ impl Store {
                 if batch.rows.len() == DECODE_BATCH {
                     // A decoder that stopped on an invalid row has the
                     // answer: no need to read on.
-                    if failed.load(std::sync::atomic::Ordering::Relaxed)
+                    if failed_at.load(std::sync::atomic::Ordering::Relaxed) != usize::MAX
                         || batches.send((sent, std::mem::take(&mut batch))).is_err()
                     {
                         break Ok(());
@@ -545,6 +564,7 @@ impl Store {
                     sent += 1;
                 }
             };
+            // The last rows (dropped unread if a decoder already failed).
             let _ = batches.send((sent, batch));
             drop(batches);
             let decoded: Vec<(usize, Result<Vec<CacheRow>, ReadError>)> = decoders

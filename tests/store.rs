@@ -485,6 +485,42 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
     );
     assert!(e.to_string().contains(&format!("cache {victim}: ")), "{e}");
 
+    // The last row of each of the first two batches invalid: both
+    // decoders fail late, after SQLite has filled the channel (this once
+    // left the reader waiting forever on a send no decoder took). The
+    // first in row order, creation time then id, is named, and the load
+    // ends: a thread watches it, so a hang fails the test.
+    let dir = Dir::new("late-bad");
+    let (path, _) = store_of_workload(&dir, 9000);
+    let in_order: Vec<String> = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut st = conn
+            .prepare(
+                "SELECT image_cache_id FROM caches \
+                 ORDER BY account, region_id, creation_time, image_cache_id",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    let watched = path.clone();
+    let bad = [in_order[1023].clone(), in_order[2047].clone()];
+    std::thread::spawn(move || {
+        let e = load_after(
+            &watched,
+            "UPDATE caches SET record = '[]' WHERE image_cache_id IN (?1, ?2)",
+            &[&bad[0], &bad[1]],
+        );
+        let _ = done.send(e.to_string());
+    });
+    let e = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the load of a state with invalid rows ends");
+    assert!(e.contains(&format!("cache {}: ", in_order[1023])), "{e}");
+
     // A row holding another cache's record.
     let dir = Dir::new("swapped");
     let (path, ids) = store_of_workload(&dir, 3000);

@@ -317,8 +317,9 @@ fn count_exact_first(
         return None;
     }
     let n = count_touched(exact, counters, touched, 0);
-    // After exact postings alone a counter is 255 F (F at most 100).
-    let need = (min_exact.min(101) * u32::from(ADD_EXACT)) as u16;
+    // After exact postings alone a counter is 255 F (F at most 255, so a
+    // least F of 256 or more lets nothing pass and still fits 16 bits).
+    let need = (min_exact.min(256) * u32::from(ADD_EXACT)) as u16;
     if !touched[..n]
         .iter()
         .any(|&r| counters[r as usize & (BLOCK - 1)] >= need)
@@ -336,9 +337,9 @@ fn count_exact_first(
 /// counters. `LANES` counters at a time are compared with the bar without
 /// a branch; only the bits of those above it are walked.
 fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut impl MatchSink) {
-    // F is at most 100, so counters stay below 0x8000 and a least F above
-    // 100 lets nothing pass.
-    if min_exact > 100 {
+    // A counter's F is at most 255, so a least F above it lets nothing
+    // pass.
+    if min_exact > 0xff {
         counters.fill(0);
         return;
     }
@@ -350,7 +351,7 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut
         // offered descending), so only a larger counter beats it.
         let bar =
             sink.bar()
-                .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0x7fff)) as u16;
+                .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0xffff)) as u16;
         let passes = above(chunk, at_least);
         if passes != 0 {
             let mut beats = above(chunk, bar.max(at_least));
@@ -371,13 +372,14 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut
 /// Counters scanned together.
 const LANES: usize = 32;
 
-/// Bit `i` set when `chunk[i] > t` (every value below `0x8000`, so the
-/// signed comparison of SSE2 is exact).
+/// Bit `i` set when `chunk[i] > t`, unsigned. SSE2 compares signed 16-bit
+/// values, so both sides are biased by `0x8000` first (which maps the
+/// unsigned order onto the signed one).
 #[cfg(target_arch = "x86_64")]
 fn above(chunk: &[u16; LANES], t: u16) -> u32 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpgt_epi16, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16,
-        _mm_set1_epi16,
+        _mm_set1_epi16, _mm_xor_si128,
     };
     let p = chunk.as_ptr().cast::<__m128i>();
     // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions
@@ -385,8 +387,9 @@ fn above(chunk: &[u16; LANES], t: u16) -> u32 {
     // loads read `chunk[0..8]`, `[8..16]`, `[16..24]` and `[24..32]`, all
     // inside the 64 bytes of `chunk`.
     unsafe {
-        let t = _mm_set1_epi16(t as i16);
-        let gt = |i: usize| _mm_cmpgt_epi16(_mm_loadu_si128(p.add(i)), t);
+        let bias = _mm_set1_epi16(i16::MIN);
+        let t = _mm_set1_epi16((t ^ 0x8000) as i16);
+        let gt = |i: usize| _mm_cmpgt_epi16(_mm_xor_si128(_mm_loadu_si128(p.add(i)), bias), t);
         let low = _mm_movemask_epi8(_mm_packs_epi16(gt(0), gt(1))) as u16;
         let high = _mm_movemask_epi8(_mm_packs_epi16(gt(2), gt(3))) as u16;
         u32::from(low) | u32::from(high) << 16

@@ -353,3 +353,41 @@ fn a_name_many_caches_share_is_one_list_and_unique_ids_are_singles() {
             .is_none()
     );
 }
+
+/// The dense scan compares counters unsigned: a cache on 130 of 130 exact
+/// lists (a counter of `130 << 8`, above `0x7fff`) is found and ranked
+/// first, through `Index::best_match`, which takes more images than the
+/// API's 100 without validating them. 300 caches make the block dense.
+#[test]
+fn a_counter_above_0x7fff_is_counted_by_the_dense_scan() {
+    let images: Vec<String> = (0..130).map(|i| format!("team/app{i}:1")).collect();
+    let mut index = index();
+    let at = |s: i64| jiff::Timestamp::from_second(1_700_000_000 + s).unwrap();
+    for i in 0..300u64 {
+        // Every third cache holds all 130 images; the others half of them.
+        let held = if i % 3 == 0 { 130 } else { 65 };
+        let mut c = ImageCache::new(format!("imc-{i:08}"), "n", "cn-hangzhou", at(i as i64))
+            .with_images(images[..held].iter().map(String::as_str))
+            .unwrap();
+        c.status = CacheStatus::Ready;
+        c.size_gib = 20;
+        index.insert(c);
+    }
+    let mut request = crate::automatch::AutoMatchRequest::new("cn-hangzhou");
+    for image in &images {
+        request = request.image(image).unwrap();
+    }
+    let mut scratch = Scratch::default();
+    let best = index.best_match(&request, &mut scratch).expect("a match");
+    // The newest of those holding all 130: rank order puts it first.
+    assert_eq!(
+        (best.cache.id.as_str(), best.exact, best.partial),
+        ("imc-00000297", 130, 0)
+    );
+    let all130 = index
+        .ranked_matches(&request, 300, &mut scratch)
+        .iter()
+        .filter(|m| m.exact == 130)
+        .count();
+    assert_eq!(all130, 100);
+}

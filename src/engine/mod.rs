@@ -243,6 +243,8 @@ pub struct Engine {
     track: bool,
     failure: Option<FailurePredicate>,
     empty: Index,
+    /// Reused by the calls that take `&mut self` (counters and buffers keep
+    /// their capacity).
     scratch: Scratch,
 }
 
@@ -767,8 +769,11 @@ impl Engine {
         request.validate()?;
         self.tick();
         let key = (account.to_owned(), request.region_id.clone());
-        let chosen = self.choose(&key, request, &mut Scratch::default())?;
-        Ok(self.record_match(&key, request, chosen))
+        // The engine's scratch space, so a call allocates no counters.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let chosen = self.choose(&key, request, &mut scratch);
+        self.scratch = scratch;
+        Ok(self.record_match(&key, request, chosen?))
     }
 
     /// Auto-match for many container groups of the default account at once.

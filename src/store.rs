@@ -501,46 +501,7 @@ impl Store {
         let failed_at = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let (read, mut decoded) = std::thread::scope(|scope| {
             let decoders: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        // A decoder takes batches until the channel closes,
-                        // even after an invalid row (it then only drops
-                        // them), so the reader never waits on a send no one
-                        // takes: every decoder stopping would hang the load.
-                        loop {
-                            // Nothing panics while holding the lock.
-                            let next = to_decode
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .recv();
-                            let Ok((at, batch)) = next else {
-                                return out;
-                            };
-                            // Rows after an invalid one need no decoding; those
-                            // before it do, so the first is the one named.
-                            if at > failed_at.load(std::sync::atomic::Ordering::Relaxed) {
-                                continue;
-                            }
-                            // A decoder that panicked would take the load
-                            // down with it at `join`; its batch is an error
-                            // like any other.
-                            let rows =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    batch.decode()
-                                }))
-                                .unwrap_or_else(|_| {
-                                    Err(ReadError::Invalid(format!(
-                                        "the rows of batch {at} could not be decoded"
-                                    )))
-                                });
-                            if rows.is_err() {
-                                failed_at.fetch_min(at, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            out.push((at, rows));
-                        }
-                    })
-                })
+                .map(|_| scope.spawn(|| decode_batches(&to_decode, &failed_at)))
                 .collect();
             let mut batch = Batch::default();
             let mut sent = 0;
@@ -554,8 +515,8 @@ impl Store {
                     break Err(e);
                 }
                 if batch.rows.len() == DECODE_BATCH {
-                    // A decoder that stopped on an invalid row has the
-                    // answer: no need to read on.
+                    // Once a row is known to be invalid, the rest need
+                    // not be read.
                     if failed_at.load(std::sync::atomic::Ordering::Relaxed) != usize::MAX
                         || batches.send((sent, std::mem::take(&mut batch))).is_err()
                     {
@@ -633,6 +594,44 @@ impl Store {
             token_key,
             regions: regions.into_values().collect(),
         })
+    }
+}
+
+/// A decoding thread of [`Store::read_caches`]: every batch it takes,
+/// decoded, by batch number. It takes batches until the channel closes,
+/// even after an invalid row (it then only drops those after it), so the
+/// reader never waits on a send no one takes; rows before the first
+/// invalid one are still decoded, so that one is named.
+fn decode_batches(
+    to_decode: &std::sync::Mutex<std::sync::mpsc::Receiver<(usize, Batch)>>,
+    failed_at: &std::sync::atomic::AtomicUsize,
+) -> Vec<(usize, Result<Vec<CacheRow>, ReadError>)> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = Vec::new();
+    loop {
+        // Nothing panics while holding the lock.
+        let next = to_decode
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv();
+        let Ok((at, batch)) = next else {
+            return out;
+        };
+        if at > failed_at.load(Relaxed) {
+            continue;
+        }
+        // A decoder that panicked would take the load down with it at
+        // `join`; its batch is an error like any other.
+        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batch.decode()))
+            .unwrap_or_else(|_| {
+                Err(ReadError::Invalid(format!(
+                    "the rows of batch {at} could not be decoded"
+                )))
+            });
+        if rows.is_err() {
+            failed_at.fetch_min(at, Relaxed);
+        }
+        out.push((at, rows));
     }
 }
 

@@ -1646,7 +1646,6 @@ impl Region {
         }
     }
 
-    /// Sets the cache's one timer to its next change.
     /// Sets every cache's timer in a region whose timers are all unset (a
     /// region just loaded): one pass over the index, no lookup by id.
     fn schedule_all(&mut self) {
@@ -1659,6 +1658,7 @@ impl Region {
         }
     }
 
+    /// Sets the cache's one timer to its next change.
     fn reschedule(&mut self, id: &str) {
         if let Some(t) = self.timer_of.remove(id) {
             self.timers.remove(&(t, id.to_owned()));

@@ -233,9 +233,9 @@ struct Pass<'a> {
 
 /// A counter ends as `F << 8 | P`: an exact posting adds 255 (F up, P
 /// down) and a repo posting 1 (R = F + P up), so a counter orders like its
-/// match group. F and P are each at most 100 (no carry into F; a
-/// transient P of −1 before the repo posting arrives borrows from F and is
-/// repaid), and a counter is never 0 once counted.
+/// match group. F and P are each at most 255 (the API allows 100 images;
+/// no carry into F; a transient P of −1 before the repo posting arrives
+/// borrows from F and is repaid), and a counter is never 0 once counted.
 const ADD_EXACT: u16 = 0xff;
 const ADD_REPO: u16 = 1;
 
@@ -333,17 +333,11 @@ fn count_exact_first(
 }
 
 /// Hands `sink` every counted cache of the block at `base` that beats its
-/// bar and counts the rest that pass, ranks descending, clearing the
-/// counters. `LANES` counters at a time are compared with the bar without
-/// a branch; only the bits of those above it are walked.
-fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut impl MatchSink) {
-    // A counter's F is at most 255, so a least F above it lets nothing
-    // pass.
-    if min_exact > 0xff {
-        counters.fill(0);
-        return;
-    }
-    let at_least = ((min_exact << 8).max(1) - 1) as u16;
+/// bar and counts the rest (every counted cache passes: no least F here),
+/// ranks descending, clearing the counters. `LANES` counters at a time are
+/// compared with the bar without a branch; only the bits of those above it
+/// are walked.
+fn scan_block(counters: &mut [u16; BLOCK], base: u32, sink: &mut impl MatchSink) {
     let mut passing = 0usize;
     for (lane, chunk) in counters.chunks_exact_mut(LANES).enumerate().rev() {
         let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
@@ -352,9 +346,9 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut
         let bar =
             sink.bar()
                 .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0xffff)) as u16;
-        let passes = above(chunk, at_least);
+        let passes = above(chunk, 0);
         if passes != 0 {
-            let mut beats = above(chunk, bar.max(at_least));
+            let mut beats = above(chunk, bar);
             passing += (passes & !beats).count_ones() as usize;
             let chunk_base = base + (lane * LANES) as u32;
             while beats != 0 {
@@ -363,7 +357,6 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, min_exact: u32, sink: &mut
                 sink.offer(counter_group(u32::from(chunk[i as usize])), chunk_base + i);
             }
         }
-        // Counted caches that do not pass are cleared too.
         chunk.fill(0);
     }
     sink.skip(passing);
@@ -445,18 +438,16 @@ impl Index {
         }
         runs.retain(|r| !r.rest.is_empty());
         let mut pieces: SmallVec<[(&[u32], u16); 32]> = SmallVec::new();
-        let mut exact_end = 0;
         while let Some(highest) = runs.iter().filter_map(Run::top).max() {
             let base = highest & !(BLOCK as u32 - 1);
             // The block's postings, exact lists first.
             pieces.clear();
-            for exact in [true, false] {
-                for run in runs.iter_mut().filter(|r| r.exact == exact) {
-                    run.take_block(base, &mut pieces);
-                }
-                if exact {
-                    exact_end = pieces.len();
-                }
+            for run in runs.iter_mut().filter(|r| r.exact) {
+                run.take_block(base, &mut pieces);
+            }
+            let exact_end = pieces.len();
+            for run in runs.iter_mut().filter(|r| !r.exact) {
+                run.take_block(base, &mut pieces);
             }
             runs.retain(|r| !r.rest.is_empty());
             let bar = sink.bar().filter(|_| !filtered);
@@ -477,7 +468,7 @@ impl Index {
                         counters[rank as usize & (BLOCK - 1)] += add;
                     }
                 }
-                scan_block(counters, base, pass.min_exact, sink);
+                scan_block(counters, base, sink);
                 continue;
             } else {
                 count_touched(&pieces, counters, touched, 0)
@@ -487,7 +478,7 @@ impl Index {
                 // alone: most are judged and counted by two comparisons of
                 // integers, and only those that beat the bar are offered.
                 Some(bar) => {
-                    // F is at most 100: a larger ImageMatchCountRequest
+                    // F is at most 255: a larger ImageMatchCountRequest
                     // lets nothing pass (and must not overflow the shift).
                     let least = pass.min_exact.min(0x100) << 8;
                     let (bar_counter, bar_rank) = (group_counter((bar >> 32) as u32), bar as u32);

@@ -34,6 +34,11 @@ pub(super) enum FieldRef {
     Shared(u32),
 }
 
+/// The hash a single holder with this value of the field is filed under.
+pub(super) fn hash_text(hasher: &impl BuildHasher, text: Option<&str>) -> u64 {
+    hasher.hash_one(text.unwrap_or_default())
+}
+
 /// Every rank whose record has the field, by the field's text.
 pub(super) struct ByField {
     /// Ranks holding a value no other rank holds.
@@ -105,7 +110,7 @@ impl ByField {
 
     /// The hash a single holder of the field of `cache` is filed under.
     pub fn hash_of(&self, hasher: &impl BuildHasher, cache: &ImageCache) -> u64 {
-        hasher.hash_one((self.field)(cache).unwrap_or_default())
+        hash_text(hasher, (self.field)(cache))
     }
 
     /// Unfiles `rank`, filed at `at` (under `hash`, a single holder's).

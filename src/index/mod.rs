@@ -347,36 +347,35 @@ impl Index {
     /// Calls `f` with each field table, where `entry` is filed there and
     /// the hash its value has (an entry taken out of the index).
     fn for_each_field(&mut self, entry: &Entry, mut f: impl FnMut(&mut ByField, u32, u64)) {
-        let hasher = self.hasher.clone();
-        for (table, at) in self
-            .fields_mut()
-            .into_iter()
-            .zip([entry.name, entry.snapshot])
-        {
-            let hash = table.hash_of(&hasher, &entry.cache);
+        let Index {
+            names,
+            snapshots,
+            hasher,
+            ..
+        } = self;
+        for (table, at) in [(names, entry.name), (snapshots, entry.snapshot)] {
+            let hash = table.hash_of(&*hasher, &entry.cache);
             f(table, at, hash);
         }
     }
 
     /// Files the fields of the entry at `rank` (in place, filed nowhere).
     fn file_fields(&mut self, rank: u32) {
-        for which in 0..2 {
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            let table = if which == 0 {
-                &mut self.names
-            } else {
-                &mut self.snapshots
+        let Index {
+            names,
+            snapshots,
+            entries,
+            hasher,
+            ..
+        } = self;
+        for (which, table) in [names, snapshots].into_iter().enumerate() {
+            let (at, promoted) = table.insert(&*hasher, entries, rank);
+            let mut set = |rank: u32, to: u32| {
+                *filed_at(entries[rank as usize].as_mut().expect("a live rank"), which) = to;
             };
-            let (at, promoted) = table.insert(hasher, entries, rank);
-            *filed_at(
-                self.entries[rank as usize].as_mut().expect("a live rank"),
-                which,
-            ) = at;
+            set(rank, at);
             if let Some((alone, k)) = promoted {
-                *filed_at(
-                    self.entries[alone as usize].as_mut().expect("a live rank"),
-                    which,
-                ) = k;
+                set(alone, k);
             }
         }
     }

@@ -226,13 +226,7 @@ impl Index {
         let (creation, auto_created) = (entry.cache.creation_time, entry.cache.auto_created);
         // The fields as filed, to refile them if they change.
         let fields = (entry.cache.name.clone(), entry.cache.snapshot_id.clone());
-        let filed = [
-            (entry.name, self.names.hash_of(&self.hasher, &entry.cache)),
-            (
-                entry.snapshot,
-                self.snapshots.hash_of(&self.hasher, &entry.cache),
-            ),
-        ];
+        let at_before = (entry.name, entry.snapshot);
         // Its place in LRU order, as (pool, time), before the change.
         let lru_before = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
         change(&mut entry.cache);
@@ -248,8 +242,18 @@ impl Index {
             entry.cache.snapshot_id.as_deref(),
         ) != (fields.0.as_str(), fields.1.as_deref())
         {
-            for (table, (at, hash)) in self.fields_mut().into_iter().zip(filed) {
-                table.remove(at, hash, rank);
+            let filed = [
+                (at_before.0, Some(fields.0.as_str())),
+                (at_before.1, fields.1.as_deref()),
+            ];
+            let Index {
+                names,
+                snapshots,
+                hasher,
+                ..
+            } = self;
+            for (table, (at, text)) in [names, snapshots].into_iter().zip(filed) {
+                table.remove(at, super::fields::hash_text(&*hasher, text), rank);
             }
             let entry = self.entries[rank as usize].as_mut().expect("a live rank");
             (entry.name, entry.snapshot) = (NONE, NONE);

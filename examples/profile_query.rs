@@ -1,9 +1,11 @@
 //! Profiling aid: runs one query set on the index in a loop (no baselines),
 //! then each query beside the floor (best of three each, both warm).
 //! `cargo run --release --example profile_query -- Q1 100000` (Q1–Q6);
-//! with `PROFILE_BUILD=1`, only the bulk build, three times.
+//! with `PROFILE_BUILD=1`, only the bulk build, three times. Q5 times every
+//! page to the end against one unpaged answer (R5), and a page's fixed cost.
 
 use eci_imagecache::cursor::TokenKey;
+use eci_imagecache::describe::DescribeRequest;
 use eci_imagecache::index::{Index, Scratch};
 use eci_imagecache::reference::RegistryAliases;
 use eci_imagecache::workload::{QuerySet, Workload};
@@ -76,6 +78,9 @@ fn main() {
         return;
     }
     let queries = workload.queries(set, 1000, &caches);
+    if set == QuerySet::Page {
+        return paging(&mut index, &queries, &mut scratch);
+    }
     let t = std::time::Instant::now();
     let mut results = 0;
     let mut totals = 0;
@@ -125,6 +130,62 @@ fn main() {
         median(&mut index_ns) / 1e3,
         median(&mut floor_ns) / 1e3,
         median(&mut ratios)
+    );
+}
+
+/// R5 side by side, each query's best of three: all its pages of 50 against
+/// one unpaged answer; then the fixed cost of a page, the second page of
+/// one cache (a token read, one cache, a token made).
+fn paging(index: &mut Index, queries: &[DescribeRequest], scratch: &mut Scratch) {
+    index.set_page_cap(u32::MAX);
+    let (mut paged, mut unpaged, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = 0usize;
+    for q in queries {
+        paged.push(best_of_three(&mut || {
+            let mut q = q.clone();
+            loop {
+                let page = index.describe_with(&q, scratch).unwrap();
+                seen += page.image_caches.len();
+                match page.next_token {
+                    Some(token) => q.next_token = Some(token),
+                    None => break,
+                }
+            }
+        }));
+        let mut all = q.clone();
+        all.limit = Some(u32::MAX);
+        unpaged.push(best_of_three(&mut || {
+            seen += index
+                .describe_with(&all, scratch)
+                .unwrap()
+                .image_caches
+                .len();
+        }));
+        let mut second = q.clone();
+        second.limit = Some(1);
+        second.next_token = index.describe_with(&second, scratch).unwrap().next_token;
+        fixed.push(
+            best_of_three(&mut || {
+                for _ in 0..100 {
+                    seen += index
+                        .describe_with(&second, scratch)
+                        .unwrap()
+                        .image_caches
+                        .len();
+                }
+            }) / 100.0,
+        );
+    }
+    for v in [&mut paged, &mut unpaged, &mut fixed] {
+        v.sort_by(f64::total_cmp);
+    }
+    let mid = queries.len() / 2;
+    println!(
+        "Q5 median all pages {:.1} µs, unpaged {:.1} µs: {:.2}x; a page's fixed cost {:.0} ns ({seen})",
+        paged[mid] / 1e3,
+        unpaged[mid] / 1e3,
+        paged[mid] / unpaged[mid],
+        fixed[mid]
     );
 }
 

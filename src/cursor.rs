@@ -116,132 +116,168 @@ impl TokenKey {
         TokenKey::from_secret(mac.finalize().into_bytes().into())
     }
 
-    fn mac(&self, fingerprint: &[u8], payload: &[u8]) -> [u8; MAC_LEN] {
+    /// This key bound to one query's filter fingerprint: the MAC's state
+    /// once the fingerprint is absorbed, so a page that reads one token and
+    /// makes the next absorbs it once.
+    pub(crate) fn bind(&self, fingerprint: &[u8]) -> Bound {
         use std::hash::Hasher;
-        let mut mac = SipHasher24::new_with_key(&self.mac_key);
-        mac.write(&(fingerprint.len() as u64).to_le_bytes());
-        mac.write(fingerprint);
+        let mut state = SipHasher24::new_with_key(&self.mac_key);
+        state.write(&(fingerprint.len() as u64).to_le_bytes());
+        state.write(fingerprint);
+        Bound { state }
+    }
+}
+
+/// A [`TokenKey`] bound to a filter fingerprint ([`TokenKey::bind`]): it
+/// makes and reads the tokens of one query.
+#[derive(Clone, Copy)]
+pub(crate) struct Bound {
+    state: SipHasher24,
+}
+
+impl Bound {
+    fn mac(&self, payload: &[u8]) -> [u8; MAC_LEN] {
+        use std::hash::Hasher;
+        let mut mac = self.state;
         mac.write(payload);
         mac.finish128().as_bytes()
+    }
+
+    /// The token of a page whose last cache has the sort key `last`.
+    pub(crate) fn encode(&self, last: SortKey<'_>) -> String {
+        // Ids longer than u16 cannot come from the API; clamp rather than panic.
+        let id = &last.id.as_bytes()[..last.id.len().min(u16::MAX as usize)];
+        // On the stack for ids of the API's length (at most 128 characters).
+        let len = FIXED_LEN + id.len() + MAC_LEN;
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let raw: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap
+        };
+        raw[0] = VERSION;
+        raw[1..5].copy_from_slice(&last.f.to_le_bytes());
+        raw[5..9].copy_from_slice(&last.p.to_le_bytes());
+        raw[9..17].copy_from_slice(&last.creation.to_le_bytes());
+        raw[17..19].copy_from_slice(&(id.len() as u16).to_le_bytes());
+        raw[FIXED_LEN..FIXED_LEN + id.len()].copy_from_slice(id);
+        let (payload, mac) = raw.split_at_mut(FIXED_LEN + id.len());
+        mac.copy_from_slice(&self.mac(payload));
+        URL_SAFE_NO_PAD.encode(raw)
     }
 }
 
 /// The decoded position: everything up to and including this sort key has
-/// been returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Position {
+/// been returned. The id is borrowed from the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Position<'a> {
     pub f: u32,
     pub p: u32,
     pub creation: i64,
-    pub id: String,
+    pub id: &'a str,
 }
 
-impl Position {
+impl Position<'_> {
     pub fn sort_key(&self) -> SortKey<'_> {
         SortKey {
             f: self.f,
             p: self.p,
             creation: self.creation,
-            id: &self.id,
+            id: self.id,
         }
     }
 }
 
-pub(crate) fn encode(key: &TokenKey, fingerprint: &[u8], last: SortKey<'_>) -> String {
-    // Ids longer than u16 cannot come from the API; clamp rather than panic.
-    let id = &last.id.as_bytes()[..last.id.len().min(u16::MAX as usize)];
-    // On the stack for ids of the API's length (at most 128 characters).
-    let mut raw: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
-    raw.push(VERSION);
-    raw.extend_from_slice(&last.f.to_le_bytes());
-    raw.extend_from_slice(&last.p.to_le_bytes());
-    raw.extend_from_slice(&last.creation.to_le_bytes());
-    raw.extend_from_slice(&(id.len() as u16).to_le_bytes());
-    raw.extend_from_slice(id);
-    let mac = key.mac(fingerprint, &raw);
-    raw.extend_from_slice(&mac);
-    URL_SAFE_NO_PAD.encode(raw)
-}
-
-/// Decodes a token; anything malformed, forged, foreign or for other filters
-/// is `InvalidParameter.NextToken`.
-pub(crate) fn decode(
-    key: &TokenKey,
-    fingerprint: &[u8],
-    token: &str,
-) -> Result<Position, ApiError> {
-    let invalid = ApiError::invalid_next_token;
-    if token.len() > 4 * 1024 {
-        return Err(invalid());
-    }
-    // Tokens this engine makes decode on the stack; longer text (never a
-    // valid token) on the heap.
-    let mut buf = [0u8; 256];
-    let heap;
-    let raw: &[u8] = if token.len() <= 340 {
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(token, &mut buf)
+impl Bound {
+    /// Decodes a token into `buf` (cleared first, reused between queries);
+    /// anything malformed, forged, foreign or for other filters is
+    /// `InvalidParameter.NextToken`.
+    pub(crate) fn decode<'b>(
+        &self,
+        token: &str,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Position<'b>, ApiError> {
+        let invalid = ApiError::invalid_next_token;
+        if token.len() > 4 * 1024 {
+            return Err(invalid());
+        }
+        buf.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(token, buf)
             .map_err(|_| invalid())?;
-        &buf[..len]
-    } else {
-        heap = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-        &heap
-    };
-    if raw.len() < FIXED_LEN + MAC_LEN || raw[0] != VERSION {
-        return Err(invalid());
+        let raw: &'b [u8] = buf;
+        if raw.len() < FIXED_LEN + MAC_LEN || raw[0] != VERSION {
+            return Err(invalid());
+        }
+        let (payload, mac) = raw.split_at(raw.len() - MAC_LEN);
+        // Constant-time comparison of the MAC.
+        let expected = self.mac(payload);
+        if expected
+            .iter()
+            .zip(mac)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            != 0
+        {
+            return Err(invalid());
+        }
+        let u32_at = |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap());
+        let id_len = u16::from_le_bytes(payload[17..19].try_into().unwrap()) as usize;
+        if payload.len() != FIXED_LEN + id_len {
+            return Err(invalid());
+        }
+        let id = std::str::from_utf8(&payload[FIXED_LEN..]).map_err(|_| invalid())?;
+        Ok(Position {
+            f: u32_at(1),
+            p: u32_at(5),
+            creation: i64::from_le_bytes(payload[9..17].try_into().unwrap()),
+            id,
+        })
     }
-    let (payload, mac) = raw.split_at(raw.len() - MAC_LEN);
-    // Constant-time comparison of the MAC.
-    let expected = key.mac(fingerprint, payload);
-    if expected
-        .iter()
-        .zip(mac)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        != 0
-    {
-        return Err(invalid());
-    }
-    let u32_at = |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap());
-    let id_len = u16::from_le_bytes(payload[17..19].try_into().unwrap()) as usize;
-    if payload.len() != FIXED_LEN + id_len {
-        return Err(invalid());
-    }
-    let id = std::str::from_utf8(&payload[FIXED_LEN..]).map_err(|_| invalid())?;
-    Ok(Position {
-        f: u32_at(1),
-        p: u32_at(5),
-        creation: i64::from_le_bytes(payload[9..17].try_into().unwrap()),
-        id: id.to_owned(),
-    })
 }
 
 /// One token made and read back, for the `token` bench: the fixed cost a
 /// page pays for its `NextToken`. Not part of the API.
 #[doc(hidden)]
 pub fn bench_round_trip(key: &TokenKey, fingerprint: &[u8], id: &str) -> usize {
-    let token = encode(
-        key,
-        fingerprint,
-        SortKey {
-            f: 1,
-            p: 2,
-            creation: 1_700_000_000,
-            id,
-        },
-    );
-    decode(key, fingerprint, &token).map_or(0, |p| p.id.len() + token.len())
+    let bound = key.bind(fingerprint);
+    let token = bound.encode(SortKey {
+        f: 1,
+        p: 2,
+        creation: 1_700_000_000,
+        id,
+    });
+    let mut buf = Vec::new();
+    bound
+        .decode(&token, &mut buf)
+        .map_or(0, |p| p.id.len() + token.len())
 }
 
 /// Decodes arbitrary text as a token against a fixed key and fingerprint:
 /// the fuzz target's entry point. Never panics.
 #[doc(hidden)]
 pub fn fuzz_decode(token: &str) -> bool {
-    decode(&TokenKey::from_seed(0), b"fuzz", token).is_ok()
+    let mut buf = Vec::new();
+    TokenKey::from_seed(0)
+        .bind(b"fuzz")
+        .decode(token, &mut buf)
+        .is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(key: &TokenKey, fingerprint: &[u8], last: SortKey<'_>) -> String {
+        key.bind(fingerprint).encode(last)
+    }
+
+    /// Decodes, keeping only whether the token was accepted.
+    fn decode(key: &TokenKey, fingerprint: &[u8], token: &str) -> Result<(), ApiError> {
+        let mut buf = Vec::new();
+        key.bind(fingerprint).decode(token, &mut buf).map(|_| ())
+    }
 
     fn key() -> SortKey<'static> {
         SortKey {
@@ -260,7 +296,8 @@ mod tests {
             !token.contains(['=', '+', '/']),
             "base64url without padding: {token}"
         );
-        let position = decode(&k, b"filters", &token).unwrap();
+        let mut buf = Vec::new();
+        let position = k.bind(b"filters").decode(&token, &mut buf).unwrap();
         assert_eq!(position.sort_key(), key());
     }
 
@@ -300,7 +337,7 @@ mod tests {
             let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
             raw[0] = version;
             let payload_len = raw.len() - MAC_LEN;
-            let mac = k.mac(b"filters", &raw[..payload_len]);
+            let mac = k.bind(b"filters").mac(&raw[..payload_len]);
             raw[payload_len..].copy_from_slice(&mac);
             assert!(
                 rejected(&URL_SAFE_NO_PAD.encode(raw), b"filters", &k),

@@ -4,7 +4,7 @@
 //! against it, and the benchmarks use it as the "naive" baseline.
 
 use crate::automatch::{self, AutoMatchRequest, BestMatch};
-use crate::cursor::{self, TokenKey};
+use crate::cursor::TokenKey;
 use crate::describe::{DescribePage, DescribeRequest, Prepared, SortKey, tags_match};
 use crate::error::ApiError;
 use crate::record::{CacheStatus, ImageCache};
@@ -136,8 +136,10 @@ impl NaiveIndex {
         prepared.prepare(request, &self.rules);
         let mut fingerprint = Vec::new();
         prepared.fingerprint(request, &mut fingerprint);
+        let bound = self.token_key.bind(&fingerprint);
+        let mut token_buf = Vec::new();
         let after = match request.continuation() {
-            Some(token) => Some(cursor::decode(&self.token_key, &fingerprint, token)?),
+            Some(token) => Some(bound.decode(token, &mut token_buf)?),
             None => None,
         };
 
@@ -186,13 +188,8 @@ impl NaiveIndex {
         };
         let limit = request.page_size(self.page_cap);
         let page: Vec<SortKey<'_>> = remaining.iter().copied().take(limit).collect();
-        let next_token = (remaining.len() > page.len()).then(|| {
-            cursor::encode(
-                &self.token_key,
-                &fingerprint,
-                *page.last().expect("limit >= 1"),
-            )
-        });
+        let next_token =
+            (remaining.len() > page.len()).then(|| bound.encode(*page.last().expect("limit >= 1")));
         Ok(DescribePage {
             image_caches: page.iter().map(|k| by_id[k.id]).collect(),
             total_count,

@@ -65,6 +65,8 @@ const BLOCK: usize = 1 << 12;
 pub struct Scratch {
     pub(super) prepared: Prepared,
     pub(super) fingerprint: Vec<u8>,
+    /// The decoded `NextToken`, whose id a cursor borrows.
+    pub(super) token_buf: Vec<u8>,
     /// F and R of the block's ranks, and the ranks counted.
     counters: Vec<u16>,
     touched: Vec<u32>,

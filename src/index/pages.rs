@@ -8,7 +8,7 @@ use super::fields::FieldRef;
 use super::postings::{Backward, ListRef};
 use super::ranks::RankKey;
 use super::{Index, group, tag_pair_key};
-use crate::cursor::{self, Position};
+use crate::cursor::{Bound, Position};
 use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::ApiError;
 
@@ -104,12 +104,10 @@ impl Index {
         scratch
             .prepared
             .fingerprint(request, &mut scratch.fingerprint);
+        // The fingerprint is absorbed once for the token read and the one made.
+        let bound = &self.token_key.bind(&scratch.fingerprint);
         let after = match request.continuation() {
-            Some(token) => Some(self.after(&cursor::decode(
-                &self.token_key,
-                &scratch.fingerprint,
-                token,
-            )?)),
+            Some(token) => Some(self.after(bound.decode(token, &mut scratch.token_buf)?)),
             None => None,
         };
         let limit = request.page_size(self.page_cap);
@@ -119,21 +117,21 @@ impl Index {
         };
         let filters = resolved.count() + scratch.tag_filters.len();
         Ok(match scratch.prepared.match_count() {
-            0 if filters == 0 => self.unfiltered_page(after, limit, &scratch.fingerprint),
-            0 => self.driven_page(&resolved, filters == 1, after, limit, scratch),
-            1 => self.single_image_page(&resolved, filters > 0, after, limit, scratch),
-            _ => self.top_page(&resolved, filters > 0, after, limit, scratch),
+            0 if filters == 0 => self.unfiltered_page(after, limit, bound),
+            0 => self.driven_page(&resolved, filters == 1, after, limit, bound, scratch),
+            1 => self.single_image_page(&resolved, filters > 0, after, limit, bound, scratch),
+            _ => self.top_page(&resolved, filters > 0, after, limit, bound, scratch),
         })
     }
 
     /// The cursor's place: the rank of its cache when that is still there
     /// unchanged (one lookup), else found by binary search.
-    fn after(&self, p: &Position) -> After {
-        let bound = match self.rank_of(&p.id) {
+    fn after(&self, p: Position<'_>) -> After {
+        let bound = match self.rank_of(p.id) {
             Some(r) if self.cache(r).creation_time.as_second() == p.creation => r,
             _ => self.lower_bound(RankKey {
                 creation: p.creation,
-                id: &p.id,
+                id: p.id,
             }),
         };
         After {
@@ -262,6 +260,7 @@ impl Index {
         sole: bool,
         after: Option<After>,
         limit: usize,
+        bound: &Bound,
         scratch: &Scratch,
     ) -> DescribePage<'a> {
         let tags = &scratch.tag_filters;
@@ -276,7 +275,7 @@ impl Index {
             .iter_from(Self::start(list, 0, after))
             .map(|r| (0, r))
             .filter(|&(_, r)| passes(r));
-        self.page_from(walk, total, limit, &scratch.fingerprint)
+        self.page_from(walk, total, limit, bound)
     }
 
     /// One `MatchImage`: its exact list (F = 1), then its repo list without
@@ -287,6 +286,7 @@ impl Index {
         filtered: bool,
         after: Option<After>,
         limit: usize,
+        bound: &Bound,
         scratch: &Scratch,
     ) -> DescribePage<'a> {
         let prepared = &scratch.prepared;
@@ -333,7 +333,7 @@ impl Index {
             .map(|s| (exact_group, s))
             .chain(partial(Self::start(r, partial_group, after)).map(|s| (partial_group, s)))
             .filter(|&(_, s)| passes(s));
-        self.page_from(walk, total, limit, &scratch.fingerprint)
+        self.page_from(walk, total, limit, bound)
     }
 
     /// Several `MatchImage`: every passing cache is counted for
@@ -345,6 +345,7 @@ impl Index {
         filtered: bool,
         after: Option<After>,
         limit: usize,
+        bound: &Bound,
         scratch: &mut Scratch,
     ) -> DescribePage<'a> {
         /// Counts every candidate and keeps the best after the cursor.
@@ -389,7 +390,7 @@ impl Index {
         let page = top.finish();
         let next_token = (remaining > limit).then(|| {
             let &last = page.last().expect("limit >= 1");
-            self.token_after(&scratch.fingerprint, (last >> 32) as u32, last as u32)
+            self.token_after(bound, (last >> 32) as u32, last as u32)
         });
         let image_caches = page.iter().map(|&c| self.cache(c as u32)).collect();
         scratch.candidates = kept;
@@ -406,7 +407,7 @@ impl Index {
         &'a self,
         after: Option<After>,
         limit: usize,
-        fingerprint: &[u8],
+        bound: &Bound,
     ) -> DescribePage<'a> {
         let end = after.map_or(self.entries.len(), |a| a.bound as usize);
         let walk = self.entries[..end]
@@ -415,7 +416,7 @@ impl Index {
             .rev()
             .filter(|(_, e)| e.is_some())
             .map(|(rank, _)| (0, rank as u32));
-        self.page_from(walk, self.len(), limit, fingerprint)
+        self.page_from(walk, self.len(), limit, bound)
     }
 
     /// The first `limit` (match group, rank) pairs of `walk`, which yields
@@ -426,7 +427,7 @@ impl Index {
         mut walk: impl Iterator<Item = (u32, u32)>,
         total: usize,
         limit: usize,
-        fingerprint: &[u8],
+        bound: &Bound,
     ) -> DescribePage<'a> {
         let mut image_caches = Vec::with_capacity(limit.min(total));
         let mut last = None;
@@ -435,7 +436,7 @@ impl Index {
             last = Some((group, rank));
         }
         let next_token = match (walk.next(), last) {
-            (Some(_), Some((group, rank))) => Some(self.token_after(fingerprint, group, rank)),
+            (Some(_), Some((group, rank))) => Some(self.token_after(bound, group, rank)),
             _ => None,
         };
         DescribePage {
@@ -448,8 +449,8 @@ impl Index {
 
 impl Index {
     /// The `NextToken` of a page whose last cache is `rank`, of `group`.
-    fn token_after(&self, fingerprint: &[u8], group: u32, rank: u32) -> String {
-        cursor::encode(&self.token_key, fingerprint, self.sort_key(group, rank))
+    fn token_after(&self, bound: &Bound, group: u32, rank: u32) -> String {
+        bound.encode(self.sort_key(group, rank))
     }
 }
 

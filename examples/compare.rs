@@ -158,7 +158,9 @@ impl Sqlite {
                         .unwrap();
                 }
                 for t in &c.tags {
-                    tag_row.execute((slot as i64, &t.key, &t.value)).unwrap();
+                    tag_row
+                        .execute((slot as i64, t.key(), t.value()))
+                        .unwrap();
                 }
             }
         }
@@ -212,7 +214,7 @@ impl Sqlite {
             .prepare_cached("INSERT INTO tags VALUES (?1, ?2, ?3)")
             .unwrap();
         for t in &c.tags {
-            tag_row.execute((slot, &t.key, &t.value)).unwrap();
+            tag_row.execute((slot, t.key(), t.value())).unwrap();
         }
     }
 

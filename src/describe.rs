@@ -418,7 +418,7 @@ pub(crate) fn tags_match(cache: &ImageCache, filters: &[TagFilter]) -> bool {
         cache
             .tags
             .iter()
-            .any(|tag| tag.key == filter.key && filter.value().is_none_or(|v| v == tag.value))
+            .any(|tag| tag.key() == filter.key && filter.value().is_none_or(|v| v == tag.value()))
     })
 }
 

@@ -56,8 +56,9 @@ pub struct ImageCache {
     pub tags: Vec<Tag>,
     /// `Events`, oldest first, at most 50.
     pub events: Vec<Event>,
-    /// What Create and Update accept and Describe never returns.
-    pub settings: CacheSettings,
+    /// What Create and Update accept and Describe never returns, held out
+    /// of line: nothing is allocated while it is empty.
+    pub settings: Settings,
     /// Created by auto-match for a container group (section 7), not by
     /// `CreateImageCache`: counted against its own quota and retention.
     #[serde(default)]
@@ -111,25 +112,50 @@ pub fn check_region_id(region_id: &str) -> Result<(), crate::ApiError> {
 }
 
 /// A cached image: the text as the caller wrote it and its parsed form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The written text is kept only when it differs from the canonical form
+/// (two images in three are written canonically), so such an image is one
+/// allocation.
+///
+/// ```
+/// use eci_imagecache::record::CachedImage;
+///
+/// let short = CachedImage::parse("nginx:1.25").unwrap();
+/// assert_eq!(short.written(), "nginx:1.25");
+/// assert_eq!(short.reference().as_str(), "docker.io/library/nginx:1.25");
+/// let canonical = CachedImage::parse("docker.io/library/nginx:1.25").unwrap();
+/// assert_eq!(canonical.written(), canonical.reference().as_str());
+/// assert_ne!(short, canonical);
+/// ```
+///
+/// # Errors
+///
+/// [`CachedImage::parse`] fails as [`Reference::parse`] does.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CachedImage {
-    written: Box<str>,
     reference: Reference,
+    /// The text as written, when it is not `reference.as_str()`.
+    written: Option<Box<str>>,
 }
 
 impl CachedImage {
     /// Parses an image as written.
+    ///
+    /// # Errors
+    ///
+    /// The [`ParseError`] of [`Reference::parse`], with its position.
     pub fn parse(written: &str) -> Result<CachedImage, ParseError> {
-        Ok(CachedImage {
-            reference: Reference::parse(written)?,
-            written: written.into(),
-        })
+        let reference = Reference::parse(written)?;
+        let written = (reference.as_str() != written).then(|| written.into());
+        Ok(CachedImage { reference, written })
     }
 
     /// The image exactly as written.
     pub fn written(&self) -> &str {
-        &self.written
+        self.written
+            .as_deref()
+            .unwrap_or_else(|| self.reference.as_str())
     }
 
     /// The parsed, normalised reference.
@@ -148,7 +174,19 @@ impl TryFrom<String> for CachedImage {
 
 impl From<CachedImage> for String {
     fn from(image: CachedImage) -> String {
-        image.written.into()
+        match image.written {
+            Some(written) => written.into(),
+            None => image.reference.as_str().to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for CachedImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedImage")
+            .field("written", &self.written())
+            .field("reference", &self.reference)
+            .finish()
     }
 }
 
@@ -210,21 +248,91 @@ pub enum EliminationStrategy {
     Lru,
 }
 
-/// A tag on a cache.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A tag on a cache: a key and a value, in one allocation.
+///
+/// Tags order and compare as (key, value) pairs.
+///
+/// ```
+/// use eci_imagecache::record::Tag;
+///
+/// let tag = Tag::new("env", "prod");
+/// assert_eq!((tag.key(), tag.value()), ("env", "prod"));
+/// assert!(Tag::new("a", "bc") < Tag::new("ab", "c"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "TagFields", into = "TagFields")]
 pub struct Tag {
-    /// `Key`.
-    pub key: String,
-    /// `Value`.
-    pub value: String,
+    /// The key, then the value.
+    text: Box<str>,
+    /// `text[..key_len]` is the key.
+    key_len: u32,
 }
 
 impl Tag {
     /// A tag.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Tag {
+    pub fn new(key: impl AsRef<str>, value: impl AsRef<str>) -> Tag {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut text = String::with_capacity(key.len() + value.len());
+        text.push_str(key);
+        text.push_str(value);
         Tag {
-            key: key.into(),
-            value: value.into(),
+            text: text.into_boxed_str(),
+            // A key is at most 128 characters when it comes through the
+            // API; longer keys through the library are cut at u32::MAX.
+            key_len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// `Key`.
+    pub fn key(&self) -> &str {
+        &self.text[..self.key_len as usize]
+    }
+
+    /// `Value`.
+    pub fn value(&self) -> &str {
+        &self.text[self.key_len as usize..]
+    }
+}
+
+impl Ord for Tag {
+    fn cmp(&self, other: &Tag) -> std::cmp::Ordering {
+        (self.key(), self.value()).cmp(&(other.key(), other.value()))
+    }
+}
+
+impl PartialOrd for Tag {
+    fn partial_cmp(&self, other: &Tag) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tag")
+            .field("key", &self.key())
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+/// A tag as it is stored: `{"key": …, "value": …}`.
+#[derive(Clone, Serialize, Deserialize)]
+struct TagFields {
+    key: String,
+    value: String,
+}
+
+impl From<TagFields> for Tag {
+    fn from(t: TagFields) -> Tag {
+        Tag::new(t.key, t.value)
+    }
+}
+
+impl From<Tag> for TagFields {
+    fn from(t: Tag) -> TagFields {
+        TagFields {
+            key: t.key().to_owned(),
+            value: t.value().to_owned(),
         }
     }
 }
@@ -264,6 +372,99 @@ impl EventKind {
             EventKind::Normal => "Normal",
             EventKind::Warning => "Warning",
         }
+    }
+}
+
+/// A record's [`CacheSettings`], out of line: a pointer, and nothing
+/// allocated while every setting is empty, as it is for nearly every cache.
+/// It reads as a `CacheSettings` ([`Deref`](std::ops::Deref)); writing through
+/// it allocates the first time. It is stored and compared as the settings
+/// it holds.
+///
+/// ```
+/// use eci_imagecache::record::{CacheSettings, Settings};
+///
+/// let mut settings = Settings::default();
+/// assert_eq!(settings.zone_id, None);
+/// assert_eq!(settings.heap_bytes(), 0);
+/// settings.zone_id = Some("cn-hangzhou-k".to_owned());
+/// assert!(settings.heap_bytes() > 0);
+/// assert_eq!(*settings, CacheSettings { zone_id: Some("cn-hangzhou-k".to_owned()), ..CacheSettings::default() });
+/// assert_eq!(Settings::from(CacheSettings::default()), Settings::default());
+/// ```
+#[derive(Clone, Default)]
+pub struct Settings(Option<Box<CacheSettings>>);
+
+/// The settings of every cache that has none.
+static NO_SETTINGS: CacheSettings = CacheSettings {
+    acr_registry_info: Vec::new(),
+    image_registry_credentials: Vec::new(),
+    annotations: None,
+    auto_match_image_cache: None,
+    eip_instance_id: None,
+    security_group_id: None,
+    v_switch_id: None,
+    zone_id: None,
+    insecure_registry: None,
+    plain_http_registry: None,
+    retention_days: None,
+    flash: None,
+    flash_copy_count: None,
+    standard_copy_count: None,
+};
+
+impl Settings {
+    /// The bytes allocated for the settings' fixed part (0 while empty).
+    pub fn heap_bytes(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<CacheSettings>())
+    }
+}
+
+impl std::ops::Deref for Settings {
+    type Target = CacheSettings;
+
+    fn deref(&self) -> &CacheSettings {
+        self.0.as_deref().unwrap_or(&NO_SETTINGS)
+    }
+}
+
+impl std::ops::DerefMut for Settings {
+    fn deref_mut(&mut self) -> &mut CacheSettings {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<CacheSettings> for Settings {
+    fn from(settings: CacheSettings) -> Settings {
+        Settings((settings != NO_SETTINGS).then(|| Box::new(settings)))
+    }
+}
+
+impl PartialEq for Settings {
+    fn eq(&self, other: &Settings) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Settings {}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for Settings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Settings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Settings, D::Error> {
+        CacheSettings::deserialize(deserializer).map(Settings::from)
     }
 }
 
@@ -366,7 +567,7 @@ impl ImageCache {
             elimination_strategy: EliminationStrategy::Retain,
             tags: Vec::new(),
             events: Vec::new(),
-            settings: CacheSettings::default(),
+            settings: Settings::default(),
             auto_created: false,
         }
     }

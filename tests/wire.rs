@@ -413,7 +413,7 @@ fn unknown_parameters_are_ignored_and_named_or_rejected_when_strict() {
     ];
     let mut unknown = UnknownParams::ignore();
     let request = decode_create_with(create, &mut unknown).unwrap();
-    assert_eq!(request.tags[0].key, "env");
+    assert_eq!(request.tags[0].key(), "env");
     assert_eq!(
         unknown.names(),
         [

@@ -582,7 +582,7 @@ impl Engine {
         cache.resource_group_id = request.resource_group_id.clone();
         cache.elimination_strategy = request.elimination_strategy;
         cache.tags = request.tags.clone();
-        cache.settings = request.settings.clone();
+        cache.settings = request.settings.clone().into();
         cache.container_group_id = Some(container_group_id.clone());
         cache.expire_time = expiry(now, cache.settings.retention_days);
         let answer = CreateResponse {

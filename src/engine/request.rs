@@ -87,7 +87,7 @@ impl CreateRequest {
     }
 
     /// Adds a tag.
-    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn tag(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         self.tags.push(Tag::new(key, value));
         self
     }
@@ -367,15 +367,15 @@ fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
     }
     for (i, tag) in tags.iter().enumerate() {
         let n = i + 1;
-        if tag.key.is_empty() {
+        if tag.key().is_empty() {
             return Err(ApiError::missing(&format!("Tag.{n}.Key")));
         }
-        check_tag_text(&format!("Tag.{n}.Key"), &tag.key)?;
-        check_tag_text(&format!("Tag.{n}.Value"), &tag.value)?;
-        if tags[..i].iter().any(|t| t.key == tag.key) {
+        check_tag_text(&format!("Tag.{n}.Key"), tag.key())?;
+        check_tag_text(&format!("Tag.{n}.Value"), tag.value())?;
+        if tags[..i].iter().any(|t| t.key() == tag.key()) {
             return Err(ApiError::invalid(
                 &format!("Tag.{n}.Key"),
-                format_args!("the key {:?} is given twice", tag.key),
+                format_args!("the key {:?} is given twice", tag.key()),
             ));
         }
     }

@@ -345,7 +345,7 @@ impl Index {
         }
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
         for tag in &entry.cache.tags {
-            tag_pair_key(&tag.key, &tag.value, &mut self.key_buf);
+            tag_pair_key(tag.key(), tag.value(), &mut self.key_buf);
             tag_pairs.push(keep_or_add(
                 &mut self.tag_pairs,
                 &self.key_buf,
@@ -354,7 +354,7 @@ impl Index {
             ));
             tag_keys.push(keep_or_add(
                 &mut self.tag_keys,
-                &tag.key,
+                tag.key(),
                 entry.tag_keys(),
                 rank,
             ));

@@ -171,8 +171,8 @@ impl From<&ImageCache> for ImageCacheJson {
                 .tags
                 .iter()
                 .map(|t| TagJson {
-                    key: t.key.clone(),
-                    value: t.value.clone(),
+                    key: t.key().to_owned(),
+                    value: t.value().to_owned(),
                 })
                 .collect(),
             events: c.events.iter().map(EventJson::from).collect(),

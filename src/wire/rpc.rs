@@ -500,7 +500,7 @@ fn tags(p: &mut Flat) -> Result<Option<Vec<Tag>>, ApiError> {
             let value = fields.remove("Value").unwrap_or_default();
             p.unclaimed("Tag", n, fields);
             let key = key.ok_or_else(|| ApiError::missing(&format!("Tag.{n}.Key")))?;
-            Ok(Tag { key, value })
+            Ok(Tag::new(key, value))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)

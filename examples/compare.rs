@@ -158,9 +158,7 @@ impl Sqlite {
                         .unwrap();
                 }
                 for t in &c.tags {
-                    tag_row
-                        .execute((slot as i64, t.key(), t.value()))
-                        .unwrap();
+                    tag_row.execute((slot as i64, t.key(), t.value())).unwrap();
                 }
             }
         }

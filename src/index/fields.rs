@@ -126,8 +126,8 @@ impl ByField {
         }
     }
 
-    /// The record filed at `at` (under `hash`) moved from rank `from` up
-    /// to `to`, with no rank of its list between them.
+    /// The record filed at `at` (under `hash`) moved from rank `from` to
+    /// `to`, with no rank of its list between them.
     pub fn moved(&mut self, at: u32, hash: u64, from: u32, to: u32) {
         match at {
             NONE => {}

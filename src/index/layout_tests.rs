@@ -1,11 +1,11 @@
 //! The rank layout's invariants, checked after every change of a long
-//! random sequence that crosses each boundary: shifts of exactly
-//! [`SHIFT_MAX`], renumbering, holes at the end, compaction once holes
+//! random sequence that crosses each boundary: shifts up and down, spreads
+//! of a burst, renumbering, holes at the end, compaction once holes
 //! outnumber caches, and bulk builds over an index that has holes.
 
 use std::collections::BTreeMap;
 
-use super::ranks::{HOLE_EVERY, RankKey, SHIFT_MAX, SPREAD_MAX};
+use super::ranks::{HOLE_EVERY, RankKey, SPREAD_AFTER, SPREAD_GAP, SPREAD_MAX};
 use super::*;
 
 impl Index {
@@ -136,31 +136,53 @@ fn appends_take_the_next_rank_and_leave_no_holes() {
     assert_eq!((index.entries.len(), index.holes()), (500, 0));
 }
 
+/// Enough caches for `Index::extend` to build in bulk, with no holes.
+const BULK: usize = 64;
+
 #[test]
-fn a_shift_of_exactly_shift_max_moves_one_more_spreads_and_a_deep_insert_renumbers() {
+fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     let mut r = rng(2);
+    // SPREAD_AFTER caches above the place of an older one, no hole: they
+    // all move up by one.
     let mut index = index();
-    // SHIFT_MAX caches at t = 10, then one older: it moves all of them up.
-    for i in 0..SHIFT_MAX as u64 {
+    for i in 0..SPREAD_AFTER as u64 {
         index.insert(cache(i, 10, &mut r));
     }
+    assert_eq!((index.entries.len(), index.holes()), (SPREAD_AFTER, 0));
     index.insert(cache(1_000, 5, &mut r));
     index.check();
-    assert_eq!((index.entries.len(), index.holes()), (SHIFT_MAX + 1, 0));
+    assert_eq!((index.entries.len(), index.holes()), (SPREAD_AFTER + 1, 0));
     assert_eq!(index.cache(0).id, "imc-00001000");
-    // Now SHIFT_MAX + 1 caches above the place of the next older one: too
-    // far to shift, near enough the end to spread out with a hole each.
+
+    // A hole three caches below and none above: those three move down.
+    let mut index = self::index();
+    index.extend((0..2 * BULK as u64).map(|i| cache(i, i as i64, &mut r)));
+    index.remove("imc-00000005");
+    // After the cache of second 8 (a smaller id comes later), before 9.
+    let mut newcomer = cache(7, 8, &mut r);
+    newcomer.id = "imc-00000007x".to_owned();
+    index.insert(newcomer);
+    index.check();
+    assert_eq!((index.entries.len(), index.holes()), (2 * BULK, 0));
+    assert_eq!(index.cache(8).id, "imc-00000007x");
+    assert_eq!(index.cache(7).id, "imc-00000008");
+
+    // BULK caches above and no hole near, among the newest: spread out
+    // with SPREAD_GAP holes after each, the newcomer first.
+    let mut index = self::index();
+    index.extend((0..BULK as u64).map(|i| cache(i, 10, &mut r)));
+    assert_eq!(index.holes(), 0);
     index.insert(cache(1_001, 1, &mut r));
     index.check();
     assert_eq!(index.cache(0).id, "imc-00001001");
-    assert_eq!(index.holes(), SHIFT_MAX);
+    assert_eq!(index.holes(), SPREAD_GAP * BULK);
     // The next out-of-order insert takes a hole without moving anything.
     let before = index.entries.len();
     index.insert(cache(1_002, 10, &mut r));
     index.check();
     assert_eq!(index.entries.len(), before);
 
-    // More than SPREAD_MAX caches above, no hole near: everything is
+    // More than SPREAD_MAX / 2 caches above, no hole near: everything is
     // renumbered with a hole after every HOLE_EVERY.
     let mut index = self::index();
     index.extend((0..=SPREAD_MAX as u64).map(|i| cache(i, 10, &mut r)));
@@ -170,6 +192,36 @@ fn a_shift_of_exactly_shift_max_moves_one_more_spreads_and_a_deep_insert_renumbe
     assert_eq!(index.cache(0).id, "imc-00099999");
     // One of its holes was taken by the shift that placed the newcomer.
     assert_eq!(index.holes(), (SPREAD_MAX + 1) / HOLE_EVERY - 1);
+}
+
+/// A burst of creates in one second lands at random places among the
+/// newest (ids are random): shifts both ways and spreads keep every
+/// invariant, and the rank space stays within a few times the caches.
+#[test]
+fn a_burst_in_one_second_keeps_every_invariant() {
+    let mut r = rng(9);
+    let mut index = index();
+    index.extend((0..500u64).map(|i| cache(i, i as i64, &mut r)));
+    // Ids drawn at random, all at the newest second, and some deletes.
+    for i in 0..1_500u64 {
+        let mut c = cache(10_000 + i, 499, &mut r);
+        c.id = format!("imc-{:012}", r(1 << 40));
+        index.insert(c);
+        if i % 7 == 0 {
+            let victim = format!("imc-{:08}", r(500));
+            index.remove(&victim);
+        }
+        if i % 100 == 0 {
+            index.check();
+        }
+    }
+    index.check();
+    assert!(
+        index.entries.len() <= (SPREAD_GAP + 2) * index.live,
+        "{} ranks for {} caches",
+        index.entries.len(),
+        index.live
+    );
 }
 
 #[test]

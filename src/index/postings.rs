@@ -396,14 +396,15 @@ impl Postings {
         }
     }
 
-    /// Moves `from` in key `id`'s list to `to`, above it, when no rank of
-    /// the list lies in `from + 1..=to` (the index moving a run of ranks up,
-    /// top first, into free ranks).
+    /// Moves `from` in key `id`'s list to `to` when no other rank of the
+    /// list lies between them (the index moving a run of ranks by one into
+    /// a free rank), so the list stays in order.
     pub fn shift(&mut self, id: u32, from: u32, to: u32) {
         match &mut self.entries[id as usize].list {
             List::Flat(ranks) => {
                 if let Ok(at) = ranks.binary_search(&from) {
                     debug_assert!(ranks.get(at + 1).is_none_or(|&next| next > to));
+                    debug_assert!(at == 0 || ranks[at - 1] < to);
                     ranks[at] = to;
                 }
             }

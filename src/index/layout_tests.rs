@@ -224,6 +224,86 @@ fn a_burst_in_one_second_keeps_every_invariant() {
     );
 }
 
+/// Re-keying skips the parts an update kept, judged by their text: every
+/// kind of change, including ones whose text could run together (a tag
+/// `ab`/`c` becoming `a`/`bc`), leaves the lists exactly as the records say.
+#[test]
+fn an_update_re_keys_exactly_the_parts_it_changed() {
+    use super::mutation::KeyedText;
+    use crate::record::{CachedImage, Tag};
+    let changes: [(&str, fn(&mut ImageCache), [bool; 3]); 10] = [
+        (
+            "status only",
+            |c| c.status = CacheStatus::Failed,
+            [true, true, true],
+        ),
+        (
+            "one image more",
+            |c| c.images.push(CachedImage::parse("nginx:1").unwrap()),
+            [false, true, true],
+        ),
+        (
+            "an image before the others",
+            |c| c.images.insert(0, CachedImage::parse("a/b:1").unwrap()),
+            [false, true, true],
+        ),
+        (
+            "an image parsed again from its text",
+            |c| {
+                let w = c.images[0].written().to_owned();
+                c.images[0] = CachedImage::parse(&w).unwrap();
+            },
+            [true, true, true],
+        ),
+        (
+            "tags set",
+            |c| c.tags = vec![Tag::new("ab", "c")],
+            [true, false, true],
+        ),
+        (
+            "tags run together otherwise",
+            |c| c.tags = vec![Tag::new("a", "bc")],
+            [true, false, true],
+        ),
+        ("tags cleared", |c| c.tags.clear(), [true, false, true]),
+        (
+            "group set",
+            |c| c.resource_group_id = Some("rg-1".to_owned()),
+            [true, true, false],
+        ),
+        (
+            "group emptied",
+            |c| c.resource_group_id = Some(String::new()),
+            [true, true, false],
+        ),
+        (
+            "group cleared",
+            |c| c.resource_group_id = None,
+            [true, true, false],
+        ),
+    ];
+    let mut r = rng(11);
+    let mut index = index();
+    index.extend((0..100u64).map(|i| cache(i, i as i64, &mut r)));
+    index.update("imc-00000007", |c| {
+        c.images.push(CachedImage::parse("x/y:2").unwrap())
+    });
+    for (what, change, kept) in changes {
+        let before = index.get("imc-00000007").unwrap().clone();
+        let mut after = before.clone();
+        change(&mut after);
+        let (mut a, mut b) = (KeyedText::default(), KeyedText::default());
+        a.write(&before);
+        b.write(&after);
+        let k = a.kept(&b);
+        assert_eq!([k.images, k.tags, k.resource_group], kept, "{what}");
+        for id in ["imc-00000007", "imc-00000050", "imc-00000099"] {
+            assert!(index.update(id, change), "{what}");
+            index.check();
+        }
+    }
+}
+
 #[test]
 fn holes_at_the_end_are_dropped_and_many_holes_are_compacted() {
     let mut r = rng(3);

@@ -126,6 +126,9 @@ pub struct Index {
     /// LRU order; values are ranks.
     lru: BTreeMap<LeastRecent, u32>,
     key_buf: String,
+    /// A record's keyed text before and after an update, to see what it
+    /// kept.
+    keyed_text: [mutation::KeyedText; 2],
 }
 
 /// One cache and the ids of its keys.
@@ -206,6 +209,7 @@ impl Index {
             resource_groups: Postings::default(),
             lru: BTreeMap::new(),
             key_buf: String::new(),
+            keyed_text: Default::default(),
         }
     }
 

@@ -171,7 +171,7 @@ impl Index {
         });
         self.file_fields(rank);
         self.live += 1;
-        self.rekey(rank);
+        self.rekey(rank, Kept::NOTHING);
     }
 
     /// Removes a cache by id. Its rank becomes a hole (holes are compacted
@@ -229,6 +229,8 @@ impl Index {
         let at_before = (entry.name, entry.snapshot);
         // Its place in LRU order, as (pool, time), before the change.
         let lru_before = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
+        // The keyed text as it was, so re-keying skips what the change kept.
+        self.keyed_text[0].write(&entry.cache);
         change(&mut entry.cache);
         if *entry.cache.id != *id {
             entry.cache.id = id.to_owned();
@@ -277,7 +279,15 @@ impl Index {
             self.insert(cache);
             return true;
         }
-        self.rekey(rank);
+        let [before, after] = &mut self.keyed_text;
+        after.write(
+            &self.entries[rank as usize]
+                .as_ref()
+                .expect("a live rank")
+                .cache,
+        );
+        let kept = before.kept(after);
+        self.rekey(rank, kept);
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         self.fit[rank as usize] = fit(&entry.cache);
         let lru_now = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
@@ -308,8 +318,12 @@ impl Index {
     /// Brings the posting lists of `rank` in line with its record: keys it
     /// kept cost a hash lookup, keys it lost or gained a list change (a new
     /// entry, holding no key, gains them all).
-    fn rekey(&mut self, rank: u32) {
+    fn rekey(&mut self, rank: u32, kept: Kept) {
         let mut entry = self.entries[rank as usize].take().expect("a live rank");
+        if kept.images && kept.tags && kept.resource_group {
+            self.entries[rank as usize] = Some(entry);
+            return;
+        }
         /// The key's id if the cache already had it, else the id after adding.
         fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
             if had.is_empty() {
@@ -326,7 +340,11 @@ impl Index {
             }
         }
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
-        for image in &entry.cache.images {
+        if kept.images {
+            exact.extend_from_slice(entry.exact());
+            repo.extend_from_slice(entry.repo());
+        }
+        for image in entry.cache.images.iter().filter(|_| !kept.images) {
             let repo_len = self
                 .rules
                 .write_exact_key(image.reference(), &mut self.key_buf);
@@ -344,7 +362,11 @@ impl Index {
             ));
         }
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
-        for tag in &entry.cache.tags {
+        if kept.tags {
+            tag_pairs.extend_from_slice(entry.tag_pairs());
+            tag_keys.extend_from_slice(entry.tag_keys());
+        }
+        for tag in entry.cache.tags.iter().filter(|_| !kept.tags) {
             tag_pair_key(tag.key(), tag.value(), &mut self.key_buf);
             tag_pairs.push(keep_or_add(
                 &mut self.tag_pairs,
@@ -403,12 +425,88 @@ impl Index {
             }
             id
         }
-        entry.resource_group = swap(
-            &mut self.resource_groups,
-            entry.resource_group,
-            entry.cache.resource_group_id.as_deref(),
-            rank,
-        );
+        if !kept.resource_group {
+            entry.resource_group = swap(
+                &mut self.resource_groups,
+                entry.resource_group,
+                entry.cache.resource_group_id.as_deref(),
+                rank,
+            );
+        }
         self.entries[rank as usize] = Some(entry);
+    }
+}
+
+/// Which of a record's keyed parts an update kept, by their text: then
+/// re-keying does not look their keys up again (a lifecycle step or an
+/// auto-match hit keeps all three).
+#[derive(Clone, Copy)]
+pub(super) struct Kept {
+    pub(super) images: bool,
+    pub(super) tags: bool,
+    pub(super) resource_group: bool,
+}
+
+impl Kept {
+    /// A new entry: it holds no key yet.
+    const NOTHING: Kept = Kept {
+        images: false,
+        tags: false,
+        resource_group: false,
+    };
+}
+
+/// A record's keyed parts as text, each part encoded on its own and
+/// injectively (a count, then every piece after its length): two records
+/// have the same images, tags or resource group exactly when the parts'
+/// bytes are equal.
+#[derive(Default)]
+pub(super) struct KeyedText {
+    buf: Vec<u8>,
+    /// Where the images, the tags and the resource group end.
+    ends: [usize; 3],
+}
+
+impl KeyedText {
+    pub(super) fn write(&mut self, cache: &ImageCache) {
+        fn piece(out: &mut Vec<u8>, text: &[u8]) {
+            out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            out.extend_from_slice(text);
+        }
+        let out = &mut self.buf;
+        out.clear();
+        piece(out, &(cache.images.len() as u64).to_le_bytes());
+        for image in &cache.images {
+            piece(out, image.written().as_bytes());
+        }
+        self.ends[0] = out.len();
+        piece(out, &(cache.tags.len() as u64).to_le_bytes());
+        for tag in &cache.tags {
+            piece(out, tag.key().as_bytes());
+            piece(out, tag.value().as_bytes());
+        }
+        self.ends[1] = out.len();
+        match &cache.resource_group_id {
+            None => out.push(0),
+            Some(group) => {
+                out.push(1);
+                piece(out, group.as_bytes());
+            }
+        }
+        self.ends[2] = out.len();
+    }
+
+    fn part(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+
+    /// Which parts `after` has as this one does.
+    pub(super) fn kept(&self, after: &KeyedText) -> Kept {
+        Kept {
+            images: self.part(0) == after.part(0),
+            tags: self.part(1) == after.part(1),
+            resource_group: self.part(2) == after.part(2),
+        }
     }
 }

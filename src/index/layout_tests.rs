@@ -231,7 +231,9 @@ fn a_burst_in_one_second_keeps_every_invariant() {
 fn an_update_re_keys_exactly_the_parts_it_changed() {
     use super::mutation::KeyedText;
     use crate::record::{CachedImage, Tag};
-    let changes: [(&str, fn(&mut ImageCache), [bool; 3]); 10] = [
+    /// A change, and whether it keeps the images, the tags and the group.
+    type Case = (&'static str, fn(&mut ImageCache), [bool; 3]);
+    let changes: [Case; 10] = [
         (
             "status only",
             |c| c.status = CacheStatus::Failed,

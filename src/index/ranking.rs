@@ -63,9 +63,14 @@ impl Index {
             }
             fn skip(&mut self, _: usize) {}
             fn bar(&self) -> Option<u64> {
-                let group = (self.top.threshold() >> 64) as u32;
+                let worst = self.top.threshold();
+                let group = (worst >> 64) as u32;
                 Some(match group {
                     0 => 0,
+                    // The worst kept fits the storage exactly: a cache of its
+                    // group can at best tie on size, so only a newer one (a
+                    // higher rank) can beat it.
+                    g if (worst >> 32) as u32 == u32::MAX => candidate(g, worst as u32),
                     // Just below the worst kept group, so every cache of
                     // that group is still offered (size decides there).
                     g => candidate(counter_group(group_counter(g) - 1), u32::MAX),

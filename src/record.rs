@@ -265,7 +265,7 @@ pub struct Tag {
     /// The key, then the value.
     text: Box<str>,
     /// `text[..key_len]` is the key.
-    key_len: u32,
+    key_len: usize,
 }
 
 impl Tag {
@@ -277,20 +277,18 @@ impl Tag {
         text.push_str(value);
         Tag {
             text: text.into_boxed_str(),
-            // A key is at most 128 characters when it comes through the
-            // API; longer keys through the library are cut at u32::MAX.
-            key_len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+            key_len: key.len(),
         }
     }
 
     /// `Key`.
     pub fn key(&self) -> &str {
-        &self.text[..self.key_len as usize]
+        &self.text[..self.key_len]
     }
 
     /// `Value`.
     pub fn value(&self) -> &str {
-        &self.text[self.key_len as usize..]
+        &self.text[self.key_len..]
     }
 }
 

@@ -167,20 +167,36 @@ fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     assert_eq!(index.cache(8).id, "imc-00000007x");
     assert_eq!(index.cache(7).id, "imc-00000008");
 
-    // BULK caches above and no hole near, among the newest: spread out
-    // with SPREAD_GAP holes after each, the newcomer first.
+    // BULK caches above and no hole near, among the newest of a larger
+    // index: BULK ranks above its place and BULK below spread out with
+    // SPREAD_GAP holes after each cache, the newcomer between them.
     let mut index = self::index();
-    index.extend((0..BULK as u64).map(|i| cache(i, 10, &mut r)));
+    let older: Vec<ImageCache> = (0..1_000u64).map(|i| cache(i, i as i64, &mut r)).collect();
+    let newest: Vec<ImageCache> = (0..BULK as u64)
+        .map(|i| cache(5_000 + i, 2_000, &mut r))
+        .collect();
+    index.extend(older.into_iter().chain(newest));
     assert_eq!(index.holes(), 0);
-    index.insert(cache(1_001, 1, &mut r));
+    index.insert(cache(1_001, 1_500, &mut r));
     index.check();
-    assert_eq!(index.cache(0).id, "imc-00001001");
-    assert_eq!(index.holes(), SPREAD_GAP * BULK);
+    assert_eq!(index.holes(), SPREAD_GAP * 2 * BULK);
+    let slot = 1_000 - BULK + (SPREAD_GAP + 1) * BULK;
+    assert_eq!(index.cache(slot as u32).id, "imc-00001001");
     // The next out-of-order insert takes a hole without moving anything.
     let before = index.entries.len();
-    index.insert(cache(1_002, 10, &mut r));
+    let mut between = cache(1_002, 2_000, &mut r);
+    between.id = "imc-00005031a".to_owned();
+    index.insert(between);
     index.check();
     assert_eq!(index.entries.len(), before);
+
+    // In a small index every place is among the newest, but a spread would
+    // make more holes than caches: the caches move up instead.
+    let mut index = self::index();
+    index.extend((0..BULK as u64).map(|i| cache(i, 10, &mut r)));
+    index.insert(cache(1_003, 1, &mut r));
+    index.check();
+    assert_eq!((index.entries.len(), index.holes()), (BULK + 1, 0));
 
     // More than SPREAD_MAX / 2 caches above, no hole near: everything is
     // renumbered with a hole after every HOLE_EVERY.

@@ -315,9 +315,10 @@ impl Index {
         self.build(all);
     }
 
-    /// Brings the posting lists of `rank` in line with its record: keys it
-    /// kept cost a hash lookup, keys it lost or gained a list change (a new
-    /// entry, holding no key, gains them all).
+    /// Brings the posting lists of `rank` in line with its record: a part
+    /// the change `kept` (by its text) costs nothing; in the others a key it
+    /// kept costs a hash lookup, a key it lost or gained a list change (a
+    /// new entry, holding no key, gains them all).
     fn rekey(&mut self, rank: u32, kept: Kept) {
         let mut entry = self.entries[rank as usize].take().expect("a live rank");
         if kept.images && kept.tags && kept.resource_group {

@@ -49,8 +49,9 @@ impl Index {
         let storage = request.temporary_storage_gib;
         // The ranking of section 7 as one integer per candidate: (F, P)
         // group, then closeness of size, then rank (newest, smallest id).
-        /// Keeps the best `k` by the ranking word; a candidate of a group
-        /// below the worst kept cannot beat it and is only counted.
+        /// Keeps the best `k` by the ranking word; a candidate that cannot
+        /// beat the worst kept (of a group below it, or of its group and
+        /// older when that one fits the storage exactly) is only counted.
         struct Ranked<'k, F> {
             top: TopK<'k, u128>,
             word: F,

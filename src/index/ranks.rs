@@ -32,12 +32,12 @@ use std::hash::BuildHasher;
 use super::{Index, LeastRecent};
 use crate::record::ImageCache;
 
-/// The most caches an out-of-order insert moves up to reach a hole before
-/// the rank space is renumbered instead.
+/// The most caches an out-of-order insert moves, up or down, to reach a
+/// hole before the rank space is spread or renumbered instead.
 pub(super) const SHIFT_MAX: usize = 64;
 
-/// How many of the newest caches an insert spreads out rather than
-/// renumbering everything.
+/// An insert spreads out at most this many of the newest ranks (half above
+/// its place, half below) rather than renumbering everything.
 pub(super) const SPREAD_MAX: usize = if cfg!(test) { 256 } else { 1 << 14 };
 
 /// Among the newest, an insert that would move more than this many caches
@@ -112,8 +112,9 @@ impl Index {
     }
 
     /// A free rank for a new cache at `key`: the next rank, a hole between
-    /// its neighbours, or one made by moving a few caches up (or, failing
-    /// that, by renumbering). The rank returned is a hole or the end.
+    /// its neighbours, one made by moving a few caches up or down, by
+    /// spreading the newest out, or, failing those, by renumbering. The rank
+    /// returned is a hole or the end.
     pub(super) fn make_room(&mut self, key: RankKey<'_>) -> u32 {
         let q = self.lower_bound(key) as usize;
         let n = self.entries.len();
@@ -140,9 +141,16 @@ impl Index {
             (None, None) => None,
         };
         if 2 * (n - q) <= SPREAD_MAX && moves.is_none_or(|m| m > SPREAD_AFTER) {
-            // As many caches below its place as above are spread too: the
-            // next inserts of a burst land on either side.
-            return self.spread(q - (n - q).min(q), q) as u32;
+            // As many ranks below its place as above are spread too: the
+            // next inserts of a burst land on either side. Not when the
+            // holes made would outnumber the caches (a small index, where
+            // every place is among the newest): the next removal would
+            // compact them all again.
+            let from = q - (n - q).min(q);
+            let moved = (from..n).filter(|&r| self.entries[r].is_some()).count();
+            if n - self.live + SPREAD_GAP * moved <= self.live {
+                return self.spread(from, q) as u32;
+            }
         }
         if let Some(h) = down
             && up.is_none_or(|u| q - 1 - h < u - q)

@@ -452,7 +452,12 @@ fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
         // first (before, the pages ran cold and the unpaged answer after
         // them warm).
         black_box(e.index.read_touched_postings(q, &mut scratch));
-        black_box(e.index.describe_with(&all, &mut scratch).unwrap().total_count);
+        black_box(
+            e.index
+                .describe_with(&all, &mut scratch)
+                .unwrap()
+                .total_count,
+        );
         let t = Instant::now();
         let mut r = q.clone();
         let mut seen: Vec<&ImageCache> = Vec::new();

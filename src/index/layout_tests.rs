@@ -247,23 +247,24 @@ fn a_burst_in_one_second_keeps_every_invariant() {
 fn an_update_re_keys_exactly_the_parts_it_changed() {
     use super::mutation::KeyedText;
     use crate::record::{CachedImage, Tag};
-    /// A change, and whether it keeps the images, the tags and the group.
-    type Case = (&'static str, fn(&mut ImageCache), [bool; 3]);
-    let changes: [Case; 10] = [
+    /// A change, and whether it keeps the images, the tags, the group, and
+    /// the name and snapshot id.
+    type Case = (&'static str, fn(&mut ImageCache), [bool; 4]);
+    let changes: [Case; 13] = [
         (
             "status only",
             |c| c.status = CacheStatus::Failed,
-            [true, true, true],
+            [true, true, true, true],
         ),
         (
             "one image more",
             |c| c.images.push(CachedImage::parse("nginx:1").unwrap()),
-            [false, true, true],
+            [false, true, true, true],
         ),
         (
             "an image before the others",
             |c| c.images.insert(0, CachedImage::parse("a/b:1").unwrap()),
-            [false, true, true],
+            [false, true, true, true],
         ),
         (
             "an image parsed again from its text",
@@ -271,33 +272,52 @@ fn an_update_re_keys_exactly_the_parts_it_changed() {
                 let w = c.images[0].written().to_owned();
                 c.images[0] = CachedImage::parse(&w).unwrap();
             },
-            [true, true, true],
+            [true, true, true, true],
         ),
         (
             "tags set",
             |c| c.tags = vec![Tag::new("ab", "c")],
-            [true, false, true],
+            [true, false, true, true],
         ),
         (
             "tags run together otherwise",
             |c| c.tags = vec![Tag::new("a", "bc")],
-            [true, false, true],
+            [true, false, true, true],
         ),
-        ("tags cleared", |c| c.tags.clear(), [true, false, true]),
+        (
+            "tags cleared",
+            |c| c.tags.clear(),
+            [true, false, true, true],
+        ),
         (
             "group set",
             |c| c.resource_group_id = Some("rg-1".to_owned()),
-            [true, true, false],
+            [true, true, false, true],
         ),
         (
             "group emptied",
             |c| c.resource_group_id = Some(String::new()),
-            [true, true, false],
+            [true, true, false, true],
         ),
         (
             "group cleared",
             |c| c.resource_group_id = None,
-            [true, true, false],
+            [true, true, false, true],
+        ),
+        (
+            "name changed",
+            |c| c.name.push('x'),
+            [true, true, true, false],
+        ),
+        (
+            "snapshot set",
+            |c| c.snapshot_id = Some("s-new".to_owned()),
+            [true, true, true, false],
+        ),
+        (
+            "snapshot cleared",
+            |c| c.snapshot_id = None,
+            [true, true, true, false],
         ),
     ];
     let mut r = rng(11);
@@ -314,7 +334,11 @@ fn an_update_re_keys_exactly_the_parts_it_changed() {
         a.write(&before);
         b.write(&after);
         let k = a.kept(&b);
-        assert_eq!([k.images, k.tags, k.resource_group], kept, "{what}");
+        assert_eq!(
+            [k.images, k.tags, k.resource_group, k.fields],
+            kept,
+            "{what}"
+        );
         for id in ["imc-00000007", "imc-00000050", "imc-00000099"] {
             assert!(index.update(id, change), "{what}");
             index.check();

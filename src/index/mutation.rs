@@ -5,10 +5,11 @@ use std::hash::BuildHasher;
 
 use smallvec::SmallVec;
 
-use super::postings::Postings;
-use super::ranks::RankKey;
 use std::sync::Arc;
 
+use super::fields::hash_text;
+use super::postings::Postings;
+use super::ranks::RankKey;
 use super::{Entry, Index, LeastRecent, NONE, fit, lru_time, tag_pair_key};
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
@@ -224,12 +225,18 @@ impl Index {
         };
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         let (creation, auto_created) = (entry.cache.creation_time, entry.cache.auto_created);
-        // The fields as filed, to refile them if they change.
-        let fields = (entry.cache.name.clone(), entry.cache.snapshot_id.clone());
-        let at_before = (entry.name, entry.snapshot);
+        // The name and snapshot id as filed (where and under which hash),
+        // to refile them if they change.
+        let filed = [
+            (entry.name, hash_text(&self.hasher, Some(&entry.cache.name))),
+            (
+                entry.snapshot,
+                hash_text(&self.hasher, entry.cache.snapshot_id.as_deref()),
+            ),
+        ];
         // Its place in LRU order, as (pool, time), before the change.
         let lru_before = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
-        // The keyed text as it was, so re-keying skips what the change kept.
+        // The keyed text as it was, to see what the change kept.
         self.keyed_text[0].write(&entry.cache);
         change(&mut entry.cache);
         if *entry.cache.id != *id {
@@ -237,25 +244,17 @@ impl Index {
         }
         let moves = entry.cache.creation_time.as_second() != creation.as_second()
             || entry.cache.auto_created != auto_created;
+        let [before, after] = &mut self.keyed_text;
+        after.write(&entry.cache);
+        let kept = before.kept(after);
         // Refiled first, so the tables agree with the record whichever way
         // it goes on.
-        if (
-            entry.cache.name.as_str(),
-            entry.cache.snapshot_id.as_deref(),
-        ) != (fields.0.as_str(), fields.1.as_deref())
-        {
-            let filed = [
-                (at_before.0, Some(fields.0.as_str())),
-                (at_before.1, fields.1.as_deref()),
-            ];
+        if !kept.fields {
             let Index {
-                names,
-                snapshots,
-                hasher,
-                ..
+                names, snapshots, ..
             } = self;
-            for (table, (at, text)) in [names, snapshots].into_iter().zip(filed) {
-                table.remove(at, super::fields::hash_text(&*hasher, text), rank);
+            for (table, (at, hash)) in [names, snapshots].into_iter().zip(filed) {
+                table.remove(at, hash, rank);
             }
             let entry = self.entries[rank as usize].as_mut().expect("a live rank");
             (entry.name, entry.snapshot) = (NONE, NONE);
@@ -279,14 +278,6 @@ impl Index {
             self.insert(cache);
             return true;
         }
-        let [before, after] = &mut self.keyed_text;
-        after.write(
-            &self.entries[rank as usize]
-                .as_ref()
-                .expect("a live rank")
-                .cache,
-        );
-        let kept = before.kept(after);
         self.rekey(rank, kept);
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         self.fit[rank as usize] = fit(&entry.cache);
@@ -439,13 +430,15 @@ impl Index {
 }
 
 /// Which of a record's keyed parts an update kept, by their text: then
-/// re-keying does not look their keys up again (a lifecycle step or an
-/// auto-match hit keeps all three).
+/// re-keying does not look their keys up again, nor are the name and
+/// snapshot id refiled (a lifecycle step or an auto-match hit keeps all).
 #[derive(Clone, Copy)]
 pub(super) struct Kept {
     pub(super) images: bool,
     pub(super) tags: bool,
     pub(super) resource_group: bool,
+    /// The name and the snapshot id.
+    pub(super) fields: bool,
 }
 
 impl Kept {
@@ -454,18 +447,19 @@ impl Kept {
         images: false,
         tags: false,
         resource_group: false,
+        fields: false,
     };
 }
 
 /// A record's keyed parts as text, each part encoded on its own and
 /// injectively (a count, then every piece after its length): two records
-/// have the same images, tags or resource group exactly when the parts'
-/// bytes are equal.
+/// have the same images, tags, resource group, or name and snapshot id,
+/// exactly when the parts' bytes are equal.
 #[derive(Default)]
 pub(super) struct KeyedText {
     buf: Vec<u8>,
-    /// Where the images, the tags and the resource group end.
-    ends: [usize; 3],
+    /// Where the images, the tags, the resource group and the fields end.
+    ends: [usize; 4],
 }
 
 impl KeyedText {
@@ -487,14 +481,20 @@ impl KeyedText {
             piece(out, tag.value().as_bytes());
         }
         self.ends[1] = out.len();
-        match &cache.resource_group_id {
-            None => out.push(0),
-            Some(group) => {
-                out.push(1);
-                piece(out, group.as_bytes());
+        fn optional(out: &mut Vec<u8>, text: Option<&str>) {
+            match text {
+                None => out.push(0),
+                Some(text) => {
+                    out.push(1);
+                    piece(out, text.as_bytes());
+                }
             }
         }
+        optional(out, cache.resource_group_id.as_deref());
         self.ends[2] = out.len();
+        piece(out, cache.name.as_bytes());
+        optional(out, cache.snapshot_id.as_deref());
+        self.ends[3] = out.len();
     }
 
     fn part(&self, i: usize) -> &[u8] {
@@ -508,6 +508,7 @@ impl KeyedText {
             images: self.part(0) == after.part(0),
             tags: self.part(1) == after.part(1),
             resource_group: self.part(2) == after.part(2),
+            fields: self.part(3) == after.part(3),
         }
     }
 }

@@ -829,4 +829,37 @@ mod tests {
         let s = IdGenerator::seeded(3).container_group_id();
         assert!(s.starts_with("eci-") && s.len() == 24, "{s}");
     }
+
+    /// The store keeps records as JSON: tags stay `{"key", "value"}`
+    /// objects, settings stay the whole `CacheSettings` object (empty or
+    /// not), and images stay their written text, so a state written before
+    /// tags, settings and images changed representation reads the same.
+    #[test]
+    fn a_record_is_stored_as_it_always_was() {
+        use super::{CacheSettings, ImageCache, Tag};
+        let at = "2024-05-01T08:00:00Z".parse().unwrap();
+        let mut cache = ImageCache::new("imc-0123456789abcdefghij", "web", "cn-hangzhou", at)
+            .with_images(["nginx:1.25", "docker.io/library/redis:7"])
+            .unwrap();
+        cache.tags = vec![Tag::new("env", "prod")];
+        let json = serde_json::to_value(&cache).unwrap();
+        assert_eq!(
+            json["tags"],
+            serde_json::json!([{"key": "env", "value": "prod"}])
+        );
+        assert_eq!(
+            json["images"],
+            serde_json::json!(["nginx:1.25", "docker.io/library/redis:7"])
+        );
+        assert_eq!(
+            json["settings"],
+            serde_json::to_value(CacheSettings::default()).unwrap()
+        );
+        assert_eq!(serde_json::from_value::<ImageCache>(json).unwrap(), cache);
+
+        cache.settings.zone_id = Some("cn-hangzhou-k".to_owned());
+        let json = serde_json::to_value(&cache).unwrap();
+        assert_eq!(json["settings"]["zone_id"], "cn-hangzhou-k");
+        assert_eq!(serde_json::from_value::<ImageCache>(json).unwrap(), cache);
+    }
 }

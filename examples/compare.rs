@@ -145,20 +145,20 @@ impl Sqlite {
                 cache_row
                     .execute((
                         slot as i64,
-                        &c.id,
+                        c.id(),
                         c.creation_time.as_second(),
                         (c.status == CacheStatus::Ready) as i64,
                         c.size_gib as i64,
                     ))
                     .unwrap();
-                for image in &c.images {
-                    let key = rules.exact_key(image.reference());
+                for image in c.images() {
+                    let key = rules.exact_key(&image.reference());
                     image_row
                         .execute((slot as i64, key.repo(), key.as_str()))
                         .unwrap();
                 }
-                for t in &c.tags {
-                    tag_row.execute((slot as i64, t.key(), t.value())).unwrap();
+                for t in c.tags() {
+                    tag_row.execute((slot as i64, t.0, t.1)).unwrap();
                 }
             }
         }
@@ -190,7 +190,7 @@ impl Sqlite {
             .unwrap()
             .execute((
                 slot,
-                &c.id,
+                c.id(),
                 c.creation_time.as_second(),
                 (c.status == CacheStatus::Ready) as i64,
                 c.size_gib as i64,
@@ -204,15 +204,15 @@ impl Sqlite {
         let mut image_row = tx
             .prepare_cached("INSERT INTO images VALUES (?1, ?2, ?3)")
             .unwrap();
-        for image in &c.images {
-            let key = self.rules.exact_key(image.reference());
+        for image in c.images() {
+            let key = self.rules.exact_key(&image.reference());
             image_row.execute((slot, key.repo(), key.as_str())).unwrap();
         }
         let mut tag_row = tx
             .prepare_cached("INSERT INTO tags VALUES (?1, ?2, ?3)")
             .unwrap();
-        for t in &c.tags {
-            tag_row.execute((slot, t.key(), t.value())).unwrap();
+        for t in c.tags() {
+            tag_row.execute((slot, t.0, t.1)).unwrap();
         }
     }
 
@@ -222,7 +222,7 @@ impl Sqlite {
         let slot: i64 = tx
             .prepare_cached("SELECT slot FROM caches WHERE id = ?1")
             .unwrap()
-            .query_row([&c.id], |r| r.get(0))
+            .query_row([c.id()], |r| r.get(0))
             .unwrap();
         tx.prepare_cached("UPDATE caches SET ready = ?2, size = ?3 WHERE slot = ?1")
             .unwrap()
@@ -372,7 +372,7 @@ impl Sqlite {
 }
 
 fn ids(caches: &[&ImageCache]) -> Vec<String> {
-    caches.iter().map(|c| c.id.clone()).collect()
+    caches.iter().map(|c| c.id().to_owned()).collect()
 }
 
 struct Row {
@@ -534,7 +534,7 @@ fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
         let best = e
             .index
             .best_match(g, &mut scratch)
-            .map(|b| (b.cache.id.clone(), b.exact, b.partial));
+            .map(|b| (b.cache.id().to_owned(), b.exact, b.partial));
         fast.push(ns(t));
         let t = Instant::now();
         black_box(e.index.read_touched_postings(&q, &mut scratch));
@@ -544,7 +544,7 @@ fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
             let naive = e
                 .naive
                 .best_match(g)
-                .map(|b| (b.cache.id.clone(), b.exact, b.partial));
+                .map(|b| (b.cache.id().to_owned(), b.exact, b.partial));
             slow.push(ns(t));
             assert_eq!(naive, best, "index vs naive, Q6 #{i}");
         }
@@ -614,9 +614,9 @@ fn measure_batch(engine: &mut Engine, groups: &[AutoMatchRequest]) -> Row {
 }
 
 fn create_request(c: &ImageCache) -> CreateRequest {
-    let mut r = CreateRequest::new(&c.region_id, &c.name).size_gib(c.size_gib);
-    r.images = c.images.clone();
-    r.tags = c.tags.clone();
+    let mut r = CreateRequest::new(c.region_id(), c.name()).size_gib(c.size_gib);
+    r.images = c.images().to_vec();
+    r.tags = c.tags().to_vec();
     r.elimination_strategy = c.elimination_strategy;
     r
 }
@@ -632,7 +632,7 @@ fn measure_mutations(
     let (mut create, mut create_sql) = (vec![], vec![]);
     let record = |engine: &Engine, id: &str| {
         engine
-            .index(DEFAULT_ACCOUNT, &fresh[0].region_id)
+            .index(DEFAULT_ACCOUNT, fresh[0].region_id())
             .unwrap()
             .get(id)
             .unwrap()
@@ -656,12 +656,12 @@ fn measure_mutations(
     let (to_update, to_delete) = ready.split_at(fresh.len());
     let (mut update, mut update_sql) = (vec![], vec![]);
     for (i, c) in to_update.iter().enumerate() {
-        let mut request = UpdateRequest::new(&c.region_id, &c.id);
-        request.images = Some(fresh[i].images.clone());
+        let mut request = UpdateRequest::new(c.region_id(), c.id());
+        request.images = Some(fresh[i].images().to_vec());
         let t = Instant::now();
         engine.update(&request).unwrap();
         update.push(ns(t));
-        let r = record(engine, &c.id);
+        let r = record(engine, c.id());
         let t = Instant::now();
         sqlite.update(&r);
         update_sql.push(ns(t));
@@ -670,11 +670,11 @@ fn measure_mutations(
     for c in to_delete {
         let t = Instant::now();
         engine
-            .delete(&DeleteRequest::new(&c.region_id, &c.id))
+            .delete(&DeleteRequest::new(c.region_id(), c.id()))
             .unwrap();
         delete.push(ns(t));
         let t = Instant::now();
-        sqlite.delete(&c.id);
+        sqlite.delete(c.id());
         delete_sql.push(ns(t));
     }
     [
@@ -708,7 +708,7 @@ fn measure_churn(
     naive_ops: usize,
     sqlite_ops: usize,
 ) -> Row {
-    let region = fresh[0].region_id.clone();
+    let region = fresh[0].region_id().to_owned();
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         rng ^= rng << 13;
@@ -722,7 +722,7 @@ fn measure_churn(
         .iter()
         .rev()
         .filter(|c| c.status == CacheStatus::Ready)
-        .map(|c| c.id.clone());
+        .map(|c| c.id().to_owned());
     let mut created: Vec<String> = Vec::new();
     for (i, q) in queries.iter().enumerate() {
         let (with_naive, with_sql) = (i < naive_ops, i < sqlite_ops);
@@ -781,7 +781,7 @@ fn measure_churn(
                 let id = targets.next().expect("enough caches");
                 let other = &corpus[next() as usize % corpus.len()];
                 let mut request = UpdateRequest::new(&region, &id);
-                request.images = Some(other.images.clone());
+                request.images = Some(other.images().to_vec());
                 let t = Instant::now();
                 let changed = engine.update(&request).is_ok();
                 ours += ns(t);
@@ -967,7 +967,7 @@ fn run(a: &Args, n: usize) -> Report {
     let build_index = t.elapsed();
     let region = caches
         .first()
-        .map_or("cn-hangzhou".to_owned(), |c| c.region_id.clone());
+        .map_or("cn-hangzhou".to_owned(), |c| c.region_id().to_owned());
     let index_rss = rss().1.saturating_sub(before);
     let empty = Index::new(rules.clone(), TokenKey::from_seed(a.seed));
     let index = engine.index(DEFAULT_ACCOUNT, &region).unwrap_or(&empty);

@@ -32,9 +32,9 @@ fn main() {
         .unwrap();
     let mut times = Vec::new();
     for c in fresh.iter().filter(|_| only.is_empty() || only == "create") {
-        let mut r = CreateRequest::new(&c.region_id, &c.name).size_gib(c.size_gib);
-        r.images = c.images.clone();
-        r.tags = c.tags.clone();
+        let mut r = CreateRequest::new(c.region_id(), c.name()).size_gib(c.size_gib);
+        r.images = c.images().to_vec();
+        r.tags = c.tags().to_vec();
         let t = Instant::now();
         engine.create(&r).unwrap();
         times.push(t.elapsed());
@@ -51,8 +51,8 @@ fn main() {
         .enumerate()
         .filter(|_| only.is_empty() || only == "update")
     {
-        let mut r = UpdateRequest::new(&c.region_id, &c.id);
-        r.images = Some(fresh[i].images.clone());
+        let mut r = UpdateRequest::new(c.region_id(), c.id());
+        r.images = Some(fresh[i].images().to_vec());
         let t = Instant::now();
         let _ = engine.update(&r);
         times.push(t.elapsed());
@@ -63,7 +63,7 @@ fn main() {
         .iter()
         .filter(|_| only.is_empty() || only == "delete")
     {
-        let r = DeleteRequest::new(&c.region_id, &c.id);
+        let r = DeleteRequest::new(c.region_id(), c.id());
         let t = Instant::now();
         engine.delete(&r).unwrap();
         times.push(t.elapsed());

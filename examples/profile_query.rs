@@ -62,7 +62,7 @@ fn main() {
             index_ns.push(best_of_three(&mut || {
                 sum += index
                     .best_match(g, &mut scratch)
-                    .map_or(0, |b| b.cache.id.len())
+                    .map_or(0, |b| b.cache.id().len())
             }));
             floor_ns.push(best_of_three(&mut || {
                 sum += index.read_touched_postings(&q, &mut scratch) as usize

@@ -21,7 +21,11 @@ fn main() {
         t.elapsed(),
         index.stats().overhead_bytes as f64 / n as f64
     );
-    let victims: Vec<String> = all.iter().step_by(n / k).map(|c| c.id.clone()).collect();
+    let victims: Vec<String> = all
+        .iter()
+        .step_by(n / k)
+        .map(|c| c.id().to_owned())
+        .collect();
     let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

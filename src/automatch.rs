@@ -378,7 +378,7 @@ pub fn rank(storage_gib: u32, a: (&ImageCache, u32, u32), b: (&ImageCache, u32, 
                 .cmp(&storage_gib.abs_diff(cb.size_gib)),
         )
         .then(cb.creation_time.cmp(&ca.creation_time))
-        .then_with(|| ca.id.cmp(&cb.id))
+        .then_with(|| ca.id().cmp(cb.id()))
 }
 
 /// A candidate the index or the oracle found best.

@@ -416,9 +416,9 @@ impl Prepared {
 pub(crate) fn tags_match(cache: &ImageCache, filters: &[TagFilter]) -> bool {
     filters.iter().all(|filter| {
         cache
-            .tags
+            .tags()
             .iter()
-            .any(|tag| tag.key() == filter.key && filter.value().is_none_or(|v| v == tag.value()))
+            .any(|(key, value)| key == filter.key && filter.value().is_none_or(|v| v == value))
     })
 }
 
@@ -456,7 +456,7 @@ impl<'a> SortKey<'a> {
             f,
             p,
             creation: cache.creation_time.as_second(),
-            id: &cache.id,
+            id: cache.id(),
         }
     }
 }

@@ -52,11 +52,11 @@ impl NaiveIndex {
 
     /// Inserts a cache, replacing the one with the same id; returns it.
     pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
-        let old = self.remove(&cache.id);
+        let old = self.remove(cache.id());
         let keys = cache
-            .images
+            .images()
             .iter()
-            .map(|image| self.rules.exact_key(image.reference()))
+            .map(|image| self.rules.exact_key(&image.reference()))
             .collect();
         self.caches.push((cache, keys));
         old
@@ -64,13 +64,13 @@ impl NaiveIndex {
 
     /// Removes a cache by id.
     pub fn remove(&mut self, id: &str) -> Option<ImageCache> {
-        let at = self.caches.iter().position(|(c, _)| c.id == id)?;
+        let at = self.caches.iter().position(|(c, _)| c.id() == id)?;
         Some(self.caches.swap_remove(at).0)
     }
 
     /// The cache with this id.
     pub fn get(&self, id: &str) -> Option<&ImageCache> {
-        self.caches.iter().map(|(c, _)| c).find(|c| c.id == id)
+        self.caches.iter().map(|(c, _)| c).find(|c| c.id() == id)
     }
 
     /// How many caches there are.
@@ -157,23 +157,23 @@ impl NaiveIndex {
                 && request
                     .image_cache_id
                     .as_ref()
-                    .is_none_or(|id| *id == cache.id)
+                    .is_none_or(|id| *id == cache.id())
                 && request
                     .image_cache_name
                     .as_ref()
-                    .is_none_or(|n| *n == cache.name)
+                    .is_none_or(|n| *n == cache.name())
                 && request
                     .snapshot_id
                     .as_ref()
-                    .is_none_or(|s| Some(s) == cache.snapshot_id.as_ref())
+                    .is_none_or(|s| Some(s.as_str()) == cache.snapshot_id())
                 && request
                     .resource_group_id
                     .as_ref()
-                    .is_none_or(|g| Some(g) == cache.resource_group_id.as_ref())
+                    .is_none_or(|g| Some(g.as_str()) == cache.resource_group_id())
                 && tags_match(cache, &request.tags);
             if passes {
                 passing.push(SortKey::of(cache, f, p));
-                by_id.insert(cache.id.as_str(), cache);
+                by_id.insert(cache.id(), cache);
             }
         }
         passing.sort();

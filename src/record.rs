@@ -8,30 +8,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::reference::{ParseError, Reference};
 
+mod packed;
+
+use packed::{
+    CONTAINER_GROUP, FIELDS, FLASH_SNAPSHOT, ID, NAME, Packed, REGION, RESOURCE_GROUP, SNAPSHOT,
+    Texts,
+};
+
 /// One image cache (`imc-…`).
+///
+/// The texts (ids, name, region, images, tags) are read and changed through
+/// methods: a record keeps them end to end in one allocation (see
+/// `record/packed.rs`), which is most of what a million caches cost. The
+/// other fields are plain.
 ///
 /// ```
 /// use eci_imagecache::record::{CacheStatus, ImageCache};
 ///
-/// let cache = ImageCache::new("imc-0123456789abcdefghij", "web", "cn-hangzhou", "2024-05-01T08:00:00Z".parse().unwrap())
+/// let mut cache = ImageCache::new("imc-0123456789abcdefghij", "web", "cn-hangzhou", "2024-05-01T08:00:00Z".parse().unwrap())
 ///     .with_images(["nginx:1.25", "registry-vpc.cn-hangzhou.aliyuncs.com/team/app:v1"])
 ///     .unwrap();
 /// assert_eq!(cache.status, CacheStatus::Preparing);
-/// assert_eq!(cache.images[1].written(), "registry-vpc.cn-hangzhou.aliyuncs.com/team/app:v1");
-/// assert_eq!(cache.images[0].reference().as_str(), "docker.io/library/nginx:1.25");
+/// assert_eq!(cache.images().get(1).unwrap().written(), "registry-vpc.cn-hangzhou.aliyuncs.com/team/app:v1");
+/// assert_eq!(cache.images().get(0).unwrap().canonical(), "docker.io/library/nginx:1.25");
+/// cache.set_snapshot_id(Some("s-0123456789abcdefghij"));
+/// assert_eq!((cache.name(), cache.snapshot_id()), ("web", Some("s-0123456789abcdefghij")));
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub struct ImageCache {
-    /// `ImageCacheId`.
-    pub id: String,
-    /// `ImageCacheName`.
-    pub name: String,
-    /// `RegionId`.
-    pub region_id: String,
-    /// `ResourceGroupId`.
-    pub resource_group_id: Option<String>,
-    /// `Images`, echoed exactly as written; matching uses the parsed form.
-    pub images: Vec<CachedImage>,
+    /// `ImageCacheId`, `ImageCacheName`, `RegionId`, `ResourceGroupId`,
+    /// `ContainerGroupId`, `SnapshotId`, `FlashSnapshotId`, `Images` and
+    /// `Tags`.
+    text: Packed,
     /// `ImageCacheSize`, GiB.
     pub size_gib: u32,
     /// `Status`.
@@ -44,16 +52,8 @@ pub struct ImageCache {
     pub expire_time: Option<Timestamp>,
     /// `LastMatchedTime`.
     pub last_matched_time: Option<Timestamp>,
-    /// `ContainerGroupId`.
-    pub container_group_id: Option<String>,
-    /// `SnapshotId`.
-    pub snapshot_id: Option<String>,
-    /// `FlashSnapshotId`.
-    pub flash_snapshot_id: Option<String>,
     /// `EliminationStrategy`.
     pub elimination_strategy: EliminationStrategy,
-    /// `Tags`.
-    pub tags: Vec<Tag>,
     /// `Events`, oldest first, at most 50.
     pub events: Vec<Event>,
     /// What Create and Update accept and Describe never returns, held out
@@ -61,8 +61,227 @@ pub struct ImageCache {
     pub settings: Settings,
     /// Created by auto-match for a container group (section 7), not by
     /// `CreateImageCache`: counted against its own quota and retention.
-    #[serde(default)]
     pub auto_created: bool,
+}
+
+impl fmt::Debug for ImageCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImageCache")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("region_id", &self.region_id())
+            .field("resource_group_id", &self.resource_group_id())
+            .field("images", &self.images())
+            .field("size_gib", &self.size_gib)
+            .field("status", &self.status)
+            .field("progress", &self.progress)
+            .field("creation_time", &self.creation_time)
+            .field("expire_time", &self.expire_time)
+            .field("last_matched_time", &self.last_matched_time)
+            .field("container_group_id", &self.container_group_id())
+            .field("snapshot_id", &self.snapshot_id())
+            .field("flash_snapshot_id", &self.flash_snapshot_id())
+            .field("elimination_strategy", &self.elimination_strategy)
+            .field("tags", &self.tags())
+            .field("events", &self.events)
+            .field("settings", &self.settings)
+            .field("auto_created", &self.auto_created)
+            .finish()
+    }
+}
+
+/// A record as the store keeps it: the fields in this order, images as
+/// written, tags as `{"key", "value"}` objects, absent ids as `null`.
+#[derive(Serialize)]
+struct StoredOut<'a> {
+    id: &'a str,
+    name: &'a str,
+    region_id: &'a str,
+    resource_group_id: Option<&'a str>,
+    images: WrittenImages<'a>,
+    size_gib: u32,
+    status: CacheStatus,
+    progress: u8,
+    creation_time: Timestamp,
+    expire_time: Option<Timestamp>,
+    last_matched_time: Option<Timestamp>,
+    container_group_id: Option<&'a str>,
+    snapshot_id: Option<&'a str>,
+    flash_snapshot_id: Option<&'a str>,
+    elimination_strategy: EliminationStrategy,
+    tags: TagObjects<'a>,
+    events: &'a [Event],
+    settings: &'a Settings,
+    auto_created: bool,
+}
+
+/// The images as written, serialised without collecting them.
+struct WrittenImages<'a>(&'a Packed);
+
+impl Serialize for WrittenImages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.images().map(|i| i.written()))
+    }
+}
+
+/// The tags as `{"key", "value"}` objects, serialised without collecting
+/// them.
+struct TagObjects<'a>(&'a Packed);
+
+#[derive(Serialize)]
+struct TagOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+impl Serialize for TagObjects<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.tags().map(|(key, value)| TagOut { key, value }))
+    }
+}
+
+impl Serialize for ImageCache {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = &self.text;
+        StoredOut {
+            id: self.id(),
+            name: self.name(),
+            region_id: self.region_id(),
+            resource_group_id: self.resource_group_id(),
+            images: WrittenImages(text),
+            size_gib: self.size_gib,
+            status: self.status,
+            progress: self.progress,
+            creation_time: self.creation_time,
+            expire_time: self.expire_time,
+            last_matched_time: self.last_matched_time,
+            container_group_id: self.container_group_id(),
+            snapshot_id: self.snapshot_id(),
+            flash_snapshot_id: self.flash_snapshot_id(),
+            elimination_strategy: self.elimination_strategy,
+            tags: TagObjects(text),
+            events: &self.events,
+            settings: &self.settings,
+            auto_created: self.auto_created,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// A record as the store keeps it, read with its texts borrowed from the
+/// input where they need no unescaping.
+#[derive(Deserialize)]
+struct StoredIn<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    region_id: Text<'a>,
+    #[serde(borrow)]
+    resource_group_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    images: Vec<Text<'a>>,
+    size_gib: u32,
+    status: CacheStatus,
+    progress: u8,
+    creation_time: Timestamp,
+    expire_time: Option<Timestamp>,
+    last_matched_time: Option<Timestamp>,
+    #[serde(borrow)]
+    container_group_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    snapshot_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    flash_snapshot_id: Option<Text<'a>>,
+    elimination_strategy: EliminationStrategy,
+    #[serde(borrow)]
+    tags: Vec<TagIn<'a>>,
+    events: Vec<Event>,
+    settings: Settings,
+    #[serde(default)]
+    auto_created: bool,
+}
+
+#[derive(Deserialize)]
+struct TagIn<'a> {
+    #[serde(borrow)]
+    key: Text<'a>,
+    #[serde(borrow)]
+    value: Text<'a>,
+}
+
+/// A string borrowed from the input when it can be, else owned.
+struct Text<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(v.into()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(v.to_owned().into()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(v.into()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageCache {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ImageCache, D::Error> {
+        use serde::de::Error;
+        let stored = StoredIn::deserialize(deserializer)?;
+        let images = stored
+            .images
+            .iter()
+            .map(|written| CachedImage::parse(&written.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(D::Error::custom)?;
+        let optional = [
+            &stored.resource_group_id,
+            &stored.container_group_id,
+            &stored.snapshot_id,
+            &stored.flash_snapshot_id,
+        ];
+        let mut fields = [""; FIELDS];
+        fields[ID] = &stored.id.0;
+        fields[NAME] = &stored.name.0;
+        fields[REGION] = &stored.region_id.0;
+        let mut present = 0;
+        for (k, value) in optional.into_iter().enumerate() {
+            if let Some(value) = value {
+                fields[RESOURCE_GROUP + k] = &value.0;
+                present |= 1 << k;
+            }
+        }
+        Ok(ImageCache {
+            text: Packed::pack(Texts {
+                fields,
+                present,
+                images: images.iter().map(CachedImage::view),
+                tags: stored.tags.iter().map(|t| (&*t.key.0, &*t.value.0)),
+            }),
+            size_gib: stored.size_gib,
+            status: stored.status,
+            progress: stored.progress,
+            creation_time: stored.creation_time,
+            expire_time: stored.expire_time,
+            last_matched_time: stored.last_matched_time,
+            elimination_strategy: stored.elimination_strategy,
+            events: stored.events,
+            settings: stored.settings,
+            auto_created: stored.auto_created,
+        })
+    }
 }
 
 /// At most this many events are kept per cache, the newest.
@@ -186,6 +405,250 @@ impl fmt::Debug for CachedImage {
         f.debug_struct("CachedImage")
             .field("written", &self.written())
             .field("reference", &self.reference)
+            .finish()
+    }
+}
+
+impl CachedImage {
+    /// The image as a record hands it out.
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView::new(self.written(), self.reference.borrowed())
+    }
+}
+
+/// A cache's image, borrowed from its record: the text as written and its
+/// parsed form. [`CachedImage`] is the same thing owning its text.
+///
+/// ```
+/// use eci_imagecache::record::{CachedImage, ImageCache};
+///
+/// let cache = ImageCache::new("imc-a", "web", "cn-hangzhou", "2024-05-01T08:00:00Z".parse().unwrap())
+///     .with_images(["nginx:1.25"])
+///     .unwrap();
+/// let image = cache.images().get(0).unwrap();
+/// assert_eq!((image.written(), image.canonical()), ("nginx:1.25", "docker.io/library/nginx:1.25"));
+/// assert_eq!(image.reference().repository(), "library/nginx");
+/// assert_eq!(image, CachedImage::parse("nginx:1.25").unwrap());
+/// assert_eq!(image.to_cached(), CachedImage::parse("nginx:1.25").unwrap());
+/// ```
+#[derive(Clone, Copy)]
+pub struct ImageView<'a> {
+    written: &'a str,
+    reference: Reference<&'a str>,
+}
+
+impl<'a> ImageView<'a> {
+    fn new(written: &'a str, reference: Reference<&'a str>) -> ImageView<'a> {
+        ImageView { written, reference }
+    }
+
+    /// The image exactly as written.
+    pub fn written(&self) -> &'a str {
+        self.written
+    }
+
+    /// The canonical form ([`Reference::as_str`]).
+    pub fn canonical(&self) -> &'a str {
+        self.reference.text()
+    }
+
+    /// The parsed, normalised reference, borrowing the record's text.
+    pub fn reference(&self) -> Reference<&'a str> {
+        self.reference
+    }
+
+    /// The image with its own text.
+    pub fn to_cached(&self) -> CachedImage {
+        CachedImage {
+            reference: self.reference.to_owned_reference(),
+            written: (self.written != self.canonical()).then(|| self.written.into()),
+        }
+    }
+}
+
+impl PartialEq for ImageView<'_> {
+    fn eq(&self, other: &ImageView<'_>) -> bool {
+        self.written == other.written && self.reference == other.reference
+    }
+}
+
+impl Eq for ImageView<'_> {}
+
+impl PartialEq<CachedImage> for ImageView<'_> {
+    fn eq(&self, other: &CachedImage) -> bool {
+        *self == other.view()
+    }
+}
+
+impl PartialEq<ImageView<'_>> for CachedImage {
+    fn eq(&self, other: &ImageView<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl fmt::Debug for ImageView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedImage")
+            .field("written", &self.written)
+            .field("reference", &self.reference)
+            .finish()
+    }
+}
+
+/// A cache's images, in order ([`ImageCache::images`]).
+///
+/// ```
+/// use eci_imagecache::record::ImageCache;
+///
+/// let cache = ImageCache::new("imc-a", "web", "cn-hangzhou", "2024-05-01T08:00:00Z".parse().unwrap())
+///     .with_images(["nginx:1.25", "redis:7"])
+///     .unwrap();
+/// let written: Vec<&str> = cache.images().iter().map(|i| i.written()).collect();
+/// assert_eq!(written, ["nginx:1.25", "redis:7"]);
+/// assert_eq!((cache.images().len(), cache.images().get(2)), (2, None));
+/// ```
+#[derive(Clone, Copy)]
+pub struct Images<'a>(&'a Packed);
+
+impl<'a> Images<'a> {
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.image_count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Image `k`, if there is one.
+    pub fn get(&self, k: usize) -> Option<ImageView<'a>> {
+        (k < self.len()).then(|| self.0.image(k))
+    }
+
+    /// Every image, in order.
+    pub fn iter(&self) -> Each<'a, ImageView<'a>> {
+        Each {
+            packed: self.0,
+            at: 0..self.len(),
+            get: Packed::image,
+        }
+    }
+
+    /// The images with their own text.
+    pub fn to_vec(&self) -> Vec<CachedImage> {
+        self.iter().map(|i| i.to_cached()).collect()
+    }
+}
+
+impl<'a> IntoIterator for Images<'a> {
+    type Item = ImageView<'a>;
+    type IntoIter = Each<'a, ImageView<'a>>;
+    fn into_iter(self) -> Each<'a, ImageView<'a>> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for Tags<'a> {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Each<'a, (&'a str, &'a str)>;
+    fn into_iter(self) -> Each<'a, (&'a str, &'a str)> {
+        self.iter()
+    }
+}
+
+/// The iterator of [`Images::iter`] and [`Tags::iter`].
+#[derive(Clone)]
+pub struct Each<'a, T> {
+    packed: &'a Packed,
+    at: std::ops::Range<usize>,
+    get: fn(&'a Packed, usize) -> T,
+}
+
+impl<T> Iterator for Each<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.at.next().map(|k| (self.get)(self.packed, k))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.at.size_hint()
+    }
+}
+
+impl<T> DoubleEndedIterator for Each<'_, T> {
+    fn next_back(&mut self) -> Option<T> {
+        self.at.next_back().map(|k| (self.get)(self.packed, k))
+    }
+}
+
+impl<T> ExactSizeIterator for Each<'_, T> {}
+
+impl<T> fmt::Debug for Each<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Each").field("at", &self.at).finish()
+    }
+}
+
+impl fmt::Debug for Images<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Images<'_> {
+    fn eq(&self, other: &Images<'_>) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+/// A cache's tags, in order ([`ImageCache::tags`]), each a key and a value.
+///
+/// ```
+/// use eci_imagecache::record::{ImageCache, Tag};
+///
+/// let cache = ImageCache::new("imc-a", "web", "cn-hangzhou", "2024-05-01T08:00:00Z".parse().unwrap())
+///     .with_tags(&[Tag::new("env", "prod")]);
+/// assert_eq!(cache.tags().iter().collect::<Vec<_>>(), [("env", "prod")]);
+/// assert_eq!(cache.tags().to_vec(), [Tag::new("env", "prod")]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Tags<'a>(&'a Packed);
+
+impl<'a> Tags<'a> {
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.tag_count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tag `k`'s key and value, if there is one.
+    pub fn get(&self, k: usize) -> Option<(&'a str, &'a str)> {
+        (k < self.len()).then(|| self.0.tag(k))
+    }
+
+    /// Every tag's key and value, in order.
+    pub fn iter(&self) -> Each<'a, (&'a str, &'a str)> {
+        Each {
+            packed: self.0,
+            at: 0..self.len(),
+            get: Packed::tag,
+        }
+    }
+
+    /// The tags with their own text.
+    pub fn to_vec(&self) -> Vec<Tag> {
+        self.iter().map(|(k, v)| Tag::new(k, v)).collect()
+    }
+}
+
+impl fmt::Debug for Tags<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(key, value)| Tag::new(key, value)))
             .finish()
     }
 }
@@ -542,32 +1005,181 @@ impl fmt::Debug for RegistryCredential {
 impl ImageCache {
     /// A new cache in `Preparing`, with no images yet, 20 GiB, `Progress` 0 %.
     pub fn new(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        region_id: impl Into<String>,
+        id: impl AsRef<str>,
+        name: impl AsRef<str>,
+        region_id: impl AsRef<str>,
         creation_time: Timestamp,
     ) -> ImageCache {
+        let mut fields = [""; FIELDS];
+        fields[ID] = id.as_ref();
+        fields[NAME] = name.as_ref();
+        fields[REGION] = region_id.as_ref();
         ImageCache {
-            id: id.into(),
-            name: name.into(),
-            region_id: region_id.into(),
-            resource_group_id: None,
-            images: Vec::new(),
+            text: Packed::pack(Texts {
+                fields,
+                present: 0,
+                images: std::iter::empty(),
+                tags: std::iter::empty(),
+            }),
             size_gib: 20,
             status: CacheStatus::Preparing,
             progress: 0,
             creation_time,
             expire_time: None,
             last_matched_time: None,
-            container_group_id: None,
-            snapshot_id: None,
-            flash_snapshot_id: None,
             elimination_strategy: EliminationStrategy::Retain,
-            tags: Vec::new(),
             events: Vec::new(),
             settings: Settings::default(),
             auto_created: false,
         }
+    }
+
+    /// `ImageCacheId`.
+    pub fn id(&self) -> &str {
+        self.text.field(ID)
+    }
+
+    /// `ImageCacheName`.
+    pub fn name(&self) -> &str {
+        self.text.field(NAME)
+    }
+
+    /// `RegionId`.
+    pub fn region_id(&self) -> &str {
+        self.text.field(REGION)
+    }
+
+    /// `ResourceGroupId`.
+    pub fn resource_group_id(&self) -> Option<&str> {
+        self.text.optional(RESOURCE_GROUP)
+    }
+
+    /// `ContainerGroupId`.
+    pub fn container_group_id(&self) -> Option<&str> {
+        self.text.optional(CONTAINER_GROUP)
+    }
+
+    /// `SnapshotId`.
+    pub fn snapshot_id(&self) -> Option<&str> {
+        self.text.optional(SNAPSHOT)
+    }
+
+    /// `FlashSnapshotId`.
+    pub fn flash_snapshot_id(&self) -> Option<&str> {
+        self.text.optional(FLASH_SNAPSHOT)
+    }
+
+    /// `Images`, echoed exactly as written; matching uses the parsed form.
+    pub fn images(&self) -> Images<'_> {
+        Images(&self.text)
+    }
+
+    /// `Tags`.
+    pub fn tags(&self) -> Tags<'_> {
+        Tags(&self.text)
+    }
+
+    /// Sets `ImageCacheId`.
+    pub fn set_id(&mut self, id: &str) {
+        self.set_field(ID, Some(id));
+    }
+
+    /// Sets `ImageCacheName`.
+    pub fn set_name(&mut self, name: &str) {
+        self.set_field(NAME, Some(name));
+    }
+
+    /// Sets `RegionId`.
+    pub fn set_region_id(&mut self, region_id: &str) {
+        self.set_field(REGION, Some(region_id));
+    }
+
+    /// Sets or clears `ResourceGroupId`.
+    pub fn set_resource_group_id(&mut self, id: Option<&str>) {
+        self.set_field(RESOURCE_GROUP, id);
+    }
+
+    /// Sets or clears `ContainerGroupId`.
+    pub fn set_container_group_id(&mut self, id: Option<&str>) {
+        self.set_field(CONTAINER_GROUP, id);
+    }
+
+    /// Sets or clears `SnapshotId`.
+    pub fn set_snapshot_id(&mut self, id: Option<&str>) {
+        self.set_field(SNAPSHOT, id);
+    }
+
+    /// Sets or clears `FlashSnapshotId`.
+    pub fn set_flash_snapshot_id(&mut self, id: Option<&str>) {
+        self.set_field(FLASH_SNAPSHOT, id);
+    }
+
+    /// Replaces the images.
+    pub fn set_images<'a>(
+        &mut self,
+        images: impl IntoIterator<Item = &'a CachedImage, IntoIter: Clone>,
+    ) {
+        let (fields, present) = self.text.fields();
+        self.text = Packed::pack(Texts {
+            fields,
+            present,
+            images: images.into_iter().map(CachedImage::view),
+            tags: self.text.tags(),
+        });
+    }
+
+    /// Replaces the tags.
+    pub fn set_tags<'a>(&mut self, tags: impl IntoIterator<Item = &'a Tag, IntoIter: Clone>) {
+        let (fields, present) = self.text.fields();
+        self.text = Packed::pack(Texts {
+            fields,
+            present,
+            images: self.text.images(),
+            tags: tags.into_iter().map(|t| (t.key(), t.value())),
+        });
+    }
+
+    /// Replaces the images, parsing each; fails on the first bad one.
+    ///
+    /// # Errors
+    ///
+    /// The first image's [`ParseError`] that [`Reference::parse`] gives.
+    pub fn with_images<'a>(
+        mut self,
+        images: impl IntoIterator<Item = &'a str>,
+    ) -> Result<ImageCache, ParseError> {
+        let images = images
+            .into_iter()
+            .map(CachedImage::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.set_images(&images);
+        Ok(self)
+    }
+
+    /// Replaces the tags.
+    pub fn with_tags(mut self, tags: &[Tag]) -> ImageCache {
+        self.set_tags(tags);
+        self
+    }
+
+    /// Sets (or with `None` clears) fixed text `field`.
+    fn set_field(&mut self, field: usize, value: Option<&str>) {
+        let (mut fields, mut present) = self.text.fields();
+        fields[field] = value.unwrap_or("");
+        if field >= RESOURCE_GROUP {
+            let bit = 1 << (field - RESOURCE_GROUP);
+            present = if value.is_some() {
+                present | bit
+            } else {
+                present & !bit
+            };
+        }
+        self.text = Packed::pack(Texts {
+            fields,
+            present,
+            images: self.text.images(),
+            tags: self.text.tags(),
+        });
     }
 
     /// Records an event at `at`: a repeat of an existing event (same reason
@@ -618,18 +1230,6 @@ impl ImageCache {
             first_timestamp: at,
             last_timestamp: at,
         });
-    }
-
-    /// Replaces the images, parsing each; fails on the first bad one.
-    pub fn with_images<'a>(
-        mut self,
-        images: impl IntoIterator<Item = &'a str>,
-    ) -> Result<ImageCache, ParseError> {
-        self.images = images
-            .into_iter()
-            .map(CachedImage::parse)
-            .collect::<Result<_, _>>()?;
-        Ok(self)
     }
 }
 
@@ -841,7 +1441,7 @@ mod tests {
         let mut cache = ImageCache::new("imc-0123456789abcdefghij", "web", "cn-hangzhou", at)
             .with_images(["nginx:1.25", "docker.io/library/redis:7"])
             .unwrap();
-        cache.tags = vec![Tag::new("env", "prod")];
+        cache.set_tags(&[Tag::new("env", "prod")]);
         let json = serde_json::to_value(&cache).unwrap();
         assert_eq!(
             json["tags"],

@@ -427,7 +427,7 @@ impl Store {
                 let runs: BTreeMap<&str, _> =
                     region.runs.iter().map(|(id, r)| (id.as_str(), r)).collect();
                 for c in &region.caches {
-                    put_cache(tx, account, region_id, c, runs.get(c.id.as_str()).copied())?;
+                    put_cache(tx, account, region_id, c, runs.get(c.id()).copied())?;
                 }
                 for t in &region.tokens {
                     put_token(tx, account, region_id, t.action, &t.token, &t.remembered)?;
@@ -545,7 +545,7 @@ impl Store {
             for row in rows? {
                 let r = region_of(&mut regions, row.account, row.region_id);
                 if let Some(run) = row.run {
-                    r.runs.push((row.cache.id.clone(), run));
+                    r.runs.push((row.cache.id().to_owned(), run));
                 }
                 r.caches.push(row.cache);
             }
@@ -713,10 +713,10 @@ impl Batch {
             let id = at(&raw.id);
             let cache: crate::record::ImageCache = serde_json::from_str(at(&raw.record))
                 .map_err(|e| ReadError::Invalid(format!("cache {id}: {e}")))?;
-            if cache.id != id {
+            if cache.id() != id {
                 return Err(ReadError::Invalid(format!(
                     "the row of cache {id} holds cache {}",
-                    cache.id
+                    cache.id()
                 )));
             }
             let run = match &raw.run {
@@ -793,7 +793,7 @@ fn put_cache(
         .execute(params![
             account,
             region_id,
-            record.id,
+            record.id(),
             record.creation_time.as_second(),
             json(record),
             run.map(json),

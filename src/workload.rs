@@ -149,7 +149,7 @@ impl Workload {
                 keys.push(k);
             }
         }
-        cache.tags = keys
+        let tags: Vec<Tag> = keys
             .iter()
             .map(|k| {
                 Tag::new(
@@ -158,6 +158,7 @@ impl Workload {
                 )
             })
             .collect();
+        cache.set_tags(&tags);
         cache.status = if rng.random_bool(0.9) {
             CacheStatus::Ready
         } else {
@@ -169,7 +170,7 @@ impl Workload {
             rng.random_range(0..100)
         };
         if cache.status == CacheStatus::Ready {
-            cache.snapshot_id = Some(format!("s-{}", alphanumeric(rng, 20)));
+            cache.set_snapshot_id(Some(&format!("s-{}", alphanumeric(rng, 20))));
         }
         cache.elimination_strategy = if rng.random_bool(0.3) {
             EliminationStrategy::Lru
@@ -181,7 +182,7 @@ impl Workload {
             cache.last_matched_time = Some(created + SignedDuration::from_secs(used));
         }
         cache.size_gib = [20, 20, 30, 50][rng.random_range(0..4)];
-        cache.container_group_id = Some(format!("eci-{}", alphanumeric(rng, 20)));
+        cache.set_container_group_id(Some(&format!("eci-{}", alphanumeric(rng, 20))));
         cache
     }
 
@@ -304,13 +305,17 @@ impl Workload {
             );
         }
         let cache = &sample[rng.random_range(0..sample.len())];
-        let image = &cache.images[rng.random_range(0..cache.images.len())];
+        let image = cache
+            .images()
+            .get(rng.random_range(0..cache.images().len()))
+            .expect("in range");
         if roll < 60 {
             return image.written().to_owned();
         }
         // Same repository: find it in the model by its path, then write it
         // with another tag, or the same tag with the other endpoint.
-        let path = image.reference().repository();
+        let reference = image.reference();
+        let path = reference.repository();
         let path = path.strip_prefix("library/").unwrap_or(path);
         match self.repos.iter().position(|r| r.path == path) {
             Some(repo) => {
@@ -344,13 +349,13 @@ mod tests {
     fn the_corpus_has_the_stated_shape() {
         let workload = Workload::new(7);
         let caches: Vec<ImageCache> = workload.caches(20_000).collect();
-        let images: usize = caches.iter().map(|c| c.images.len()).sum();
+        let images: usize = caches.iter().map(|c| c.images().len()).sum();
         let mean = images as f64 / caches.len() as f64;
         assert!((3.5..4.5).contains(&mean), "mean images per cache {mean}");
         assert!(
             caches
                 .iter()
-                .all(|c| (1..=20).contains(&c.images.len()) && c.tags.len() <= 5)
+                .all(|c| (1..=20).contains(&c.images().len()) && c.tags().len() <= 5)
         );
         let ready = caches
             .iter()
@@ -366,7 +371,7 @@ mod tests {
         assert!((0.27..0.33).contains(&lru), "lru {lru}");
         let pinned = caches
             .iter()
-            .flat_map(|c| &c.images)
+            .flat_map(|c| c.images())
             .filter(|i| i.reference().digest().is_some())
             .count() as f64
             / images as f64;

@@ -73,9 +73,14 @@ fn world() -> Vec<ImageCache> {
             let mut c = ImageCache::new(id, name, "cn-hangzhou", t)
                 .with_images(images.iter().copied())
                 .unwrap();
-            c.tags = tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect();
-            c.snapshot_id = snapshot.map(str::to_owned);
-            c.resource_group_id = group.map(str::to_owned);
+            c.set_tags(
+                &tags
+                    .iter()
+                    .map(|(k, v)| Tag::new(*k, *v))
+                    .collect::<Vec<_>>(),
+            );
+            c.set_snapshot_id(snapshot);
+            c.set_resource_group_id(group);
             c
         })
         .collect()
@@ -92,7 +97,7 @@ trait Engine {
 fn answer(page: Result<DescribePage<'_>, ApiError>) -> Answer {
     let p = page?;
     Ok((
-        p.image_caches.iter().map(|c| c.id.clone()).collect(),
+        p.image_caches.iter().map(|c| c.id().to_owned()).collect(),
         p.total_count,
         p.next_token.is_some(),
     ))
@@ -479,7 +484,7 @@ fn page_cap() {
         loop {
             let page = index.describe(&r).unwrap();
             assert!(page.image_caches.len() <= size);
-            seen.extend(page.image_caches.iter().map(|c| c.id.clone()));
+            seen.extend(page.image_caches.iter().map(|c| c.id().to_owned()));
             match page.next_token {
                 Some(token) => r.next_token = Some(token),
                 None => break,

@@ -53,7 +53,7 @@ fn create_climbs_to_ready_with_events_and_snapshots() {
     let id = e.create(&request).unwrap().image_cache_id;
     let c = get(&mut e, &id).unwrap();
     assert_eq!(
-        (c.status, c.progress, c.snapshot_id.as_deref()),
+        (c.status, c.progress, c.snapshot_id()),
         (CacheStatus::Preparing, 0, None)
     );
     assert_eq!(reasons(&c), ["Started"]);
@@ -93,9 +93,10 @@ fn create_climbs_to_ready_with_events_and_snapshots() {
             "Ready"
         ]
     );
-    assert!(c.snapshot_id.as_deref().unwrap().starts_with("s-"));
+    assert!(c.snapshot_id().unwrap().starts_with("s-"));
     assert_eq!(
-        c.flash_snapshot_id, None,
+        c.flash_snapshot_id(),
+        None,
         "the flash snapshot goes once the standard one is ready"
     );
     // Each event carries the time its transition happened, not the time of the look.
@@ -123,7 +124,7 @@ fn flash_snapshot_exists_while_creating() {
     clock.advance_secs(30);
     let c = get(&mut e, &id).unwrap();
     assert_eq!(c.status, CacheStatus::Creating);
-    assert!(c.flash_snapshot_id.as_deref().unwrap().starts_with("s-"));
+    assert!(c.flash_snapshot_id().unwrap().starts_with("s-"));
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn update_goes_through_updating_and_can_fail() {
     clock.advance_secs(50);
     let c = get(&mut e, &id).unwrap();
     assert_eq!((c.status, c.progress), (CacheStatus::Ready, 100));
-    assert_ne!(c.snapshot_id, before.snapshot_id, "a new snapshot");
+    assert_ne!(c.snapshot_id(), before.snapshot_id(), "a new snapshot");
     assert_eq!(c.creation_time, before.creation_time);
     // A failing update leaves it UpdateFailed, which may be updated again.
     e.update(
@@ -419,7 +420,7 @@ fn auto_created_caches_have_their_own_quota_and_retention() {
     let first = miss(&mut e, "nginx", "eci-one");
     let c = get(&mut e, &first).unwrap();
     assert_eq!(
-        (c.name.as_str(), c.size_gib, c.status, c.auto_created),
+        (c.name(), c.size_gib, c.status, c.auto_created),
         ("auto-create-for-eci-one", 30, CacheStatus::Ready, true)
     );
     clock.advance_secs(10);
@@ -479,7 +480,7 @@ fn lru_eviction_follows_last_use() {
         .index(DEFAULT_ACCOUNT, REGION)
         .unwrap()
         .lru_order()
-        .map(|c| c.id.clone())
+        .map(|c| c.id().to_owned())
         .collect();
     assert_eq!(order, [ids[1].clone(), ids[2].clone(), ids[0].clone()]);
     e.create(&CreateRequest::new(REGION, "d1").image("d").unwrap())
@@ -836,7 +837,7 @@ fn threads_query_while_others_mutate() {
                             // of its images, and the count matches the list.
                             assert_eq!(page.image_caches.len(), page.total_count.min(20));
                             for c in &page.image_caches {
-                                assert_eq!(c.images.len(), 2);
+                                assert_eq!(c.images().len(), 2);
                                 assert!(matches!(
                                     c.status,
                                     CacheStatus::Preparing
@@ -862,7 +863,7 @@ fn threads_query_while_others_mutate() {
     clock.advance_secs(100);
     let engine = shared.read();
     let index = engine.index(DEFAULT_ACCOUNT, REGION).unwrap();
-    let mut present: Vec<String> = index.iter().map(|c| c.id.clone()).collect();
+    let mut present: Vec<String> = index.iter().map(|c| c.id().to_owned()).collect();
     expected.sort();
     present.sort();
     assert_eq!(present, expected);
@@ -919,7 +920,7 @@ fn import_keeps_records_and_restarts_busy_ones() {
             .as_str(),
         "InvalidParameter"
     );
-    assert_eq!(get(&mut e, &ready.id).unwrap(), ready);
+    assert_eq!(get(&mut e, ready.id()).unwrap(), ready);
     assert_eq!(
         get(&mut e, "imc-bbbbbbbbbbbbbbbbbbbb").unwrap().status,
         CacheStatus::Preparing
@@ -956,11 +957,11 @@ fn import_all_is_all_or_nothing_and_equals_one_by_one() {
             .unwrap()
     };
     let mut bad_region = fresh("imc-cccccccccccccccccccc");
-    bad_region.region_id = "../etc".into();
+    bad_region.set_region_id("../etc");
     for (batch, id, code) in [
         (
             vec![fresh("imc-aaaaaaaaaaaaaaaaaaaa"), caches[7].clone()],
-            caches[7].id.as_str(),
+            caches[7].id(),
             "InvalidParameter",
         ),
         (

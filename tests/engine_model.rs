@@ -399,7 +399,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let ids = |p: &eci_imagecache::describe::DescribePage<'_>| {
                         p.image_caches
                             .iter()
-                            .map(|c| c.id.clone())
+                            .map(|c| c.id().to_owned())
                             .collect::<Vec<_>>()
                     };
                     prop_assert_eq!(ids(&a), ids(&b));
@@ -494,7 +494,7 @@ fn check(engine: &mut Engine, model: &[M], now: i64) -> Result<(), TestCaseError
         prop_assert!(model.is_empty());
         return Ok(());
     };
-    let mut have: Vec<&str> = index.iter().map(|c| c.id.as_str()).collect();
+    let mut have: Vec<&str> = index.iter().map(|c| c.id()).collect();
     let mut want: Vec<&str> = model.iter().map(|m| m.id.as_str()).collect();
     have.sort();
     want.sort();
@@ -506,10 +506,10 @@ fn check(engine: &mut Engine, model: &[M], now: i64) -> Result<(), TestCaseError
         prop_assert_eq!(c.elimination_strategy == EliminationStrategy::Lru, m.lru);
         // A snapshot exists once the cache was Ready (an update keeps it).
         let ready_once = m.updating || m.state(now).0 == CacheStatus::Ready;
-        prop_assert_eq!(c.snapshot_id.is_some(), ready_once);
+        prop_assert_eq!(c.snapshot_id().is_some(), ready_once);
         prop_assert!(c.events.len() <= 50);
     }
-    let lru: Vec<&str> = index.lru_order().map(|c| c.id.as_str()).collect();
+    let lru: Vec<&str> = index.lru_order().map(|c| c.id()).collect();
     let mut want: Vec<&M> = model
         .iter()
         .filter(|m| {

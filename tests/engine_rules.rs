@@ -574,8 +574,8 @@ fn create_limits_accepted_at_the_boundary() {
         .clone();
     assert_eq!(
         (
-            cache.images.len(),
-            cache.tags.len(),
+            cache.images().len(),
+            cache.tags().len(),
             cache.settings.image_registry_credentials.len(),
             cache.size_gib
         ),

@@ -98,9 +98,14 @@ fn cache(id: &str, s: &Spec) -> ImageCache {
     let mut c = ImageCache::new(id, s.name, "cn-hangzhou", at(s.created))
         .with_images(s.images.iter().map(String::as_str))
         .unwrap();
-    c.tags = s.tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect();
-    c.snapshot_id = s.snapshot.map(str::to_owned);
-    c.resource_group_id = s.group.map(str::to_owned);
+    c.set_tags(
+        &s.tags
+            .iter()
+            .map(|(k, v)| Tag::new(*k, *v))
+            .collect::<Vec<_>>(),
+    );
+    c.set_snapshot_id(s.snapshot);
+    c.set_resource_group_id(s.group);
     c.status = CacheStatus::ALL[s.status];
     c.last_matched_time = s.last_matched.map(at);
     c.elimination_strategy = if s.lru {
@@ -188,7 +193,10 @@ fn request(q: &Query) -> DescribeRequest {
 }
 
 fn ids(page: &DescribePage) -> Vec<String> {
-    page.image_caches.iter().map(|c| c.id.clone()).collect()
+    page.image_caches
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect()
 }
 
 fn pair(seed: u64) -> (Index, NaiveIndex) {
@@ -363,9 +371,23 @@ proptest! {
                 let old = naive.get(&id(*i)).unwrap().clone();
                 match part {
                     0 => {}
-                    1 => new = ImageCache { images: new.images, ..old },
-                    2 => new = ImageCache { tags: new.tags, snapshot_id: new.snapshot_id, ..old },
-                    _ => new = ImageCache { status: new.status, last_matched_time: new.last_matched_time, ..old },
+                    1 => {
+                        let mut kept = old;
+                        kept.set_images(&new.images().to_vec());
+                        new = kept;
+                    }
+                    2 => {
+                        let mut kept = old;
+                        kept.set_tags(&new.tags().to_vec());
+                        kept.set_snapshot_id(new.snapshot_id());
+                        new = kept;
+                    }
+                    _ => {
+                        let mut kept = old;
+                        kept.status = new.status;
+                        kept.last_matched_time = new.last_matched_time;
+                        new = kept;
+                    }
                 }
                 let replacement = new.clone();
                 prop_assert!(index.update(&id(*i), |c| *c = replacement));
@@ -384,15 +406,15 @@ proptest! {
             .filter_map(|i| naive.get(&id(i)))
             .filter(|c| c.elimination_strategy == EliminationStrategy::Lru
                 && !matches!(c.status, CacheStatus::Preparing | CacheStatus::Creating | CacheStatus::Updating))
-            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id.clone()))
+            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id().to_owned()))
             .collect();
         want.sort();
         let got: Vec<(i64, String)> = index.lru_order()
-            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id.clone()))
+            .map(|c| (c.last_matched_time.unwrap_or(c.creation_time).as_second(), c.id().to_owned()))
             .collect();
         prop_assert_eq!(got, want);
         // Newest-first iteration.
-        let order: Vec<(i64, String)> = index.iter().map(|c| (-c.creation_time.as_second(), c.id.clone())).collect();
+        let order: Vec<(i64, String)> = index.iter().map(|c| (-c.creation_time.as_second(), c.id().to_owned())).collect();
         let mut sorted = order.clone();
         sorted.sort();
         prop_assert_eq!(order, sorted);
@@ -435,7 +457,7 @@ proptest! {
                 r.limit = r.limit.map(|l| l * 10);
                 compare_walk(index, naive, r, &mut scratch)?;
             }
-            let newest_first = |it: Vec<&ImageCache>| it.into_iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+            let newest_first = |it: Vec<&ImageCache>| it.into_iter().map(|c| c.id().to_owned()).collect::<Vec<_>>();
             let all = DescribeRequest::new("cn-hangzhou").limit(u32::MAX);
             prop_assert_eq!(
                 newest_first(index.iter().collect()),
@@ -627,7 +649,7 @@ fn long_chunked_lists_agree_with_the_oracle() {
                     let ids = |p: &DescribePage<'_>| {
                         p.image_caches
                             .iter()
-                            .map(|c| c.id.clone())
+                            .map(|c| c.id().to_owned())
                             .collect::<Vec<_>>()
                     };
                     assert_eq!(
@@ -645,8 +667,8 @@ fn long_chunked_lists_agree_with_the_oracle() {
     };
     compare(&index, &naive);
     for c in first.iter().step_by(2) {
-        assert!(index.remove(&c.id).is_some());
-        naive.remove(&c.id);
+        assert!(index.remove(c.id()).is_some());
+        naive.remove(c.id());
     }
     for c in later {
         index.insert(c.clone());
@@ -699,7 +721,7 @@ fn auto_match_ranks_like_the_oracle() {
     let check = |index: &Index, naive: &NaiveIndex| {
         let mut scratch = Scratch::default();
         let view = |m: &eci_imagecache::automatch::BestMatch<'_>| {
-            (m.cache.id.clone(), m.exact, m.partial, m.images)
+            (m.cache.id().to_owned(), m.exact, m.partial, m.images)
         };
         for g in &groups {
             for variant in 0..4 {
@@ -726,8 +748,8 @@ fn auto_match_ranks_like_the_oracle() {
     };
     check(&index, &naive);
     for c in caches.iter().step_by(3) {
-        index.remove(&c.id);
-        naive.remove(&c.id);
+        index.remove(c.id());
+        naive.remove(c.id());
     }
     check(&index, &naive);
 }

@@ -47,7 +47,7 @@ fn names(engine: &mut Engine) -> Vec<String> {
     engine.tick();
     let mut v: Vec<String> = engine
         .index(DEFAULT_ACCOUNT, REGION)
-        .map(|i| i.iter().map(|c| c.name.clone()).collect())
+        .map(|i| i.iter().map(|c| c.name().to_owned()).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -119,9 +119,9 @@ fn auto_create_on_a_miss_and_beside_a_partial_winner_never_beside_a_complete_one
     let index = e.index(DEFAULT_ACCOUNT, REGION).unwrap();
     let d = index
         .iter()
-        .find(|c| c.name == "auto-create-for-eci-d")
+        .find(|c| c.name() == "auto-create-for-eci-d")
         .unwrap();
-    let images: Vec<&str> = d.images.iter().map(|i| i.written()).collect();
+    let images: Vec<&str> = d.images().iter().map(|i| i.written()).collect();
     assert_eq!(
         images,
         ["docker.io/library/nginx:1", "docker.io/library/redis:7"]
@@ -675,16 +675,16 @@ proptest! {
             let fast: Vec<(String, u32, u32, u32)> = index
                 .ranked_matches(&r, k, &mut scratch)
                 .iter()
-                .map(|b| (b.cache.id.clone(), b.exact, b.partial, b.images))
+                .map(|b| (b.cache.id().to_owned(), b.exact, b.partial, b.images))
                 .collect();
             let slow: Vec<(String, u32, u32, u32)> = naive
                 .ranked_matches(&r, k)
                 .iter()
-                .map(|b| (b.cache.id.clone(), b.exact, b.partial, b.images))
+                .map(|b| (b.cache.id().to_owned(), b.exact, b.partial, b.images))
                 .collect();
             prop_assert_eq!(&fast, &slow);
-            let best = index.best_match(&r, &mut scratch).map(|b| b.cache.id.clone());
-            prop_assert_eq!(best, naive.best_match(&r).map(|b| b.cache.id.clone()));
+            let best = index.best_match(&r, &mut scratch).map(|b| b.cache.id().to_owned());
+            prop_assert_eq!(best, naive.best_match(&r).map(|b| b.cache.id().to_owned()));
         }
     }
 }

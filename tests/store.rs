@@ -90,7 +90,10 @@ fn apply(engine: &mut Engine, op: &Op) {
             engine
                 .index("", r)
                 .into_iter()
-                .flat_map(|i| i.iter().map(|c| (c.region_id.clone(), c.id.clone())))
+                .flat_map(|i| {
+                    i.iter()
+                        .map(|c| (c.region_id().to_owned(), c.id().to_owned()))
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -364,7 +367,7 @@ fn two_runs_in_one_second_draw_different_ids() {
             .unwrap();
         let cache = page.image_caches[0];
         (
-            cache.snapshot_id.clone().unwrap(),
+            cache.snapshot_id().map(str::to_owned).unwrap(),
             cache
                 .events
                 .iter()
@@ -444,7 +447,7 @@ fn store_of_workload(dir: &Dir, n: usize) -> (PathBuf, Vec<String>) {
     let caches: Vec<_> = eci_imagecache::workload::Workload::new(7)
         .caches(n)
         .collect();
-    let mut ids: Vec<String> = caches.iter().map(|c| c.id.clone()).collect();
+    let mut ids: Vec<String> = caches.iter().map(|c| c.id().to_owned()).collect();
     ids.sort();
     let mut engine = Engine::builder().seed(1).quota(usize::MAX).build();
     engine
@@ -547,7 +550,7 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
         .unwrap();
     let mut loaded: Vec<String> = engine
         .index(eci_imagecache::engine::DEFAULT_ACCOUNT, "cn-hangzhou")
-        .map(|index| index.iter().map(|c| c.id.clone()).collect())
+        .map(|index| index.iter().map(|c| c.id().to_owned()).collect())
         .unwrap_or_default();
     loaded.sort();
     assert_eq!(loaded, ids);

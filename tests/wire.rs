@@ -64,9 +64,9 @@ fn sample_cache() -> ImageCache {
     c.size_gib = 20;
     c.progress = 100;
     c.status = eci_imagecache::record::CacheStatus::Ready;
-    c.snapshot_id = Some("s-2zec5oj8e1yhxijtabcd".into());
+    c.set_snapshot_id(Some("s-2zec5oj8e1yhxijtabcd"));
     c.elimination_strategy = EliminationStrategy::Lru;
-    c.tags = vec![Tag::new("imc", "test")];
+    c.set_tags(&[Tag::new("imc", "test")]);
     c.events = vec![Event {
         kind: EventKind::Normal,
         reason: "Started".into(),

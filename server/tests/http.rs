@@ -459,9 +459,9 @@ fn imports_the_generated_workload() {
     let first = &page["ImageCaches"][0];
     let newest = caches
         .iter()
-        .max_by_key(|c| (c.creation_time, std::cmp::Reverse(c.id.clone())))
+        .max_by_key(|c| (c.creation_time, std::cmp::Reverse(c.id().to_owned())))
         .unwrap();
-    assert_eq!(first["ImageCacheId"], newest.id.as_str());
+    assert_eq!(first["ImageCacheId"], newest.id());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -547,7 +547,7 @@ fn a_failed_first_import_is_retried_and_ids_are_unique_per_account() {
     let file = dir.join("caches.json");
     let mut caches: Vec<_> = Workload::new(7).caches(3).collect();
     let mut twin = caches[0].clone();
-    twin.region_id = "cn-shanghai".to_owned();
+    twin.set_region_id("cn-shanghai");
     caches.push(twin);
     write_import(&file, &caches);
     let mut o = options();

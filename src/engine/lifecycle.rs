@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::CachedImage;
+use crate::record::Images;
 
 /// How long each phase lasts, in seconds.
 ///
@@ -82,7 +82,7 @@ pub struct FailureCheck<'a> {
     /// `ImageCacheName` (after the update).
     pub image_cache_name: &'a str,
     /// `Images` (after the update).
-    pub images: &'a [CachedImage],
+    pub images: Images<'a>,
 }
 
 /// Decides whether a create or update fails, and why (the message of the

@@ -563,7 +563,7 @@ impl Engine {
         if let Some(region) = self.regions.get_mut(&key)
             && region.created >= self.config.quota
         {
-            let victim = region.index.lru_order().next().map(|c| c.id.clone());
+            let victim = region.index.lru_order().next().map(|c| c.id().to_owned());
             match victim {
                 Some(victim) => {
                     region.remove_cache(&victim);
@@ -577,13 +577,13 @@ impl Engine {
         let id = self.ids.image_cache_id();
         let container_group_id = self.ids.container_group_id();
         let mut cache = ImageCache::new(&id, &request.image_cache_name, &request.region_id, now);
-        cache.images = request.images.clone();
+        cache.set_images(&request.images);
         cache.size_gib = request.image_cache_size.unwrap_or(DEFAULT_SIZE_GIB);
-        cache.resource_group_id = request.resource_group_id.clone();
+        cache.set_resource_group_id(request.resource_group_id.as_deref());
         cache.elimination_strategy = request.elimination_strategy;
-        cache.tags = request.tags.clone();
+        cache.set_tags(&request.tags);
         cache.settings = request.settings.clone().into();
-        cache.container_group_id = Some(container_group_id.clone());
+        cache.set_container_group_id(Some(&container_group_id));
         cache.expire_time = expiry(now, cache.settings.retention_days);
         let answer = CreateResponse {
             image_cache_id: id,
@@ -609,12 +609,12 @@ impl Engine {
             f.check(&FailureCheck {
                 operation: Operation::Create,
                 region_id: &key.1,
-                image_cache_id: &cache.id,
-                image_cache_name: &cache.name,
-                images: &cache.images,
+                image_cache_id: cache.id(),
+                image_cache_name: cache.name(),
+                images: cache.images(),
             })
         });
-        let name = self.ids.event_name(&cache.name);
+        let name = self.ids.event_name(cache.name());
         cache.record_event(
             EventKind::Normal,
             "Started",
@@ -622,7 +622,7 @@ impl Engine {
             now,
             || name,
         );
-        let id = cache.id.clone();
+        let id = cache.id().to_owned();
         let run = Run {
             operation: Operation::Create,
             started: now.as_second(),
@@ -677,14 +677,14 @@ impl Engine {
             f.check(&FailureCheck {
                 operation: Operation::Update,
                 region_id: &key.1,
-                image_cache_id: &new.id,
-                image_cache_name: &new.name,
-                images: &new.images,
+                image_cache_id: new.id(),
+                image_cache_name: new.name(),
+                images: new.images(),
             })
         });
         new.status = CacheStatus::Updating;
         new.progress = 0;
-        let name = self.ids.event_name(&new.name);
+        let name = self.ids.event_name(new.name());
         new.record_event(
             EventKind::Normal,
             "UpdateStarted",
@@ -908,7 +908,7 @@ impl Engine {
         let mut candidates: Vec<Candidate> = found
             .into_iter()
             .map(|(cache, exact, partial)| Candidate {
-                image_cache_id: cache.id.clone(),
+                image_cache_id: cache.id().to_owned(),
                 exact,
                 partial,
                 size_distance_gib: storage.abs_diff(cache.size_gib),
@@ -984,7 +984,7 @@ impl Engine {
                 continue;
             };
             out.push(crate::automatch::Exclusion {
-                image_cache_id: cache.id.clone(),
+                image_cache_id: cache.id().to_owned(),
                 exact: f,
                 partial: p,
                 reason,
@@ -1004,7 +1004,7 @@ impl Engine {
         Ok(match &request.image_cache_id {
             None => match index.best_match(request, scratch) {
                 Some(b) => Choice {
-                    chosen: Some((b.cache.id.clone(), b.exact, b.partial)),
+                    chosen: Some((b.cache.id().to_owned(), b.exact, b.partial)),
                     images: b.images,
                 },
                 None => Choice {
@@ -1061,7 +1061,7 @@ impl Engine {
                 .iter()
                 .any(|m| {
                     m.cache.auto_created
-                        && image_set(m.cache.images.iter().map(|i| i.written())) == wanted
+                        && image_set(m.cache.images().iter().map(|i| i.written())) == wanted
                 })
         {
             return false;
@@ -1071,7 +1071,7 @@ impl Engine {
             || region
                 .index
                 .auto_created_lru_order()
-                .any(|c| Some(c.id.as_str()) != hit)
+                .any(|c| Some(c.id()) != hit)
     }
 
     /// Records a hit on the chosen cache, or a miss; auto-creates a cache
@@ -1188,24 +1188,24 @@ impl Engine {
         let mut seen: HashSet<&str> = HashSet::with_capacity(caches.len());
         for cache in &caches {
             let refuse = |error| ImportRefused {
-                id: cache.id.clone(),
+                id: cache.id().to_owned(),
                 error,
             };
-            crate::record::check_region_id(&cache.region_id).map_err(refuse)?;
-            if cache.id.is_empty() {
+            crate::record::check_region_id(cache.region_id()).map_err(refuse)?;
+            if cache.id().is_empty() {
                 return Err(refuse(ApiError::missing("ImageCacheId")));
             }
             // Ids are unique in an account, across its regions.
-            if !seen.insert(&cache.id)
+            if !seen.insert(cache.id())
                 || self
                     .regions
                     .range((account.to_owned(), String::new())..)
                     .take_while(|((a, _), _)| a == account)
-                    .any(|(_, r)| r.index.get(&cache.id).is_some())
+                    .any(|(_, r)| r.index.get(cache.id()).is_some())
             {
                 return Err(refuse(ApiError::invalid(
                     "ImageCacheId",
-                    format_args!("{} already exists", cache.id),
+                    format_args!("{} already exists", cache.id()),
                 )));
             }
         }
@@ -1218,7 +1218,7 @@ impl Engine {
         let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
         for cache in caches {
             by_region
-                .entry(cache.region_id.clone())
+                .entry(cache.region_id().to_owned())
                 .or_default()
                 .push(cache);
         }
@@ -1241,7 +1241,7 @@ impl Engine {
                 }
                 if let Some(operation) = operation {
                     region.runs.insert(
-                        cache.id.clone(),
+                        cache.id().to_owned(),
                         Run {
                             operation,
                             started: now.as_second(),
@@ -1253,7 +1253,7 @@ impl Engine {
                         .already_at_start(),
                     );
                 }
-                ids.push(cache.id.clone());
+                ids.push(cache.id().to_owned());
                 records.push(cache);
             }
             region.insert_caches(records);
@@ -1283,24 +1283,25 @@ impl Engine {
             let victim = region
                 .index
                 .auto_created_lru_order()
-                .find(|c| Some(c.id.as_str()) != keep)?
-                .id
-                .clone();
+                .find(|c| Some(c.id()) != keep)?
+                .id()
+                .to_owned();
             self.region_mut(key).remove_cache(&victim);
             self.touched(key);
         }
         let id = self.ids.image_cache_id();
         let name = format!("auto-create-for-{container_group_id}");
         let mut cache = ImageCache::new(&id, name, &key.1, now);
-        cache.images = request
+        let images: Vec<CachedImage> = request
             .images
             .iter()
             .filter_map(|r| CachedImage::parse(r.as_ref()).ok())
             .collect();
+        cache.set_images(&images);
         cache.size_gib = AUTO_CREATED_SIZE_GIB;
         cache.elimination_strategy = EliminationStrategy::Lru;
         cache.auto_created = true;
-        cache.container_group_id = Some(container_group_id.to_owned());
+        cache.set_container_group_id(Some(container_group_id));
         self.start_create(key, cache, now);
         Some(id)
     }
@@ -1405,22 +1406,22 @@ fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
 /// Applies an update's given parameters to a copy of the cache.
 fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
     if let Some(name) = &r.image_cache_name {
-        cache.name.clone_from(name);
+        cache.set_name(name);
     }
     if let Some(images) = &r.images {
-        cache.images.clone_from(images);
+        cache.set_images(images);
     }
     if let Some(size) = r.image_cache_size {
         cache.size_gib = size;
     }
     if let Some(group) = &r.resource_group_id {
-        cache.resource_group_id = Some(group.clone());
+        cache.set_resource_group_id(Some(group));
     }
     if let Some(strategy) = r.elimination_strategy {
         cache.elimination_strategy = strategy;
     }
     if let Some(tags) = &r.tags {
-        cache.tags.clone_from(tags);
+        cache.set_tags(tags);
     }
     let s = &mut cache.settings;
     if let Some(v) = &r.acr_registry_info {
@@ -1458,9 +1459,12 @@ fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
 
 /// One `Pulling` event per image.
 fn pulling_events(cache: &mut ImageCache, ids: &mut IdGenerator, at: Timestamp) {
-    for i in 0..cache.images.len() {
-        let message = format!("Pulling image \"{}\".", cache.images[i].written());
-        let name = ids.event_name(&cache.name);
+    for i in 0..cache.images().len() {
+        let message = format!(
+            "Pulling image \"{}\".",
+            cache.images().get(i).expect("in range").written()
+        );
+        let name = ids.event_name(cache.name());
         cache.record_event(EventKind::Normal, "Pulling", &message, at, || name);
     }
 }
@@ -1571,7 +1575,7 @@ impl Region {
     fn insert_caches(&mut self, caches: Vec<ImageCache>) {
         let mut groups = Vec::new();
         for cache in &caches {
-            self.mark(&cache.id);
+            self.mark(cache.id());
             if cache.auto_created {
                 self.auto_created += 1;
             } else {
@@ -1584,7 +1588,7 @@ impl Region {
     }
 
     fn replace_cache(&mut self, cache: ImageCache) {
-        let id = cache.id.clone();
+        let id = cache.id().to_owned();
         self.mark(&id);
         let new_groups = acr_groups(&cache);
         let mut old_groups = Vec::new();
@@ -1651,9 +1655,9 @@ impl Region {
     fn schedule_all(&mut self) {
         debug_assert!(self.timers.is_empty() && self.timer_of.is_empty());
         for cache in self.index.iter() {
-            if let Some(t) = next_due(cache, self.runs.get(&cache.id)) {
-                self.timers.insert((t, cache.id.clone()));
-                self.timer_of.insert(cache.id.clone(), t);
+            if let Some(t) = next_due(cache, self.runs.get(cache.id())) {
+                self.timers.insert((t, cache.id().to_owned()));
+                self.timer_of.insert(cache.id().to_owned(), t);
             }
         }
     }
@@ -1721,9 +1725,9 @@ impl Region {
 /// Moves a cache to `stage` of its run at `at`, with the events of every
 /// transition crossed.
 fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: &IdGenerator) {
-    let ids = &mut ids.step(&cache.id, run.nonce, at.as_second());
+    let ids = &mut ids.step(cache.id(), run.nonce, at.as_second());
     let event = |ids: &mut StepIds, cache: &mut ImageCache, kind, reason: &str, message: &str| {
-        let name = ids.event_name(&cache.name);
+        let name = ids.event_name(cache.name());
         cache.record_event(kind, reason, message, at, || name);
     };
     if run.operation == Operation::Create
@@ -1731,8 +1735,11 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
         && stage != Stage::Preparing
     {
         cache.status = CacheStatus::Creating;
-        for i in 0..cache.images.len() {
-            let message = format!("Pulling image \"{}\".", cache.images[i].written());
+        for i in 0..cache.images().len() {
+            let message = format!(
+                "Pulling image \"{}\".",
+                cache.images().get(i).expect("in range").written()
+            );
             event(ids, cache, EventKind::Normal, "Pulling", &message);
         }
         if cache.settings.flash == Some(true) {
@@ -1745,7 +1752,7 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
                 "FlashSnapshotCreated",
                 &message,
             );
-            cache.flash_snapshot_id = Some(id);
+            cache.set_flash_snapshot_id(Some(&id));
         }
     }
     match stage {
@@ -1755,10 +1762,10 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
             let snapshot = ids.snapshot_id();
             cache.status = CacheStatus::Ready;
             cache.progress = 100;
-            cache.flash_snapshot_id = None;
+            cache.set_flash_snapshot_id(None);
             let message = format!("Successfully created snapshot {snapshot}.");
             event(ids, cache, EventKind::Normal, "SnapshotCreated", &message);
-            cache.snapshot_id = Some(snapshot);
+            cache.set_snapshot_id(Some(&snapshot));
             event(
                 ids,
                 cache,
@@ -1773,7 +1780,7 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
                 Operation::Create => {
                     if cache.status != CacheStatus::Failed {
                         cache.status = CacheStatus::Failed;
-                        cache.flash_snapshot_id = None;
+                        cache.set_flash_snapshot_id(None);
                         // Removed a day after failing: that is its expiry
                         // ("created-failed image caches expire after 24
                         // hours"), unless its retention ends sooner.

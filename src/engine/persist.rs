@@ -254,10 +254,10 @@ impl EngineBuilder {
         let mut seen_ids = HashSet::new();
         for r in &state.regions {
             for cache in &r.caches {
-                if !seen_ids.insert((r.account.as_str(), cache.id.as_str())) {
+                if !seen_ids.insert((r.account.as_str(), cache.id())) {
                     return Err(LoadError::Invalid(format!(
                         "cache {} appears twice",
-                        cache.id
+                        cache.id()
                     )));
                 }
             }
@@ -273,10 +273,12 @@ impl EngineBuilder {
             }
             let region = engine.region_mut(&key);
             for cache in &r.caches {
-                if cache.region_id != key.1 {
+                if cache.region_id() != key.1 {
                     return Err(LoadError::Invalid(format!(
                         "cache {} of region {:?} is listed under {:?}",
-                        cache.id, cache.region_id, key.1
+                        cache.id(),
+                        cache.region_id(),
+                        key.1
                     )));
                 }
             }

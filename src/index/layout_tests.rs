@@ -36,7 +36,7 @@ impl Index {
                 );
             }
             previous = Some(key);
-            assert_eq!(self.rank_of(&e.cache.id), Some(rank32));
+            assert_eq!(self.rank_of(e.cache.id()), Some(rank32));
             assert_eq!(self.fit[rank], fit(&e.cache));
             for (which, keys) in [
                 (0, e.exact()),
@@ -111,11 +111,12 @@ fn cache(id: u64, created: i64, r: &mut impl FnMut(u64) -> u64) -> ImageCache {
         c.elimination_strategy = EliminationStrategy::Lru;
     }
     if r(3) == 0 {
-        c.snapshot_id = Some(format!("s-{}", r(3)));
+        c.set_snapshot_id(Some(&format!("s-{}", r(3))));
     }
-    c.tags = (0..r(3))
+    let tags: Vec<_> = (0..r(3))
         .map(|i| crate::record::Tag::new(format!("k{i}"), format!("v{}", r(2))))
         .collect();
+    c.set_tags(&tags);
     c.status = CacheStatus::ALL[r(CacheStatus::ALL.len() as u64) as usize];
     c.size_gib = r(40) as u32;
     c
@@ -152,7 +153,7 @@ fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     index.insert(cache(1_000, 5, &mut r));
     index.check();
     assert_eq!((index.entries.len(), index.holes()), (SPREAD_AFTER + 1, 0));
-    assert_eq!(index.cache(0).id, "imc-00001000");
+    assert_eq!(index.cache(0).id(), "imc-00001000");
 
     // A hole three caches below and none above: those three move down.
     let mut index = self::index();
@@ -160,12 +161,12 @@ fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     index.remove("imc-00000005");
     // After the cache of second 8 (a smaller id comes later), before 9.
     let mut newcomer = cache(7, 8, &mut r);
-    newcomer.id = "imc-00000007x".to_owned();
+    newcomer.set_id("imc-00000007x");
     index.insert(newcomer);
     index.check();
     assert_eq!((index.entries.len(), index.holes()), (2 * BULK, 0));
-    assert_eq!(index.cache(8).id, "imc-00000007x");
-    assert_eq!(index.cache(7).id, "imc-00000008");
+    assert_eq!(index.cache(8).id(), "imc-00000007x");
+    assert_eq!(index.cache(7).id(), "imc-00000008");
 
     // BULK caches above and no hole near, among the newest of a larger
     // index: BULK ranks above its place and BULK below spread out with
@@ -181,11 +182,11 @@ fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     index.check();
     assert_eq!(index.holes(), SPREAD_GAP * 2 * BULK);
     let slot = 1_000 - BULK + (SPREAD_GAP + 1) * BULK;
-    assert_eq!(index.cache(slot as u32).id, "imc-00001001");
+    assert_eq!(index.cache(slot as u32).id(), "imc-00001001");
     // The next out-of-order insert takes a hole without moving anything.
     let before = index.entries.len();
     let mut between = cache(1_002, 2_000, &mut r);
-    between.id = "imc-00005031a".to_owned();
+    between.set_id("imc-00005031a");
     index.insert(between);
     index.check();
     assert_eq!(index.entries.len(), before);
@@ -205,7 +206,7 @@ fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     assert_eq!(index.holes(), 0);
     index.insert(cache(99_999, 5, &mut r));
     index.check();
-    assert_eq!(index.cache(0).id, "imc-00099999");
+    assert_eq!(index.cache(0).id(), "imc-00099999");
     // One of its holes was taken by the shift that placed the newcomer.
     assert_eq!(index.holes(), (SPREAD_MAX + 1) / HOLE_EVERY - 1);
 }
@@ -221,7 +222,7 @@ fn a_burst_in_one_second_keeps_every_invariant() {
     // Ids drawn at random, all at the newest second, and some deletes.
     for i in 0..1_500u64 {
         let mut c = cache(10_000 + i, 499, &mut r);
-        c.id = format!("imc-{:012}", r(1 << 40));
+        c.set_id(&format!("imc-{:012}", r(1 << 40)));
         index.insert(c);
         if i % 7 == 0 {
             let victim = format!("imc-{:08}", r(500));
@@ -258,65 +259,74 @@ fn an_update_re_keys_exactly_the_parts_it_changed() {
         ),
         (
             "one image more",
-            |c| c.images.push(CachedImage::parse("nginx:1").unwrap()),
+            |c| {
+                let mut images = c.images().to_vec();
+                images.push(CachedImage::parse("nginx:1").unwrap());
+                c.set_images(&images);
+            },
             [false, true, true, true],
         ),
         (
             "an image before the others",
-            |c| c.images.insert(0, CachedImage::parse("a/b:1").unwrap()),
+            |c| {
+                let mut images = c.images().to_vec();
+                images.insert(0, CachedImage::parse("a/b:1").unwrap());
+                c.set_images(&images);
+            },
             [false, true, true, true],
         ),
         (
             "an image parsed again from its text",
             |c| {
-                let w = c.images[0].written().to_owned();
-                c.images[0] = CachedImage::parse(&w).unwrap();
+                let mut images = c.images().to_vec();
+                images[0] = CachedImage::parse(images[0].written()).unwrap();
+                c.set_images(&images);
             },
             [true, true, true, true],
         ),
         (
             "tags set",
-            |c| c.tags = vec![Tag::new("ab", "c")],
+            |c| c.set_tags(&[Tag::new("ab", "c")]),
             [true, false, true, true],
         ),
         (
             "tags run together otherwise",
-            |c| c.tags = vec![Tag::new("a", "bc")],
+            |c| c.set_tags(&[Tag::new("a", "bc")]),
             [true, false, true, true],
         ),
         (
             "tags cleared",
-            |c| c.tags.clear(),
+            |c| c.set_tags(&[]),
             [true, false, true, true],
         ),
         (
             "group set",
-            |c| c.resource_group_id = Some("rg-1".to_owned()),
+            |c| c.set_resource_group_id(Some("rg-1")),
             [true, true, false, true],
         ),
         (
             "group emptied",
-            |c| c.resource_group_id = Some(String::new()),
+            |c| c.set_resource_group_id(Some("")),
             [true, true, false, true],
         ),
         (
             "group cleared",
-            |c| c.resource_group_id = None,
+            |c| c.set_resource_group_id(None),
             [true, true, false, true],
         ),
         (
             "name changed",
-            |c| c.name.push('x'),
+            |c| c.set_name(&format!("{}x", c.name())),
             [true, true, true, false],
         ),
         (
             "snapshot set",
-            |c| c.snapshot_id = Some("s-new".to_owned()),
+            |c| c.set_snapshot_id(Some("s-new")),
             [true, true, true, false],
         ),
         (
             "snapshot cleared",
-            |c| c.snapshot_id = None,
+            |c| c.set_snapshot_id(None),
             [true, true, true, false],
         ),
     ];
@@ -324,7 +334,9 @@ fn an_update_re_keys_exactly_the_parts_it_changed() {
     let mut index = index();
     index.extend((0..100u64).map(|i| cache(i, i as i64, &mut r)));
     index.update("imc-00000007", |c| {
-        c.images.push(CachedImage::parse("x/y:2").unwrap())
+        let mut images = c.images().to_vec();
+        images.push(CachedImage::parse("x/y:2").unwrap());
+        c.set_images(&images);
     });
     for (what, change, kept) in changes {
         let before = index.get("imc-00000007").unwrap().clone();
@@ -412,10 +424,10 @@ fn a_long_random_sequence_keeps_every_invariant() {
                 };
                 assert!(index.update(&format!("imc-{id:08}"), |c| {
                     if let Some(name) = name {
-                        c.name = name;
+                        c.set_name(&name);
                     }
                     if let Some(snapshot) = snapshot {
-                        c.snapshot_id = snapshot;
+                        c.set_snapshot_id(snapshot.as_deref());
                     }
                     c.creation_time =
                         jiff::Timestamp::from_second(1_700_000_000 + created).unwrap();
@@ -502,8 +514,8 @@ fn a_name_many_caches_share_is_one_list_and_unique_ids_are_singles() {
     let mut index = index();
     for i in 0..3_000 {
         let mut c = cache(i, i as i64, &mut r);
-        c.name = "shared".into();
-        c.snapshot_id = Some(format!("s-own-{i}"));
+        c.set_name("shared");
+        c.set_snapshot_id(Some(&format!("s-own-{i}")));
         index.insert(c);
     }
     index.check();
@@ -555,7 +567,7 @@ fn a_counter_above_0x7fff_is_counted_by_the_dense_scan() {
     let best = index.best_match(&request, &mut scratch).expect("a match");
     // The newest of those holding all 130: rank order puts it first.
     assert_eq!(
-        (best.cache.id.as_str(), best.exact, best.partial),
+        (best.cache.id(), best.exact, best.partial),
         ("imc-00000297", 130, 0)
     );
     let all130 = index

@@ -93,7 +93,7 @@ pub use stats::IndexStats;
 /// let request = DescribeRequest::new("cn-hangzhou")
 ///     .match_image("registry.cn-hangzhou.aliyuncs.com/team/app:v1")?;
 /// let page = index.describe(&request)?;
-/// let ids: Vec<&str> = page.image_caches.iter().map(|c| c.id.as_str()).collect();
+/// let ids: Vec<&str> = page.image_caches.iter().map(|c| c.id()).collect();
 /// assert_eq!(ids, ["imc-a", "imc-b"]); // exact match first, then partial
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
@@ -184,7 +184,7 @@ impl LeastRecent {
     /// A cache's place in LRU order, if it has one: always read from its
     /// record (an update captures it before the record changes).
     fn of(cache: &ImageCache) -> Option<LeastRecent> {
-        lru_time(cache).map(|t| LeastRecent(cache.auto_created, t, Arc::from(&*cache.id)))
+        lru_time(cache).map(|t| LeastRecent(cache.auto_created, t, Arc::from(cache.id())))
     }
 }
 
@@ -204,8 +204,8 @@ impl Index {
             repo: Postings::default(),
             tag_pairs: Postings::default(),
             tag_keys: Postings::default(),
-            names: ByField::new(|c| Some(&c.name)),
-            snapshots: ByField::new(|c| c.snapshot_id.as_deref()),
+            names: ByField::new(|c| Some(c.name())),
+            snapshots: ByField::new(|c| c.snapshot_id()),
             resource_groups: Postings::default(),
             lru: BTreeMap::new(),
             key_buf: String::new(),
@@ -236,7 +236,9 @@ impl Index {
     /// The rank of the cache with this id.
     fn rank_of(&self, id: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(id);
-        self.by_id.find(hash, |&r| self.cache(r).id == id).copied()
+        self.by_id
+            .find(hash, |&r| self.cache(r).id() == id)
+            .copied()
     }
 
     /// Every cache, newest first (`CreationTime` descending, id ascending).
@@ -398,7 +400,7 @@ impl Index {
             f: group >> 16,
             p: group & 0xffff,
             creation: cache.creation_time.as_second(),
-            id: &cache.id,
+            id: cache.id(),
         }
     }
 }

@@ -25,7 +25,7 @@ impl Index {
     /// A cache newer than every other takes the next rank in `O(keys)` list
     /// appends; an older one costs a few more (see the rank layout).
     pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
-        let old = self.remove(&cache.id);
+        let old = self.remove(cache.id());
         let rank = self.make_room(RankKey::of(&cache));
         self.place(rank, Box::new(cache));
         old
@@ -52,7 +52,7 @@ impl Index {
     ///     ImageCache::new("imc-b", "web", "cn-hangzhou", t("2024-05-02T00:00:00Z")),
     ///     ImageCache::new("imc-a", "web", "cn-hangzhou", t("2024-05-01T00:00:00Z")),
     /// ]);
-    /// let ids: Vec<&str> = index.iter().map(|c| c.id.as_str()).collect();
+    /// let ids: Vec<&str> = index.iter().map(|c| c.id()).collect();
     /// assert_eq!(ids, ["imc-b", "imc-a"]);
     /// ```
     pub fn extend(&mut self, caches: impl IntoIterator<Item = ImageCache>) {
@@ -90,7 +90,7 @@ impl Index {
             .collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| {
-                let id = |i: u32| all[i as usize].as_ref().map_or("", |c| c.id.as_str());
+                let id = |i: u32| all[i as usize].as_ref().map_or("", |c| c.id());
                 // Rank order: the larger id first; one id twice: input order.
                 id(b.1).cmp(id(a.1)).then(a.1.cmp(&b.1))
             })
@@ -101,14 +101,7 @@ impl Index {
         // cache, exact and repo keys fewer (popular images are shared).
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.by_id.reserve(all.len(), |&r| {
-            hasher.hash_one(
-                entries[r as usize]
-                    .as_ref()
-                    .expect("live")
-                    .cache
-                    .id
-                    .as_str(),
-            )
+            hasher.hash_one(entries[r as usize].as_ref().expect("live").cache.id())
         });
         let (entries, hasher) = (&self.entries, &self.hasher);
         for table in [&mut self.names, &mut self.snapshots] {
@@ -120,12 +113,12 @@ impl Index {
         let mut input: Vec<u32> = Vec::with_capacity(all.len());
         for (_, i) in order {
             let cache = all[i as usize].take().expect("each taken once");
-            if let Some(rank) = self.rank_of(&cache.id) {
+            if let Some(rank) = self.rank_of(cache.id()) {
                 if input[rank as usize] > i {
                     continue;
                 }
                 // A hole for now: `input` stays parallel to the ranks.
-                self.take(&cache.id);
+                self.take(cache.id());
             }
             let rank = self.entries.len() as u32;
             input.push(i);
@@ -155,7 +148,7 @@ impl Index {
             self.lru.insert(key, rank);
         }
         self.fit[r] = fit(&cache);
-        let hash = self.hasher.hash_one(cache.id.as_str());
+        let hash = self.hasher.hash_one(cache.id());
         // An entry that holds no key yet: re-keying adds every key.
         self.entries[r] = Some(Entry {
             cache,
@@ -168,7 +161,7 @@ impl Index {
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.by_id.insert_unique(hash, rank, |&r| {
             let cache = &entries[r as usize].as_ref().expect("live").cache;
-            hasher.hash_one(cache.id.as_str())
+            hasher.hash_one(cache.id())
         });
         self.file_fields(rank);
         self.live += 1;
@@ -192,7 +185,7 @@ impl Index {
             .find_entry(hash, |&r| {
                 entries[r as usize]
                     .as_ref()
-                    .is_some_and(|e| e.cache.id == id)
+                    .is_some_and(|e| e.cache.id() == id)
             })
             .ok()?;
         let rank = found.remove().0;
@@ -228,10 +221,13 @@ impl Index {
         // The name and snapshot id as filed (where and under which hash),
         // to refile them if they change.
         let filed = [
-            (entry.name, hash_text(&self.hasher, Some(&entry.cache.name))),
+            (
+                entry.name,
+                hash_text(&self.hasher, Some(entry.cache.name())),
+            ),
             (
                 entry.snapshot,
-                hash_text(&self.hasher, entry.cache.snapshot_id.as_deref()),
+                hash_text(&self.hasher, entry.cache.snapshot_id()),
             ),
         ];
         // Its place in LRU order, as (pool, time), before the change.
@@ -239,8 +235,8 @@ impl Index {
         // The keyed text as it was, to see what the change kept.
         self.keyed_text[0].write(&entry.cache);
         change(&mut entry.cache);
-        if *entry.cache.id != *id {
-            entry.cache.id = id.to_owned();
+        if entry.cache.id() != id {
+            entry.cache.set_id(id);
         }
         let moves = entry.cache.creation_time.as_second() != creation.as_second()
             || entry.cache.auto_created != auto_created;
@@ -336,10 +332,10 @@ impl Index {
             exact.extend_from_slice(entry.exact());
             repo.extend_from_slice(entry.repo());
         }
-        for image in entry.cache.images.iter().filter(|_| !kept.images) {
+        for image in entry.cache.images().iter().filter(|_| !kept.images) {
             let repo_len = self
                 .rules
-                .write_exact_key(image.reference(), &mut self.key_buf);
+                .write_exact_key(&image.reference(), &mut self.key_buf);
             exact.push(keep_or_add(
                 &mut self.exact,
                 &self.key_buf,
@@ -358,20 +354,15 @@ impl Index {
             tag_pairs.extend_from_slice(entry.tag_pairs());
             tag_keys.extend_from_slice(entry.tag_keys());
         }
-        for tag in entry.cache.tags.iter().filter(|_| !kept.tags) {
-            tag_pair_key(tag.key(), tag.value(), &mut self.key_buf);
+        for (key, value) in entry.cache.tags().iter().filter(|_| !kept.tags) {
+            tag_pair_key(key, value, &mut self.key_buf);
             tag_pairs.push(keep_or_add(
                 &mut self.tag_pairs,
                 &self.key_buf,
                 entry.tag_pairs(),
                 rank,
             ));
-            tag_keys.push(keep_or_add(
-                &mut self.tag_keys,
-                tag.key(),
-                entry.tag_keys(),
-                rank,
-            ));
+            tag_keys.push(keep_or_add(&mut self.tag_keys, key, entry.tag_keys(), rank));
         }
         for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
             ids.sort_unstable();
@@ -421,7 +412,7 @@ impl Index {
             entry.resource_group = swap(
                 &mut self.resource_groups,
                 entry.resource_group,
-                entry.cache.resource_group_id.as_deref(),
+                entry.cache.resource_group_id(),
                 rank,
             );
         }
@@ -470,15 +461,15 @@ impl KeyedText {
         }
         let out = &mut self.buf;
         out.clear();
-        piece(out, &(cache.images.len() as u64).to_le_bytes());
-        for image in &cache.images {
+        piece(out, &(cache.images().len() as u64).to_le_bytes());
+        for image in cache.images() {
             piece(out, image.written().as_bytes());
         }
         self.ends[0] = out.len();
-        piece(out, &(cache.tags.len() as u64).to_le_bytes());
-        for tag in &cache.tags {
-            piece(out, tag.key().as_bytes());
-            piece(out, tag.value().as_bytes());
+        piece(out, &(cache.tags().len() as u64).to_le_bytes());
+        for (key, value) in cache.tags() {
+            piece(out, key.as_bytes());
+            piece(out, value.as_bytes());
         }
         self.ends[1] = out.len();
         fn optional(out: &mut Vec<u8>, text: Option<&str>) {
@@ -490,10 +481,10 @@ impl KeyedText {
                 }
             }
         }
-        optional(out, cache.resource_group_id.as_deref());
+        optional(out, cache.resource_group_id());
         self.ends[2] = out.len();
-        piece(out, cache.name.as_bytes());
-        optional(out, cache.snapshot_id.as_deref());
+        piece(out, cache.name().as_bytes());
+        optional(out, cache.snapshot_id());
         self.ends[3] = out.len();
     }
 

@@ -65,7 +65,7 @@ impl<'a> RankKey<'a> {
     pub fn of(cache: &'a ImageCache) -> RankKey<'a> {
         RankKey {
             creation: cache.creation_time.as_second(),
-            id: &cache.id,
+            id: cache.id(),
         }
     }
 
@@ -217,7 +217,7 @@ impl Index {
         let (old, new) = (from as u32, to as u32);
         self.for_each_key(&entry, |postings, k| postings.shift(k, old, new));
         self.for_each_field(&entry, |table, at, hash| table.moved(at, hash, old, new));
-        let hash = self.hasher.hash_one(entry.cache.id.as_str());
+        let hash = self.hasher.hash_one(entry.cache.id());
         if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {
             *v = new;
         }

@@ -179,14 +179,14 @@ impl RegistryAliases {
     }
 
     /// The repo key of a reference.
-    pub fn repo_key(&self, reference: &Reference) -> RepoKey {
+    pub fn repo_key<S: AsRef<str>>(&self, reference: &Reference<S>) -> RepoKey {
         let mut out = String::with_capacity(reference.name().len() + 8);
         self.write_repo_key(reference, &mut out);
         RepoKey(out.into_boxed_str())
     }
 
     /// The exact key of a reference; [`ExactKey::repo`] is its repo key.
-    pub fn exact_key(&self, reference: &Reference) -> ExactKey {
+    pub fn exact_key<S: AsRef<str>>(&self, reference: &Reference<S>) -> ExactKey {
         let mut out = String::with_capacity(reference.as_str().len() + 8);
         let repo_len = self.write_exact_key(reference, &mut out);
         ExactKey {
@@ -211,7 +211,11 @@ impl RegistryAliases {
     /// assert!(buf[repo_len..].starts_with("@sha256:"));
     /// # Ok::<(), eci_imagecache::reference::ParseError>(())
     /// ```
-    pub fn write_exact_key(&self, reference: &Reference, out: &mut String) -> usize {
+    pub fn write_exact_key<S: AsRef<str>>(
+        &self,
+        reference: &Reference<S>,
+        out: &mut String,
+    ) -> usize {
         out.clear();
         self.write_repo_key(reference, out);
         let repo_len = out.len();
@@ -228,7 +232,7 @@ impl RegistryAliases {
         repo_len
     }
 
-    fn write_repo_key(&self, reference: &Reference, out: &mut String) {
+    fn write_repo_key<S: AsRef<str>>(&self, reference: &Reference<S>, out: &mut String) {
         let start = out.len();
         self.write_registry_key(reference.registry(), out);
         let path = reference.repository();

@@ -81,10 +81,14 @@ pub use error::{ErrorKind, ParseError};
 ///
 /// Equality, ordering and hashing follow the canonical string
 /// ([`Reference::as_str`]); whether the tag was written is not part of them.
-#[derive(Clone)]
-pub struct Reference {
+///
+/// The text is held in `S`: a reference of its own (`Box<str>`, the
+/// default) or one borrowed from a record's text (`Reference<&str>`, what
+/// [`crate::record::Image::reference`] hands out). Both read alike.
+#[derive(Clone, Copy)]
+pub struct Reference<S = Box<str>> {
     /// `registry/path(:tag|:latest)?(@digest)?`.
-    canonical: Box<str>,
+    canonical: S,
     /// `canonical[..registry_len]` is the registry.
     registry_len: u32,
     /// `canonical[..name_end]` is `registry/path`.
@@ -120,11 +124,71 @@ impl Reference {
     pub fn parse(input: &str) -> Result<Reference, ParseError> {
         parse::parse(input)
     }
+}
+
+impl<S: AsRef<str>> Reference<S> {
+    /// The same reference, borrowing this one's text.
+    ///
+    /// ```
+    /// use eci_imagecache::reference::Reference;
+    ///
+    /// let r: Reference = "nginx".parse()?;
+    /// assert_eq!(r.borrowed(), r);
+    /// assert_eq!(r.borrowed().tag(), None);
+    /// # Ok::<(), eci_imagecache::reference::ParseError>(())
+    /// ```
+    pub fn borrowed(&self) -> Reference<&str> {
+        Reference {
+            canonical: self.canonical.as_ref(),
+            registry_len: self.registry_len,
+            name_end: self.name_end,
+            tag_end: self.tag_end,
+            tag_written: self.tag_written,
+        }
+    }
+
+    /// The same reference with its own text.
+    pub fn to_owned_reference(&self) -> Reference {
+        Reference {
+            canonical: self.canonical.as_ref().into(),
+            registry_len: self.registry_len,
+            name_end: self.name_end,
+            tag_end: self.tag_end,
+            tag_written: self.tag_written,
+        }
+    }
+
+    /// Where the parts end in [`Reference::as_str`] (the registry's length,
+    /// the name's end, the tag's end) and whether the tag was written: what
+    /// [`Reference::from_parts`] takes back.
+    pub(crate) fn parts(&self) -> (u32, u32, u32, bool) {
+        (
+            self.registry_len,
+            self.name_end,
+            self.tag_end,
+            self.tag_written,
+        )
+    }
+
+    /// A reference over `canonical` with the parts [`Reference::parts`]
+    /// gave for the same text.
+    pub(crate) fn from_parts(
+        canonical: S,
+        (registry_len, name_end, tag_end, tag_written): (u32, u32, u32, bool),
+    ) -> Reference<S> {
+        Reference {
+            canonical,
+            registry_len,
+            name_end,
+            tag_end,
+            tag_written,
+        }
+    }
 
     /// The canonical form, `registry/path[:tag][@digest]`, with `:latest`
     /// when neither a tag nor a digest was written. Same as `to_string()`.
     pub fn as_str(&self) -> &str {
-        &self.canonical
+        self.canonical.as_ref()
     }
 
     /// The normalised form as Docker prints it: the canonical form without the
@@ -134,37 +198,37 @@ impl Reference {
         if self.is_name_only() {
             self.name()
         } else {
-            &self.canonical
+            self.canonical.as_ref()
         }
     }
 
     /// The registry host, with its port if one was written (`docker.io`,
     /// `localhost:5000`, `[::1]:5000`). Case is kept as written.
     pub fn registry(&self) -> &str {
-        &self.canonical[..self.registry_len as usize]
+        &self.canonical.as_ref()[..self.registry_len as usize]
     }
 
     /// The repository path (`library/nginx`, `team/app`).
     pub fn repository(&self) -> &str {
-        &self.canonical[self.registry_len as usize + 1..self.name_end as usize]
+        &self.canonical.as_ref()[self.registry_len as usize + 1..self.name_end as usize]
     }
 
     /// `registry/path`.
     pub fn name(&self) -> &str {
-        &self.canonical[..self.name_end as usize]
+        &self.canonical.as_ref()[..self.name_end as usize]
     }
 
     /// The tag as written; `None` when none was written (even though the
     /// canonical form then shows `:latest`).
     pub fn tag(&self) -> Option<&str> {
         self.tag_written
-            .then(|| &self.canonical[self.name_end as usize + 1..self.tag_end as usize])
+            .then(|| &self.canonical.as_ref()[self.name_end as usize + 1..self.tag_end as usize])
     }
 
     /// The digest (`sha256:…`), if one was written.
     pub fn digest(&self) -> Option<&str> {
         let tag_end = self.tag_end as usize;
-        (tag_end < self.canonical.len()).then(|| &self.canonical[tag_end + 1..])
+        (tag_end < self.canonical.as_ref().len()).then(|| &self.canonical.as_ref()[tag_end + 1..])
     }
 
     /// The digest if there is one, else the tag (`latest` when none was
@@ -172,7 +236,7 @@ impl Reference {
     pub fn version(&self) -> Version<'_> {
         match self.digest() {
             Some(digest) => Version::Digest(digest),
-            None => Version::Tag(&self.canonical[self.name_end as usize + 1..]),
+            None => Version::Tag(&self.canonical.as_ref()[self.name_end as usize + 1..]),
         }
     }
 
@@ -180,7 +244,14 @@ impl Reference {
     /// `nginx:latest`). The `Image` filter of `DescribeImageCaches` matches
     /// any version of the repository for such a reference.
     pub fn is_name_only(&self) -> bool {
-        !self.tag_written && self.tag_end as usize == self.canonical.len()
+        !self.tag_written && self.tag_end as usize == self.canonical.as_ref().len()
+    }
+}
+
+impl<'a> Reference<&'a str> {
+    /// The canonical form, for as long as the text it borrows.
+    pub(crate) fn text(&self) -> &'a str {
+        self.canonical
     }
 }
 
@@ -192,13 +263,13 @@ impl FromStr for Reference {
     }
 }
 
-impl fmt::Display for Reference {
+impl<S: AsRef<str>> fmt::Display for Reference<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.canonical)
+        f.write_str(self.canonical.as_ref())
     }
 }
 
-impl fmt::Debug for Reference {
+impl<S: AsRef<str>> fmt::Debug for Reference<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reference")
             .field("registry", &self.registry())
@@ -209,41 +280,41 @@ impl fmt::Debug for Reference {
     }
 }
 
-impl PartialEq for Reference {
-    fn eq(&self, other: &Self) -> bool {
-        self.canonical == other.canonical
+impl<S: AsRef<str>, T: AsRef<str>> PartialEq<Reference<T>> for Reference<S> {
+    fn eq(&self, other: &Reference<T>) -> bool {
+        self.canonical.as_ref() == other.canonical.as_ref()
     }
 }
 
-impl Eq for Reference {}
+impl<S: AsRef<str>> Eq for Reference<S> {}
 
-impl Hash for Reference {
+impl<S: AsRef<str>> Hash for Reference<S> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.canonical.hash(state);
+        self.canonical.as_ref().hash(state);
     }
 }
 
-impl PartialOrd for Reference {
+impl<S: AsRef<str>> PartialOrd for Reference<S> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Reference {
+impl<S: AsRef<str>> Ord for Reference<S> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.canonical.cmp(&other.canonical)
+        self.canonical.as_ref().cmp(other.canonical.as_ref())
     }
 }
 
-impl AsRef<str> for Reference {
+impl<S: AsRef<str>> AsRef<str> for Reference<S> {
     fn as_ref(&self) -> &str {
-        &self.canonical
+        self.canonical.as_ref()
     }
 }
 
 /// Serialised as its [normalised](Reference::normalized) string, so a
 /// round trip keeps whether a tag was written.
-impl serde::Serialize for Reference {
+impl<T: AsRef<str>> serde::Serialize for Reference<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.normalized())
     }

@@ -19,8 +19,8 @@ use super::{ParseError, Reference, Version};
 
 /// `oci-spec` always carries a tag or a digest, so a reference written
 /// without either converts with the tag `latest`, as `oci-spec` would parse it.
-impl From<&Reference> for OciReference {
-    fn from(r: &Reference) -> Self {
+impl<S: AsRef<str>> From<&Reference<S>> for OciReference {
+    fn from(r: &Reference<S>) -> Self {
         let registry = r.registry().to_owned();
         let repository = r.repository().to_owned();
         match (r.tag(), r.version()) {

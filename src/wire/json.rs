@@ -149,30 +149,30 @@ impl ErrorBody {
 impl From<&ImageCache> for ImageCacheJson {
     fn from(c: &ImageCache) -> Self {
         ImageCacheJson {
-            image_cache_id: c.id.clone(),
-            image_cache_name: c.name.clone(),
-            region_id: c.region_id.clone(),
-            resource_group_id: c.resource_group_id.clone(),
-            images: c.images.iter().map(|i| i.written().to_owned()).collect(),
+            image_cache_id: c.id().to_owned(),
+            image_cache_name: c.name().to_owned(),
+            region_id: c.region_id().to_owned(),
+            resource_group_id: c.resource_group_id().map(str::to_owned),
+            images: c.images().iter().map(|i| i.written().to_owned()).collect(),
             image_cache_size: c.size_gib,
             status: c.status.as_str().to_owned(),
             progress: format!("{}%", c.progress),
             creation_time: format_time(c.creation_time),
             expire_date_time: c.expire_time.map(format_time),
             last_matched_time: c.last_matched_time.map(format_time),
-            container_group_id: c.container_group_id.clone(),
-            snapshot_id: c.snapshot_id.clone(),
-            flash_snapshot_id: c.flash_snapshot_id.clone(),
+            container_group_id: c.container_group_id().map(str::to_owned),
+            snapshot_id: c.snapshot_id().map(str::to_owned),
+            flash_snapshot_id: c.flash_snapshot_id().map(str::to_owned),
             elimination_strategy: match c.elimination_strategy {
                 EliminationStrategy::Lru => Some("LRU".to_owned()),
                 EliminationStrategy::Retain => None,
             },
             tags: c
-                .tags
+                .tags()
                 .iter()
-                .map(|t| TagJson {
-                    key: t.key().to_owned(),
-                    value: t.value().to_owned(),
+                .map(|(key, value)| TagJson {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
                 })
                 .collect(),
             events: c.events.iter().map(EventJson::from).collect(),
@@ -363,22 +363,23 @@ impl TryFrom<ImageCacheJson> for ImageCache {
             &j.region_id,
             time("CreationTime", &j.creation_time)?,
         );
-        cache.resource_group_id = j.resource_group_id.clone();
-        cache.images = j
+        cache.set_resource_group_id(j.resource_group_id.as_deref());
+        let images: Vec<CachedImage> = j
             .images
             .iter()
             .map(|i| {
                 CachedImage::parse(i).map_err(|e| format!("{}: image {i:?}: {e}", j.image_cache_id))
             })
             .collect::<Result<_, _>>()?;
+        cache.set_images(&images);
         cache.size_gib = j.image_cache_size;
         cache.status = status;
         cache.progress = progress;
         cache.expire_time = opt_time("ExpireDateTime", &j.expire_date_time)?;
         cache.last_matched_time = opt_time("LastMatchedTime", &j.last_matched_time)?;
-        cache.container_group_id = j.container_group_id.clone();
-        cache.snapshot_id = j.snapshot_id.clone();
-        cache.flash_snapshot_id = j.flash_snapshot_id.clone();
+        cache.set_container_group_id(j.container_group_id.as_deref());
+        cache.set_snapshot_id(j.snapshot_id.as_deref());
+        cache.set_flash_snapshot_id(j.flash_snapshot_id.as_deref());
         cache.elimination_strategy = match j.elimination_strategy.as_deref() {
             None | Some("") => EliminationStrategy::Retain,
             Some("LRU") => EliminationStrategy::Lru,
@@ -389,7 +390,8 @@ impl TryFrom<ImageCacheJson> for ImageCache {
                 ));
             }
         };
-        cache.tags = j.tags.iter().map(|t| Tag::new(&t.key, &t.value)).collect();
+        let tags: Vec<Tag> = j.tags.iter().map(|t| Tag::new(&t.key, &t.value)).collect();
+        cache.set_tags(&tags);
         cache.events = j
             .events
             .iter()

@@ -9,18 +9,21 @@
 //! servo's `url` reads one canonical string.
 //!
 //! `ends` holds, in this order:
+//! * how many images, and which optional texts are present (a bit each);
 //! * the end of each of the [`FIELDS`] fixed texts (an absent optional one
 //!   is empty, and its bit in `present` is clear);
 //! * for each image, the end of its canonical text, then the end of its
 //!   written text (empty when written canonically);
 //! * for each tag, the end of its key, then of its value;
 //! * for each image, its reference's [`Reference::parts`]: the registry's
-//!   length, the name's end, and the tag's end with [`TAG_WRITTEN`] set
-//!   when the tag was written.
+//!   length, the name's end, and the tag's end with its top bit set when
+//!   the tag was written.
 //!
-//! So the first part of `ends` rises, and text span `k` is
-//! `ends[k - 1]..ends[k]`. Packing is deterministic, so two records are
-//! equal exactly when their packed forms are.
+//! So the ends of the texts rise, and text span `k` runs from the end of
+//! span `k - 1` (or 0) to its own. The ends take 16 bits each when the text
+//! is shorter than 32 KiB (as nearly every record's is), else 32. Packing
+//! is deterministic, so two records are equal exactly when their packed
+//! forms are.
 //!
 //! Complexity: every read is `O(1)`; changing any text repacks the record,
 //! `O(its text)`.
@@ -41,22 +44,23 @@ pub(super) const SNAPSHOT: usize = 5;
 pub(super) const FLASH_SNAPSHOT: usize = 6;
 pub(super) const FIELDS: usize = 7;
 
-/// Set in a tag's end when the tag was written.
-const TAG_WRITTEN: u32 = 1 << 31;
+/// Texts shorter than this (nearly every record's) keep their ends in
+/// 16 bits, with [`Ends::Short`]'s flag in the top bit.
+const SHORT: usize = 1 << 15;
 
 /// Offsets a reference's parts take in `ends`.
 const PARTS: usize = 3;
 
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Packed {
     text: Box<str>,
-    ends: Box<[u32]>,
-    /// How many images.
-    images: u16,
-    /// Bit `k` set when optional text `k` (from [`RESOURCE_GROUP`]) is
-    /// present.
-    present: u8,
+    /// [`HEAD`] words (how many images; bit `k` set when optional text `k`
+    /// from [`RESOURCE_GROUP`] is present), then the ends.
+    ends: Ends,
 }
+
+/// The words before the ends.
+const HEAD: usize = 2;
 
 /// What a record's text is made of, to pack.
 pub(super) struct Texts<'a, I, T> {
@@ -92,9 +96,14 @@ impl Packed {
                 .clone()
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
-        assert!(len < TAG_WRITTEN as usize, "a record's text is under 2 GiB");
+        assert!(len < 1 << 31, "a record's text is under 2 GiB");
+        let flag = if len < SHORT { 1 << 15 } else { 1 << 31 };
         let mut text = String::with_capacity(len);
-        let mut ends = Vec::with_capacity(FIELDS + (2 + PARTS) * images + 2 * tags);
+        let mut ends = Vec::with_capacity(HEAD + FIELDS + (2 + PARTS) * images + 2 * tags);
+        ends.extend([
+            u32::from(u16::try_from(images).expect("at most 65 535 images")),
+            u32::from(texts.present),
+        ]);
         let mut push = |s: &str, ends: &mut Vec<u32>| {
             text.push_str(s);
             // Under 2 GiB, checked above.
@@ -116,21 +125,28 @@ impl Packed {
             ends.extend([
                 registry_len,
                 name_end,
-                tag_end | if tag_written { TAG_WRITTEN } else { 0 },
+                tag_end | if tag_written { flag } else { 0 },
             ]);
         }
         Packed {
+            ends: if len < SHORT {
+                // Every end is at most `len`, and a tag's flag is bit 15.
+                Ends::Short(ends.iter().map(|&e| e as u16).collect())
+            } else {
+                Ends::Long(ends.into_boxed_slice())
+            },
             text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
-            images: u16::try_from(images).expect("at most 65 535 images"),
-            present: texts.present,
         }
     }
 
     /// Text span `k`.
     fn span(&self, k: usize) -> &str {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.text[start as usize..self.ends[k] as usize]
+        let start = if k == 0 {
+            0
+        } else {
+            self.ends.get(HEAD + k - 1)
+        };
+        &self.text[start..self.ends.get(HEAD + k)]
     }
 
     /// Fixed text `field`; an absent optional one is empty.
@@ -140,29 +156,37 @@ impl Packed {
 
     /// Optional text `field`.
     pub(super) fn optional(&self, field: usize) -> Option<&str> {
-        (self.present & (1 << (field - RESOURCE_GROUP)) != 0).then(|| self.span(field))
+        (self.present() & (1 << (field - RESOURCE_GROUP)) != 0).then(|| self.span(field))
     }
 
     /// The fixed texts and the `present` bits, to repack with a change.
     pub(super) fn fields(&self) -> ([&str; FIELDS], u8) {
-        (std::array::from_fn(|k| self.span(k)), self.present)
+        (std::array::from_fn(|k| self.span(k)), self.present())
+    }
+
+    /// Which optional texts are present.
+    fn present(&self) -> u8 {
+        // Written from a u8.
+        self.ends.get(1) as u8
     }
 
     pub(super) fn image_count(&self) -> usize {
-        usize::from(self.images)
+        self.ends.get(0)
     }
 
     /// Image `k`, which must be below [`Packed::image_count`].
     pub(super) fn image(&self, k: usize) -> ImageView<'_> {
         let canonical = self.span(FIELDS + 2 * k);
         let written = self.span(FIELDS + 2 * k + 1);
-        let at = FIELDS + 2 * self.image_count() + 2 * self.tag_count() + PARTS * k;
-        let tag_end = self.ends[at + 2];
+        let at = HEAD + FIELDS + 2 * self.image_count() + 2 * self.tag_count() + PARTS * k;
+        let flag = self.ends.flag();
+        let tag_end = self.ends.get(at + 2);
+        // Each is under the text's length, which fits in u32.
         let parts = (
-            self.ends[at],
-            self.ends[at + 1],
-            tag_end & !TAG_WRITTEN,
-            tag_end & TAG_WRITTEN != 0,
+            self.ends.get(at) as u32,
+            self.ends.get(at + 1) as u32,
+            (tag_end & !flag) as u32,
+            tag_end & flag != 0,
         );
         ImageView::new(
             if written.is_empty() {
@@ -175,7 +199,7 @@ impl Packed {
     }
 
     pub(super) fn tag_count(&self) -> usize {
-        (self.ends.len() - FIELDS - (2 + PARTS) * self.image_count()) / 2
+        (self.ends.len() - HEAD - FIELDS - (2 + PARTS) * self.image_count()) / 2
     }
 
     /// Tag `k`'s key and value; `k` must be below [`Packed::tag_count`].
@@ -195,11 +219,128 @@ impl Packed {
     }
 }
 
+/// The ends, in 16 bits when the text is shorter than [`SHORT`], else 32;
+/// a tag's end has the top bit set when the tag was written.
+#[derive(Clone, PartialEq, Eq)]
+enum Ends {
+    Short(Box<[u16]>),
+    Long(Box<[u32]>),
+}
+
+impl Ends {
+    fn get(&self, k: usize) -> usize {
+        match self {
+            Ends::Short(ends) => usize::from(ends[k]),
+            Ends::Long(ends) => ends[k] as usize,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Ends::Short(ends) => ends.len(),
+            Ends::Long(ends) => ends.len(),
+        }
+    }
+
+    /// The bit a written tag sets in its tag's end.
+    fn flag(&self) -> usize {
+        match self {
+            Ends::Short(_) => 1 << 15,
+            Ends::Long(_) => 1 << 31,
+        }
+    }
+}
+
 /// An image's written text when it is not its canonical text, else empty.
 fn written_only(image: ImageView<'_>) -> &str {
     if image.written() == image.canonical() {
         ""
     } else {
         image.written()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::record::{CachedImage, ImageCache, Tag};
+
+    #[track_caller]
+    fn reads_back(cache: &ImageCache, images: &[&str], tags: &[(&str, &str)]) {
+        let written: Vec<&str> = cache.images().iter().map(|i| i.written()).collect();
+        assert_eq!(written, images);
+        for (image, text) in cache.images().iter().zip(images) {
+            let parsed = CachedImage::parse(text).unwrap();
+            assert_eq!(image, parsed);
+            assert_eq!(image.reference(), *parsed.reference());
+            assert_eq!(image.reference().tag(), parsed.reference().tag());
+            assert_eq!(image.reference().digest(), parsed.reference().digest());
+            assert_eq!(image.reference().registry(), parsed.reference().registry());
+            assert_eq!(image.to_cached(), parsed);
+        }
+        assert_eq!(cache.tags().iter().collect::<Vec<_>>(), tags);
+        let json = serde_json::to_string(cache).unwrap();
+        assert_eq!(&serde_json::from_str::<ImageCache>(&json).unwrap(), cache);
+    }
+
+    /// Every text reads back as it was set, whatever else changes around
+    /// it, in short and long records, and an empty optional text is not an
+    /// absent one.
+    #[test]
+    fn every_text_reads_back_after_every_change() {
+        let t = "2024-05-01T08:00:00Z".parse().unwrap();
+        let images = [
+            "nginx",
+            "docker.io/library/redis:7",
+            "Registry-VPC.cn-hangzhou.aliyuncs.com/a/b:v1@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ];
+        let long = "v".repeat(40_000);
+        for value in ["prod", long.as_str()] {
+            let mut cache = ImageCache::new("imc-a", "web", "cn-hangzhou", t)
+                .with_images(images)
+                .unwrap()
+                .with_tags(&[Tag::new("env", value), Tag::new("", "")]);
+            let tags = [("env", value), ("", "")];
+            reads_back(&cache, &images, &tags);
+            assert_eq!(
+                (cache.id(), cache.name(), cache.region_id()),
+                ("imc-a", "web", "cn-hangzhou")
+            );
+            assert_eq!(cache.resource_group_id(), None);
+            cache.set_resource_group_id(Some(""));
+            assert_eq!(cache.resource_group_id(), Some(""));
+            cache.set_snapshot_id(Some("s-1"));
+            cache.set_flash_snapshot_id(Some("s-2"));
+            cache.set_container_group_id(Some("eci-1"));
+            cache.set_name("");
+            reads_back(&cache, &images, &tags);
+            assert_eq!(
+                (
+                    cache.resource_group_id(),
+                    cache.snapshot_id(),
+                    cache.flash_snapshot_id(),
+                    cache.container_group_id(),
+                    cache.name()
+                ),
+                (Some(""), Some("s-1"), Some("s-2"), Some("eci-1"), "")
+            );
+            cache.set_snapshot_id(None);
+            cache.set_images(&[]);
+            reads_back(&cache, &[], &tags);
+            assert_eq!(
+                (cache.snapshot_id(), cache.flash_snapshot_id()),
+                (None, Some("s-2"))
+            );
+            cache.set_images(
+                &CachedImage::parse(images[2])
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            );
+            cache.set_tags(&[]);
+            reads_back(&cache, &images[2..], &[]);
+            assert_eq!(
+                (cache.id(), cache.region_id(), cache.resource_group_id()),
+                ("imc-a", "cn-hangzhou", Some(""))
+            );
+        }
     }
 }

@@ -133,7 +133,7 @@ pub struct Index {
 
 /// One cache and the ids of its keys.
 struct Entry {
-    cache: Box<ImageCache>,
+    cache: ImageCache,
     /// The cache's key ids in four sorted runs: exact keys, repo keys, tag
     /// pairs, tag keys (one exact-sized allocation).
     keys: Box<[u32]>,
@@ -178,13 +178,72 @@ impl Entry {
 /// (each its own quota); within each, last use (else creation) oldest
 /// first, then id ascending.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct LeastRecent(bool, i64, Arc<str>);
+struct LeastRecent(bool, i64, IdKey);
 
 impl LeastRecent {
     /// A cache's place in LRU order, if it has one: always read from its
     /// record (an update captures it before the record changes).
     fn of(cache: &ImageCache) -> Option<LeastRecent> {
-        lru_time(cache).map(|t| LeastRecent(cache.auto_created, t, Arc::from(cache.id())))
+        lru_time(cache).map(|t| LeastRecent(cache.auto_created, t, IdKey::new(cache.id())))
+    }
+}
+
+/// An id in a key of the LRU order, ordered as its text: held inline when
+/// it is [`IdKey::INLINE`] bytes or shorter, as every id the API hands out
+/// is (`imc-` and 20), so neither a key nor a lookup allocates.
+#[derive(Clone)]
+enum IdKey {
+    Inline(u8, [u8; IdKey::INLINE]),
+    Long(Arc<str>),
+}
+
+impl IdKey {
+    const INLINE: usize = 24;
+
+    fn new(id: &str) -> IdKey {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= IdKey::INLINE => {
+                let mut bytes = [0; IdKey::INLINE];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                IdKey::Inline(len, bytes)
+            }
+            _ => IdKey::Long(Arc::from(id)),
+        }
+    }
+
+    /// The bytes of its shared text (0 inline).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            IdKey::Inline(..) => 0,
+            IdKey::Long(id) => id.len() + 16,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            IdKey::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            IdKey::Long(id) => id.as_bytes(),
+        }
+    }
+}
+
+impl PartialEq for IdKey {
+    fn eq(&self, other: &IdKey) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for IdKey {}
+
+impl PartialOrd for IdKey {
+    fn partial_cmp(&self, other: &IdKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdKey {
+    fn cmp(&self, other: &IdKey) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
@@ -243,7 +302,7 @@ impl Index {
 
     /// Every cache, newest first (`CreationTime` descending, id ascending).
     pub fn iter(&self) -> impl Iterator<Item = &ImageCache> + '_ {
-        self.entries.iter().rev().flatten().map(|e| &*e.cache)
+        self.entries.iter().rev().flatten().map(|e| &e.cache)
     }
 
     /// The caches LRU elimination may evict, least recently used first:
@@ -262,11 +321,11 @@ impl Index {
 
     fn lru_pool(&self, auto_created: bool) -> impl Iterator<Item = &ImageCache> + '_ {
         use std::ops::Bound::{Excluded, Included, Unbounded};
-        let from = LeastRecent(auto_created, i64::MIN, Arc::from(""));
+        let from = LeastRecent(auto_created, i64::MIN, IdKey::new(""));
         let to = if auto_created {
             Unbounded
         } else {
-            Excluded(LeastRecent(true, i64::MIN, Arc::from("")))
+            Excluded(LeastRecent(true, i64::MIN, IdKey::new("")))
         };
         self.lru
             .range((Included(from), to))

@@ -5,12 +5,10 @@ use std::hash::BuildHasher;
 
 use smallvec::SmallVec;
 
-use std::sync::Arc;
-
 use super::fields::hash_text;
 use super::postings::Postings;
 use super::ranks::RankKey;
-use super::{Entry, Index, LeastRecent, NONE, fit, lru_time, tag_pair_key};
+use super::{Entry, IdKey, Index, LeastRecent, NONE, fit, lru_time, tag_pair_key};
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
 
@@ -27,7 +25,7 @@ impl Index {
     pub fn insert(&mut self, cache: ImageCache) -> Option<ImageCache> {
         let old = self.remove(cache.id());
         let rank = self.make_room(RankKey::of(&cache));
-        self.place(rank, Box::new(cache));
+        self.place(rank, cache);
         old
     }
 
@@ -64,33 +62,32 @@ impl Index {
             return;
         }
         // Those indexed come first, so a newcomer with the same id wins.
-        // Records are boxed once, here, and only their pointers move after.
-        let mut all: Vec<Option<Box<ImageCache>>> = std::mem::take(&mut self.entries)
-            .into_iter()
-            .flatten()
-            .map(|e| Some(e.cache))
-            .collect();
-        all.extend(caches.into_iter().map(|c| Some(Box::new(c))));
+        let all = if self.live == 0 {
+            caches
+        } else {
+            let mut all: Vec<ImageCache> = std::mem::take(&mut self.entries)
+                .into_iter()
+                .flatten()
+                .map(|e| e.cache)
+                .collect();
+            all.extend(caches);
+            all
+        };
         self.reset(self.rules.clone());
         self.build(all);
     }
 
     /// Builds an empty index from `all` (later ones win over earlier ones
     /// with the same id).
-    fn build(&mut self, mut all: Vec<Option<Box<ImageCache>>>) {
+    fn build(&mut self, mut all: Vec<ImageCache>) {
         let mut order: Vec<(i64, u32)> = all
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                (
-                    c.as_ref().expect("all present").creation_time.as_second(),
-                    i as u32,
-                )
-            })
+            .map(|(i, c)| (c.creation_time.as_second(), i as u32))
             .collect();
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| {
-                let id = |i: u32| all[i as usize].as_ref().map_or("", |c| c.id());
+                let id = |i: u32| all[i as usize].id();
                 // Rank order: the larger id first; one id twice: input order.
                 id(b.1).cmp(id(a.1)).then(a.1.cmp(&b.1))
             })
@@ -109,10 +106,13 @@ impl Index {
         }
         self.exact.reserve(all.len());
         self.repo.reserve(all.len() / 2);
+        // The records in rank order, moved in place: no second array of
+        // records beside the first.
+        let from: Vec<u32> = order.iter().map(|&(_, i)| i).collect();
+        gather(&mut all, &from);
         // By rank while building: where each cache came in the input.
         let mut input: Vec<u32> = Vec::with_capacity(all.len());
-        for (_, i) in order {
-            let cache = all[i as usize].take().expect("each taken once");
+        for (i, cache) in from.into_iter().zip(all) {
             if let Some(rank) = self.rank_of(cache.id()) {
                 if input[rank as usize] > i {
                     continue;
@@ -138,7 +138,7 @@ impl Index {
     }
 
     /// Puts a cache at `rank`, a hole or the end, and indexes it.
-    fn place(&mut self, rank: u32, cache: Box<ImageCache>) {
+    fn place(&mut self, rank: u32, cache: ImageCache) {
         let r = rank as usize;
         if r == self.entries.len() {
             self.entries.push(None);
@@ -199,7 +199,7 @@ impl Index {
             self.lru.remove(&key);
         }
         self.live -= 1;
-        Some(*entry.cache)
+        Some(entry.cache)
     }
 
     /// Changes a cache in place (status, times, images, tags…), keeping every
@@ -266,7 +266,7 @@ impl Index {
             // Out of LRU order by the place it had: the record that leaves
             // may no longer say it.
             if let Some((auto, t)) = lru_before {
-                self.lru.remove(&LeastRecent(auto, t, Arc::from(id)));
+                self.lru.remove(&LeastRecent(auto, t, IdKey::new(id)));
             }
             let mut cache = self.remove(id).expect("present");
             cache.creation_time = new_creation;
@@ -279,7 +279,7 @@ impl Index {
         self.fit[rank as usize] = fit(&entry.cache);
         let lru_now = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
         if lru_now != lru_before {
-            let id: Arc<str> = Arc::from(id);
+            let id = IdKey::new(id);
             if let Some((auto, t)) = lru_before {
                 self.lru.remove(&LeastRecent(auto, t, id.clone()));
             }
@@ -293,10 +293,10 @@ impl Index {
     /// Replaces the alias rules, re-indexing every cache under the new keys
     /// (a bulk build; for the rare change of `AcrRegistryInfo` domains).
     pub fn set_rules(&mut self, rules: RegistryAliases) {
-        let all: Vec<Option<Box<ImageCache>>> = std::mem::take(&mut self.entries)
+        let all: Vec<ImageCache> = std::mem::take(&mut self.entries)
             .into_iter()
             .flatten()
-            .map(|e| Some(e.cache))
+            .map(|e| e.cache)
             .collect();
         self.reset(rules);
         self.build(all);
@@ -501,5 +501,52 @@ impl KeyedText {
             resource_group: self.part(2) == after.part(2),
             fields: self.part(3) == after.part(3),
         }
+    }
+}
+
+/// Reorders `items` so that item `k` is the one that was at `from[k]`
+/// (`from` is a permutation), in place: a cycle at a time, one swap a move.
+fn gather<T>(items: &mut [T], from: &[u32]) {
+    let mut done = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut k = start;
+        while !done[k] {
+            done[k] = true;
+            let next = from[k] as usize;
+            if next == start {
+                break;
+            }
+            items.swap(k, next);
+            k = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gather;
+
+    #[test]
+    fn gather_applies_every_permutation_of_four() {
+        let mut from = [0u32, 1, 2, 3];
+        let mut seen = 0;
+        loop {
+            let mut items = ['a', 'b', 'c', 'd'];
+            gather(&mut items, &from);
+            let want: Vec<char> = from
+                .iter()
+                .map(|&i| ['a', 'b', 'c', 'd'][i as usize])
+                .collect();
+            assert_eq!(items.to_vec(), want, "from {from:?}");
+            seen += 1;
+            // The next permutation in lexicographic order.
+            let Some(i) = (0..3).rev().find(|&i| from[i] < from[i + 1]) else {
+                break;
+            };
+            let j = (i + 1..4).rev().find(|&j| from[j] > from[i]).unwrap();
+            from.swap(i, j);
+            from[i + 1..].reverse();
+        }
+        assert_eq!(seen, 24);
     }
 }

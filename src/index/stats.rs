@@ -54,8 +54,8 @@ impl Index {
             .map(|e| e.keys.len() * 4)
             .sum();
         // B-tree nodes hold up to 11 entries; count them at 2/3 occupancy,
-        // with each LRU key's id text.
-        let lru: usize = self.lru.keys().map(|k| k.2.len() + 16).sum::<usize>()
+        // with each long id's shared text.
+        let lru: usize = self.lru.keys().map(|k| k.2.heap_bytes()).sum::<usize>()
             + self.lru.len() * std::mem::size_of::<(LeastRecent, u32)>() * 3 / 2;
         IndexStats {
             caches: self.len(),

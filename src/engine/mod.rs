@@ -1215,19 +1215,34 @@ impl Engine {
         let durations = self.config.durations;
         // Importing draws no id, so every restarted run gets the same nonce.
         let nonce = self.ids.nonce();
-        let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
-        for cache in caches {
-            by_region
-                .entry(cache.region_id().to_owned())
-                .or_default()
-                .push(cache);
-        }
-        for (region_id, caches) in by_region {
+        // Nearly every import is of one region: its records stay where they
+        // are, with no second array of them (at 100 000 caches such an
+        // array is below glibc's mmap threshold, and freeing it leaves a
+        // hole in the heap the size of the records).
+        let one_region = caches
+            .first()
+            .map(|c| c.region_id().to_owned())
+            .filter(|first| caches.iter().all(|c| c.region_id() == first));
+        let groups: Vec<(String, Vec<ImageCache>)> = match one_region {
+            Some(region_id) => vec![(region_id, caches)],
+            None => {
+                let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
+                for cache in caches {
+                    by_region
+                        .entry(cache.region_id().to_owned())
+                        .or_default()
+                        .push(cache);
+                }
+                by_region.into_iter().collect()
+            }
+        };
+        for (region_id, mut caches) in groups {
             let key = (account.to_owned(), region_id);
             let region = self.region_mut(&key);
-            let mut ids = Vec::with_capacity(caches.len());
-            let mut records = Vec::with_capacity(caches.len());
-            for mut cache in caches {
+            // A region without caches has no timers: one pass sets them all.
+            let fresh =
+                region.index.is_empty() && region.timers.is_empty() && region.timer_of.is_empty();
+            for cache in &mut caches {
                 let operation = match cache.status {
                     CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
                     CacheStatus::Updating => Some(Operation::Update),
@@ -1253,10 +1268,16 @@ impl Engine {
                         .already_at_start(),
                     );
                 }
-                ids.push(cache.id().to_owned());
-                records.push(cache);
             }
-            region.insert_caches(records);
+            let ids: Vec<String> = if fresh {
+                Vec::new()
+            } else {
+                caches.iter().map(|c| c.id().to_owned()).collect()
+            };
+            region.insert_caches(caches);
+            if fresh {
+                region.schedule_all();
+            }
             for id in &ids {
                 region.reschedule(id);
             }

@@ -1,6 +1,7 @@
 //! What the index holds and how much memory it uses.
 
 use super::{Entry, Index, LeastRecent};
+use crate::record::ImageCache;
 
 /// What [`Index::stats`] reports.
 ///
@@ -67,7 +68,10 @@ impl Index {
             overhead_bytes: postings.iter().map(|p| p.heap_bytes()).sum::<usize>()
                 + self.names.heap_bytes()
                 + self.snapshots.heap_bytes()
+                // A live entry holds its record inline: that part is the
+                // record's, the rest (and every hole) the index's.
                 + self.entries.capacity() * std::mem::size_of::<Option<Entry>>()
+                - self.live * std::mem::size_of::<ImageCache>()
                 + entry_keys
                 + self.fit.capacity() * 4
                 + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)

@@ -491,8 +491,9 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
     // The last row of each of the first two batches invalid: both
     // decoders fail late, after SQLite has filled the channel (this once
     // left the reader waiting forever on a send no decoder took). The
-    // first in row order, creation time then id, is named, and the load
-    // ends: a thread watches it, so a hang fails the test.
+    // first in row order (the table's key order: account, region, id) is
+    // named, and the load ends: a thread watches it, so a hang fails the
+    // test.
     let dir = Dir::new("late-bad");
     let (path, _) = store_of_workload(&dir, 9000);
     let in_order: Vec<String> = {
@@ -500,7 +501,7 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
         let mut st = conn
             .prepare(
                 "SELECT image_cache_id FROM caches \
-                 ORDER BY account, region_id, creation_time, image_cache_id",
+                 ORDER BY account, region_id, image_cache_id",
             )
             .unwrap();
         st.query_map([], |r| r.get(0))

@@ -94,7 +94,7 @@ impl fmt::Debug for ImageView<'_> {
     }
 }
 
-/// A cache's images, in order ([`ImageCache::images`]).
+/// A cache's images, in order ([`ImageCache::images`](super::ImageCache::images)).
 ///
 /// ```
 /// use eci_imagecache::record::ImageCache;
@@ -200,7 +200,7 @@ impl PartialEq for Images<'_> {
     }
 }
 
-/// A cache's tags, in order ([`ImageCache::tags`]), each a key and a value.
+/// A cache's tags, in order ([`ImageCache::tags`](super::ImageCache::tags)), each a key and a value.
 ///
 /// ```
 /// use eci_imagecache::record::{ImageCache, Tag};

@@ -84,7 +84,7 @@ pub use error::{ErrorKind, ParseError};
 ///
 /// The text is held in `S`: a reference of its own (`Box<str>`, the
 /// default) or one borrowed from a record's text (`Reference<&str>`, what
-/// [`crate::record::Image::reference`] hands out). Both read alike.
+/// [`crate::record::ImageView::reference`] hands out). Both read alike.
 #[derive(Clone, Copy)]
 pub struct Reference<S = Box<str>> {
     /// `registry/path(:tag|:latest)?(@digest)?`.

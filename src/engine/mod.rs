@@ -1478,13 +1478,18 @@ fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
     }
 }
 
+/// The message of each image's `Pulling` event, in order.
+fn pulling_messages(cache: &ImageCache) -> Vec<String> {
+    cache
+        .images()
+        .iter()
+        .map(|image| format!("Pulling image \"{}\".", image.written()))
+        .collect()
+}
+
 /// One `Pulling` event per image.
 fn pulling_events(cache: &mut ImageCache, ids: &mut IdGenerator, at: Timestamp) {
-    for i in 0..cache.images().len() {
-        let message = format!(
-            "Pulling image \"{}\".",
-            cache.images().get(i).expect("in range").written()
-        );
+    for message in pulling_messages(cache) {
         let name = ids.event_name(cache.name());
         cache.record_event(EventKind::Normal, "Pulling", &message, at, || name);
     }
@@ -1756,11 +1761,7 @@ fn advance(cache: &mut ImageCache, run: &Run, stage: Stage, at: Timestamp, ids: 
         && stage != Stage::Preparing
     {
         cache.status = CacheStatus::Creating;
-        for i in 0..cache.images().len() {
-            let message = format!(
-                "Pulling image \"{}\".",
-                cache.images().get(i).expect("in range").written()
-            );
+        for message in pulling_messages(cache) {
             event(ids, cache, EventKind::Normal, "Pulling", &message);
         }
         if cache.settings.flash == Some(true) {

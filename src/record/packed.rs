@@ -21,7 +21,7 @@
 //!
 //! So the ends of the texts rise, and text span `k` runs from the end of
 //! span `k - 1` (or 0) to its own. The ends take 16 bits each when the text
-//! is shorter than 32 KiB (as nearly every record's is), else 32. Packing
+//! is shorter than 32 KiB (as nearly every record's is), else 64. Packing
 //! is deterministic, so two records are equal exactly when their packed
 //! forms are.
 //!
@@ -73,11 +73,6 @@ pub(super) struct Texts<'a, I, T> {
 
 impl Packed {
     /// Packs `texts`.
-    ///
-    /// # Panics
-    ///
-    /// When the text is 2 GiB or longer, or there are more than 65 535
-    /// images: no request can hold either.
     pub(super) fn pack<'i, 't, I, T>(texts: Texts<'_, I, T>) -> Packed
     where
         I: Iterator<Item = ImageView<'i>> + Clone,
@@ -96,18 +91,17 @@ impl Packed {
                 .clone()
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
-        assert!(len < 1 << 31, "a record's text is under 2 GiB");
-        let flag = if len < SHORT { 1 << 15 } else { 1 << 31 };
+        // Nothing a request or a state can hold is refused: a record too
+        // long for 16-bit ends takes 64-bit ones.
+        let short = len < SHORT && images <= usize::from(u16::MAX);
+        let flag: u64 = if short { 1 << 15 } else { 1 << 63 };
         let mut text = String::with_capacity(len);
-        let mut ends = Vec::with_capacity(HEAD + FIELDS + (2 + PARTS) * images + 2 * tags);
-        ends.extend([
-            u32::from(u16::try_from(images).expect("at most 65 535 images")),
-            u32::from(texts.present),
-        ]);
-        let mut push = |s: &str, ends: &mut Vec<u32>| {
+        let mut ends: Vec<u64> =
+            Vec::with_capacity(HEAD + FIELDS + (2 + PARTS) * images + 2 * tags);
+        ends.extend([images as u64, u64::from(texts.present)]);
+        let mut push = |s: &str, ends: &mut Vec<u64>| {
             text.push_str(s);
-            // Under 2 GiB, checked above.
-            ends.push(text.len() as u32);
+            ends.push(text.len() as u64);
         };
         for field in texts.fields {
             push(field, &mut ends);
@@ -123,14 +117,16 @@ impl Packed {
         for image in texts.images {
             let (registry_len, name_end, tag_end, tag_written) = image.reference().parts();
             ends.extend([
-                registry_len,
-                name_end,
-                tag_end | if tag_written { flag } else { 0 },
+                u64::from(registry_len),
+                u64::from(name_end),
+                u64::from(tag_end) | if tag_written { flag } else { 0 },
             ]);
         }
         Packed {
-            ends: if len < SHORT {
-                // Every end is at most `len`, and a tag's flag is bit 15.
+            ends: if short {
+                // Every end is at most `len` (a tag's end, within its
+                // image, less), the image count at most `u16::MAX`, and a
+                // tag's flag is bit 15.
                 Ends::Short(ends.iter().map(|&e| e as u16).collect())
             } else {
                 Ends::Long(ends.into_boxed_slice())
@@ -180,11 +176,11 @@ impl Packed {
         let written = self.span(FIELDS + 2 * k + 1);
         let at = HEAD + FIELDS + 2 * self.image_count() + 2 * self.tag_count() + PARTS * k;
         let flag = self.ends.flag();
-        let tag_end = self.ends.get(at + 2);
-        // Each is under the text's length, which fits in u32.
+        let tag_end = self.ends.word(at + 2);
+        // Each was written from a u32 of `Reference::parts`.
         let parts = (
-            self.ends.get(at) as u32,
-            self.ends.get(at + 1) as u32,
+            self.ends.word(at) as u32,
+            self.ends.word(at + 1) as u32,
             (tag_end & !flag) as u32,
             tag_end & flag != 0,
         );
@@ -219,20 +215,26 @@ impl Packed {
     }
 }
 
-/// The ends, in 16 bits when the text is shorter than [`SHORT`], else 32;
-/// a tag's end has the top bit set when the tag was written.
+/// The ends, in 16 bits when the text is shorter than [`SHORT`] (and the
+/// images fewer than 65 536), else 64; a tag's end has the top bit set when
+/// the tag was written.
 #[derive(Clone, PartialEq, Eq)]
 enum Ends {
     Short(Box<[u16]>),
-    Long(Box<[u32]>),
+    Long(Box<[u64]>),
 }
 
 impl Ends {
-    fn get(&self, k: usize) -> usize {
+    fn word(&self, k: usize) -> u64 {
         match self {
-            Ends::Short(ends) => usize::from(ends[k]),
-            Ends::Long(ends) => ends[k] as usize,
+            Ends::Short(ends) => u64::from(ends[k]),
+            Ends::Long(ends) => ends[k],
         }
+    }
+
+    /// An end or a count, written from a `usize`.
+    fn get(&self, k: usize) -> usize {
+        self.word(k) as usize
     }
 
     fn len(&self) -> usize {
@@ -243,10 +245,10 @@ impl Ends {
     }
 
     /// The bit a written tag sets in its tag's end.
-    fn flag(&self) -> usize {
+    fn flag(&self) -> u64 {
         match self {
             Ends::Short(_) => 1 << 15,
-            Ends::Long(_) => 1 << 31,
+            Ends::Long(_) => 1 << 63,
         }
     }
 }
@@ -342,5 +344,62 @@ mod tests {
                 ("imc-a", "cn-hangzhou", Some(""))
             );
         }
+    }
+
+    /// Around the last text length that keeps 16-bit ends, and with more
+    /// images than a 16-bit count holds, every text reads back, tags
+    /// written or not.
+    #[test]
+    fn the_width_of_the_ends_changes_nothing_read() {
+        let t = "2024-05-01T08:00:00Z".parse().unwrap();
+        let images = ["nginx:1.25", "redis"];
+        let cache = |value: &str| {
+            ImageCache::new("imc-a", "web", "cn-hangzhou", t)
+                .with_images(images)
+                .unwrap()
+                .with_tags(&[Tag::new("k", value)])
+        };
+        let base = serde_json::to_value(cache("")).unwrap();
+        let text = |v: &serde_json::Value| -> usize {
+            ["id", "name", "region_id"]
+                .iter()
+                .map(|k| v[k].as_str().unwrap().len())
+                .sum()
+        };
+        // id, name, region, the images' canonical texts (both written
+        // otherwise) and their written texts, the tag's key.
+        let fixed = text(&base)
+            + "docker.io/library/nginx:1.25".len()
+            + "nginx:1.25".len()
+            + "docker.io/library/redis:latest".len()
+            + "redis".len()
+            + 1;
+        for len in [
+            super::SHORT - 2,
+            super::SHORT - 1,
+            super::SHORT,
+            super::SHORT + 1,
+        ] {
+            let value = "v".repeat(len - fixed);
+            let c = cache(&value);
+            assert_eq!(c.text.text.len(), len);
+            assert_eq!(
+                matches!(c.text.ends, super::Ends::Short(_)),
+                len < super::SHORT
+            );
+            reads_back(&c, &images, &[("k", value.as_str())]);
+            assert_eq!(c.images().get(0).unwrap().reference().tag(), Some("1.25"));
+            assert_eq!(c.images().get(1).unwrap().reference().tag(), None);
+        }
+        let many: Vec<CachedImage> = (0..70_000)
+            .map(|i| CachedImage::parse(&format!("a:{i}")).unwrap())
+            .collect();
+        let mut c = cache("");
+        c.set_images(&many);
+        assert!(matches!(c.text.ends, super::Ends::Long(_)));
+        assert_eq!(c.images().len(), 70_000);
+        assert_eq!(c.images().get(69_999).unwrap().written(), "a:69999");
+        assert_eq!(c.images().to_vec(), many);
+        assert_eq!(c.tags().iter().collect::<Vec<_>>(), [("k", "")]);
     }
 }

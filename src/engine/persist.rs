@@ -325,7 +325,7 @@ fn decode(bytes: &[u8]) -> Result<State, LoadError> {
     let found = (bytes.len() - HEADER) as u64;
     if length != found {
         return Err(LoadError::Truncated {
-            expected: HEADER as u64 + length,
+            expected: (HEADER as u64).saturating_add(length),
             found: bytes.len() as u64,
         });
     }

@@ -689,7 +689,7 @@ impl ImageCache {
             fields,
             present,
             images: images.into_iter().map(CachedImage::view),
-            tags: self.text.tags(),
+            tags: self.tags().iter(),
         });
     }
 
@@ -699,7 +699,7 @@ impl ImageCache {
         self.text = Packed::pack(Texts {
             fields,
             present,
-            images: self.text.images(),
+            images: self.images().iter(),
             tags: tags.into_iter().map(|t| (t.key(), t.value())),
         });
     }
@@ -742,8 +742,8 @@ impl ImageCache {
         self.text = Packed::pack(Texts {
             fields,
             present,
-            images: self.text.images(),
-            tags: self.text.tags(),
+            images: self.images().iter(),
+            tags: self.tags().iter(),
         });
     }
 

@@ -203,16 +203,6 @@ impl Packed {
         let at = FIELDS + 2 * self.image_count() + 2 * k;
         (self.span(at), self.span(at + 1))
     }
-
-    /// Every image, in order.
-    pub(super) fn images(&self) -> impl Iterator<Item = ImageView<'_>> + Clone {
-        (0..self.image_count()).map(|k| self.image(k))
-    }
-
-    /// Every tag, in order.
-    pub(super) fn tags(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        (0..self.tag_count()).map(|k| self.tag(k))
-    }
 }
 
 /// The ends, in 16 bits when the text is shorter than [`SHORT`] (and the

@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::packed::{FIELDS, ID, NAME, Packed, REGION, RESOURCE_GROUP, Texts};
-use super::{CacheStatus, CachedImage, EliminationStrategy, Event, ImageCache, Settings};
+use super::{
+    CacheStatus, CachedImage, EliminationStrategy, Event, ImageCache, Images, Settings, Tags,
+};
 
 /// A record as the store keeps it: the fields in this order, images as
 /// written, tags as `{"key", "value"}` objects, absent ids as `null`.
@@ -37,17 +39,17 @@ struct StoredOut<'a> {
 }
 
 /// The images as written, serialised without collecting them.
-struct WrittenImages<'a>(&'a Packed);
+struct WrittenImages<'a>(Images<'a>);
 
 impl Serialize for WrittenImages<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.images().map(|i| i.written()))
+        serializer.collect_seq(self.0.iter().map(|i| i.written()))
     }
 }
 
 /// The tags as `{"key", "value"}` objects, serialised without collecting
 /// them.
-struct TagObjects<'a>(&'a Packed);
+struct TagObjects<'a>(Tags<'a>);
 
 #[derive(Serialize)]
 struct TagOut<'a> {
@@ -57,19 +59,18 @@ struct TagOut<'a> {
 
 impl Serialize for TagObjects<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.tags().map(|(key, value)| TagOut { key, value }))
+        serializer.collect_seq(self.0.iter().map(|(key, value)| TagOut { key, value }))
     }
 }
 
 impl Serialize for ImageCache {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = &self.text;
         StoredOut {
             id: self.id(),
             name: self.name(),
             region_id: self.region_id(),
             resource_group_id: self.resource_group_id(),
-            images: WrittenImages(text),
+            images: WrittenImages(self.images()),
             size_gib: self.size_gib,
             status: self.status,
             progress: self.progress,
@@ -80,7 +81,7 @@ impl Serialize for ImageCache {
             snapshot_id: self.snapshot_id(),
             flash_snapshot_id: self.flash_snapshot_id(),
             elimination_strategy: self.elimination_strategy,
-            tags: TagObjects(text),
+            tags: TagObjects(self.tags()),
             events: &self.events,
             settings: &self.settings,
             auto_created: self.auto_created,

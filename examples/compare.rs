@@ -41,7 +41,7 @@ use eci_imagecache::describe::DescribeRequest;
 use eci_imagecache::engine::{
     CreateRequest, DEFAULT_ACCOUNT, DeleteRequest, Engine, UpdateRequest,
 };
-use eci_imagecache::index::{Index, Scratch};
+use eci_imagecache::index::{FloorLists, Index, Scratch};
 use eci_imagecache::oracle::NaiveIndex;
 use eci_imagecache::record::{CacheStatus, ImageCache};
 use eci_imagecache::reference::{Reference, RegistryAliases};
@@ -397,19 +397,20 @@ struct Engines<'a> {
 /// One query set: every engine on query i, then on query i + 1…
 fn measure(id: &'static str, e: &Engines, queries: &[DescribeRequest]) -> Row {
     let mut scratch = Scratch::default();
+    let mut lists = FloorLists::default();
     let (mut fast, mut slow, mut sql, mut floor) = (vec![], vec![], vec![], vec![]);
     for (i, q) in queries.iter().enumerate() {
         // The index and the floor are both timed with the query's postings
         // in cache (an untimed floor pass first), so neither profits from
         // the misses the other took.
-        black_box(e.index.read_touched_postings(q, &mut scratch));
+        e.index.touched_postings(q, &mut scratch, &mut lists);
         let t = Instant::now();
         let page = e.index.describe_with(q, &mut scratch).unwrap();
         fast.push(ns(t));
         let (page_ids, total) = (ids(&page.image_caches), page.total_count);
         drop(page);
         let t = Instant::now();
-        black_box(e.index.read_touched_postings(q, &mut scratch));
+        black_box(e.index.read_touched_postings(q, &mut scratch, &lists));
         floor.push(ns(t));
         if i < e.naive_queries {
             let t = Instant::now();
@@ -442,6 +443,7 @@ fn measure(id: &'static str, e: &Engines, queries: &[DescribeRequest]) -> Row {
 /// unpaged query for R5.
 fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
     let mut scratch = Scratch::default();
+    let mut lists = FloorLists::default();
     let (mut paged, mut unpaged, mut slow, mut sql, mut floor) =
         (vec![], vec![], vec![], vec![], vec![]);
     for (i, q) in queries.iter().enumerate() {
@@ -451,7 +453,7 @@ fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
         // records they read are brought in by an untimed unpaged answer
         // first (before, the pages ran cold and the unpaged answer after
         // them warm).
-        black_box(e.index.read_touched_postings(q, &mut scratch));
+        e.index.touched_postings(q, &mut scratch, &mut lists);
         black_box(
             e.index
                 .describe_with(&all, &mut scratch)
@@ -477,7 +479,7 @@ fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
         assert_eq!(ids(&whole.image_caches), seen, "Q5 pages #{i}");
         drop(whole);
         let t = Instant::now();
-        black_box(e.index.read_touched_postings(q, &mut scratch));
+        black_box(e.index.read_touched_postings(q, &mut scratch, &lists));
         floor.push(ns(t));
         // Paging to the end multiplies the slow baselines' cost by the number
         // of pages: they page at most 5 queries.
@@ -524,12 +526,13 @@ fn measure_paging(e: &Engines, queries: &[DescribeRequest]) -> Row {
 /// SQLite, and the `limit` pass over the group's posting lists.
 fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
     let mut scratch = Scratch::default();
+    let mut lists = FloorLists::default();
     let (mut fast, mut slow, mut sql, mut floor) = (vec![], vec![], vec![], vec![]);
     for (i, g) in groups.iter().enumerate() {
         let mut q = DescribeRequest::new(&g.region_id);
         q.match_images = g.images.clone();
         // Both timed with the postings in cache, as in `measure`.
-        black_box(e.index.read_touched_postings(&q, &mut scratch));
+        e.index.touched_postings(&q, &mut scratch, &mut lists);
         let t = Instant::now();
         let best = e
             .index
@@ -537,7 +540,7 @@ fn measure_automatch(e: &Engines, groups: &[AutoMatchRequest]) -> Row {
             .map(|b| (b.cache.id().to_owned(), b.exact, b.partial));
         fast.push(ns(t));
         let t = Instant::now();
-        black_box(e.index.read_touched_postings(&q, &mut scratch));
+        black_box(e.index.read_touched_postings(&q, &mut scratch, &lists));
         floor.push(ns(t));
         if i < e.naive_queries {
             let t = Instant::now();

@@ -1,7 +1,8 @@
 //! Profiling aid: runs one query set on the index in a loop (no baselines),
 //! then each query beside the floor (best of three each, both warm).
 //! `cargo run --release --example profile_query -- Q1 100000` (Q1–Q6);
-//! with `PROFILE_BUILD=1`, only the bulk build, three times. Q5 times every
+//! with `PROFILE_BUILD=1`, only the bulk build, three times; `PROFILE_LOOPS=N`
+//! runs the set N times (5 by default). Q5 times every
 //! page to the end against one unpaged answer (R5), and a page's fixed cost.
 
 use eci_imagecache::cursor::TokenKey;
@@ -44,6 +45,7 @@ fn main() {
         return;
     }
     let mut scratch = Scratch::default();
+    let mut lists = eci_imagecache::index::FloorLists::default();
     if name == "Q6" {
         let groups = workload.container_groups(1000, &caches);
         let t = std::time::Instant::now();
@@ -64,8 +66,9 @@ fn main() {
                     .best_match(g, &mut scratch)
                     .map_or(0, |b| b.cache.id().len())
             }));
+            index.touched_postings(&q, &mut scratch, &mut lists);
             floor_ns.push(best_of_three(&mut || {
-                sum += index.read_touched_postings(&q, &mut scratch) as usize
+                sum += index.read_touched_postings(&q, &mut scratch, &lists) as usize
             }));
         }
         index_ns.sort_by(f64::total_cmp);
@@ -84,7 +87,12 @@ fn main() {
     let t = std::time::Instant::now();
     let mut results = 0;
     let mut totals = 0;
-    for _ in 0..5 {
+    // PROFILE_LOOPS=N repeats the set N times (5 by default), for perf.
+    let loops: usize = std::env::var("PROFILE_LOOPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    for _ in 0..loops {
         for q in &queries {
             // Q5 pages to the end; the others answer their first page.
             let mut q = q.clone();
@@ -102,8 +110,8 @@ fn main() {
     let elapsed = t.elapsed();
     println!(
         "{:?} per query, {results} results, {} TotalCount a query",
-        elapsed / 5000,
-        totals / 5000
+        elapsed / (loops as u32 * 1000),
+        totals / (loops * 1000)
     );
     // The floor on the same queries, side by side: each query's best of
     // three on the index and on the floor, so noise spares the ratio.
@@ -114,8 +122,9 @@ fn main() {
         let a = best_of_three(&mut || {
             sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)
         });
+        index.touched_postings(q, &mut scratch, &mut lists);
         let b = best_of_three(&mut || {
-            sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch))
+            sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch, &lists))
         });
         index_ns.push(a);
         floor_ns.push(b);

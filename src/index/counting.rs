@@ -27,6 +27,7 @@
 
 use smallvec::SmallVec;
 
+use super::containers::{BLOCK_WORDS, BLOCKS, Bitmap, Container, HIGH_SHIFT};
 use super::pages::{Resolved, TagRef};
 use super::postings::ListRef;
 use super::{Index, group};
@@ -146,83 +147,168 @@ impl<'a, T: Ord + Copy + Default> TopK<'a, T> {
     }
 }
 
-/// A posting list being walked downwards: what is left of its current
-/// piece, the pieces before it, and whether it is an exact key's list
-/// (counted in F) or a repo key's (counted in R).
+/// One block's postings of one list.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    /// Ranks of a flat list.
+    Ranks(&'a [u32]),
+    /// Low 16 bits of the ranks of an array container.
+    Lows(&'a [u16]),
+    /// A bitmap container's 64 words over the block.
+    Bits(&'a [u64; BLOCK_WORDS]),
+}
+
+/// A posting list being walked downwards, a block at a time, and whether
+/// it is an exact key's list (counted in F) or a repo key's (counted in
+/// R). It is never left on an empty piece: `top_block` is `None` only once
+/// the list is done.
 struct Run<'a> {
-    rest: &'a [u32],
-    more: std::slice::Iter<'a, Vec<u32>>,
+    at: At<'a>,
     exact: bool,
+}
+
+enum At<'a> {
+    /// What is left of a flat list.
+    Flat(&'a [u32]),
+    /// The current container (its ranks' high bits in `base`) and the
+    /// containers before it.
+    Long {
+        base: u32,
+        current: Current<'a>,
+        highs: &'a [u32],
+        items: &'a [Container],
+    },
+    Done,
+}
+
+enum Current<'a> {
+    Lows(&'a [u16]),
+    /// The bitmap's counting blocks `0..blocks` are left.
+    Bits(&'a Bitmap, usize),
 }
 
 impl<'a> Run<'a> {
     fn new(list: ListRef<'a>, exact: bool) -> Run<'a> {
-        let (rest, more) = list.parts();
-        let mut run = Run {
-            rest,
-            more: more.iter(),
-            exact,
+        let at = match list {
+            ListRef::Flat(s) if s.is_empty() => At::Done,
+            ListRef::Flat(s) => At::Flat(s),
+            ListRef::Long(c) => {
+                let (highs, items) = c.parts();
+                At::Long {
+                    base: 0,
+                    current: Current::Lows(&[]),
+                    highs,
+                    items,
+                }
+            }
         };
-        run.refill();
+        let mut run = Run { at, exact };
+        run.settle();
         run
     }
 
-    /// Moves to the previous non-empty piece when this one is done.
-    fn refill(&mut self) {
-        while self.rest.is_empty() {
-            match self.more.next_back() {
-                Some(piece) => self.rest = piece,
-                None => return,
-            }
-        }
-    }
-
-    fn top(&self) -> Option<u32> {
-        self.rest.last().copied()
-    }
-
-    /// Appends every piece of ranks at or above `base` to `out`, with what
-    /// each of its postings adds to a counter.
-    fn take_block(&mut self, base: u32, out: &mut SmallVec<[(&'a [u32], u16); 32]>) {
-        let add = if self.exact { ADD_EXACT } else { ADD_REPO };
-        loop {
-            out.push((self.take_down_to(base), add));
-            if !self.rest.is_empty() {
-                return;
-            }
-            self.refill();
-            if self.top().is_none_or(|r| r < base) {
-                return;
-            }
-        }
-    }
-
-    /// Takes the ranks at or above `base` off the current piece. The cut
-    /// is found by galloping back from the end, so a block reads only the
-    /// cache lines near the postings it takes (a binary search over a long
-    /// list would miss the cache at nearly every step).
-    fn take_down_to(&mut self, base: u32) -> &'a [u32] {
-        let rest = self.rest;
-        let cut = if rest.first().is_none_or(|&r| r >= base) {
-            0
-        } else {
-            // rest[0] < base; rest[hi..] are all at or above it.
-            let (mut lo, mut hi, mut step) = (0, rest.len(), 1);
-            while step < hi {
-                let probe = hi - step;
-                if rest[probe] < base {
-                    lo = probe;
-                    break;
+    /// Moves off an empty piece: to the previous non-empty block of a
+    /// bitmap, or to the previous container, or to `Done`.
+    fn settle(&mut self) {
+        match &mut self.at {
+            At::Flat(s) if s.is_empty() => self.at = At::Done,
+            At::Long {
+                base,
+                current,
+                highs,
+                items,
+            } => loop {
+                match current {
+                    Current::Lows(lows) if !lows.is_empty() => return,
+                    Current::Bits(bitmap, blocks) => {
+                        while *blocks > 0 && bitmap.block_is_empty(*blocks - 1) {
+                            *blocks -= 1;
+                        }
+                        if *blocks > 0 {
+                            return;
+                        }
+                    }
+                    Current::Lows(_) => {}
                 }
-                hi = probe;
-                step *= 2;
-            }
-            lo + rest[lo..hi].partition_point(|&r| r < base)
-        };
-        let (rest, piece) = self.rest.split_at(cut);
-        self.rest = rest;
-        piece
+                let (Some((&high, h)), Some((item, i))) = (highs.split_last(), items.split_last())
+                else {
+                    self.at = At::Done;
+                    return;
+                };
+                (*highs, *items) = (h, i);
+                *base = high << HIGH_SHIFT;
+                *current = match item {
+                    Container::Array(lows) => Current::Lows(lows),
+                    Container::Bitmap(bitmap) => Current::Bits(bitmap, BLOCKS),
+                };
+            },
+            _ => {}
+        }
     }
+
+    /// The first rank of the block of the highest rank left.
+    fn top_block(&self) -> Option<u32> {
+        let top = match &self.at {
+            At::Flat(s) => *s.last()?,
+            At::Long { base, current, .. } => match current {
+                Current::Lows(lows) => base | u32::from(*lows.last()?),
+                Current::Bits(_, blocks) => base | ((*blocks as u32 - 1) * BLOCK as u32),
+            },
+            At::Done => return None,
+        };
+        Some(top & !(BLOCK as u32 - 1))
+    }
+
+    /// Takes the list's postings in the block at `base` (a block's first
+    /// rank, at or above every rank left) into `out`.
+    fn take_block(&mut self, base: u32, out: &mut SmallVec<[(Piece<'a>, bool); 32]>) {
+        if self.top_block() != Some(base) {
+            return;
+        }
+        let piece = match &mut self.at {
+            At::Flat(s) => Piece::Ranks(take_down_to(s, base)),
+            At::Long { current, .. } => match current {
+                Current::Lows(lows) => Piece::Lows(take_down_to(lows, base as u16)),
+                Current::Bits(bitmap, blocks) => {
+                    *blocks -= 1;
+                    Piece::Bits(bitmap.block(*blocks))
+                }
+            },
+            At::Done => return,
+        };
+        out.push((piece, self.exact));
+        self.settle();
+    }
+
+    fn done(&self) -> bool {
+        matches!(self.at, At::Done)
+    }
+}
+
+/// Takes the values at or above `base` off the end of `rest`. The cut is
+/// found by galloping back from the end, so a block reads only the cache
+/// lines near the postings it takes (a binary search over a long list
+/// would miss the cache at nearly every step).
+fn take_down_to<'a, T: Copy + Ord>(rest: &mut &'a [T], base: T) -> &'a [T] {
+    let cut = if rest.first().is_none_or(|&r| r >= base) {
+        0
+    } else {
+        // rest[0] < base; rest[hi..] are all at or above it.
+        let (mut lo, mut hi, mut step) = (0, rest.len(), 1);
+        while step < hi {
+            let probe = hi - step;
+            if rest[probe] < base {
+                lo = probe;
+                break;
+            }
+            hi = probe;
+            step *= 2;
+        }
+        lo + rest[lo..hi].partition_point(|&r| r < base)
+    };
+    let (left, piece) = rest.split_at(cut);
+    *rest = left;
+    piece
 }
 
 /// What a counted cache must pass.
@@ -282,43 +368,246 @@ impl<F: FnMut(u32, u32)> MatchSink for Each<F> {
 /// through its touched ranks: one in 16 ranks.
 const DENSE: usize = BLOCK / 16;
 
-/// Counts the block's pieces into `counters`, appending each rank to
-/// `touched[n..]` the first time it is counted (branch-free); returns how
-/// many `touched` then holds.
+/// Counts the block's pieces (no bitmap among them) into `counters`,
+/// appending each rank to `touched[n..]` the first time it is counted
+/// (branch-free); returns how many `touched` then holds.
 fn count_touched(
-    pieces: &[(&[u32], u16)],
+    pieces: &[(Piece<'_>, bool)],
+    base: u32,
     counters: &mut [u16; BLOCK],
     touched: &mut [u32; 2 * BLOCK],
     mut n: usize,
 ) -> usize {
-    for &(piece, add) in pieces {
-        for &rank in piece {
-            let i = rank as usize & (BLOCK - 1);
+    #[inline(always)]
+    fn count<T: Copy + Into<u32>>(
+        piece: &[T],
+        add: u16,
+        base: u32,
+        counters: &mut [u16; BLOCK],
+        touched: &mut [u32; 2 * BLOCK],
+        mut n: usize,
+    ) -> usize {
+        for &x in piece {
+            let i = x.into() as usize & (BLOCK - 1);
             let c = counters[i];
             // At most BLOCK distinct ranks, so the mask never wraps; it
             // only spares a bounds check.
-            touched[n & (2 * BLOCK - 1)] = rank;
+            touched[n & (2 * BLOCK - 1)] = base | i as u32;
             n += usize::from(c == 0);
             counters[i] = c + add;
         }
+        n
+    }
+    for &(piece, exact) in pieces {
+        let add = if exact { ADD_EXACT } else { ADD_REPO };
+        n = match piece {
+            Piece::Ranks(s) => count(s, add, base, counters, touched, n),
+            Piece::Lows(s) => count(s, add, base, counters, touched, n),
+            Piece::Bits(_) => unreachable!("a block with a bitmap is counted bit-sliced"),
+        };
     }
     n
+}
+
+/// Counts the pieces into `counters`, bitmaps included.
+fn count_all(pieces: &[(Piece<'_>, bool)], counters: &mut [u16; BLOCK]) {
+    for &(piece, exact) in pieces {
+        let add = if exact { ADD_EXACT } else { ADD_REPO };
+        match piece {
+            Piece::Ranks(s) => s
+                .iter()
+                .for_each(|&r| counters[r as usize & (BLOCK - 1)] += add),
+            Piece::Lows(s) => s
+                .iter()
+                .for_each(|&r| counters[usize::from(r) & (BLOCK - 1)] += add),
+            Piece::Bits(words) => add_bits(words, add, counters),
+        }
+    }
+}
+
+/// Counts the array pieces into `counters` and sets the bitmaps aside.
+fn count_arrays<'p>(
+    pieces: &[(Piece<'p>, bool)],
+    counters: &mut [u16; BLOCK],
+    bitmaps: &mut SmallVec<[(&'p [u64; BLOCK_WORDS], bool); 16]>,
+) {
+    for &(piece, exact) in pieces {
+        let add = if exact { ADD_EXACT } else { ADD_REPO };
+        match piece {
+            Piece::Ranks(s) => s
+                .iter()
+                .for_each(|&r| counters[r as usize & (BLOCK - 1)] += add),
+            Piece::Lows(s) => s
+                .iter()
+                .for_each(|&r| counters[usize::from(r) & (BLOCK - 1)] += add),
+            Piece::Bits(words) => bitmaps.push((words, exact)),
+        }
+    }
+}
+
+/// Adds the bitmaps to `counters`, then [`scan_block`]: in one pass with
+/// AVX-512 (each 32 counters loaded once, every bitmap's 32 bits added by
+/// one masked add, compared with the bar and cleared), else in two.
+fn scan_dense(
+    counters: &mut [u16; BLOCK],
+    bitmaps: &[(&[u64; BLOCK_WORDS], bool)],
+    base: u32,
+    least: u16,
+    sink: &mut impl MatchSink,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the instructions were just detected.
+        unsafe { scan_dense_avx512(counters, bitmaps, base, least, sink) };
+        return;
+    }
+    for &(words, exact) in bitmaps {
+        add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
+    }
+    scan_block(counters, base, least, sink);
+}
+
+/// [`scan_dense`] in one pass.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw,popcnt")]
+fn scan_dense_avx512(
+    counters: &mut [u16; BLOCK],
+    bitmaps: &[(&[u64; BLOCK_WORDS], bool)],
+    base: u32,
+    least: u16,
+    sink: &mut impl MatchSink,
+) {
+    use std::arch::x86_64::{
+        _mm512_cmpgt_epu16_mask, _mm512_loadu_si512, _mm512_mask_add_epi16, _mm512_set1_epi16,
+        _mm512_setzero_si512, _mm512_storeu_si512,
+    };
+    let exact_add = _mm512_set1_epi16(ADD_EXACT as i16);
+    let repo_add = _mm512_set1_epi16(ADD_REPO as i16);
+    let least_v = _mm512_set1_epi16(least as i16);
+    let mut passing = 0usize;
+    let mut values = [0u16; LANES];
+    // The bar's rank is above every rank of this block (ranks are offered
+    // descending), so only a larger counter beats it.
+    let mut bar_v = _mm512_set1_epi16(bar_counter(sink, least) as i16);
+    for lane in (0..BLOCK / LANES).rev() {
+        let (w, shift) = (lane / 2, 32 * (lane % 2));
+        // SAFETY: counters `lane * 32..` plus 32 lie inside the block's
+        // 4 096 (lane < 128); unaligned loads and stores.
+        let p = unsafe { counters.as_mut_ptr().add(lane * LANES) }.cast();
+        let mut c = unsafe { _mm512_loadu_si512(p) };
+        for &(words, exact) in bitmaps {
+            let add = if exact { exact_add } else { repo_add };
+            c = _mm512_mask_add_epi16(c, (words[w] >> shift) as u32, c, add);
+        }
+        // Branch-free but for the rare lane with a cache that beats the
+        // bar (which then rises).
+        let passes = _mm512_cmpgt_epu16_mask(c, least_v);
+        let mut beats = _mm512_cmpgt_epu16_mask(c, bar_v);
+        passing += (passes & !beats).count_ones() as usize;
+        if beats != 0 {
+            // SAFETY: 32 counters into a 32-counter array.
+            unsafe { _mm512_storeu_si512(values.as_mut_ptr().cast(), c) };
+            let lane_base = base + (lane * LANES) as u32;
+            while beats != 0 {
+                let i = 31 - beats.leading_zeros();
+                beats &= !(1 << i);
+                sink.offer(counter_group(u32::from(values[i as usize])), lane_base + i);
+            }
+            bar_v = _mm512_set1_epi16(bar_counter(sink, least) as i16);
+        }
+        // SAFETY: as the load above.
+        unsafe { _mm512_storeu_si512(p, _mm512_setzero_si512()) };
+    }
+    sink.skip(passing);
+}
+
+/// The counter a candidate must exceed to be offered: the sink's bar's, or
+/// `least` when that is higher.
+fn bar_counter(sink: &impl MatchSink, least: u16) -> u16 {
+    let bar = sink
+        .bar()
+        .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0xffff)) as u16;
+    bar.max(least)
+}
+
+/// Adds `add` to the counter of every bit set in `words`.
+fn add_bits(words: &[u64; BLOCK_WORDS], add: u16, counters: &mut [u16; BLOCK]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the instructions were just detected.
+        unsafe { add_bits_avx512(words, add, counters) };
+        return;
+    }
+    for (w, &word) in words.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            counters[w * 64 + word.trailing_zeros() as usize] += add;
+            word &= word - 1;
+        }
+    }
+}
+
+/// [`add_bits`] with AVX-512: one masked add for 32 counters.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn add_bits_avx512(words: &[u64; BLOCK_WORDS], add: u16, counters: &mut [u16; BLOCK]) {
+    use std::arch::x86_64::{
+        _mm512_loadu_si512, _mm512_mask_add_epi16, _mm512_set1_epi16, _mm512_storeu_si512,
+    };
+    let add = _mm512_set1_epi16(add as i16);
+    for (w, &word) in words.iter().enumerate() {
+        for half in 0..2 {
+            let mask = (word >> (32 * half)) as u32;
+            // SAFETY: counters `w * 64 + 32 * half ..` plus 32 are inside
+            // the block's 4 096 (w < 64, half < 2); unaligned loads and
+            // stores.
+            unsafe {
+                let p = counters.as_mut_ptr().add(w * 64 + 32 * half).cast();
+                let c = _mm512_loadu_si512(p);
+                _mm512_storeu_si512(p, _mm512_mask_add_epi16(c, mask, c, add));
+            }
+        }
+    }
+}
+
+/// Whether some counter is above `t`.
+fn any_above(counters: &[u16; BLOCK], t: u16) -> bool {
+    counters
+        .chunks_exact(LANES)
+        .any(|chunk| above(chunk.try_into().expect("LANES long"), t) != 0)
+}
+
+/// How many postings a piece without bitmaps holds.
+fn piece_len(piece: &Piece<'_>) -> usize {
+    match piece {
+        Piece::Ranks(s) => s.len(),
+        Piece::Lows(s) => s.len(),
+        Piece::Bits(_) => BLOCK,
+    }
 }
 
 /// Counts a block for a least F of `min_exact` (at least 1): the exact
 /// pieces first, and the repo pieces only when some cache is on enough
 /// exact lists; else clears the counters and returns `None`.
 fn count_exact_first(
-    exact: &[(&[u32], u16)],
-    repo: &[(&[u32], u16)],
+    exact: &[(Piece<'_>, bool)],
+    repo: &[(Piece<'_>, bool)],
+    base: u32,
     min_exact: u32,
     counters: &mut [u16; BLOCK],
     touched: &mut [u32; 2 * BLOCK],
 ) -> Option<usize> {
-    if exact.iter().map(|(piece, _)| piece.len()).sum::<usize>() < min_exact as usize {
+    if exact
+        .iter()
+        .map(|(piece, _)| piece_len(piece))
+        .sum::<usize>()
+        < min_exact as usize
+    {
         return None;
     }
-    let n = count_touched(exact, counters, touched, 0);
+    let n = count_touched(exact, base, counters, touched, 0);
     // After exact postings alone a counter is 255 F (F at most 255, so a
     // least F of 256 or more lets nothing pass and still fits 16 bits).
     let need = (min_exact.min(256) * u32::from(ADD_EXACT)) as u16;
@@ -331,7 +620,7 @@ fn count_exact_first(
         }
         return None;
     }
-    Some(count_touched(repo, counters, touched, n))
+    Some(count_touched(repo, base, counters, touched, n))
 }
 
 /// Hands `sink` every counted cache of the block at `base` that beats its
@@ -339,7 +628,7 @@ fn count_exact_first(
 /// ranks descending, clearing the counters. `LANES` counters at a time are
 /// compared with the bar without a branch; only the bits of those above it
 /// are walked.
-fn scan_block(counters: &mut [u16; BLOCK], base: u32, sink: &mut impl MatchSink) {
+fn scan_block(counters: &mut [u16; BLOCK], base: u32, least: u16, sink: &mut impl MatchSink) {
     let mut passing = 0usize;
     for (lane, chunk) in counters.chunks_exact_mut(LANES).enumerate().rev() {
         let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
@@ -348,9 +637,9 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, sink: &mut impl MatchSink)
         let bar =
             sink.bar()
                 .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0xffff)) as u16;
-        let passes = above(chunk, 0);
+        let passes = above(chunk, least);
         if passes != 0 {
-            let mut beats = above(chunk, bar);
+            let mut beats = above(chunk, bar.max(least));
             passing += (passes & !beats).count_ones() as usize;
             let chunk_base = base + (lane * LANES) as u32;
             while beats != 0 {
@@ -438,10 +727,9 @@ impl Index {
             runs.push(Run::new(self.exact.list_of(exact), true));
             runs.push(Run::new(self.repo.list_of(repo), false));
         }
-        runs.retain(|r| !r.rest.is_empty());
-        let mut pieces: SmallVec<[(&[u32], u16); 32]> = SmallVec::new();
-        while let Some(highest) = runs.iter().filter_map(Run::top).max() {
-            let base = highest & !(BLOCK as u32 - 1);
+        runs.retain(|r| !r.done());
+        let mut pieces: SmallVec<[(Piece<'_>, bool); 32]> = SmallVec::new();
+        while let Some(base) = runs.iter().filter_map(Run::top_block).max() {
             // The block's postings, exact lists first.
             pieces.clear();
             for run in runs.iter_mut().filter(|r| r.exact) {
@@ -451,29 +739,31 @@ impl Index {
             for run in runs.iter_mut().filter(|r| !r.exact) {
                 run.take_block(base, &mut pieces);
             }
-            runs.retain(|r| !r.rest.is_empty());
+            runs.retain(|r| !r.done());
             let bar = sink.bar().filter(|_| !filtered);
+            if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
+                self.count_dense(&pieces, exact_end, base, &pass, bar, counters, sink);
+                continue;
+            }
             let n = if pass.min_exact > 0 {
                 // Only a cache on `min_exact` exact lists passes: a block
                 // where none is is done without reading its repo postings.
                 let (exact, repo) = pieces.split_at(exact_end);
-                match count_exact_first(exact, repo, pass.min_exact, counters, touched) {
+                match count_exact_first(exact, repo, base, pass.min_exact, counters, touched) {
                     Some(n) => n,
                     None => continue,
                 }
-            } else if bar.is_some() && pieces.iter().map(|(p, _)| p.len()).sum::<usize>() >= DENSE {
+            } else if bar.is_some()
+                && pieces.iter().map(|(p, _)| piece_len(p)).sum::<usize>() >= DENSE
+            {
                 // A dense block without other filters: the counters alone
                 // are counted, then scanned from the top rank down, many at
                 // a time, for the few that beat the bar.
-                for &(piece, add) in &pieces {
-                    for &rank in piece {
-                        counters[rank as usize & (BLOCK - 1)] += add;
-                    }
-                }
-                scan_block(counters, base, sink);
+                count_all(&pieces, counters);
+                scan_block(counters, base, 0, sink);
                 continue;
             } else {
-                count_touched(&pieces, counters, touched, 0)
+                count_touched(&pieces, base, counters, touched, 0)
             };
             match bar {
                 // Without other filters a candidate passes on its counter
@@ -502,6 +792,67 @@ impl Index {
                         let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
                         self.judge(rank, u32::from(c), &pass, sink);
                     }
+                }
+            }
+        }
+    }
+
+    /// Counts a block that holds a bitmap, or a dense one, into the whole
+    /// of `counters` (a bitmap adds to the counters of its set bits, 32 at
+    /// a time where the machine can), then scans them: many at a time
+    /// against the sink's bar when it has one and nothing else filters,
+    /// else every counted cache is judged. Under `ImageMatchCountRequest`
+    /// the repo pieces are counted only if some counter has enough F.
+    /// Leaves `counters` cleared.
+    #[allow(clippy::too_many_arguments)]
+    fn count_dense(
+        &self,
+        pieces: &[(Piece<'_>, bool)],
+        exact_end: usize,
+        base: u32,
+        pass: &Pass<'_>,
+        bar: Option<u64>,
+        counters: &mut [u16; BLOCK],
+        sink: &mut impl MatchSink,
+    ) {
+        // A counter passes above `least`: F of at least `min_exact`.
+        let least = match pass.min_exact {
+            0 => 0,
+            // F is at most 255: nothing passes (and the counters need no
+            // clearing: nothing was counted).
+            256.. => return,
+            n => (n << 8) as u16 - 1,
+        };
+        let (exact, repo) = pieces.split_at(exact_end);
+        let mut bitmaps: SmallVec<[(&[u64; BLOCK_WORDS], bool); 16]> = SmallVec::new();
+        if pass.min_exact > 0 {
+            count_all(exact, counters);
+            // After exact postings alone a counter is 255 F.
+            let need = (pass.min_exact * u32::from(ADD_EXACT)) as u16 - 1;
+            if !any_above(counters, need) {
+                counters.fill(0);
+                return;
+            }
+            count_arrays(repo, counters, &mut bitmaps);
+        } else {
+            count_arrays(pieces, counters, &mut bitmaps);
+        }
+        match bar {
+            Some(_) => scan_dense(counters, &bitmaps, base, least, sink),
+            None => {
+                for &(words, exact) in &bitmaps {
+                    add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
+                }
+                for (lane, chunk) in counters.chunks_exact_mut(LANES).enumerate().rev() {
+                    let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
+                    let mut passes = above(chunk, least);
+                    while passes != 0 {
+                        let i = 31 - passes.leading_zeros();
+                        passes &= !(1 << i);
+                        let rank = base + (lane * LANES) as u32 + i;
+                        self.judge(rank, u32::from(chunk[i as usize]), pass, sink);
+                    }
+                    chunk.fill(0);
                 }
             }
         }

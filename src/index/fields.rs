@@ -218,7 +218,7 @@ impl ByField {
                     singles += 1;
                 }
                 Some(FieldRef::Shared(k)) => {
-                    let list: Vec<u32> = self.list(k).slices().flatten().copied().collect();
+                    let list: Vec<u32> = self.list(k).iter().collect();
                     assert_eq!(&list, ranks, "the ranks with {text:?}");
                     for &r in ranks {
                         assert_eq!(at(entries[r as usize].as_ref().unwrap()), k);

@@ -66,12 +66,7 @@ impl Index {
         let postings = self.tables();
         let mut keys_in_use = [0usize; 5];
         for (&(which, k), ranks) in &lists {
-            let list: Vec<u32> = postings[which as usize]
-                .list(k)
-                .slices()
-                .flatten()
-                .copied()
-                .collect();
+            let list: Vec<u32> = postings[which as usize].list(k).iter().collect();
             assert_eq!(&list, ranks, "the list of key {k} in table {which}");
             keys_in_use[which as usize] += 1;
         }

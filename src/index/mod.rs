@@ -48,6 +48,7 @@
 //! [`Scratch`] (decoding a `NextToken` allocates its id, encoding one
 //! allocates the token).
 
+mod containers;
 mod counting;
 mod fields;
 mod floor;
@@ -72,6 +73,7 @@ use fields::ByField;
 use postings::Postings;
 
 pub use counting::Scratch;
+pub use floor::FloorLists;
 pub use stats::IndexStats;
 
 /// The index over one engine's caches.

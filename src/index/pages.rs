@@ -83,7 +83,7 @@ impl<'a> ResultOrder<'a> {
     /// How many ranks are at or above `rank`: the position in result order
     /// where the ranks below it start.
     fn position_below(self, rank: u32) -> usize {
-        self.0.len() - self.0.partition_point(|r| r < rank)
+        self.0.len() - self.0.lower_bound(rank)
     }
 }
 

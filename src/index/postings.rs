@@ -9,6 +9,8 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
+use super::containers::{self, Containers};
+
 /// String keys interned to dense `u32` ids, each with the ascending ranks
 /// of the caches that have it. A key is freed (its id reused) as soon as no
 /// cache has it, so a long-running engine does not leak keys.
@@ -30,21 +32,19 @@ struct Entry {
     list: List,
 }
 
-/// A list grows flat up to this length, then splits into chunks.
+/// A list grows flat up to this length, then becomes containers…
 const FLAT_MAX: usize = 1024;
-/// A chunk splits in two above this length…
-const CHUNK_MAX: usize = 1024;
-/// …and a chunked list goes back to flat at or below this one.
+/// …and goes back to flat at or below this one.
 const FLAT_AGAIN: usize = 256;
 
 /// One key's ranks, ascending: a flat vector while short (up to two
-/// inline), else chunks of at most [`CHUNK_MAX`] with their cumulative
-/// ends, so an insert or a removal in the middle moves at most one chunk
-/// (a few KiB), not the whole list.
+/// inline), else Roaring-style containers (`containers.rs`), so an insert
+/// or a removal in the middle moves at most one container's array (2 KiB),
+/// and a dense stretch is a bitmap the counting pass adds a word at a time.
 enum List {
     Flat(SmallVec<[u32; 2]>),
     /// Boxed: most keys (names, snapshot ids) never get here.
-    Chunked(Box<Chunks>),
+    Long(Box<Containers>),
 }
 
 impl Default for List {
@@ -53,233 +53,75 @@ impl Default for List {
     }
 }
 
-pub(crate) struct Chunks {
-    chunks: Vec<Vec<u32>>,
-    /// `ends[i]`: the number of slots in chunks `0..=i`.
-    ends: Vec<u32>,
-    /// The last slot of each chunk, side by side, so finding a chunk reads
-    /// one array instead of every chunk's memory.
-    lasts: Vec<u32>,
-}
-
-impl Chunks {
-    fn from_flat(slots: &[u32]) -> Chunks {
-        let half = CHUNK_MAX / 2;
-        let mut c = Chunks {
-            chunks: slots.chunks(half).map(<[u32]>::to_vec).collect(),
-            ends: Vec::new(),
-            lasts: Vec::new(),
-        };
-        c.reindex(0);
-        c
-    }
-
-    fn len(&self) -> usize {
-        self.ends.last().map_or(0, |&e| e as usize)
-    }
-
-    fn start(&self, chunk: usize) -> usize {
-        if chunk == 0 {
-            0
-        } else {
-            self.ends[chunk - 1] as usize
-        }
-    }
-
-    /// Recomputes the ends and lasts from chunk `from` on.
-    fn reindex(&mut self, from: usize) {
-        self.ends.truncate(from);
-        self.lasts.truncate(from);
-        let mut end = self.start(from);
-        for chunk in &self.chunks[from..] {
-            end += chunk.len();
-            self.ends.push(end as u32);
-            self.lasts
-                .push(*chunk.last().expect("chunks are not empty"));
-        }
-    }
-
-    /// The chunk where `slot` is or belongs: the first whose last slot is
-    /// not before it (the last chunk when all are).
-    fn chunk_for(&self, slot: u32) -> usize {
-        let c = self.lasts.partition_point(|&last| last < slot);
-        c.min(self.chunks.len() - 1)
-    }
-
-    fn add(&mut self, slot: u32) {
-        let c = self.chunk_for(slot);
-        let chunk = &mut self.chunks[c];
-        if chunk.last().is_some_and(|&last| last < slot) {
-            // Appending (only the last chunk can end below `slot`), the
-            // usual case: a full last chunk stays full and a new one starts.
-            let end = self.ends[c] + 1;
-            if chunk.len() < CHUNK_MAX {
-                chunk.push(slot);
-                self.lasts[c] = slot;
-                self.ends[c] = end;
-            } else {
-                self.chunks.push(vec![slot]);
-                self.lasts.push(slot);
-                self.ends.push(end);
-            }
-            return;
-        }
-        let Err(at) = chunk.binary_search(&slot) else {
-            return;
-        };
-        chunk.insert(at, slot);
-        if chunk.len() > CHUNK_MAX {
-            // Two halves, each with room to grow to a full chunk once.
-            let tail = chunk.split_off(chunk.len() / 2);
-            chunk.shrink_to_fit();
-            self.chunks.insert(c + 1, tail);
-            self.reindex(c);
-        } else {
-            // Inside the chunk: its last slot stays, the ends after it move
-            // by one (one pass over an array, no chunk's memory read).
-            for end in &mut self.ends[c..] {
-                *end += 1;
-            }
-        }
-    }
-
-    fn remove(&mut self, slot: u32) {
-        let c = self.chunk_for(slot);
-        let chunk = &mut self.chunks[c];
-        if let Ok(at) = chunk.binary_search(&slot) {
-            chunk.remove(at);
-            if let Some(&last) = chunk.last() {
-                self.lasts[c] = last;
-                for end in &mut self.ends[c..] {
-                    *end -= 1;
-                }
-            } else {
-                self.chunks.remove(c);
-                self.reindex(c);
-            }
-        }
-    }
-}
-
 /// A posting list, for reading.
 #[derive(Clone, Copy)]
 pub(crate) enum ListRef<'a> {
     Flat(&'a [u32]),
-    Chunked(&'a Chunks),
+    Long(&'a Containers),
 }
 
 impl<'a> ListRef<'a> {
     pub fn len(self) -> usize {
         match self {
             ListRef::Flat(s) => s.len(),
-            ListRef::Chunked(c) => c.len(),
+            ListRef::Long(c) => c.len(),
         }
     }
 
-    /// The slot at physical position `i`.
+    /// The rank at position `i` (ascending).
     pub fn get(self, i: usize) -> u32 {
         match self {
             ListRef::Flat(s) => s[i],
-            ListRef::Chunked(c) => {
-                let k = c.ends.partition_point(|&e| e as usize <= i);
-                c.chunks[k][i - c.start(k)]
-            }
+            ListRef::Long(c) => c.get(i),
         }
     }
 
-    /// The list as a first piece and the pieces after it (a flat list is
-    /// all first piece; a chunked one all later pieces).
-    pub fn parts(self) -> (&'a [u32], &'a [Vec<u32>]) {
+    /// The ranks, ascending.
+    pub fn iter(self) -> Box<dyn Iterator<Item = u32> + 'a> {
         match self {
-            ListRef::Flat(s) => (s, &[]),
-            ListRef::Chunked(c) => (&[], &c.chunks),
+            ListRef::Flat(s) => Box::new(s.iter().copied()),
+            ListRef::Long(c) => Box::new(c.iter()),
         }
     }
 
-    /// The list as contiguous pieces, in order.
-    pub fn slices(self) -> impl Iterator<Item = &'a [u32]> {
-        let (flat, chunks): (&'a [u32], &'a [Vec<u32>]) = match self {
-            ListRef::Flat(s) => (s, &[]),
-            ListRef::Chunked(c) => (&[], &c.chunks),
-        };
-        std::iter::once(flat)
-            .filter(|s| !s.is_empty())
-            .chain(chunks.iter().map(Vec::as_slice))
-    }
-
-    /// The slots at physical positions `0..end`, last first.
+    /// The ranks at positions `0..end`, last first.
     pub fn backward_from(self, end: usize) -> Backward<'a> {
         match self {
-            ListRef::Flat(s) => Backward {
-                chunks: &[],
-                chunk: 0,
-                current: s[..end].iter().rev(),
-            },
-            ListRef::Chunked(c) => {
-                if end == 0 {
-                    return Backward {
-                        chunks: &[],
-                        chunk: 0,
-                        current: [].iter().rev(),
-                    };
-                }
-                let k = c.ends.partition_point(|&e| (e as usize) < end);
-                Backward {
-                    chunks: &c.chunks,
-                    chunk: k,
-                    current: c.chunks[k][..end - c.start(k)].iter().rev(),
-                }
-            }
+            ListRef::Flat(s) => Backward::Flat(s[..end].iter().rev()),
+            ListRef::Long(c) => Backward::Long(c.backward_from(end)),
         }
     }
 
-    /// The first physical position where `pred` stops holding (it must
-    /// hold for a prefix).
-    pub fn partition_point(self, pred: impl Fn(u32) -> bool) -> usize {
+    /// How many ranks are below `rank`.
+    pub fn lower_bound(self, rank: u32) -> usize {
         match self {
-            ListRef::Flat(s) => s.partition_point(|&x| pred(x)),
-            ListRef::Chunked(c) => {
-                let k = c.lasts.partition_point(|&last| pred(last));
-                if k == c.chunks.len() {
-                    return c.len();
-                }
-                c.start(k) + c.chunks[k].partition_point(|&x| pred(x))
-            }
+            ListRef::Flat(s) => s.partition_point(|&r| r < rank),
+            ListRef::Long(c) => c.lower_bound(rank),
         }
     }
 
-    /// Whether the list holds `rank` (binary search, no lookups).
+    /// Whether the list holds `rank` (no lookups).
     pub fn contains(self, rank: u32) -> bool {
         match self {
             ListRef::Flat(s) => s.binary_search(&rank).is_ok(),
-            ListRef::Chunked(c) => {
-                let k = c.lasts.partition_point(|&last| last < rank);
-                k < c.chunks.len() && c.chunks[k].binary_search(&rank).is_ok()
-            }
+            ListRef::Long(c) => c.contains(rank),
         }
     }
 }
 
-/// Walks a list backwards, chunk by chunk.
-pub(crate) struct Backward<'a> {
-    chunks: &'a [Vec<u32>],
-    chunk: usize,
-    current: std::iter::Rev<std::slice::Iter<'a, u32>>,
+/// Walks a list backwards.
+pub(crate) enum Backward<'a> {
+    Flat(std::iter::Rev<std::slice::Iter<'a, u32>>),
+    Long(containers::Backward<'a>),
 }
 
 impl Iterator for Backward<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        loop {
-            if let Some(&s) = self.current.next() {
-                return Some(s);
-            }
-            if self.chunk == 0 {
-                return None;
-            }
-            self.chunk -= 1;
-            self.current = self.chunks[self.chunk].iter().rev();
+        match self {
+            Backward::Flat(it) => it.next().copied(),
+            Backward::Long(it) => it.next(),
         }
     }
 }
@@ -298,6 +140,11 @@ impl Postings {
     /// Gives back the entries [`Postings::reserve`] took beyond the keys
     /// in use (the table keeps its buckets: shrinking it would rehash).
     pub fn shrink_to_fit(&mut self) {
+        for entry in &mut self.entries {
+            if let List::Long(c) = &mut entry.list {
+                c.shrink_to_fit();
+            }
+        }
         self.entries.shrink_to_fit();
     }
 
@@ -355,10 +202,12 @@ impl Postings {
                     }
                 }
                 if ranks.len() > FLAT_MAX {
-                    *list = List::Chunked(Box::new(Chunks::from_flat(ranks)));
+                    *list = List::Long(Box::new(Containers::from_sorted(ranks.iter().copied())));
                 }
             }
-            List::Chunked(chunks) => chunks.add(rank),
+            List::Long(c) => {
+                c.add(rank);
+            }
         }
     }
 
@@ -373,11 +222,10 @@ impl Postings {
                 }
                 ranks.is_empty()
             }
-            List::Chunked(chunks) => {
-                chunks.remove(rank);
-                if chunks.len() <= FLAT_AGAIN {
-                    let flat: SmallVec<[u32; 2]> =
-                        chunks.chunks.iter().flatten().copied().collect();
+            List::Long(c) => {
+                c.remove(rank);
+                if c.len() <= FLAT_AGAIN {
+                    let flat: SmallVec<[u32; 2]> = c.iter().collect();
                     entry.list = List::Flat(flat);
                 }
                 false
@@ -408,15 +256,7 @@ impl Postings {
                     ranks[at] = to;
                 }
             }
-            List::Chunked(c) => {
-                let k = c.chunk_for(from);
-                if let Ok(at) = c.chunks[k].binary_search(&from) {
-                    c.chunks[k][at] = to;
-                    if at + 1 == c.chunks[k].len() {
-                        c.lasts[k] = to;
-                    }
-                }
-            }
+            List::Long(c) => c.shift(from, to),
         }
     }
 
@@ -426,11 +266,8 @@ impl Postings {
         for entry in &mut self.entries {
             match &mut entry.list {
                 List::Flat(ranks) => ranks.iter_mut().for_each(|r| *r = map[*r as usize]),
-                List::Chunked(c) => {
-                    for chunk in &mut c.chunks {
-                        chunk.iter_mut().for_each(|r| *r = map[*r as usize]);
-                    }
-                    c.lasts.iter_mut().for_each(|r| *r = map[*r as usize]);
+                List::Long(c) => {
+                    **c = Containers::from_sorted(c.iter().map(|r| map[r as usize]));
                 }
             }
         }
@@ -440,7 +277,7 @@ impl Postings {
     pub fn list(&self, id: u32) -> ListRef<'_> {
         match &self.entries[id as usize].list {
             List::Flat(s) => ListRef::Flat(s),
-            List::Chunked(c) => ListRef::Chunked(c),
+            List::Long(c) => ListRef::Long(c),
         }
     }
 
@@ -462,13 +299,7 @@ impl Postings {
             .map(|e| match &e.list {
                 List::Flat(s) if s.spilled() => s.capacity() * 4,
                 List::Flat(_) => 0,
-                List::Chunked(c) => {
-                    c.chunks.iter().map(|ch| ch.capacity() * 4).sum::<usize>()
-                        + std::mem::size_of::<Chunks>()
-                        + c.chunks.capacity() * std::mem::size_of::<Vec<u32>>()
-                        + c.ends.capacity() * 4
-                        + c.lasts.capacity() * 4
-                }
+                List::Long(c) => std::mem::size_of::<Containers>() + c.heap_bytes(),
             })
             .sum();
         lists
@@ -498,15 +329,9 @@ mod tests {
         assert_eq!(p.add("a", 2), a);
         assert_eq!(p.add("a", 9), a);
         assert_eq!(p.add("a", 5), a);
-        assert_eq!(
-            p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
-            [2, 5, 9]
-        );
+        assert_eq!(p.list(a).iter().collect::<Vec<_>>(), [2, 5, 9]);
         p.shift(a, 5, 6);
-        assert_eq!(
-            p.list(a).slices().flatten().copied().collect::<Vec<_>>(),
-            [2, 6, 9]
-        );
+        assert_eq!(p.list(a).iter().collect::<Vec<_>>(), [2, 6, 9]);
         let b = p.add("b", 1);
         assert_ne!(a, b);
         p.remove(a, 6);
@@ -542,7 +367,7 @@ mod chunk_tests {
         let check = |p: &Postings, model: &[u32]| {
             let l = p.list_of("k");
             assert_eq!(l.len(), model.len());
-            let all: Vec<u32> = l.slices().flatten().copied().collect();
+            let all: Vec<u32> = l.iter().collect();
             assert_eq!(all, model);
             for end in [
                 0,
@@ -558,7 +383,7 @@ mod chunk_tests {
             for i in (0..model.len()).step_by(97) {
                 assert_eq!(l.get(i), model[i]);
                 let v = model[i];
-                assert_eq!(l.partition_point(|s| s < v), i);
+                assert_eq!(l.lower_bound(v), i);
                 assert!(l.contains(v));
                 assert_eq!(l.contains(v + 1), model.contains(&(v + 1)));
             }
@@ -570,7 +395,7 @@ mod chunk_tests {
                 model.insert(at, v);
             }
         }
-        assert!(matches!(p.list_of("k"), ListRef::Chunked(_)));
+        assert!(matches!(p.list_of("k"), ListRef::Long(_)));
         check(&p, &model);
         let id = p.id("k").unwrap();
         while model.len() > 100 {

@@ -759,8 +759,9 @@ impl Index {
                 // A dense block without other filters: the counters alone
                 // are counted, then scanned from the top rank down, many at
                 // a time, for the few that beat the bar.
-                count_all(&pieces, counters);
-                scan_block(counters, base, 0, sink);
+                let mut none = SmallVec::new();
+                count_arrays(&pieces, counters, &mut none);
+                scan_dense(counters, &none, base, 0, sink);
                 continue;
             } else {
                 count_touched(&pieces, base, counters, touched, 0)

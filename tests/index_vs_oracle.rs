@@ -615,11 +615,13 @@ fn query_images_are_normalised_before_matching() {
     );
 }
 
-/// At a size where popular keys' lists are long enough to be chunked, the
-/// index pages exactly like the oracle on every query set, before and after
-/// half the caches go (lists shrinking back to flat) and others come.
+/// At a size where popular keys' lists are long enough to be containers,
+/// the index pages exactly like the oracle on every query set (and on
+/// `MatchImage` queries with a tag filter beside them), before and after
+/// two caches in three go (lists going back to flat) and others come.
+/// (Bitmap containers: `bitmaps_and_arrays_in_one_block_agree_with_the_oracle`.)
 #[test]
-fn long_chunked_lists_agree_with_the_oracle() {
+fn long_lists_agree_with_the_oracle() {
     use eci_imagecache::workload::{QuerySet, Workload};
     let workload = Workload::new(9);
     let all: Vec<ImageCache> = workload.caches(7_000).collect();
@@ -639,7 +641,10 @@ fn long_chunked_lists_agree_with_the_oracle() {
             QuerySet::Tags,
             QuerySet::Page,
         ] {
-            for q in workload.queries(set, 8, first) {
+            let queries = workload.queries(set, 8, first);
+            // Filtered beside MatchImage: a tag key many caches have.
+            let filtered = queries.iter().take(3).map(|q| q.clone().tag("key1", None));
+            for q in queries.iter().cloned().chain(filtered) {
                 let mut q = q.clone();
                 // Short pages; Q5's long lists in pages of 300.
                 q.limit = Some(if set == QuerySet::Page { 300 } else { 7 });
@@ -666,9 +671,11 @@ fn long_chunked_lists_agree_with_the_oracle() {
         }
     };
     compare(&index, &naive);
-    for c in first.iter().step_by(2) {
-        assert!(index.remove(c.id()).is_some());
-        naive.remove(c.id());
+    for (i, c) in first.iter().enumerate() {
+        if i % 3 != 0 {
+            assert!(index.remove(c.id()).is_some());
+            naive.remove(c.id());
+        }
     }
     for c in later {
         index.insert(c.clone());
@@ -752,4 +759,96 @@ fn auto_match_ranks_like_the_oracle() {
         naive.remove(c.id());
     }
     check(&index, &naive);
+}
+
+/// Many caches on few images: the three most popular repositories' lists
+/// are thousands long (bitmap containers), their exact lists hundreds
+/// (arrays), so counting blocks mix both kinds. `thinned`: then two caches
+/// in three removed and 1 500 added, so some bitmaps went back to arrays.
+fn dense_world(thinned: bool) -> (Index, NaiveIndex) {
+    let (mut index, mut naive) = pair(4);
+    index.set_page_cap(u32::MAX);
+    naive.set_page_cap(u32::MAX);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as usize
+    };
+    const POPULAR: [usize; 16] = [0, 0, 0, 0, 1, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9];
+    let mut spec = |i: usize| Spec {
+        name: ["web", "api"][next() % 2],
+        images: (0..1 + next() % 4)
+            .map(|_| image(POPULAR[next() % 16], next() % VERSIONS.len()))
+            .collect(),
+        tags: match next() % 3 {
+            0 => vec![],
+            1 => vec![("env", ["a", "b"][next() % 2])],
+            _ => vec![("env", "a"), ("team", "")],
+        },
+        snapshot: None,
+        group: None,
+        created: (i % 500) as i64,
+        lru: false,
+        status: [2, 2, 2, 0][next() % 4],
+        last_matched: None,
+    };
+    let add = |i: usize, s: &Spec, index: &mut Index, naive: &mut NaiveIndex| {
+        index.insert(cache(&id(i), s));
+        naive.insert(cache(&id(i), s));
+    };
+    for i in 0..9_000 {
+        let s = spec(i);
+        add(i, &s, &mut index, &mut naive);
+    }
+    if thinned {
+        for i in (0..9_000).filter(|i| i % 3 != 0) {
+            assert!(index.remove(&id(i)).is_some());
+            naive.remove(&id(i));
+        }
+        for i in 9_000..10_500 {
+            let s = spec(i);
+            add(i, &s, &mut index, &mut naive);
+        }
+    }
+    (index, naive)
+}
+
+static DENSE: std::sync::LazyLock<[(Index, NaiveIndex); 2]> =
+    std::sync::LazyLock::new(|| [dense_world(false), dense_world(true)]);
+
+#[test]
+fn the_dense_worlds_hold_bitmaps_and_thinning_gave_some_back() {
+    let [(dense, _), (thinned, _)] = &*DENSE;
+    let (before, after) = (
+        dense.stats().bitmap_containers,
+        thinned.stats().bitmap_containers,
+    );
+    assert!(
+        before >= 3 && after >= 1 && after < before,
+        "{before} then {after} bitmaps"
+    );
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// Lists with bitmap containers, mixed with arrays in a block, are
+    /// counted, filtered and paged exactly like the oracle, before and
+    /// after thinning.
+    #[test]
+    fn bitmaps_and_arrays_in_one_block_agree_with_the_oracle(
+        queries in prop::collection::vec(query(), 1..4),
+    ) {
+        let mut scratch = Scratch::default();
+        for (index, naive) in DENSE.iter() {
+            for q in &queries {
+                let mut r = request(q);
+                // Pages of hundreds, so a walk stays short.
+                r.limit = Some(r.limit.map_or(2_000, |l| l * 700));
+                compare_walk(index, naive, r, &mut scratch)?;
+            }
+        }
+    }
 }

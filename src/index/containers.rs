@@ -383,6 +383,14 @@ impl Containers {
         }
     }
 
+    /// How many containers are bitmaps.
+    pub fn bitmaps(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|c| matches!(c, Container::Bitmap(_)))
+            .count()
+    }
+
     /// Bytes of heap held.
     pub fn heap_bytes(&self) -> usize {
         let items: usize = self
@@ -563,7 +571,7 @@ mod tests {
             let v = model.remove(i);
             assert!(c.remove(v));
             assert!(!c.remove(v));
-            if model.len() % 500 == 0 {
+            if model.len().is_multiple_of(500) {
                 check(&c, &model);
             }
         }

@@ -190,7 +190,7 @@ enum Current<'a> {
 impl<'a> Run<'a> {
     fn new(list: ListRef<'a>, exact: bool) -> Run<'a> {
         let at = match list {
-            ListRef::Flat(s) if s.is_empty() => At::Done,
+            ListRef::Flat([]) => At::Done,
             ListRef::Flat(s) => At::Flat(s),
             ListRef::Long(c) => {
                 let (highs, items) = c.parts();
@@ -211,7 +211,7 @@ impl<'a> Run<'a> {
     /// bitmap, or to the previous container, or to `Done`.
     fn settle(&mut self) {
         match &mut self.at {
-            At::Flat(s) if s.is_empty() => self.at = At::Done,
+            At::Flat([]) => self.at = At::Done,
             At::Long {
                 base,
                 current,
@@ -463,8 +463,19 @@ fn scan_dense(
         unsafe { scan_dense_avx512(counters, bitmaps, base, least, sink) };
         return;
     }
+    scan_dense_portable(counters, bitmaps, base, least, sink);
+}
+
+/// [`scan_dense`] in two passes, without AVX-512.
+fn scan_dense_portable(
+    counters: &mut [u16; BLOCK],
+    bitmaps: &[(&[u64; BLOCK_WORDS], bool)],
+    base: u32,
+    least: u16,
+    sink: &mut impl MatchSink,
+) {
     for &(words, exact) in bitmaps {
-        add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
+        add_bits_portable(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
     }
     scan_block(counters, base, least, sink);
 }
@@ -540,6 +551,11 @@ fn add_bits(words: &[u64; BLOCK_WORDS], add: u16, counters: &mut [u16; BLOCK]) {
         unsafe { add_bits_avx512(words, add, counters) };
         return;
     }
+    add_bits_portable(words, add, counters);
+}
+
+/// [`add_bits`] a set bit at a time.
+fn add_bits_portable(words: &[u64; BLOCK_WORDS], add: u16, counters: &mut [u16; BLOCK]) {
     for (w, &word) in words.iter().enumerate() {
         let mut word = word;
         while word != 0 {
@@ -911,5 +927,96 @@ impl Index {
         } else {
             self.count_matches(resolved, filtered, scratch, sink);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps the best `k` words, so its bar rises as a page's does, and
+    /// records every call.
+    struct Recorder {
+        k: usize,
+        best: Vec<u64>,
+        calls: Vec<(u32, u32)>,
+        skipped: usize,
+    }
+
+    impl MatchSink for Recorder {
+        fn offer(&mut self, group: u32, rank: u32) {
+            self.calls.push((group, rank));
+            self.best.push(candidate(group, rank));
+            self.best.sort_unstable_by(|a, b| b.cmp(a));
+            self.best.truncate(self.k);
+        }
+        fn skip(&mut self, n: usize) {
+            self.skipped += n;
+        }
+        fn bar(&self) -> Option<u64> {
+            Some(if self.best.len() == self.k {
+                self.best[self.k - 1]
+            } else {
+                0
+            })
+        }
+    }
+
+    /// The one-pass AVX-512 scan (where the machine has it) hands a sink
+    /// exactly what the portable two passes hand it: the same offers in
+    /// the same order, the same count skipped, and clears the counters.
+    #[test]
+    fn both_dense_scans_offer_and_skip_the_same() {
+        let mut x = 7u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut offered = 0;
+        for round in 0..60 {
+            let mut counters = [0u16; BLOCK];
+            for _ in 0..(next() % 3000) {
+                let i = (next() as usize) % BLOCK;
+                counters[i] += if next() % 3 == 0 { ADD_EXACT } else { ADD_REPO };
+            }
+            let words: Vec<[u64; BLOCK_WORDS]> = (0..next() % 4)
+                .map(|_| {
+                    let sparse = next() % 2 == 0;
+                    std::array::from_fn(|_| {
+                        if sparse {
+                            next() & next() & next()
+                        } else {
+                            next()
+                        }
+                    })
+                })
+                .collect();
+            let bitmaps: Vec<(&[u64; BLOCK_WORDS], bool)> =
+                words.iter().map(|w| (w, next() % 2 == 0)).collect();
+            let least = [0u16, 0xfe, 0x1fd][round % 3];
+            let k = [1, 5, 20][round % 3];
+            let run = |portable: bool| {
+                let mut c = counters;
+                let mut sink = Recorder {
+                    k,
+                    best: vec![],
+                    calls: vec![],
+                    skipped: 0,
+                };
+                if portable {
+                    scan_dense_portable(&mut c, &bitmaps, 1 << 20, least, &mut sink);
+                } else {
+                    scan_dense(&mut c, &bitmaps, 1 << 20, least, &mut sink);
+                }
+                assert!(c.iter().all(|&v| v == 0), "counters cleared");
+                (sink.calls, sink.skipped)
+            };
+            let (calls, skipped) = run(true);
+            offered += usize::from(!calls.is_empty());
+            assert_eq!(run(false), (calls, skipped), "round {round}");
+        }
+        assert!(offered > 40, "{offered} rounds offered something");
     }
 }

@@ -308,6 +308,17 @@ impl Postings {
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
+    /// How many bitmap containers the lists hold.
+    pub fn bitmap_containers(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| match &e.list {
+                List::Flat(_) => 0,
+                List::Long(c) => c.bitmaps(),
+            })
+            .sum()
+    }
+
     /// Bytes of key text held (once per distinct key).
     pub fn text_bytes(&self) -> usize {
         self.entries

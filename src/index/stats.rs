@@ -38,6 +38,10 @@ pub struct IndexStats {
     /// posting lists, the id, name and snapshot tables, the rank arrays,
     /// per-cache key ids, the LRU order.
     pub overhead_bytes: usize,
+    /// Stretches of 65 536 ranks of a posting list held as a bitmap (8 KiB
+    /// each) rather than an array: where one rank in 32 or more is in the
+    /// list.
+    pub bitmap_containers: usize,
     /// Bytes of interned key text (each key held once; ids, and names and
     /// snapshot ids held by one cache, are read from the records instead).
     pub key_text_bytes: usize,
@@ -76,6 +80,7 @@ impl Index {
                 + self.fit.capacity() * 4
                 + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
                 + lru,
+            bitmap_containers: postings.iter().map(|p| p.bitmap_containers()).sum(),
             key_text_bytes: postings.iter().map(|p| p.text_bytes()).sum::<usize>()
                 + self.names.text_bytes()
                 + self.snapshots.text_bytes(),

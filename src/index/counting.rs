@@ -27,7 +27,7 @@
 
 use smallvec::SmallVec;
 
-use super::containers::{BLOCK_WORDS, BLOCKS, Bitmap, Container, HIGH_SHIFT};
+use super::containers::{BLOCK_WORDS, BLOCKS, Bitmap, Container, HIGH_SHIFT, popcount};
 use super::pages::{Resolved, TagRef};
 use super::postings::ListRef;
 use super::{Index, group};
@@ -350,6 +350,12 @@ pub(super) trait MatchSink {
     fn bar(&self) -> Option<u64> {
         None
     }
+    /// Whether [`MatchSink::skip`]'s counts are used (a page's `TotalCount`
+    /// is; auto-match's ranking is not), so a block none of whose caches can
+    /// beat the bar must still be counted.
+    fn counts_skipped(&self) -> bool {
+        true
+    }
 }
 
 /// Every candidate to a closure.
@@ -595,6 +601,31 @@ fn any_above(counters: &[u16; BLOCK], t: u16) -> bool {
         .any(|chunk| above(chunk.try_into().expect("LANES long"), t) != 0)
 }
 
+/// How many ranks of the block are on some piece: the pieces' bits OR'ed
+/// into one bitmap of the block, then counted.
+fn union_count(pieces: &[(Piece<'_>, bool)]) -> usize {
+    let mut union = [0u64; BLOCK_WORDS];
+    fn set(union: &mut [u64; BLOCK_WORDS], i: usize) {
+        union[(i / 64) & (BLOCK_WORDS - 1)] |= 1 << (i % 64);
+    }
+    for &(piece, _) in pieces {
+        match piece {
+            Piece::Ranks(s) => s
+                .iter()
+                .for_each(|&r| set(&mut union, r as usize & (BLOCK - 1))),
+            Piece::Lows(s) => s
+                .iter()
+                .for_each(|&r| set(&mut union, usize::from(r) & (BLOCK - 1))),
+            Piece::Bits(words) => {
+                for (u, w) in union.iter_mut().zip(words) {
+                    *u |= w;
+                }
+            }
+        }
+    }
+    popcount(&union) as usize
+}
+
 /// How many postings a piece without bitmaps holds.
 fn piece_len(piece: &Piece<'_>) -> usize {
     match piece {
@@ -757,6 +788,24 @@ impl Index {
             }
             runs.retain(|r| !r.done());
             let bar = sink.bar().filter(|_| !filtered);
+            if let Some(bar) = bar {
+                // A cache of this block is on at most every exact and every
+                // repo piece: when even that cannot beat the bar, only how
+                // many pass is wanted, if that.
+                let (exact, repo) = (exact_end as u32, (pieces.len() - exact_end) as u32);
+                let best = (exact.min(0xff) << 8) | repo.saturating_sub(exact).min(0xff);
+                if best <= group_counter((bar >> 32) as u32) {
+                    if !sink.counts_skipped() {
+                        continue;
+                    }
+                    if pass.min_exact == 0 {
+                        // Every cache on a list passes, and a cache on an
+                        // exact list is on its repo list.
+                        sink.skip(union_count(&pieces[exact_end..]));
+                        continue;
+                    }
+                }
+            }
             if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
                 self.count_dense(&pieces, exact_end, base, &pass, bar, counters, sink);
                 continue;

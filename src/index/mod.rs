@@ -13,9 +13,12 @@
 //!   record with its key ids, and a dense size/`Ready` word for auto-match.
 //! * Exact keys and repo keys of cached images, tag pairs and tag keys,
 //!   names, snapshot ids and resource groups are interned to ids, each with
-//!   a posting list of ranks: plain ascending integers (`postings.rs`). A
-//!   list read backwards is in result order; lists are merged, intersected
-//!   and counted by comparing integers, never by reading records.
+//!   a posting list of ranks: plain ascending integers while short
+//!   (`postings.rs`), then Roaring-style containers of 65 536 ranks, each a
+//!   sorted array of 16-bit lows or, once one rank in 32 is in it, a bitmap
+//!   (`containers.rs`). A list read backwards is in result order; lists are
+//!   merged, intersected and counted by comparing integers or adding
+//!   bitmap words, never by reading records.
 //! * A table from id to rank, and the **LRU order** of section 5
 //!   (`LastMatchedTime`, else `CreationTime`, oldest first, id ascending;
 //!   only `LRU` caches not being created or updated) as a B-tree.
@@ -37,10 +40,13 @@
 //!   from the cursor, `O(log L + l)` a page.
 //! * Several `MatchImage`: F and P are counted **block by block** over the
 //!   rank space (`counting.rs`): every query list is walked in step, one
-//!   block of ranks at a time, into counters that fit in L1, so the count is
-//!   one streaming pass over the postings, `O(Σ L(exact q) + L(repo q))`.
-//!   A histogram of the (F, P) groups finds the groups the page comes from;
-//!   only the boundary group is selected, by rank.
+//!   block of 4 096 ranks at a time, into counters that fit in L1, so the
+//!   count is one streaming pass over the postings,
+//!   `O(Σ L(exact q) + L(repo q))`; a bitmap's block is 64 words added into
+//!   the counters 32 at a time (AVX-512 masked adds where the machine has
+//!   them), `O(B)` for `B` blocks whatever its density. The page's `Limit`
+//!   best are kept by a bar that rises as candidates arrive, ranks
+//!   descending, so most counters are judged 32 at a time against it.
 //! * `ImageFullMatch` with several images: the shortest exact list drives,
 //!   probing the others by binary search: `O(min L · |Q| · log max L)`.
 //!

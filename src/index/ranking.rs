@@ -63,6 +63,9 @@ impl Index {
                 }
             }
             fn skip(&mut self, _: usize) {}
+            fn counts_skipped(&self) -> bool {
+                false
+            }
             fn bar(&self) -> Option<u64> {
                 let worst = self.top.threshold();
                 let group = (worst >> 64) as u32;

@@ -5,9 +5,9 @@
 //! once dense.
 //!
 //! The counting pass (`counting.rs`) reads a bitmap 4 096 ranks (64 words)
-//! at a time and adds it into bit-sliced counters, so a dense list costs a
-//! few operations a word instead of one counter update a posting; an array
-//! is counted posting by posting as before. Positions (the `i`-th rank, the
+//! at a time and adds each word to its 64 counters by two masked adds, so
+//! a dense list costs a few operations a word instead of one counter update
+//! a posting; an array is counted posting by posting. Positions (the `i`-th rank, the
 //! number below a rank) are answered from cumulative counts: a list's
 //! counts by container, a bitmap's by 4 096-rank block.
 //!

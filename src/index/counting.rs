@@ -409,7 +409,7 @@ fn count_touched(
         n = match piece {
             Piece::Ranks(s) => count(s, add, base, counters, touched, n),
             Piece::Lows(s) => count(s, add, base, counters, touched, n),
-            Piece::Bits(_) => unreachable!("a block with a bitmap is counted bit-sliced"),
+            Piece::Bits(_) => unreachable!("a block with a bitmap is counted by count_dense"),
         };
     }
     n
@@ -417,17 +417,10 @@ fn count_touched(
 
 /// Counts the pieces into `counters`, bitmaps included.
 fn count_all(pieces: &[(Piece<'_>, bool)], counters: &mut [u16; BLOCK]) {
-    for &(piece, exact) in pieces {
-        let add = if exact { ADD_EXACT } else { ADD_REPO };
-        match piece {
-            Piece::Ranks(s) => s
-                .iter()
-                .for_each(|&r| counters[r as usize & (BLOCK - 1)] += add),
-            Piece::Lows(s) => s
-                .iter()
-                .for_each(|&r| counters[usize::from(r) & (BLOCK - 1)] += add),
-            Piece::Bits(words) => add_bits(words, add, counters),
-        }
+    let mut bitmaps = SmallVec::new();
+    count_arrays(pieces, counters, &mut bitmaps);
+    for (words, exact) in bitmaps {
+        add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
     }
 }
 

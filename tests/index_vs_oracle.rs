@@ -852,3 +852,33 @@ proptest! {
         }
     }
 }
+
+/// Auto-match on the index with more query images than the API allows
+/// (hundreds of tags of one repository, so P would outgrow the counters)
+/// matches nothing, as the oracle does, and never panics: the API refuses
+/// such a request (`AutoMatchRequest::validate`), and a caller of the index
+/// who skips that check gets no answer rather than a wrong one.
+#[test]
+fn auto_match_with_more_images_than_allowed_matches_nothing() {
+    use eci_imagecache::automatch::{AutoMatchRequest, MAX_IMAGES};
+    let (index, naive) = world_of(40);
+    let mut scratch = Scratch::default();
+    for n in [MAX_IMAGES, MAX_IMAGES + 1, 300] {
+        let mut g = AutoMatchRequest::new("cn-hangzhou");
+        g.images = (0..n)
+            .map(|i| format!("team/app:{i}").parse().unwrap())
+            .collect();
+        let fast = index.ranked_matches(&g, 5, &mut scratch);
+        let slow = naive.ranked_matches(&g, 5);
+        assert_eq!(fast.len(), slow.len(), "{n} images");
+        assert_eq!(fast.is_empty(), n > MAX_IMAGES, "{n} images");
+        assert_eq!(
+            index.best_match(&g, &mut scratch).is_some(),
+            n <= MAX_IMAGES
+        );
+        assert_eq!(
+            index.matching(&g.images, &mut scratch).is_empty(),
+            n > MAX_IMAGES
+        );
+    }
+}

@@ -297,7 +297,8 @@ impl Containers {
                 }
                 Container::Bitmap(bitmap) => {
                     if bitmap.set(low(from), false) {
-                        bitmap.set(low(to), true);
+                        let moved = bitmap.set(low(to), true);
+                        debug_assert!(moved, "a rank shifted onto one the list holds");
                     }
                 }
             }

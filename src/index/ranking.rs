@@ -5,7 +5,7 @@
 use super::counting::{Each, MatchSink, Scratch, TopK, candidate, counter_group, group_counter};
 use super::pages::Resolved;
 use super::{Index, READY};
-use crate::automatch::{AutoMatchRequest, BestMatch};
+use crate::automatch::{AutoMatchRequest, BestMatch, MAX_IMAGES};
 use crate::describe::Prepared;
 use crate::reference::Reference;
 
@@ -30,12 +30,19 @@ impl Index {
     /// Costs one counting pass over the images' posting lists, then
     /// `O(c)` for `k = 1` and `O(c + k log k)` otherwise, for `c`
     /// candidates.
+    ///
+    /// A request of more than [`MAX_IMAGES`] images, which
+    /// [`AutoMatchRequest::validate`] refuses, matches nothing.
     pub fn ranked_matches<'a>(
         &'a self,
         request: &AutoMatchRequest,
         k: usize,
         scratch: &mut Scratch,
     ) -> Vec<BestMatch<'a>> {
+        if request.images.len() > MAX_IMAGES {
+            // The counters hold F and P up to 255 each.
+            return Vec::new();
+        }
         scratch.prepared.prepare_match(
             &request.images,
             request.perfect_match,
@@ -116,12 +123,16 @@ impl Index {
 
     /// Every cache that matches at least one of these images exactly or
     /// partially (`F + P ≥ 1`), whatever its status and size, newest first:
-    /// one counting pass over the images' posting lists.
+    /// one counting pass over the images' posting lists. More than
+    /// [`MAX_IMAGES`] images (more than a request may hold) match nothing.
     pub fn matching<'a>(
         &'a self,
         images: &[Reference],
         scratch: &mut Scratch,
     ) -> Vec<BestMatch<'a>> {
+        if images.len() > MAX_IMAGES {
+            return Vec::new();
+        }
         scratch
             .prepared
             .prepare_match(images, false, None, &self.rules);

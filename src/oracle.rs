@@ -91,9 +91,10 @@ impl NaiveIndex {
 
     /// The first `k` auto-match candidates, best first: every cache tried,
     /// all candidates sorted by [`automatch::rank`]. More than
-    /// [`automatch::MAX_IMAGES`] images match nothing, as on the index.
+    /// [`crate::index::MAX_COUNTED_IMAGES`] images match nothing, as on the
+    /// index.
     pub fn ranked_matches(&self, request: &AutoMatchRequest, k: usize) -> Vec<BestMatch<'_>> {
-        if request.images.len() > automatch::MAX_IMAGES {
+        if request.images.len() > crate::index::MAX_COUNTED_IMAGES {
             return Vec::new();
         }
         let mut prepared = Prepared::default();

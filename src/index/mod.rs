@@ -79,6 +79,13 @@ use fields::ByField;
 use postings::Postings;
 
 pub use counting::Scratch;
+
+/// The most query images auto-match on the index counts: F and P share a
+/// 16-bit counter, 8 bits each. A request may hold far fewer
+/// ([`crate::automatch::MAX_IMAGES`], which
+/// [`crate::automatch::AutoMatchRequest::validate`] enforces); one of more
+/// than this matches nothing (on [`crate::oracle::NaiveIndex`] too).
+pub const MAX_COUNTED_IMAGES: usize = 255;
 pub use floor::FloorLists;
 pub use stats::IndexStats;
 

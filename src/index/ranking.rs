@@ -4,8 +4,8 @@
 
 use super::counting::{Each, MatchSink, Scratch, TopK, candidate, counter_group, group_counter};
 use super::pages::Resolved;
-use super::{Index, READY};
-use crate::automatch::{AutoMatchRequest, BestMatch, MAX_IMAGES};
+use super::{Index, MAX_COUNTED_IMAGES, READY};
+use crate::automatch::{AutoMatchRequest, BestMatch};
 use crate::describe::Prepared;
 use crate::reference::Reference;
 
@@ -31,16 +31,16 @@ impl Index {
     /// `O(c)` for `k = 1` and `O(c + k log k)` otherwise, for `c`
     /// candidates.
     ///
-    /// A request of more than [`MAX_IMAGES`] images, which
-    /// [`AutoMatchRequest::validate`] refuses, matches nothing.
+    /// A request of more than [`MAX_COUNTED_IMAGES`] images (far more than
+    /// the [`crate::automatch::MAX_IMAGES`] that
+    /// [`AutoMatchRequest::validate`] allows) matches nothing.
     pub fn ranked_matches<'a>(
         &'a self,
         request: &AutoMatchRequest,
         k: usize,
         scratch: &mut Scratch,
     ) -> Vec<BestMatch<'a>> {
-        if request.images.len() > MAX_IMAGES {
-            // The counters hold F and P up to 255 each.
+        if request.images.len() > MAX_COUNTED_IMAGES {
             return Vec::new();
         }
         scratch.prepared.prepare_match(
@@ -124,13 +124,13 @@ impl Index {
     /// Every cache that matches at least one of these images exactly or
     /// partially (`F + P ≥ 1`), whatever its status and size, newest first:
     /// one counting pass over the images' posting lists. More than
-    /// [`MAX_IMAGES`] images (more than a request may hold) match nothing.
+    /// [`MAX_COUNTED_IMAGES`] images match nothing.
     pub fn matching<'a>(
         &'a self,
         images: &[Reference],
         scratch: &mut Scratch,
     ) -> Vec<BestMatch<'a>> {
-        if images.len() > MAX_IMAGES {
+        if images.len() > MAX_COUNTED_IMAGES {
             return Vec::new();
         }
         scratch

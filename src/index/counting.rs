@@ -70,6 +70,9 @@ pub struct Scratch {
     pub(super) token_buf: Vec<u8>,
     /// F and R of the block's ranks, and the ranks counted.
     counters: Vec<u16>,
+    /// The same as 8-bit counters, for a query of at most
+    /// [`SMALL_QUERY`] images on a machine with AVX-512.
+    counters8: Vec<u8>,
     touched: Vec<u32>,
     /// The best candidates of a page as [`TopK`] keeps them, each
     /// `group << 32 | rank`: a larger value comes first in result order.
@@ -313,6 +316,9 @@ fn take_down_to<'a, T: Copy + Ord>(rest: &mut &'a [T], base: T) -> &'a [T] {
 
 /// What a counted cache must pass.
 struct Pass<'a> {
+    /// At most [`SMALL_QUERY`] images, on a machine with AVX-512: dense
+    /// blocks count in 8 bits.
+    small: bool,
     min_exact: u32,
     filtered: bool,
     resolved: &'a Resolved,
@@ -533,6 +539,137 @@ fn scan_dense_avx512(
     sink.skip(passing);
 }
 
+/// Queries of at most this many images count dense blocks in 8 bits:
+/// `16 F + P`, an exact posting adding 15 and a repo posting 1 (F + P is at
+/// most the number of images, so a counter is at most 240).
+const SMALL_QUERY: usize = 15;
+const ADD_EXACT8: u8 = 15;
+const ADD_REPO8: u8 = 1;
+
+/// Whether the machine has the AVX-512 instructions the one-pass scans use.
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`count_arrays`] into 8-bit counters.
+fn count_arrays8<'p>(
+    pieces: &[(Piece<'p>, bool)],
+    counters: &mut [u8; BLOCK],
+    bitmaps: &mut SmallVec<[(&'p [u64; BLOCK_WORDS], bool); 16]>,
+) {
+    for &(piece, exact) in pieces {
+        let add = if exact { ADD_EXACT8 } else { ADD_REPO8 };
+        match piece {
+            Piece::Ranks(s) => s
+                .iter()
+                .for_each(|&r| counters[r as usize & (BLOCK - 1)] += add),
+            Piece::Lows(s) => s
+                .iter()
+                .for_each(|&r| counters[usize::from(r) & (BLOCK - 1)] += add),
+            Piece::Bits(words) => bitmaps.push((words, exact)),
+        }
+    }
+}
+
+/// The sink's bar as an 8-bit counter: a counter above it beats the bar
+/// (F and P of a small query are at most 15, so a larger P of the bar is
+/// as good as 15, and a larger F lets nothing pass).
+fn bar_counter8(sink: &impl MatchSink) -> u8 {
+    let c = sink
+        .bar()
+        .map_or(0, |bar| group_counter((bar >> 32) as u32));
+    let (f, p) = (c >> 8, c & 0xff);
+    if f > 15 {
+        u8::MAX
+    } else {
+        (f << 4 | p.min(15)) as u8
+    }
+}
+
+/// The match group of an 8-bit counter.
+fn counter8_group(c: u8) -> u32 {
+    group(u32::from(c >> 4), u32::from(c & 15))
+}
+
+/// [`scan_dense`] on 8-bit counters, 64 to a step: one load, one masked add
+/// a bitmap word, two compares, one store. Only where the machine has
+/// AVX-512 ([`Pass::small`]); counts every counted cache as passing.
+fn scan_dense8(
+    counters: &mut [u8; BLOCK],
+    bitmaps: &[(&[u64; BLOCK_WORDS], bool)],
+    base: u32,
+    sink: &mut impl MatchSink,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(has_avx512());
+        // SAFETY: `Pass::small` holds only where the instructions were
+        // detected.
+        unsafe { scan_dense8_avx512(counters, bitmaps, base, sink) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (counters, bitmaps, base, sink);
+        unreachable!("no 8-bit scan without AVX-512");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw,popcnt")]
+fn scan_dense8_avx512(
+    counters: &mut [u8; BLOCK],
+    bitmaps: &[(&[u64; BLOCK_WORDS], bool)],
+    base: u32,
+    sink: &mut impl MatchSink,
+) {
+    use std::arch::x86_64::{
+        _mm512_cmpgt_epu8_mask, _mm512_loadu_si512, _mm512_mask_add_epi8, _mm512_set1_epi8,
+        _mm512_setzero_si512, _mm512_storeu_si512, _mm512_test_epi8_mask,
+    };
+    let exact_add = _mm512_set1_epi8(ADD_EXACT8 as i8);
+    let repo_add = _mm512_set1_epi8(ADD_REPO8 as i8);
+    let mut passing = 0usize;
+    let mut values = [0u8; 64];
+    // The bar's rank is above every rank of this block (ranks are offered
+    // descending), so only a larger counter beats it.
+    let mut bar_v = _mm512_set1_epi8(bar_counter8(sink) as i8);
+    for w in (0..BLOCK_WORDS).rev() {
+        // SAFETY: counters `w * 64..` plus 64 lie inside the block's 4 096
+        // (w < 64); unaligned loads and stores.
+        let p = unsafe { counters.as_mut_ptr().add(w * 64) }.cast();
+        let mut c = unsafe { _mm512_loadu_si512(p) };
+        for &(words, exact) in bitmaps {
+            let add = if exact { exact_add } else { repo_add };
+            c = _mm512_mask_add_epi8(c, words[w], c, add);
+        }
+        let passes = _mm512_test_epi8_mask(c, c);
+        let mut beats = _mm512_cmpgt_epu8_mask(c, bar_v);
+        passing += (passes & !beats).count_ones() as usize;
+        if beats != 0 {
+            // SAFETY: 64 counters into a 64-counter array.
+            unsafe { _mm512_storeu_si512(values.as_mut_ptr().cast(), c) };
+            let word_base = base + (w * 64) as u32;
+            while beats != 0 {
+                let i = 63 - beats.leading_zeros();
+                beats &= !(1 << i);
+                sink.offer(counter8_group(values[i as usize]), word_base + i);
+            }
+            bar_v = _mm512_set1_epi8(bar_counter8(sink) as i8);
+        }
+        // SAFETY: as the load above.
+        unsafe { _mm512_storeu_si512(p, _mm512_setzero_si512()) };
+    }
+    sink.skip(passing);
+}
+
 /// The counter a candidate must exceed to be offered: the sink's bar's, or
 /// `least` when that is higher.
 fn bar_counter(sink: &impl MatchSink, least: u16) -> u16 {
@@ -743,11 +880,14 @@ impl Index {
         let Scratch {
             prepared,
             counters,
+            counters8,
             touched,
             tag_filters,
             ..
         } = scratch;
         counters.resize(BLOCK, 0);
+        counters8.resize(BLOCK, 0);
+        let counters8: &mut [u8; BLOCK] = (&mut counters8[..BLOCK]).try_into().expect("BLOCK long");
         touched.resize(2 * BLOCK, 0);
         let counters: &mut [u16; BLOCK] = (&mut counters[..BLOCK]).try_into().expect("BLOCK long");
         let touched: &mut [u32; 2 * BLOCK] = (&mut touched[..2 * BLOCK])
@@ -761,6 +901,7 @@ impl Index {
             filtered,
             resolved,
             tags: tag_filters,
+            small: prepared.match_count() <= SMALL_QUERY && has_avx512(),
         };
         let mut runs: SmallVec<[Run<'_>; 16]> = SmallVec::new();
         for (exact, repo) in prepared.match_keys() {
@@ -800,7 +941,9 @@ impl Index {
                 }
             }
             if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
-                self.count_dense(&pieces, exact_end, base, &pass, bar, counters, sink);
+                self.count_dense(
+                    &pieces, exact_end, base, &pass, bar, counters, counters8, sink,
+                );
                 continue;
             }
             let n = if pass.min_exact > 0 {
@@ -818,8 +961,13 @@ impl Index {
                 // are counted, then scanned from the top rank down, many at
                 // a time, for the few that beat the bar.
                 let mut none = SmallVec::new();
-                count_arrays(&pieces, counters, &mut none);
-                scan_dense(counters, &none, base, 0, sink);
+                if pass.small {
+                    count_arrays8(&pieces, counters8, &mut none);
+                    scan_dense8(counters8, &none, base, sink);
+                } else {
+                    count_arrays(&pieces, counters, &mut none);
+                    scan_dense(counters, &none, base, 0, sink);
+                }
                 continue;
             } else {
                 count_touched(&pieces, base, counters, touched, 0)
@@ -872,8 +1020,15 @@ impl Index {
         pass: &Pass<'_>,
         bar: Option<u64>,
         counters: &mut [u16; BLOCK],
+        counters8: &mut [u8; BLOCK],
         sink: &mut impl MatchSink,
     ) {
+        if pass.small && pass.min_exact == 0 && bar.is_some() {
+            let mut bitmaps = SmallVec::new();
+            count_arrays8(pieces, counters8, &mut bitmaps);
+            scan_dense8(counters8, &bitmaps, base, sink);
+            return;
+        }
         // A counter passes above `least`: F of at least `min_exact`.
         let least = match pass.min_exact {
             0 => 0,
@@ -988,6 +1143,10 @@ mod tests {
     impl MatchSink for Recorder {
         fn offer(&mut self, group: u32, rank: u32) {
             self.calls.push((group, rank));
+            if self.k == usize::MAX {
+                // Keeps nothing: its bar never rises.
+                return;
+            }
             self.best.push(candidate(group, rank));
             self.best.sort_unstable_by(|a, b| b.cmp(a));
             self.best.truncate(self.k);
@@ -996,7 +1155,7 @@ mod tests {
             self.skipped += n;
         }
         fn bar(&self) -> Option<u64> {
-            Some(if self.best.len() == self.k {
+            Some(if self.k != usize::MAX && self.best.len() == self.k {
                 self.best[self.k - 1]
             } else {
                 0
@@ -1060,5 +1219,96 @@ mod tests {
             assert_eq!(run(false), (calls, skipped), "round {round}");
         }
         assert!(offered > 40, "{offered} rounds offered something");
+    }
+
+    /// A small query's blocks counted in 8 bits hand a sink exactly what
+    /// the 16-bit count hands it, over random arrays and bitmaps of up to
+    /// 15 images (each exact posting with its repo posting, as in an index).
+    #[test]
+    fn eight_bit_counters_offer_and_skip_like_sixteen_bit_ones() {
+        if !has_avx512() {
+            eprintln!("no AVX-512 here: the 8-bit scan is never used");
+            return;
+        }
+        let mut x = 11u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..60 {
+            let images = 1 + (next() % SMALL_QUERY as u64) as usize;
+            // Per image: the repo list's bits, the exact list's a subset.
+            let mut lists: Vec<([u64; BLOCK_WORDS], bool)> = Vec::new();
+            for _ in 0..images {
+                let density = next() % 4;
+                let repo: [u64; BLOCK_WORDS] = std::array::from_fn(|_| match density {
+                    0 => next() & next() & next() & next(),
+                    1 => next() & next(),
+                    _ => next(),
+                });
+                let exact: [u64; BLOCK_WORDS] = std::array::from_fn(|w| repo[w] & next() & next());
+                lists.push((exact, true));
+                lists.push((repo, false));
+            }
+            // Some lists as arrays of lows, the others as bitmaps.
+            let lows: Vec<Vec<u16>> = lists
+                .iter()
+                .map(|(words, _)| {
+                    (0..BLOCK)
+                        .filter(|&i| words[i / 64] >> (i % 64) & 1 == 1)
+                        .map(|i| i as u16)
+                        .collect()
+                })
+                .collect();
+            let as_array: Vec<bool> = lists.iter().map(|_| next() % 2 == 0).collect();
+            let mut pieces: Vec<(Piece<'_>, bool)> = Vec::new();
+            for (i, (words, exact)) in lists.iter().enumerate() {
+                pieces.push((
+                    if as_array[i] {
+                        Piece::Lows(&lows[i])
+                    } else {
+                        Piece::Bits(words)
+                    },
+                    *exact,
+                ));
+            }
+            let k = [1, 5, 20, usize::MAX][round % 4];
+            // Each takes its own steps (32 and 64 counters) between looks at
+            // the bar, so they may offer different losers; what they keep,
+            // how many pass and each offer's group must agree.
+            let run = |eight: bool| {
+                let mut sink = Recorder {
+                    k,
+                    best: vec![],
+                    calls: vec![],
+                    skipped: 0,
+                };
+                let mut bitmaps = SmallVec::new();
+                if eight {
+                    let mut c = [0u8; BLOCK];
+                    count_arrays8(&pieces, &mut c, &mut bitmaps);
+                    scan_dense8(&mut c, &bitmaps, 1 << 20, &mut sink);
+                    assert!(c.iter().all(|&v| v == 0), "counters cleared");
+                } else {
+                    let mut c = [0u16; BLOCK];
+                    count_arrays(&pieces, &mut c, &mut bitmaps);
+                    scan_dense(&mut c, &bitmaps, 1 << 20, 0, &mut sink);
+                }
+                sink
+            };
+            let (sixteen, eight) = (run(false), run(true));
+            assert_eq!(eight.best, sixteen.best, "round {round}, {images} images");
+            assert_eq!(
+                eight.calls.len() + eight.skipped,
+                sixteen.calls.len() + sixteen.skipped
+            );
+            if k == usize::MAX {
+                // Nothing refused: every counted cache offered, with its group.
+                assert_eq!(eight.calls, sixteen.calls);
+                assert!(!eight.calls.is_empty());
+            }
+        }
     }
 }

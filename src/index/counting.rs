@@ -436,8 +436,18 @@ fn count_arrays<'p>(
     counters: &mut [u16; BLOCK],
     bitmaps: &mut SmallVec<[(&'p [u64; BLOCK_WORDS], bool); 16]>,
 ) {
+    count_arrays_by(pieces, counters, [ADD_EXACT, ADD_REPO], bitmaps);
+}
+
+/// [`count_arrays`] with `adds` (exact, repo) into counters of any width.
+fn count_arrays_by<'p, C: Copy + std::ops::AddAssign>(
+    pieces: &[(Piece<'p>, bool)],
+    counters: &mut [C; BLOCK],
+    [add_exact, add_repo]: [C; 2],
+    bitmaps: &mut SmallVec<[(&'p [u64; BLOCK_WORDS], bool); 16]>,
+) {
     for &(piece, exact) in pieces {
-        let add = if exact { ADD_EXACT } else { ADD_REPO };
+        let add = if exact { add_exact } else { add_repo };
         match piece {
             Piece::Ranks(s) => s
                 .iter()
@@ -565,18 +575,7 @@ fn count_arrays8<'p>(
     counters: &mut [u8; BLOCK],
     bitmaps: &mut SmallVec<[(&'p [u64; BLOCK_WORDS], bool); 16]>,
 ) {
-    for &(piece, exact) in pieces {
-        let add = if exact { ADD_EXACT8 } else { ADD_REPO8 };
-        match piece {
-            Piece::Ranks(s) => s
-                .iter()
-                .for_each(|&r| counters[r as usize & (BLOCK - 1)] += add),
-            Piece::Lows(s) => s
-                .iter()
-                .for_each(|&r| counters[usize::from(r) & (BLOCK - 1)] += add),
-            Piece::Bits(words) => bitmaps.push((words, exact)),
-        }
-    }
+    count_arrays_by(pieces, counters, [ADD_EXACT8, ADD_REPO8], bitmaps);
 }
 
 /// The sink's bar as an 8-bit counter: a counter above it beats the bar

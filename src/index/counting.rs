@@ -425,7 +425,12 @@ fn count_touched(
 fn count_all(pieces: &[(Piece<'_>, bool)], counters: &mut [u16; BLOCK]) {
     let mut bitmaps = SmallVec::new();
     count_arrays(pieces, counters, &mut bitmaps);
-    for (words, exact) in bitmaps {
+    add_bitmaps(&bitmaps, counters);
+}
+
+/// Adds each bitmap (exact or repo) to `counters`.
+fn add_bitmaps(bitmaps: &[(&[u64; BLOCK_WORDS], bool)], counters: &mut [u16; BLOCK]) {
+    for &(words, exact) in bitmaps {
         add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
     }
 }
@@ -471,9 +476,7 @@ fn scan_dense(
     sink: &mut impl MatchSink,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("popcnt")
-    {
+    if has_avx512() {
         // SAFETY: the instructions were just detected.
         unsafe { scan_dense_avx512(counters, bitmaps, base, least, sink) };
         return;
@@ -681,7 +684,7 @@ fn bar_counter(sink: &impl MatchSink, least: u16) -> u16 {
 /// Adds `add` to the counter of every bit set in `words`.
 fn add_bits(words: &[u64; BLOCK_WORDS], add: u16, counters: &mut [u16; BLOCK]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
+    if has_avx512() {
         // SAFETY: the instructions were just detected.
         unsafe { add_bits_avx512(words, add, counters) };
         return;
@@ -799,9 +802,9 @@ fn count_exact_first(
     Some(count_touched(repo, base, counters, touched, n))
 }
 
-/// Hands `sink` every counted cache of the block at `base` that beats its
-/// bar and counts the rest (every counted cache passes: no least F here),
-/// ranks descending, clearing the counters. `LANES` counters at a time are
+/// Hands `sink` every counted cache of the block at `base` that is above
+/// `least` and beats its bar, and counts the others above `least`, ranks
+/// descending, clearing the counters. `LANES` counters at a time are
 /// compared with the bar without a branch; only the bits of those above it
 /// are walked.
 fn scan_block(counters: &mut [u16; BLOCK], base: u32, least: u16, sink: &mut impl MatchSink) {
@@ -810,12 +813,9 @@ fn scan_block(counters: &mut [u16; BLOCK], base: u32, least: u16, sink: &mut imp
         let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
         // The bar's rank is above every rank of this chunk (ranks are
         // offered descending), so only a larger counter beats it.
-        let bar =
-            sink.bar()
-                .map_or(0, |bar| group_counter((bar >> 32) as u32).min(0xffff)) as u16;
         let passes = above(chunk, least);
         if passes != 0 {
-            let mut beats = above(chunk, bar.max(least));
+            let mut beats = above(chunk, bar_counter(sink, least));
             passing += (passes & !beats).count_ones() as usize;
             let chunk_base = base + (lane * LANES) as u32;
             while beats != 0 {
@@ -1053,9 +1053,7 @@ impl Index {
         match bar {
             Some(_) => scan_dense(counters, &bitmaps, base, least, sink),
             None => {
-                for &(words, exact) in &bitmaps {
-                    add_bits(words, if exact { ADD_EXACT } else { ADD_REPO }, counters);
-                }
+                add_bitmaps(&bitmaps, counters);
                 for (lane, chunk) in counters.chunks_exact_mut(LANES).enumerate().rev() {
                     let chunk: &mut [u16; LANES] = chunk.try_into().expect("LANES long");
                     let mut passes = above(chunk, least);

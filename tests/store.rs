@@ -556,3 +556,96 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
     loaded.sort();
     assert_eq!(loaded, ids);
 }
+
+/// `(page_size, page_count, rows, total bytes of the rows' records)` of the
+/// store at `path`.
+fn pages_of(path: &std::path::Path) -> (u64, u64, u64, u64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let pragma = |name: &str| -> u64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let (size, count) = (pragma("page_size"), pragma("page_count"));
+    let (rows, bytes): (u64, u64) = conn
+        .query_row(
+            "SELECT count(*), sum(length(record)) FROM caches",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    (size, count, rows, bytes)
+}
+
+/// A new store takes 16 KiB pages, where a cache's row (about 1 KiB of
+/// JSON) fits in its table's page: with SQLite's default 4 KiB pages, a
+/// WITHOUT ROWID row of over about 1 000 bytes spilled into an overflow
+/// page of its own, and the file took 3.8 KiB a cache.
+#[test]
+fn a_new_store_holds_a_cache_in_little_more_than_its_record() {
+    let dir = Dir::new("pages");
+    let (path, _) = store_of_workload(&dir, 3000);
+    let (size, count, rows, bytes) = pages_of(&path);
+    assert_eq!((size, rows), (16 * 1024, 3000));
+    let per_cache = (size * count) as f64 / rows as f64;
+    let record = bytes as f64 / rows as f64;
+    assert!(
+        per_cache < 1.5 * record,
+        "{per_cache:.0} B a cache for records of {record:.0} B"
+    );
+}
+
+/// A store written before (4 KiB pages) keeps its page size: it loads,
+/// takes changes and loads them back.
+#[test]
+fn a_store_of_four_kib_pages_still_loads_and_takes_changes() {
+    let dir = Dir::new("old-pages");
+    let path = dir.file("state.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA page_size = 4096; CREATE TABLE made_before (x); DROP TABLE made_before;",
+    )
+    .unwrap();
+    drop(conn);
+    let caches: Vec<_> = eci_imagecache::workload::Workload::new(7)
+        .caches(500)
+        .collect();
+    let mut engine = Engine::builder().seed(1).quota(usize::MAX).build();
+    engine
+        .import_all_as(eci_imagecache::engine::DEFAULT_ACCOUNT, caches)
+        .unwrap();
+    Store::open(&path).unwrap().replace(&mut engine).unwrap();
+    assert_eq!(pages_of(&path).0, 4096);
+
+    let mut store = Store::open(&path).unwrap();
+    let mut loaded = store
+        .load(Engine::builder().seed(1).quota(usize::MAX))
+        .unwrap();
+    assert_eq!(caches_of(&loaded), caches_of(&engine));
+    let id = loaded
+        .create(
+            &CreateRequest::new("cn-hangzhou", "after")
+                .image("nginx:1")
+                .unwrap(),
+        )
+        .unwrap()
+        .image_cache_id;
+    store.commit(&mut loaded).unwrap();
+    drop(store);
+    let again = Store::open(&path)
+        .unwrap()
+        .load(Engine::builder().seed(1).quota(usize::MAX))
+        .unwrap();
+    assert_eq!(caches_of(&again), caches_of(&loaded));
+    assert!(again.index("", "cn-hangzhou").unwrap().get(&id).is_some());
+    assert_eq!(pages_of(&path).0, 4096);
+}
+
+/// Every cache of the default account's `cn-hangzhou`, in the index's order.
+fn caches_of(engine: &Engine) -> Vec<eci_imagecache::record::ImageCache> {
+    engine
+        .index(eci_imagecache::engine::DEFAULT_ACCOUNT, "cn-hangzhou")
+        .unwrap()
+        .iter()
+        .cloned()
+        .collect()
+}

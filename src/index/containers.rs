@@ -99,6 +99,11 @@ impl Bitmap {
     }
 
     /// Sets or clears a bit; returns whether it changed.
+    /// Where the word of `low` lies.
+    fn word_ptr(&self, low: u16) -> *const u8 {
+        std::ptr::from_ref(&self.words[usize::from(low) / 64]).cast()
+    }
+
     fn set(&mut self, low: u16, on: bool) -> bool {
         let (w, bit) = (usize::from(low) / 64, 1u64 << (low % 64));
         if (self.words[w] & bit != 0) == on {
@@ -248,6 +253,22 @@ impl Containers {
             }
         }
         added
+    }
+
+    /// Asks for the container of `rank`: its array's middle or its
+    /// bitmap's word (see [`super::postings::Postings::prefetch_list`]).
+    pub fn prefetch(&self, rank: u32) {
+        let Ok(i) = self.find(high(rank)) else {
+            return;
+        };
+        let p: *const u8 = match &self.items[i] {
+            Container::Array(lows) => match lows.get(lows.len() / 2) {
+                Some(middle) => std::ptr::from_ref(middle).cast(),
+                None => return,
+            },
+            Container::Bitmap(bitmap) => bitmap.word_ptr(low(rank)),
+        };
+        super::postings::prefetch(p);
     }
 
     /// Removes `rank`; returns whether it was there.

@@ -193,6 +193,10 @@ impl Index {
             .take()
             .expect("by_id points at a live rank");
         self.fit[rank as usize] = 0;
+        // The lists' misses overlap: every entry asked for, then where
+        // every search starts, then the changes.
+        self.for_each_key(&entry, |postings, k| postings.prefetch_entry(k));
+        self.for_each_key(&entry, |postings, k| postings.prefetch_list(k, rank));
         self.for_each_key(&entry, |postings, k| postings.remove(k, rank));
         self.for_each_field(&entry, |table, at, hash| table.remove(at, hash, rank));
         if let Some(key) = LeastRecent::of(&entry.cache) {
@@ -368,16 +372,21 @@ impl Index {
             ids.sort_unstable();
             ids.dedup();
         }
-        // Leave the lists of keys no longer held.
-        for (postings, old, new) in [
-            (&mut self.exact, entry.exact(), &exact),
-            (&mut self.repo, entry.repo(), &repo),
-            (&mut self.tag_pairs, entry.tag_pairs(), &tag_pairs),
-            (&mut self.tag_keys, entry.tag_keys(), &tag_keys),
-        ] {
-            for &k in old {
-                if new.binary_search(&k).is_err() {
-                    postings.remove(k, rank);
+        // Leave the lists of keys no longer held, their misses overlapped
+        // as in `take`.
+        for step in 0..3 {
+            for (postings, old, new) in [
+                (&mut self.exact, entry.exact(), &exact),
+                (&mut self.repo, entry.repo(), &repo),
+                (&mut self.tag_pairs, entry.tag_pairs(), &tag_pairs),
+                (&mut self.tag_keys, entry.tag_keys(), &tag_keys),
+            ] {
+                for &k in old.iter().filter(|k| new.binary_search(k).is_err()) {
+                    match step {
+                        0 => postings.prefetch_entry(k),
+                        1 => postings.prefetch_list(k, rank),
+                        _ => postings.remove(k, rank),
+                    }
                 }
             }
         }

@@ -1185,7 +1185,8 @@ impl Engine {
         let caches: Vec<ImageCache> = caches.into_iter().collect();
         // What is due happens first, refused or not, as it always has.
         self.tick();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(caches.len());
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(caches.len(), Default::default());
         for cache in &caches {
             let refuse = |error| ImportRefused {
                 id: cache.id().to_owned(),

@@ -135,6 +135,61 @@ fn appends_take_the_next_rank_and_leave_no_holes() {
 /// Enough caches for `Index::extend` to build in bulk, with no holes.
 const BULK: usize = 64;
 
+/// A bulk build makes every list at its final size, in the form appends
+/// give it (flat up to 1 024 ranks, containers beyond), with the same
+/// ranks as inserting the caches one by one, a replaced duplicate's keys
+/// included nowhere.
+#[test]
+fn a_bulk_build_makes_every_list_at_its_final_size() {
+    let mut r = rng(9);
+    // 3 000 caches on 15 images: lists of about 200 to 1 500 ranks.
+    let caches: Vec<ImageCache> = (0..3000u64).map(|i| cache(i, i as i64, &mut r)).collect();
+    // The later of two with one id wins: its image is in the index, the
+    // earlier one's are not.
+    let twice = caches[1234]
+        .clone()
+        .with_images(["team/only-in-the-duplicate:1"])
+        .unwrap();
+    let mut bulk = index();
+    bulk.extend(caches.iter().cloned().chain([twice.clone()]));
+    bulk.check();
+    let mut one_by_one = index();
+    for c in caches.iter().cloned().chain([twice]) {
+        one_by_one.insert(c);
+    }
+    one_by_one.check();
+    let (mut long, mut flat) = (0, 0);
+    for (a, b) in bulk.tables().into_iter().zip(one_by_one.tables()) {
+        assert_eq!(a.len(), b.len());
+        for id in 0..a.len() as u32 {
+            let (is_long, len, capacity) = a.shape(id);
+            assert_eq!(is_long, len > 1024, "key {id}: {len} ranks");
+            if !is_long && len > 2 {
+                assert_eq!(capacity, len, "key {id}: a flat list at its final size");
+            }
+            // The same caches (ranks may differ: holes fall elsewhere).
+            let key = a.key(id).expect("a key in use");
+            let ours: Vec<&str> = a.list(id).iter().map(|r| bulk.cache(r).id()).collect();
+            let theirs: Vec<&str> = b
+                .list_of(key)
+                .iter()
+                .map(|r| one_by_one.cache(r).id())
+                .collect();
+            assert_eq!(ours, theirs, "the list of {key}");
+            long += usize::from(is_long);
+            flat += usize::from(!is_long && len > 0);
+        }
+    }
+    assert!(long > 0 && flat > 0, "{long} long lists, {flat} flat ones");
+    let duplicate = bulk.rank_of("imc-00001234").unwrap();
+    assert_eq!(bulk.entry(duplicate).exact().len(), 1);
+    assert!(
+        bulk.exact
+            .id("docker.io/team/only-in-the-duplicate:1")
+            .is_some()
+    );
+}
+
 #[test]
 fn a_near_insert_shifts_a_far_one_spreads_and_a_deep_one_renumbers() {
     let mut r = rng(2);

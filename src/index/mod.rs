@@ -144,6 +144,9 @@ pub struct Index {
     /// A record's keyed text before and after an update, to see what it
     /// kept.
     keyed_text: [mutation::KeyedText; 2],
+    /// How [`Index::insert`]'s placing keys a cache (a bulk build keys
+    /// them all at the end).
+    placing: mutation::Placing,
 }
 
 /// One cache and the ids of its keys.
@@ -284,6 +287,7 @@ impl Index {
             lru: BTreeMap::new(),
             key_buf: String::new(),
             keyed_text: Default::default(),
+            placing: mutation::Placing::Keyed,
         }
     }
 

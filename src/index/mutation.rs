@@ -14,6 +14,17 @@ use crate::reference::RegistryAliases;
 
 type Ids = SmallVec<[u32; 8]>;
 
+/// How [`Index::place`] keys the cache it places: at once (`Keyed`), not
+/// yet (`Unkeyed`, a bulk build's placing pass), or by ids alone with the
+/// lists filled afterwards (`Interning`, its keying pass).
+#[derive(Clone, Copy, Default)]
+pub(super) enum Placing {
+    #[default]
+    Keyed,
+    Unkeyed,
+    Interning,
+}
+
 /// Below this many caches [`Index::extend`] inserts one by one.
 const BULK_MIN: usize = 64;
 
@@ -122,12 +133,58 @@ impl Index {
             }
             let rank = self.entries.len() as u32;
             input.push(i);
-            self.place(rank, cache);
+            self.place_unkeyed(rank, cache);
         }
+        self.key_all();
         self.trim();
         for postings in [&mut self.exact, &mut self.repo] {
             postings.shrink_to_fit();
         }
+    }
+
+    /// Keys every entry of a bulk build in two passes, so no posting list
+    /// grows by reallocation: every key looked up (or added, with no list
+    /// yet) in rank order, then each list made at its final size and
+    /// filled in rank order (a long one then turned into containers once).
+    fn key_all(&mut self) {
+        self.placing = Placing::Interning;
+        for rank in 0..self.entries.len() as u32 {
+            if self.entries[rank as usize].is_some() {
+                self.rekey(rank, Kept::NOTHING);
+            }
+        }
+        self.placing = Placing::Keyed;
+        let Index {
+            entries,
+            exact,
+            repo,
+            tag_pairs,
+            tag_keys,
+            resource_groups,
+            ..
+        } = self;
+        let runs = [
+            (exact, Entry::exact as fn(&Entry) -> &[u32]),
+            (repo, Entry::repo),
+            (tag_pairs, Entry::tag_pairs),
+            (tag_keys, Entry::tag_keys),
+        ];
+        for (postings, run) in runs {
+            postings.fill(|add| {
+                for (rank, entry) in entries.iter().enumerate() {
+                    if let Some(entry) = entry {
+                        run(entry).iter().for_each(|&k| add(k, rank as u32));
+                    }
+                }
+            });
+        }
+        resource_groups.fill(|add| {
+            for (rank, entry) in entries.iter().enumerate() {
+                if let Some(entry) = entry.as_ref().filter(|e| e.resource_group != NONE) {
+                    add(entry.resource_group, rank as u32);
+                }
+            }
+        });
     }
 
     /// Empties the index, keeping its token key and page cap.
@@ -166,6 +223,14 @@ impl Index {
         self.file_fields(rank);
         self.live += 1;
         self.rekey(rank, Kept::NOTHING);
+    }
+
+    /// [`Index::place`] without its keys: the entry, its id, fields and LRU
+    /// place (the bulk build keys every entry afterwards).
+    fn place_unkeyed(&mut self, rank: u32, cache: ImageCache) {
+        self.placing = Placing::Unkeyed;
+        self.place(rank, cache);
+        self.placing = Placing::Keyed;
     }
 
     /// Removes a cache by id. Its rank becomes a hole (holes are compacted
@@ -311,13 +376,23 @@ impl Index {
     /// kept costs a hash lookup, a key it lost or gained a list change (a
     /// new entry, holding no key, gains them all).
     fn rekey(&mut self, rank: u32, kept: Kept) {
+        let lists = match self.placing {
+            Placing::Keyed => Some(rank),
+            Placing::Unkeyed => return,
+            Placing::Interning => None,
+        };
         let mut entry = self.entries[rank as usize].take().expect("a live rank");
         if kept.images && kept.tags && kept.resource_group {
             self.entries[rank as usize] = Some(entry);
             return;
         }
-        /// The key's id if the cache already had it, else the id after adding.
-        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
+        /// The key's id if the cache already had it, else the id after
+        /// adding (`rank` to its list, or, in a bulk build's first pass
+        /// (`None`), to no list yet).
+        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], lists: Option<u32>) -> u32 {
+            let Some(rank) = lists else {
+                return postings.intern(key);
+            };
             if had.is_empty() {
                 return postings.add(key, rank);
             }
@@ -344,13 +419,13 @@ impl Index {
                 &mut self.exact,
                 &self.key_buf,
                 entry.exact(),
-                rank,
+                lists,
             ));
             repo.push(keep_or_add(
                 &mut self.repo,
                 &self.key_buf[..repo_len],
                 entry.repo(),
-                rank,
+                lists,
             ));
         }
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
@@ -364,9 +439,14 @@ impl Index {
                 &mut self.tag_pairs,
                 &self.key_buf,
                 entry.tag_pairs(),
-                rank,
+                lists,
             ));
-            tag_keys.push(keep_or_add(&mut self.tag_keys, key, entry.tag_keys(), rank));
+            tag_keys.push(keep_or_add(
+                &mut self.tag_keys,
+                key,
+                entry.tag_keys(),
+                lists,
+            ));
         }
         for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
             ids.sort_unstable();
@@ -403,7 +483,7 @@ impl Index {
         }
         entry.starts = starts;
         /// The resource group's key: `NONE` for none.
-        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
+        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, lists: Option<u32>) -> u32 {
             let keep = new
                 .filter(|_| old != NONE)
                 .and_then(|k| postings.id(k))
@@ -411,8 +491,11 @@ impl Index {
             if let Some(k) = keep {
                 return k;
             }
-            let id = new.map_or(NONE, |k| postings.add(k, rank));
-            if old != NONE {
+            let id = new.map_or(NONE, |k| match lists {
+                Some(rank) => postings.add(k, rank),
+                None => postings.intern(k),
+            });
+            if let (Some(rank), true) = (lists, old != NONE) {
                 postings.remove(old, rank);
             }
             id
@@ -422,7 +505,7 @@ impl Index {
                 &mut self.resource_groups,
                 entry.resource_group,
                 entry.cache.resource_group_id(),
-                rank,
+                lists,
             );
         }
         self.entries[rank as usize] = Some(entry);

@@ -164,27 +164,61 @@ impl Postings {
     /// Adds `rank` to the key's list (idempotent); returns the key's id.
     /// Appending (a rank above every one in the list) is the cheap case.
     pub fn add(&mut self, key: &str, rank: u32) -> u32 {
-        let hash = self.hasher.hash_one(key);
-        let id = match self.find(hash, key) {
-            Some(id) => id,
-            None => {
-                let id = match self.free.pop() {
-                    Some(id) => id,
-                    None => {
-                        self.entries.push(Entry::default());
-                        (self.entries.len() - 1) as u32
-                    }
-                };
-                self.entries[id as usize].key = Some(key.into());
-                let (entries, hasher) = (&self.entries, &self.hasher);
-                self.table.insert_unique(hash, id, |&i| {
-                    hasher.hash_one(entries[i as usize].key.as_deref().unwrap_or_default())
-                });
-                id
-            }
-        };
+        let id = self.intern(key);
         self.add_to(id, rank);
         id
+    }
+
+    /// The key's id, the key added (its list empty) if it is new. A key
+    /// left with an empty list must get a rank before anything removes
+    /// from the table (a bulk build's [`Postings::fill`]).
+    pub fn intern(&mut self, key: &str) -> u32 {
+        let hash = self.hasher.hash_one(key);
+        if let Some(id) = self.find(hash, key) {
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.entries.push(Entry::default());
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.entries[id as usize].key = Some(key.into());
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.table.insert_unique(hash, id, |&i| {
+            hasher.hash_one(entries[i as usize].key.as_deref().unwrap_or_default())
+        });
+        id
+    }
+
+    /// Fills the lists of a bulk build, every one empty before:
+    /// `postings` calls its argument with (key id, rank) for every
+    /// posting, ranks ascending, a key at most once a rank; it is called
+    /// twice, to count and to fill, so each list is made at its final size
+    /// (a long one turned into containers once) instead of grown.
+    pub fn fill(&mut self, mut postings: impl FnMut(&mut dyn FnMut(u32, u32))) {
+        let mut counts = vec![0u32; self.entries.len()];
+        postings(&mut |id, _| counts[id as usize] += 1);
+        for (entry, &n) in self.entries.iter_mut().zip(&counts) {
+            debug_assert!(matches!(&entry.list, List::Flat(s) if s.is_empty()));
+            entry.list = List::Flat(SmallVec::with_capacity(n as usize));
+        }
+        drop(counts);
+        let entries = &mut self.entries;
+        postings(&mut |id, rank| {
+            if let List::Flat(ranks) = &mut entries[id as usize].list {
+                debug_assert!(ranks.last().is_none_or(|&last| last < rank));
+                ranks.push(rank);
+            }
+        });
+        for entry in &mut self.entries {
+            if let List::Flat(ranks) = &entry.list
+                && ranks.len() > FLAT_MAX
+            {
+                entry.list = List::Long(Box::new(Containers::from_sorted(ranks.iter().copied())));
+            }
+        }
     }
 
     /// Adds `rank` to the list of key `id`, a key in use (idempotent).
@@ -305,6 +339,22 @@ impl Postings {
             List::Flat(s) => ListRef::Flat(s),
             List::Long(c) => ListRef::Long(c),
         }
+    }
+
+    /// The form of key `id`'s list: whether it is containers, and the
+    /// length and capacity of a flat one (for tests of the layout).
+    #[cfg(test)]
+    pub fn shape(&self, id: u32) -> (bool, usize, usize) {
+        match &self.entries[id as usize].list {
+            List::Flat(s) => (false, s.len(), s.capacity()),
+            List::Long(c) => (true, c.len(), c.len()),
+        }
+    }
+
+    /// The text of key `id` (for tests of the layout).
+    #[cfg(test)]
+    pub fn key(&self, id: u32) -> Option<&str> {
+        self.entries[id as usize].key.as_deref()
     }
 
     /// The list of a key; empty when no cache has it.

@@ -54,6 +54,7 @@
 //! [`Scratch`] (decoding a `NextToken` allocates its id, encoding one
 //! allocates the token).
 
+mod bulk;
 mod containers;
 mod counting;
 mod fields;
@@ -144,9 +145,6 @@ pub struct Index {
     /// A record's keyed text before and after an update, to see what it
     /// kept.
     keyed_text: [mutation::KeyedText; 2],
-    /// How [`Index::insert`]'s placing keys a cache (a bulk build keys
-    /// them all at the end).
-    placing: mutation::Placing,
 }
 
 /// One cache and the ids of its keys.
@@ -178,6 +176,22 @@ fn filed_at(entry: &mut Entry, which: usize) -> &mut u32 {
 }
 
 impl Entry {
+    /// Sets the four runs of key ids (each sorted, without repeats).
+    fn set_keys(&mut self, runs: [mutation::Ids; 4]) {
+        let mut keys: Vec<u32> = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
+        let mut starts = [0u32; 3];
+        for (i, ids) in runs.into_iter().enumerate() {
+            if i > 0 {
+                starts[i - 1] = keys.len() as u32;
+            }
+            keys.extend_from_slice(&ids);
+        }
+        if keys[..] != self.keys[..] {
+            self.keys = keys.into_boxed_slice();
+        }
+        self.starts = starts;
+    }
+
     fn exact(&self) -> &[u32] {
         &self.keys[..self.starts[0] as usize]
     }
@@ -287,7 +301,6 @@ impl Index {
             lru: BTreeMap::new(),
             key_buf: String::new(),
             keyed_text: Default::default(),
-            placing: mutation::Placing::Keyed,
         }
     }
 

@@ -12,21 +12,10 @@ use super::{Entry, IdKey, Index, LeastRecent, NONE, fit, lru_time, tag_pair_key}
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
 
-type Ids = SmallVec<[u32; 8]>;
-
-/// How [`Index::place`] keys the cache it places: at once (`Keyed`), not
-/// yet (`Unkeyed`, a bulk build's placing pass), or by ids alone with the
-/// lists filled afterwards (`Interning`, its keying pass).
-#[derive(Clone, Copy, Default)]
-pub(super) enum Placing {
-    #[default]
-    Keyed,
-    Unkeyed,
-    Interning,
-}
+pub(super) type Ids = SmallVec<[u32; 8]>;
 
 /// Below this many caches [`Index::extend`] inserts one by one.
-const BULK_MIN: usize = 64;
+pub(super) const BULK_MIN: usize = 64;
 
 impl Index {
     /// Inserts a cache, replacing the one with the same id; returns that one.
@@ -88,107 +77,8 @@ impl Index {
         self.build(all);
     }
 
-    /// Builds an empty index from `all` (later ones win over earlier ones
-    /// with the same id).
-    fn build(&mut self, mut all: Vec<ImageCache>) {
-        let mut order: Vec<(i64, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.creation_time.as_second(), i as u32))
-            .collect();
-        order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| {
-                let id = |i: u32| all[i as usize].id();
-                // Rank order: the larger id first; one id twice: input order.
-                id(b.1).cmp(id(a.1)).then(a.1.cmp(&b.1))
-            })
-        });
-        self.entries.reserve_exact(all.len());
-        self.fit.reserve_exact(all.len());
-        // No table rehashes while building: ids and names are about one a
-        // cache, exact and repo keys fewer (popular images are shared).
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        self.by_id.reserve(all.len(), |&r| {
-            hasher.hash_one(entries[r as usize].as_ref().expect("live").cache.id())
-        });
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        for table in [&mut self.names, &mut self.snapshots] {
-            table.reserve(all.len(), hasher, entries);
-        }
-        self.exact.reserve(all.len());
-        self.repo.reserve(all.len() / 2);
-        // The records in rank order, moved in place: no second array of
-        // records beside the first.
-        let from: Vec<u32> = order.iter().map(|&(_, i)| i).collect();
-        gather(&mut all, &from);
-        // By rank while building: where each cache came in the input.
-        let mut input: Vec<u32> = Vec::with_capacity(all.len());
-        for (i, cache) in from.into_iter().zip(all) {
-            if let Some(rank) = self.rank_of(cache.id()) {
-                if input[rank as usize] > i {
-                    continue;
-                }
-                // A hole for now: `input` stays parallel to the ranks.
-                self.take(cache.id());
-            }
-            let rank = self.entries.len() as u32;
-            input.push(i);
-            self.place_unkeyed(rank, cache);
-        }
-        self.key_all();
-        self.trim();
-        for postings in [&mut self.exact, &mut self.repo] {
-            postings.shrink_to_fit();
-        }
-    }
-
-    /// Keys every entry of a bulk build in two passes, so no posting list
-    /// grows by reallocation: every key looked up (or added, with no list
-    /// yet) in rank order, then each list made at its final size and
-    /// filled in rank order (a long one then turned into containers once).
-    fn key_all(&mut self) {
-        self.placing = Placing::Interning;
-        for rank in 0..self.entries.len() as u32 {
-            if self.entries[rank as usize].is_some() {
-                self.rekey(rank, Kept::NOTHING);
-            }
-        }
-        self.placing = Placing::Keyed;
-        let Index {
-            entries,
-            exact,
-            repo,
-            tag_pairs,
-            tag_keys,
-            resource_groups,
-            ..
-        } = self;
-        let runs = [
-            (exact, Entry::exact as fn(&Entry) -> &[u32]),
-            (repo, Entry::repo),
-            (tag_pairs, Entry::tag_pairs),
-            (tag_keys, Entry::tag_keys),
-        ];
-        for (postings, run) in runs {
-            postings.fill(|add| {
-                for (rank, entry) in entries.iter().enumerate() {
-                    if let Some(entry) = entry {
-                        run(entry).iter().for_each(|&k| add(k, rank as u32));
-                    }
-                }
-            });
-        }
-        resource_groups.fill(|add| {
-            for (rank, entry) in entries.iter().enumerate() {
-                if let Some(entry) = entry.as_ref().filter(|e| e.resource_group != NONE) {
-                    add(entry.resource_group, rank as u32);
-                }
-            }
-        });
-    }
-
     /// Empties the index, keeping its token key and page cap.
-    fn reset(&mut self, rules: RegistryAliases) {
+    pub(super) fn reset(&mut self, rules: RegistryAliases) {
         let page_cap = self.page_cap;
         *self = Index::new(rules, self.token_key.clone());
         self.page_cap = page_cap;
@@ -196,6 +86,14 @@ impl Index {
 
     /// Puts a cache at `rank`, a hole or the end, and indexes it.
     fn place(&mut self, rank: u32, cache: ImageCache) {
+        self.place_unkeyed(rank, cache);
+        self.rekey(rank, Kept::NOTHING);
+    }
+
+    /// [`Index::place`] but for the posting lists: the entry (holding no
+    /// key), its id, fields, `fit` and LRU place (a bulk build keys every
+    /// entry afterwards).
+    pub(super) fn place_unkeyed(&mut self, rank: u32, cache: ImageCache) {
         let r = rank as usize;
         if r == self.entries.len() {
             self.entries.push(None);
@@ -222,15 +120,6 @@ impl Index {
         });
         self.file_fields(rank);
         self.live += 1;
-        self.rekey(rank, Kept::NOTHING);
-    }
-
-    /// [`Index::place`] without its keys: the entry, its id, fields and LRU
-    /// place (the bulk build keys every entry afterwards).
-    fn place_unkeyed(&mut self, rank: u32, cache: ImageCache) {
-        self.placing = Placing::Unkeyed;
-        self.place(rank, cache);
-        self.placing = Placing::Keyed;
     }
 
     /// Removes a cache by id. Its rank becomes a hole (holes are compacted
@@ -242,7 +131,7 @@ impl Index {
     }
 
     /// Removes a cache by id, leaving its rank a hole even at the end.
-    fn take(&mut self, id: &str) -> Option<ImageCache> {
+    pub(super) fn take(&mut self, id: &str) -> Option<ImageCache> {
         let hash = self.hasher.hash_one(id);
         let entries = &self.entries;
         let found = self
@@ -376,23 +265,13 @@ impl Index {
     /// kept costs a hash lookup, a key it lost or gained a list change (a
     /// new entry, holding no key, gains them all).
     fn rekey(&mut self, rank: u32, kept: Kept) {
-        let lists = match self.placing {
-            Placing::Keyed => Some(rank),
-            Placing::Unkeyed => return,
-            Placing::Interning => None,
-        };
         let mut entry = self.entries[rank as usize].take().expect("a live rank");
         if kept.images && kept.tags && kept.resource_group {
             self.entries[rank as usize] = Some(entry);
             return;
         }
-        /// The key's id if the cache already had it, else the id after
-        /// adding (`rank` to its list, or, in a bulk build's first pass
-        /// (`None`), to no list yet).
-        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], lists: Option<u32>) -> u32 {
-            let Some(rank) = lists else {
-                return postings.intern(key);
-            };
+        /// The key's id if the cache already had it, else the id after adding.
+        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
             if had.is_empty() {
                 return postings.add(key, rank);
             }
@@ -419,13 +298,13 @@ impl Index {
                 &mut self.exact,
                 &self.key_buf,
                 entry.exact(),
-                lists,
+                rank,
             ));
             repo.push(keep_or_add(
                 &mut self.repo,
                 &self.key_buf[..repo_len],
                 entry.repo(),
-                lists,
+                rank,
             ));
         }
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
@@ -439,14 +318,9 @@ impl Index {
                 &mut self.tag_pairs,
                 &self.key_buf,
                 entry.tag_pairs(),
-                lists,
+                rank,
             ));
-            tag_keys.push(keep_or_add(
-                &mut self.tag_keys,
-                key,
-                entry.tag_keys(),
-                lists,
-            ));
+            tag_keys.push(keep_or_add(&mut self.tag_keys, key, entry.tag_keys(), rank));
         }
         for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
             ids.sort_unstable();
@@ -470,20 +344,9 @@ impl Index {
                 }
             }
         }
-        let mut keys: Vec<u32> = Vec::with_capacity(exact.len() + repo.len() + 2 * tag_pairs.len());
-        let mut starts = [0u32; 3];
-        for (i, ids) in [exact, repo, tag_pairs, tag_keys].into_iter().enumerate() {
-            if i > 0 {
-                starts[i - 1] = keys.len() as u32;
-            }
-            keys.extend_from_slice(&ids);
-        }
-        if keys[..] != entry.keys[..] {
-            entry.keys = keys.into_boxed_slice();
-        }
-        entry.starts = starts;
+        entry.set_keys([exact, repo, tag_pairs, tag_keys]);
         /// The resource group's key: `NONE` for none.
-        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, lists: Option<u32>) -> u32 {
+        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
             let keep = new
                 .filter(|_| old != NONE)
                 .and_then(|k| postings.id(k))
@@ -491,11 +354,8 @@ impl Index {
             if let Some(k) = keep {
                 return k;
             }
-            let id = new.map_or(NONE, |k| match lists {
-                Some(rank) => postings.add(k, rank),
-                None => postings.intern(k),
-            });
-            if let (Some(rank), true) = (lists, old != NONE) {
+            let id = new.map_or(NONE, |k| postings.add(k, rank));
+            if old != NONE {
                 postings.remove(old, rank);
             }
             id
@@ -505,7 +365,7 @@ impl Index {
                 &mut self.resource_groups,
                 entry.resource_group,
                 entry.cache.resource_group_id(),
-                lists,
+                rank,
             );
         }
         self.entries[rank as usize] = Some(entry);
@@ -593,52 +453,5 @@ impl KeyedText {
             resource_group: self.part(2) == after.part(2),
             fields: self.part(3) == after.part(3),
         }
-    }
-}
-
-/// Reorders `items` so that item `k` is the one that was at `from[k]`
-/// (`from` is a permutation), in place: a cycle at a time, one swap a move.
-fn gather<T>(items: &mut [T], from: &[u32]) {
-    let mut done = vec![false; items.len()];
-    for start in 0..items.len() {
-        let mut k = start;
-        while !done[k] {
-            done[k] = true;
-            let next = from[k] as usize;
-            if next == start {
-                break;
-            }
-            items.swap(k, next);
-            k = next;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gather;
-
-    #[test]
-    fn gather_applies_every_permutation_of_four() {
-        let mut from = [0u32, 1, 2, 3];
-        let mut seen = 0;
-        loop {
-            let mut items = ['a', 'b', 'c', 'd'];
-            gather(&mut items, &from);
-            let want: Vec<char> = from
-                .iter()
-                .map(|&i| ['a', 'b', 'c', 'd'][i as usize])
-                .collect();
-            assert_eq!(items.to_vec(), want, "from {from:?}");
-            seen += 1;
-            // The next permutation in lexicographic order.
-            let Some(i) = (0..3).rev().find(|&i| from[i] < from[i + 1]) else {
-                break;
-            };
-            let j = (i + 1..4).rev().find(|&j| from[j] > from[i]).unwrap();
-            from.swap(i, j);
-            from[i + 1..].reverse();
-        }
-        assert_eq!(seen, 24);
     }
 }

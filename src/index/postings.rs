@@ -173,7 +173,17 @@ impl Postings {
     /// left with an empty list must get a rank before anything removes
     /// from the table (a bulk build's [`Postings::fill`]).
     pub fn intern(&mut self, key: &str) -> u32 {
-        let hash = self.hasher.hash_one(key);
+        self.intern_hashed(self.hash(key), key)
+    }
+
+    /// The hash [`Postings::intern_hashed`] takes for `key`.
+    pub fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// [`Postings::intern`] with the key's [`Postings::hash`] computed
+    /// beforehand (a bulk build hashes a batch, then looks it up).
+    pub fn intern_hashed(&mut self, hash: u64, key: &str) -> u32 {
         if let Some(id) = self.find(hash, key) {
             return id;
         }

@@ -131,7 +131,7 @@ impl Index {
     /// Gives the entries at `ranks` their key ids: every key of the batch
     /// written and hashed, then all looked up (or added with an empty
     /// list) in one loop.
-    fn intern_batch(&mut self, ranks: &[u32], batch: &mut KeyBatch) {
+    pub(super) fn intern_batch(&mut self, ranks: &[u32], batch: &mut KeyBatch) {
         batch.clear();
         for &rank in ranks {
             let entry = self.entries[rank as usize].as_ref().expect("a live rank");
@@ -206,7 +206,7 @@ enum Table {
 /// A batch's keys: their text, and each key's table, place in the text,
 /// hash and id; `ends[i]` is where the `i`th cache's keys end.
 #[derive(Default)]
-struct KeyBatch {
+pub(super) struct KeyBatch {
     text: String,
     keys: Vec<BatchKey>,
     ends: SmallVec<[usize; BATCH]>,

@@ -145,6 +145,8 @@ pub struct Index {
     /// A record's keyed text before and after an update, to see what it
     /// kept.
     keyed_text: [mutation::KeyedText; 2],
+    /// The keys of a cache being placed, kept for their buffers.
+    key_batch: bulk::KeyBatch,
 }
 
 /// One cache and the ids of its keys.
@@ -301,6 +303,7 @@ impl Index {
             lru: BTreeMap::new(),
             key_buf: String::new(),
             keyed_text: Default::default(),
+            key_batch: Default::default(),
         }
     }
 

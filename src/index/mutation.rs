@@ -87,7 +87,16 @@ impl Index {
     /// Puts a cache at `rank`, a hole or the end, and indexes it.
     fn place(&mut self, rank: u32, cache: ImageCache) {
         self.place_unkeyed(rank, cache);
-        self.rekey(rank, Kept::NOTHING);
+        // Its keys as a bulk build's batch of one (written, then looked
+        // up in one loop), then every list's place asked for before the
+        // rank is added to any: the misses overlap.
+        let mut batch = std::mem::take(&mut self.key_batch);
+        self.intern_batch(&[rank], &mut batch);
+        self.key_batch = batch;
+        let entry = self.entries[rank as usize].take().expect("a live rank");
+        self.for_each_key(&entry, |postings, k| postings.prefetch_list(k, rank));
+        self.for_each_key(&entry, |postings, k| postings.add_to(k, rank));
+        self.entries[rank as usize] = Some(entry);
     }
 
     /// [`Index::place`] but for the posting lists: the entry (holding no
@@ -382,16 +391,6 @@ pub(super) struct Kept {
     pub(super) resource_group: bool,
     /// The name and the snapshot id.
     pub(super) fields: bool,
-}
-
-impl Kept {
-    /// A new entry: it holds no key yet.
-    const NOTHING: Kept = Kept {
-        images: false,
-        tags: false,
-        resource_group: false,
-        fields: false,
-    };
 }
 
 /// A record's keyed parts as text, each part encoded on its own and

@@ -267,16 +267,20 @@ impl Postings {
     }
 
     /// After [`Postings::prefetch_entry`]: asks for where a search of key
-    /// `id`'s list for `rank` starts (a flat list's middle, a long list's
-    /// container of `rank`).
+    /// `id`'s list for `rank` starts and where an append goes (a flat
+    /// list's middle and end, a long list's container of `rank`).
     pub fn prefetch_list(&self, id: u32, rank: u32) {
         let Some(entry) = self.entries.get(id as usize) else {
             return;
         };
         match &entry.list {
             List::Flat(ranks) => {
-                if let Some(middle) = ranks.get(ranks.len() / 2) {
-                    prefetch(std::ptr::from_ref(middle).cast());
+                // Where a search starts, and where an append goes.
+                for at in [ranks.get(ranks.len() / 2), ranks.last()]
+                    .into_iter()
+                    .flatten()
+                {
+                    prefetch(std::ptr::from_ref(at).cast());
                 }
             }
             List::Long(c) => c.prefetch(rank),

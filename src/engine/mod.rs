@@ -1681,12 +1681,20 @@ impl Region {
     /// region just loaded): one pass over the index, no lookup by id.
     fn schedule_all(&mut self) {
         debug_assert!(self.timers.is_empty() && self.timer_of.is_empty());
-        for cache in self.index.iter() {
-            if let Some(t) = next_due(cache, self.runs.get(cache.id())) {
-                self.timers.insert((t, cache.id().to_owned()));
-                self.timer_of.insert(cache.id().to_owned(), t);
-            }
+        let due: Vec<(i64, String)> = self
+            .index
+            .iter()
+            .filter_map(|cache| {
+                next_due(cache, self.runs.get(cache.id())).map(|t| (t, cache.id().to_owned()))
+            })
+            .collect();
+        self.timer_of.reserve(due.len());
+        for (t, id) in &due {
+            self.timer_of.insert(id.clone(), *t);
         }
+        // Collected in one go: sorted, then the tree built bottom up, not
+        // grown by a search a timer.
+        self.timers = due.into_iter().collect();
     }
 
     /// Sets the cache's one timer to its next change.

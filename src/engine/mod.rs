@@ -1089,10 +1089,9 @@ impl Engine {
         };
         let hit = choice.chosen.clone().and_then(|(id, exact, partial)| {
             let region = self.regions.get_mut(key)?;
-            region.index.get(&id)?;
-            region
-                .index
-                .update(&id, |c| c.last_matched_time = Some(now));
+            if !region.index.set_last_matched(&id, now) {
+                return None;
+            }
             region.mark(&id);
             region.reschedule(&id);
             Some((id, exact, partial))

@@ -627,3 +627,39 @@ fn a_counter_above_0x7fff_is_counted_by_the_dense_scan() {
         .count();
     assert_eq!(all130, 100);
 }
+
+/// An auto-match hit through [`Index::set_last_matched`] leaves the index
+/// exactly as the same change through [`Index::update`]: the records, the
+/// LRU order and every list, over hits on caches in and out of LRU order
+/// (busy, `Retain`), earlier and later than their last use.
+#[test]
+fn a_hit_moves_in_lru_order_as_an_update_does() {
+    let mut r = rng(11);
+    let caches: Vec<ImageCache> = (0..300u64).map(|i| cache(i, i as i64, &mut r)).collect();
+    let (mut hit, mut updated) = (index(), index());
+    hit.extend(caches.iter().cloned());
+    updated.extend(caches.iter().cloned());
+    for step in 0..600u64 {
+        let id = format!("imc-{:08}", r(320));
+        let at = jiff::Timestamp::from_second(1_700_000_000 + r(900) as i64).unwrap();
+        let found = hit.set_last_matched(&id, at);
+        assert_eq!(
+            found,
+            updated.update(&id, |c| c.last_matched_time = Some(at))
+        );
+        assert_eq!(found, hit.get(&id).is_some(), "step {step}");
+    }
+    hit.check();
+    updated.check();
+    let records = |index: &Index| -> Vec<ImageCache> { index.iter().cloned().collect() };
+    assert_eq!(records(&hit), records(&updated));
+    let lru = |index: &Index| -> Vec<(String, u32)> {
+        index
+            .lru
+            .iter()
+            .map(|(k, &rank)| (index.cache(rank).id().to_owned(), k.1 as u32))
+            .collect()
+    };
+    assert_eq!(lru(&hit), lru(&updated));
+    assert!(hit.lru.len() > 50, "{} in LRU order", hit.lru.len());
+}

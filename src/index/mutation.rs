@@ -244,17 +244,41 @@ impl Index {
         self.rekey(rank, kept);
         let entry = self.entries[rank as usize].as_mut().expect("a live rank");
         self.fit[rank as usize] = fit(&entry.cache);
-        let lru_now = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
-        if lru_now != lru_before {
+        self.move_in_lru(rank, id, lru_before);
+        true
+    }
+
+    /// Records an auto-match hit: the cache's `LastMatchedTime` becomes
+    /// `at`, which moves it in LRU order and changes nothing else (no key,
+    /// field or rank), so nothing is re-keyed: what
+    /// [`Index::update`] does for this change, without comparing the
+    /// record's keyed text before and after. Returns `false` when there is
+    /// no such cache.
+    pub fn set_last_matched(&mut self, id: &str, at: jiff::Timestamp) -> bool {
+        let Some(rank) = self.rank_of(id) else {
+            return false;
+        };
+        let entry = self.entries[rank as usize].as_mut().expect("a live rank");
+        let lru_before = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
+        entry.cache.last_matched_time = Some(at);
+        self.move_in_lru(rank, id, lru_before);
+        true
+    }
+
+    /// Moves the cache at `rank` from its place in LRU order before a
+    /// change, `(pool, time)`, to the one its record now gives.
+    fn move_in_lru(&mut self, rank: u32, id: &str, before: Option<(bool, i64)>) {
+        let entry = self.entries[rank as usize].as_ref().expect("a live rank");
+        let now = lru_time(&entry.cache).map(|t| (entry.cache.auto_created, t));
+        if now != before {
             let id = IdKey::new(id);
-            if let Some((auto, t)) = lru_before {
+            if let Some((auto, t)) = before {
                 self.lru.remove(&LeastRecent(auto, t, id.clone()));
             }
-            if let Some((auto, t)) = lru_now {
+            if let Some((auto, t)) = now {
                 self.lru.insert(LeastRecent(auto, t, id), rank);
             }
         }
-        true
     }
 
     /// Replaces the alias rules, re-indexing every cache under the new keys

@@ -34,9 +34,11 @@ impl Index {
     /// [`Index::insert`]ed in turn.
     ///
     /// For importing or loading a whole state: the caches, with those
-    /// already indexed, are sorted into rank order once and every posting
-    /// list is built by appending, `O(n log n)` comparisons of integers
-    /// and `O(Σ keys)` appends, with no holes left.
+    /// already indexed, are sorted into rank order once, their keys looked
+    /// up a batch at a time, and every posting list made at its final size
+    /// and filled in rank order: `O(n log n)` comparisons of integers and
+    /// `O(Σ keys)` lookups and appends, with no holes left and no list
+    /// grown by reallocation.
     ///
     /// ```
     /// use eci_imagecache::cursor::TokenKey;

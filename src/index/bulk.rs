@@ -88,12 +88,13 @@ impl Index {
             if self.entries[rank as usize].is_some() {
                 ranks.push(rank);
             }
-            if ranks.len() == BATCH
-                || (rank as usize + 1 == self.entries.len() && !ranks.is_empty())
-            {
+            if ranks.len() == BATCH {
                 self.intern_batch(&ranks, &mut batch);
                 ranks.clear();
             }
+        }
+        if !ranks.is_empty() {
+            self.intern_batch(&ranks, &mut batch);
         }
         let Index {
             entries,

@@ -98,12 +98,12 @@ impl Bitmap {
         self.words[usize::from(low) / 64] >> (low % 64) & 1 == 1
     }
 
-    /// Sets or clears a bit; returns whether it changed.
     /// Where the word of `low` lies.
     fn word_ptr(&self, low: u16) -> *const u8 {
         std::ptr::from_ref(&self.words[usize::from(low) / 64]).cast()
     }
 
+    /// Sets or clears a bit; returns whether it changed.
     fn set(&mut self, low: u16, on: bool) -> bool {
         let (w, bit) = (usize::from(low) / 64, 1u64 << (low % 64));
         if (self.words[w] & bit != 0) == on {

@@ -425,6 +425,16 @@ impl Index {
         [&mut self.names, &mut self.snapshots]
     }
 
+    /// [`Index::for_each_key`] for a change to every list of `entry` near
+    /// `rank`: every key's entry is asked for, then where each search for
+    /// `rank` starts, and only then is `f` called for any, so the misses
+    /// of lists far apart overlap instead of waiting one behind the other.
+    fn change_each_key(&mut self, entry: &Entry, rank: u32, f: impl FnMut(&mut Postings, u32)) {
+        self.for_each_key(entry, |postings, k| postings.prefetch_entry(k));
+        self.for_each_key(entry, |postings, k| postings.prefetch_list(k, rank));
+        self.for_each_key(entry, f);
+    }
+
     /// Calls `f` with each of `entry`'s keys and the table it is in (an
     /// entry taken out of the index, so the tables can change).
     fn for_each_key(&mut self, entry: &Entry, mut f: impl FnMut(&mut Postings, u32)) {

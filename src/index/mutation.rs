@@ -15,7 +15,7 @@ use crate::reference::RegistryAliases;
 pub(super) type Ids = SmallVec<[u32; 8]>;
 
 /// Below this many caches [`Index::extend`] inserts one by one.
-pub(super) const BULK_MIN: usize = 64;
+const BULK_MIN: usize = 64;
 
 impl Index {
     /// Inserts a cache, replacing the one with the same id; returns that one.
@@ -90,14 +90,12 @@ impl Index {
     fn place(&mut self, rank: u32, cache: ImageCache) {
         self.place_unkeyed(rank, cache);
         // Its keys as a bulk build's batch of one (written, then looked
-        // up in one loop), then every list's place asked for before the
-        // rank is added to any: the misses overlap.
+        // up in one loop), then the rank added to every list.
         let mut batch = std::mem::take(&mut self.key_batch);
         self.intern_batch(&[rank], &mut batch);
         self.key_batch = batch;
         let entry = self.entries[rank as usize].take().expect("a live rank");
-        self.for_each_key(&entry, |postings, k| postings.prefetch_list(k, rank));
-        self.for_each_key(&entry, |postings, k| postings.add_to(k, rank));
+        self.change_each_key(&entry, rank, |postings, k| postings.add_to(k, rank));
         self.entries[rank as usize] = Some(entry);
     }
 
@@ -158,11 +156,7 @@ impl Index {
             .take()
             .expect("by_id points at a live rank");
         self.fit[rank as usize] = 0;
-        // The lists' misses overlap: every entry asked for, then where
-        // every search starts, then the changes.
-        self.for_each_key(&entry, |postings, k| postings.prefetch_entry(k));
-        self.for_each_key(&entry, |postings, k| postings.prefetch_list(k, rank));
-        self.for_each_key(&entry, |postings, k| postings.remove(k, rank));
+        self.change_each_key(&entry, rank, |postings, k| postings.remove(k, rank));
         self.for_each_field(&entry, |table, at, hash| table.remove(at, hash, rank));
         if let Some(key) = LeastRecent::of(&entry.cache) {
             self.lru.remove(&key);
@@ -362,7 +356,7 @@ impl Index {
             ids.dedup();
         }
         // Leave the lists of keys no longer held, their misses overlapped
-        // as in `take`.
+        // as in `Index::change_each_key` (only some keys leave).
         for step in 0..3 {
             for (postings, old, new) in [
                 (&mut self.exact, entry.exact(), &exact),

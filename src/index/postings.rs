@@ -255,8 +255,6 @@ impl Postings {
         }
     }
 
-    /// Removes `rank` from the list of key `id`, freeing the key when its
-    /// list becomes empty.
     /// Asks the memory system for key `id`'s entry ahead of a change to
     /// its list: a cache's keys are many lists far apart, and their misses
     /// overlap when asked for together rather than one change after another.
@@ -287,6 +285,8 @@ impl Postings {
         }
     }
 
+    /// Removes `rank` from the list of key `id`, freeing the key when its
+    /// list becomes empty.
     pub fn remove(&mut self, id: u32, rank: u32) {
         let entry = &mut self.entries[id as usize];
         let empty = match &mut entry.list {

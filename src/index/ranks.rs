@@ -215,10 +215,7 @@ impl Index {
         }
         let entry = self.entries[from].take().expect("a live rank to move");
         let (old, new) = (from as u32, to as u32);
-        // As in a removal: the lists' misses overlapped.
-        self.for_each_key(&entry, |postings, k| postings.prefetch_entry(k));
-        self.for_each_key(&entry, |postings, k| postings.prefetch_list(k, old));
-        self.for_each_key(&entry, |postings, k| postings.shift(k, old, new));
+        self.change_each_key(&entry, old, |postings, k| postings.shift(k, old, new));
         self.for_each_field(&entry, |table, at, hash| table.moved(at, hash, old, new));
         let hash = self.hasher.hash_one(entry.cache.id());
         if let Some(v) = self.by_id.find_mut(hash, |&v| v == old) {

@@ -3,6 +3,7 @@
 //! `cargo run --release --example profile_load -- 100000`.
 use std::time::Instant;
 
+use eci_imagecache::clock::ManualClock;
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
 use eci_imagecache::store::Store;
 use eci_imagecache::workload::Workload;
@@ -15,6 +16,21 @@ fn main() {
     // With `PROFILE_KEEP=1` the store is kept for the next run, which then
     // profiles the loads alone.
     let keep = std::env::var_os("PROFILE_KEEP").is_some();
+    // With `PROFILE_IMPORT=1` only the import runs, three times.
+    if std::env::var_os("PROFILE_IMPORT").is_some() {
+        let caches: Vec<_> = Workload::new(1).caches(n).collect();
+        for _ in 0..3 {
+            let copies = caches.clone();
+            // At the workload's "now", as `compare` imports.
+            let now = caches.iter().map(|c| c.creation_time).max();
+            let clock = ManualClock::new(now.unwrap_or_default());
+            let mut engine = Engine::builder().clock(clock).quota(usize::MAX).build();
+            let t = Instant::now();
+            engine.import_all_as(DEFAULT_ACCOUNT, copies).unwrap();
+            println!("import {:.2?} for {n} caches", t.elapsed());
+        }
+        return;
+    }
     let path = std::env::temp_dir().join(format!("eci-profile-load-{n}.db"));
     if !(keep && path.exists()) {
         let caches: Vec<_> = Workload::new(1).caches(n).collect();

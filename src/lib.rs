@@ -66,6 +66,7 @@ pub mod index;
 pub mod oracle;
 #[cfg(feature = "pod")]
 pub mod pod;
+mod prefetch;
 pub mod record;
 pub mod reference;
 #[cfg(feature = "sqlite")]

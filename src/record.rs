@@ -599,6 +599,12 @@ impl ImageCache {
         }
     }
 
+    /// Asks the memory system for the record's text ahead of reading it
+    /// (a bulk build reads records out of the order they lie in).
+    pub(crate) fn prefetch(&self) {
+        self.text.prefetch();
+    }
+
     /// `ImageCacheId`.
     pub fn id(&self) -> &str {
         self.text.field(ID)

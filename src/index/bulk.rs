@@ -24,6 +24,9 @@ use crate::record::ImageCache;
 /// Caches whose keys are written before any of them is looked up.
 const BATCH: usize = 32;
 
+/// How many records ahead of its turn a record is asked for.
+const AHEAD: usize = 8;
+
 impl Index {
     /// Builds an empty index from `all` (later ones win over earlier ones
     /// with the same id).
@@ -60,7 +63,17 @@ impl Index {
         gather(&mut all, &from);
         // By rank while building: where each cache came in the input.
         let mut input: Vec<u32> = Vec::with_capacity(all.len());
-        for (i, cache) in from.into_iter().zip(all) {
+        // The records lie in input order, not in rank order: each is asked
+        // for a few places ahead of its turn.
+        for cache in all.iter().take(AHEAD) {
+            cache.prefetch();
+        }
+        let mut records = all.into_iter();
+        for i in from {
+            let Some(cache) = records.next() else { break };
+            if let Some(later) = records.as_slice().get(AHEAD - 1) {
+                later.prefetch();
+            }
             if let Some(rank) = self.rank_of(cache.id()) {
                 if input[rank as usize] > i {
                     continue;
@@ -85,7 +98,10 @@ impl Index {
         let mut batch = KeyBatch::default();
         let mut ranks: SmallVec<[u32; BATCH]> = SmallVec::new();
         for rank in 0..self.entries.len() as u32 {
-            if self.entries[rank as usize].is_some() {
+            if let Some(entry) = &self.entries[rank as usize] {
+                // The records lie in input order, not in rank order: the
+                // next batch's are asked for while this one is keyed.
+                entry.cache.prefetch();
                 ranks.push(rank);
             }
             if ranks.len() == BATCH {
@@ -166,6 +182,21 @@ impl Index {
         for key in &mut batch.keys {
             let postings: &Postings = tables[key.table as usize];
             key.hash = postings.hash(&batch.text[key.start..key.end]);
+        }
+        // Three passes, each of loads independent of one another, so the
+        // misses of a pass overlap: the table's buckets for each key's
+        // likely id, then the text of that key, then the lookups proper,
+        // which find both in cache. (One pass of lookups waits on a chain
+        // of three misses a key: bucket, entry, text.)
+        for key in &mut batch.keys {
+            key.id = tables[key.table as usize]
+                .candidate(key.hash)
+                .unwrap_or(NONE);
+        }
+        for key in &batch.keys {
+            if key.id != NONE {
+                tables[key.table as usize].prefetch_key(key.id);
+            }
         }
         for key in &mut batch.keys {
             key.id =

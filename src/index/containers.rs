@@ -268,7 +268,7 @@ impl Containers {
             },
             Container::Bitmap(bitmap) => bitmap.word_ptr(low(rank)),
         };
-        super::postings::prefetch(p);
+        crate::prefetch::prefetch(p);
     }
 
     /// Removes `rank`; returns whether it was there.

@@ -10,6 +10,7 @@ use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use super::containers::{self, Containers};
+use crate::prefetch::prefetch;
 
 /// String keys interned to dense `u32` ids, each with the ascending ranks
 /// of the caches that have it. A key is freed (its id reused) as soon as no
@@ -179,6 +180,24 @@ impl Postings {
     /// The hash [`Postings::intern_hashed`] takes for `key`.
     pub fn hash(&self, key: &str) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// The first key id filed under `hash`'s tag, without comparing any
+    /// key: what a lookup of a key with this hash will most likely find. A
+    /// bulk build asks for a batch's candidates in one loop, so the misses
+    /// on the table overlap, and then for their keys
+    /// ([`Postings::prefetch_key`]).
+    pub fn candidate(&self, hash: u64) -> Option<u32> {
+        self.table.iter_hash(hash).next().copied()
+    }
+
+    /// Asks the memory system for the text of key `id` (its entry read
+    /// now, its text brought in the background), ahead of a lookup that
+    /// will compare with it.
+    pub fn prefetch_key(&self, id: u32) {
+        if let Some(key) = self.entries.get(id as usize).and_then(|e| e.key.as_deref()) {
+            prefetch(key.as_ptr());
+        }
     }
 
     /// [`Postings::intern`] with the key's [`Postings::hash`] computed
@@ -510,17 +529,4 @@ mod chunk_tests {
         assert!(matches!(p.list_of("k"), ListRef::Flat(_)));
         check(&p, &model);
     }
-}
-
-/// A hint that the cache line at `p` will be read soon (a no-op where the
-/// machine has no such hint).
-#[inline(always)]
-pub(crate) fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }

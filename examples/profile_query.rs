@@ -127,7 +127,18 @@ fn main() {
     // Also each query's first run, as `compare` times it: its postings
     // brought in first, its branches not yet learnt.
     let mut first_ns = Vec::new();
+    // PROFILE_TWIN=1 (an experiment): each query first answered by a twin
+    // of the index (same records, other memory), so a first run finds its
+    // branches learnt but its records cold.
+    let twin = std::env::var_os("PROFILE_TWIN").map(|_| {
+        let mut twin = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+        twin.extend(caches.to_vec());
+        twin
+    });
     for q in &queries {
+        if let Some(twin) = &twin {
+            sum = sum.wrapping_add(twin.describe_with(q, &mut scratch).unwrap().total_count as u64);
+        }
         index.touched_postings(q, &mut scratch, &mut lists);
         first_ns.push(best_of_one(&mut || {
             sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)

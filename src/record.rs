@@ -579,13 +579,52 @@ impl ImageCache {
         fields[ID] = id.as_ref();
         fields[NAME] = name.as_ref();
         fields[REGION] = region_id.as_ref();
+        let text = Packed::pack(Texts {
+            fields,
+            present: 0,
+            images: std::iter::empty(),
+            tags: std::iter::empty(),
+        });
+        ImageCache::of_text(text, creation_time)
+    }
+
+    /// What `CreateImageCache` makes: [`ImageCache::new`] with its images,
+    /// tags, `ResourceGroupId` and `ContainerGroupId` set, packed once
+    /// (each setter packs the record's text again).
+    pub(crate) fn created(
+        [id, name, region_id]: [&str; 3],
+        [resource_group_id, container_group_id]: [Option<&str>; 2],
+        images: &[CachedImage],
+        tags: &[Tag],
+        creation_time: Timestamp,
+    ) -> ImageCache {
+        let mut fields = [""; FIELDS];
+        fields[ID] = id;
+        fields[NAME] = name;
+        fields[REGION] = region_id;
+        let mut present = 0;
+        for (field, value) in [
+            (RESOURCE_GROUP, resource_group_id),
+            (CONTAINER_GROUP, container_group_id),
+        ] {
+            if let Some(value) = value {
+                fields[field] = value;
+                present |= 1 << (field - RESOURCE_GROUP);
+            }
+        }
+        let text = Packed::pack(Texts {
+            fields,
+            present,
+            images: images.iter().map(CachedImage::view),
+            tags: tags.iter().map(|t| (t.key(), t.value())),
+        });
+        ImageCache::of_text(text, creation_time)
+    }
+
+    /// A cache in `Preparing` with this text, 20 GiB, `Progress` 0 %.
+    fn of_text(text: Packed, creation_time: Timestamp) -> ImageCache {
         ImageCache {
-            text: Packed::pack(Texts {
-                fields,
-                present: 0,
-                images: std::iter::empty(),
-                tags: std::iter::empty(),
-            }),
+            text,
             size_gib: 20,
             status: CacheStatus::Preparing,
             progress: 0,
@@ -981,7 +1020,35 @@ impl StepIds {
 
 #[cfg(test)]
 mod tests {
-    use super::IdGenerator;
+    use super::{CachedImage, IdGenerator, ImageCache, Tag, Timestamp};
+
+    /// A created record, packed once, is the one the setters build.
+    #[test]
+    fn a_created_record_is_the_one_the_setters_build() {
+        let t0: Timestamp = "2024-05-01T08:00:00Z".parse().unwrap();
+        let images: Vec<CachedImage> = ["nginx:1.25", "registry.cn-hangzhou.aliyuncs.com/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]
+            .into_iter()
+            .map(|i| CachedImage::parse(i).unwrap())
+            .collect();
+        let tags = [Tag::new("team", "web"), Tag::new("env", "")];
+        for groups in [
+            [None, None],
+            [Some("rg-1"), None],
+            [None, Some("eci-1")],
+            [Some(""), Some("eci-2")],
+        ] {
+            for (images, tags) in [(&images[..], &tags[..]), (&[][..], &[][..])] {
+                let mut want = ImageCache::new("imc-1", "web", "cn-hangzhou", t0);
+                want.set_images(images);
+                want.set_resource_group_id(groups[0]);
+                want.set_tags(tags);
+                want.set_container_group_id(groups[1]);
+                let got =
+                    ImageCache::created(["imc-1", "web", "cn-hangzhou"], groups, images, tags, t0);
+                assert_eq!(got, want, "{groups:?}");
+            }
+        }
+    }
 
     #[test]
     fn ids_do_not_repeat() {

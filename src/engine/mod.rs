@@ -576,14 +576,19 @@ impl Engine {
         self.region_mut(&key);
         let id = self.ids.image_cache_id();
         let container_group_id = self.ids.container_group_id();
-        let mut cache = ImageCache::new(&id, &request.image_cache_name, &request.region_id, now);
-        cache.set_images(&request.images);
+        let mut cache = ImageCache::created(
+            [&id, &request.image_cache_name, &request.region_id],
+            [
+                request.resource_group_id.as_deref(),
+                Some(&container_group_id),
+            ],
+            &request.images,
+            &request.tags,
+            now,
+        );
         cache.size_gib = request.image_cache_size.unwrap_or(DEFAULT_SIZE_GIB);
-        cache.set_resource_group_id(request.resource_group_id.as_deref());
         cache.elimination_strategy = request.elimination_strategy;
-        cache.set_tags(&request.tags);
         cache.settings = request.settings.clone().into();
-        cache.set_container_group_id(Some(&container_group_id));
         cache.expire_time = expiry(now, cache.settings.retention_days);
         let answer = CreateResponse {
             image_cache_id: id,
@@ -1312,17 +1317,21 @@ impl Engine {
         }
         let id = self.ids.image_cache_id();
         let name = format!("auto-create-for-{container_group_id}");
-        let mut cache = ImageCache::new(&id, name, &key.1, now);
         let images: Vec<CachedImage> = request
             .images
             .iter()
             .filter_map(|r| CachedImage::parse(r.as_ref()).ok())
             .collect();
-        cache.set_images(&images);
+        let mut cache = ImageCache::created(
+            [&id, &name, &key.1],
+            [None, Some(container_group_id)],
+            &images,
+            &[],
+            now,
+        );
         cache.size_gib = AUTO_CREATED_SIZE_GIB;
         cache.elimination_strategy = EliminationStrategy::Lru;
         cache.auto_created = true;
-        cache.set_container_group_id(Some(container_group_id));
         self.start_create(key, cache, now);
         Some(id)
     }

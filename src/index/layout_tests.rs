@@ -663,3 +663,41 @@ fn a_hit_moves_in_lru_order_as_an_update_does() {
     assert_eq!(lru(&hit), lru(&updated));
     assert!(hit.lru.len() > 50, "{} in LRU order", hit.lru.len());
 }
+
+/// The search for a new cache's place, galloping down from the top, puts
+/// it after every cache before it and before every other, for keys below,
+/// among, tied with and above the caches of a rank space with holes.
+#[test]
+fn the_place_of_a_key_splits_the_caches_before_it_from_the_rest() {
+    let mut r = rng(9);
+    let mut index = index();
+    for id in 0..400 {
+        index.insert(cache(id, r(50) as i64, &mut r));
+    }
+    for id in (0..400).step_by(3) {
+        assert!(index.remove(&format!("imc-{id:08}")).is_some());
+    }
+    assert!(index.holes() > 0);
+    let n = index.entries.len();
+    for created in -1..52 {
+        for id in [0, 1, 200, 398, 399, 1_000] {
+            let id = format!("imc-{id:08}");
+            let key = RankKey {
+                creation: 1_700_000_000 + created,
+                id: &id,
+            };
+            let place = index.lower_bound(key) as usize;
+            assert!(place <= n);
+            for rank in 0..n {
+                let Some(at) = index.key_at(rank) else {
+                    continue;
+                };
+                assert_eq!(
+                    at.cmp(&key) == std::cmp::Ordering::Less,
+                    rank < place,
+                    "rank {rank}, place {place} of ({created}, {id})"
+                );
+            }
+        }
+    }
+}

@@ -78,13 +78,20 @@ impl<'a> RankKey<'a> {
 }
 
 impl Index {
-    fn key_at(&self, rank: usize) -> Option<RankKey<'_>> {
+    pub(super) fn key_at(&self, rank: usize) -> Option<RankKey<'_>> {
         self.entries[rank].as_ref().map(|e| RankKey::of(&e.cache))
     }
 
     /// The first rank at or after which every cache comes at or after `key`
     /// in rank order: the caches at lower ranks are exactly those before
-    /// it (`O(log n)` probes, skipping holes).
+    /// it (`O(log d)` probes for a place `d` ranks below the top, skipping
+    /// holes).
+    ///
+    /// The search gallops down from the top before it halves: a new cache
+    /// is nearly always among the newest (a burst of creates in one second
+    /// lands among that second's caches, ordered by id), whose records a
+    /// recent insert left in cache, while a plain binary search would first
+    /// read records far below, a miss each.
     pub(super) fn lower_bound(&self, key: RankKey<'_>) -> u32 {
         let n = self.entries.len();
         match n.checked_sub(1).and_then(|last| self.key_at(last)) {
@@ -94,7 +101,21 @@ impl Index {
         }
         // Every cache below `lo` is before `key`; every cache at or above
         // `hi` is not.
-        let (mut lo, mut hi) = (0, n);
+        let (mut lo, mut hi) = (0, n - 1);
+        let mut step = 1;
+        while step < hi {
+            let probe = hi - step;
+            match self.key_at(probe) {
+                Some(k) if k.cmp(&key) == Ordering::Less => {
+                    lo = probe + 1;
+                    break;
+                }
+                Some(_) => hi = probe,
+                // A hole: the search goes on from the next step.
+                None => {}
+            }
+            step *= 2;
+        }
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let Some(live) = (mid..hi).find(|&r| self.entries[r].is_some()) else {

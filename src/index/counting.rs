@@ -122,6 +122,15 @@ impl<'a, T: Ord + Copy + Default> TopK<'a, T> {
         if word <= self.threshold {
             return;
         }
+        if self.k == 1 {
+            // The best alone (auto-match): the threshold is the best so
+            // far at once, so the sink's bar rises with every better
+            // candidate rather than after a buffer's worth.
+            self.threshold = word;
+            self.kept.clear();
+            self.kept.push(word);
+            return;
+        }
         self.kept.push(word);
         if self.kept.len() >= self.k.max(32).saturating_mul(2) {
             self.cut();
@@ -1163,6 +1172,40 @@ mod tests {
     /// The one-pass AVX-512 scan (where the machine has it) hands a sink
     /// exactly what the portable two passes hand it: the same offers in
     /// the same order, the same count skipped, and clears the counters.
+    /// The `k` largest of a stream, largest first, for every `k` from 1
+    /// (whose threshold is the best so far after every offer) to more than
+    /// the stream holds; the threshold never passes the `k`-th largest.
+    #[test]
+    fn top_k_keeps_the_k_largest_and_its_threshold_trails_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let words: Vec<u64> = (0..500)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                1 + x % 300
+            })
+            .collect();
+        for k in [1, 2, 20, 64, 499, 500, 600] {
+            let mut kept = Vec::new();
+            let mut top = TopK::new(k, &mut kept);
+            for (i, &w) in words.iter().enumerate() {
+                top.offer(w);
+                let mut seen = words[..=i].to_vec();
+                seen.sort_unstable_by(|a, b| b.cmp(a));
+                let kth = seen.get(k - 1).copied().unwrap_or(0);
+                assert!(top.threshold() <= kth, "k {k}, after {i}");
+                if k == 1 {
+                    assert_eq!(top.threshold(), seen[0], "after {i}");
+                }
+            }
+            let mut want = words.clone();
+            want.sort_unstable_by(|a, b| b.cmp(a));
+            want.truncate(k);
+            assert_eq!(top.finish(), &want[..], "k {k}");
+        }
+    }
+
     #[test]
     fn both_dense_scans_offer_and_skip_the_same() {
         let mut x = 7u64;

@@ -494,6 +494,13 @@ impl Index {
         self.entries[rank as usize].as_ref().expect("a live rank")
     }
 
+    /// Asks the memory system for the entry at `rank` ahead of reading it.
+    fn prefetch_record(&self, rank: u32) {
+        if let Some(entry) = self.entries.get(rank as usize) {
+            crate::prefetch::prefetch(std::ptr::from_ref(entry).cast());
+        }
+    }
+
     fn cache(&self, rank: u32) -> &ImageCache {
         &self.entry(rank).cache
     }

@@ -388,11 +388,16 @@ impl Index {
             ..
         } = sink;
         let page = top.finish();
+        // The page's records lie far apart: all asked for before any is
+        // read, so their misses overlap (the token reads the last one's).
+        for &c in page {
+            self.prefetch_record(c as u32);
+        }
+        let image_caches = page.iter().map(|&c| self.cache(c as u32)).collect();
         let next_token = (remaining > limit).then(|| {
             let &last = page.last().expect("limit >= 1");
             self.token_after(bound, (last >> 32) as u32, last as u32)
         });
-        let image_caches = page.iter().map(|&c| self.cache(c as u32)).collect();
         scratch.candidates = kept;
         DescribePage {
             image_caches,

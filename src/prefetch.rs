@@ -1,7 +1,7 @@
 //! Software prefetching: asking the memory system for a cache line ahead of
 //! its use, so that misses on unrelated data overlap instead of waiting one
 //! behind the other. Used where the order of work is known a batch ahead
-//! (the bulk build, a removal's lists).
+//! (the bulk build, a change's lists, a page's records).
 
 /// A hint that the cache line at `p` will be read soon (a no-op where the
 /// machine has no such hint).

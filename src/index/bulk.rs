@@ -7,8 +7,9 @@
 //!    two with one id, the later in the input wins.
 //! 3. Keys are looked up (or added, with an empty list) a batch of caches
 //!    at a time: the batch's keys are all written and hashed first, then
-//!    looked up in one tight loop, so the misses of the lookups overlap
-//!    instead of waiting one behind the other between parses.
+//!    looked up in three loops of independent loads (each key's likely
+//!    id, that key's text, the lookup proper), so the misses of the
+//!    lookups overlap instead of waiting one behind the other.
 //! 4. Each list is made at its final size and filled in rank order; a
 //!    long one is turned into containers once.
 
@@ -99,8 +100,8 @@ impl Index {
         let mut ranks: SmallVec<[u32; BATCH]> = SmallVec::new();
         for rank in 0..self.entries.len() as u32 {
             if let Some(entry) = &self.entries[rank as usize] {
-                // The records lie in input order, not in rank order: the
-                // next batch's are asked for while this one is keyed.
+                // The records lie in input order, not in rank order: a
+                // batch's records are all asked for before any is keyed.
                 entry.cache.prefetch();
                 ranks.push(rank);
             }
@@ -147,7 +148,7 @@ impl Index {
 
     /// Gives the entries at `ranks` their key ids: every key of the batch
     /// written and hashed, then all looked up (or added with an empty
-    /// list) in one loop.
+    /// list) in three loops whose misses overlap.
     pub(super) fn intern_batch(&mut self, ranks: &[u32], batch: &mut KeyBatch) {
         batch.clear();
         for &rank in ranks {

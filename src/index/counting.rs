@@ -568,7 +568,9 @@ const SMALL_QUERY: usize = 15;
 const ADD_EXACT8: u8 = 15;
 const ADD_REPO8: u8 = 1;
 
-/// Whether the machine has the AVX-512 instructions the one-pass scans use.
+/// Whether the machine has the AVX-512 instructions the one-pass scans use;
+/// never while `ECI_IMAGECACHE_NO_AVX512` is set (to anything, `0`
+/// included), read once a process.
 fn has_avx512() -> bool {
     // Set, the portable paths run on any machine: how CI runs the oracle
     // suite over them, and how their speed is measured.
@@ -1232,9 +1234,6 @@ mod tests {
         }
     }
 
-    /// The one-pass AVX-512 scan (where the machine has it) hands a sink
-    /// exactly what the portable two passes hand it: the same offers in
-    /// the same order, the same count skipped, and clears the counters.
     /// The `k` largest of a stream, largest first, for every `k` from 1
     /// (whose threshold is the best so far after every offer) to more than
     /// the stream holds; the threshold never passes the `k`-th largest.
@@ -1269,6 +1268,9 @@ mod tests {
         }
     }
 
+    /// The one-pass AVX-512 scan (where the machine has it) hands a sink
+    /// exactly what the portable two passes hand it: the same offers in
+    /// the same order, the same count skipped, and clears the counters.
     #[test]
     fn both_dense_scans_offer_and_skip_the_same() {
         let mut x = 7u64;

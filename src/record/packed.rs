@@ -135,8 +135,8 @@ impl Packed {
         }
     }
 
-    /// Asks the memory system for the record's ends and the start of its
-    /// text (up to four cache lines), ahead of reading them: a bulk build
+    /// Asks the memory system for the record's ends (a cache line) and the
+    /// start of its text (up to four more), ahead of reading them: a bulk build
     /// reads records in rank order, which is not the order they lie in.
     pub(super) fn prefetch(&self) {
         let ends: *const u8 = match &self.ends {

@@ -575,17 +575,13 @@ impl ImageCache {
         region_id: impl AsRef<str>,
         creation_time: Timestamp,
     ) -> ImageCache {
-        let mut fields = [""; FIELDS];
-        fields[ID] = id.as_ref();
-        fields[NAME] = name.as_ref();
-        fields[REGION] = region_id.as_ref();
-        let text = Packed::pack(Texts {
-            fields,
-            present: 0,
-            images: std::iter::empty(),
-            tags: std::iter::empty(),
-        });
-        ImageCache::of_text(text, creation_time)
+        ImageCache::created(
+            [id.as_ref(), name.as_ref(), region_id.as_ref()],
+            [None, None],
+            &[],
+            &[],
+            creation_time,
+        )
     }
 
     /// What `CreateImageCache` makes: [`ImageCache::new`] with its images,
@@ -612,19 +608,13 @@ impl ImageCache {
                 present |= 1 << (field - RESOURCE_GROUP);
             }
         }
-        let text = Packed::pack(Texts {
-            fields,
-            present,
-            images: images.iter().map(CachedImage::view),
-            tags: tags.iter().map(|t| (t.key(), t.value())),
-        });
-        ImageCache::of_text(text, creation_time)
-    }
-
-    /// A cache in `Preparing` with this text, 20 GiB, `Progress` 0 %.
-    fn of_text(text: Packed, creation_time: Timestamp) -> ImageCache {
         ImageCache {
-            text,
+            text: Packed::pack(Texts {
+                fields,
+                present,
+                images: images.iter().map(CachedImage::view),
+                tags: tags.iter().map(|t| (t.key(), t.value())),
+            }),
             size_gib: 20,
             status: CacheStatus::Preparing,
             progress: 0,

@@ -71,7 +71,7 @@ impl Index {
         }
         let mut records = all.into_iter();
         for i in from {
-            let Some(cache) = records.next() else { break };
+            let cache = records.next().expect("one record a rank");
             if let Some(later) = records.as_slice().get(AHEAD - 1) {
                 later.prefetch();
             }

@@ -1268,6 +1268,18 @@ mod tests {
         }
     }
 
+    /// `ECI_IMAGECACHE_NO_AVX512` turns the AVX-512 paths off: `.ci/run`
+    /// runs the lib's tests and the oracle suites with it set, and this
+    /// holds that run to the portable paths.
+    #[test]
+    fn the_override_turns_the_avx512_paths_off() {
+        if std::env::var_os("ECI_IMAGECACHE_NO_AVX512").is_some() {
+            assert!(!has_avx512());
+        } else {
+            eprintln!("ECI_IMAGECACHE_NO_AVX512 is not set: nothing to check");
+        }
+    }
+
     /// The one-pass AVX-512 scan (where the machine has it) hands a sink
     /// exactly what the portable two passes hand it: the same offers in
     /// the same order, the same count skipped, and clears the counters.

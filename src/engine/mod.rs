@@ -778,7 +778,7 @@ impl Engine {
         let mut scratch = std::mem::take(&mut self.scratch);
         let chosen = self.choose(&key, request, &mut scratch);
         self.scratch = scratch;
-        Ok(self.record_match(&key, request, chosen?))
+        Ok(self.record_match(&key, request, &chosen?))
     }
 
     /// Auto-match for many container groups of the default account at once.
@@ -803,25 +803,44 @@ impl Engine {
         requests: &[AutoMatchRequest],
     ) -> Vec<Result<AutoMatchOutcome, ApiError>> {
         use rayon::prelude::*;
+        use std::hash::BuildHasher;
         self.tick();
-        // Each request is checked on its own; groups asking the same thing
-        // (same region, images as a set, storage and settings) then get the
-        // same choice: each distinct valid ask is ranked once.
-        let checked: Vec<Result<(), ApiError>> =
-            requests.iter().map(AutoMatchRequest::validate).collect();
+        // Each request is checked on its own, and its ask (region, images
+        // as a set, storage and settings) hashed, in parallel: groups asking
+        // the same thing then get the same choice, each distinct valid ask
+        // ranked once. Only what must be in order stays on one thread:
+        // grouping the asks, then recording the hits and misses.
+        let hasher = foldhash::fast::RandomState::default();
+        let asks: Vec<Result<(AskKey<'_>, u64), ApiError>> = requests
+            .par_iter()
+            .map(|request| {
+                request.validate()?;
+                let ask = AskKey::of(request);
+                let hash = hasher.hash_one(&ask);
+                Ok((ask, hash))
+            })
+            .collect();
         let mut distinct: Vec<&AutoMatchRequest> = Vec::new();
-        let mut slot_of: HashMap<AskKey<'_>, usize, foldhash::fast::RandomState> =
-            HashMap::default();
-        let slots: Vec<Option<usize>> = requests
+        // (hash, slot, the first request asking it).
+        let mut slot_of: hashbrown::HashTable<(u64, usize, usize)> =
+            hashbrown::HashTable::with_capacity(requests.len());
+        let slots: Vec<Result<usize, ApiError>> = asks
             .iter()
-            .zip(&checked)
-            .map(|(request, ok)| {
-                ok.is_ok().then(|| {
-                    *slot_of.entry(AskKey::of(request)).or_insert_with(|| {
+            .zip(requests)
+            .enumerate()
+            .map(|(at, (ask, request))| {
+                let (key, hash) = ask.as_ref().map_err(Clone::clone)?;
+                let same = |&(_, _, first): &(u64, usize, usize)| {
+                    asks[first].as_ref().is_ok_and(|(other, _)| other == key)
+                };
+                let entry = slot_of.entry(*hash, same, |&(hash, _, _)| hash);
+                Ok(entry
+                    .or_insert_with(|| {
                         distinct.push(request);
-                        distinct.len() - 1
+                        (*hash, distinct.len() - 1, at)
                     })
-                })
+                    .get()
+                    .1)
             })
             .collect();
         let this = &*self;
@@ -832,15 +851,17 @@ impl Engine {
                 this.choose(&key, request, scratch)
             })
             .collect();
+        // One region key, its region written over only when a request
+        // names another.
+        let mut key: RegionKey = (account.to_owned(), String::new());
         slots
             .into_iter()
             .zip(requests)
-            .zip(checked)
-            .map(|((slot, request), checked)| {
-                checked?;
-                let slot = slot.expect("a valid request has a slot");
-                let choice = choices[slot].clone()?;
-                let key = (account.to_owned(), request.region_id.clone());
+            .map(|(slot, request)| {
+                let choice = choices[slot?].as_ref().map_err(Clone::clone)?;
+                if key.1 != request.region_id {
+                    key.1.clone_from(&request.region_id);
+                }
                 Ok(self.record_match(&key, request, choice))
             })
             .collect()
@@ -1085,33 +1106,34 @@ impl Engine {
         &mut self,
         key: &RegionKey,
         request: &AutoMatchRequest,
-        choice: Choice,
+        choice: &Choice,
     ) -> AutoMatchOutcome {
         let now = self.clock.now();
         let container_group_id = match &request.container_group_id {
             Some(id) => id.clone(),
             None => self.ids.container_group_id(),
         };
-        let hit = choice.chosen.clone().and_then(|(id, exact, partial)| {
+        let hit = choice.chosen.as_ref().and_then(|(id, exact, partial)| {
             let region = self.regions.get_mut(key)?;
-            if !region.index.set_last_matched(&id, now) {
+            if !region.index.set_last_matched(id, now) {
                 return None;
             }
-            region.mark(&id);
-            region.reschedule(&id);
-            Some((id, exact, partial))
+            region.mark(id);
+            region.reschedule(id);
+            Some((id.as_str(), *exact, *partial))
         });
         if hit.is_some() {
             self.touched(key);
         }
-        let auto_created = if self.would_auto_create(key, request, &choice) {
-            let keep = hit.as_ref().map(|h| h.0.clone());
-            self.auto_create(key, request, &container_group_id, keep.as_deref(), now)
+        let auto_created = if self.would_auto_create(key, request, choice) {
+            let keep = hit.map(|(id, _, _)| id);
+            self.auto_create(key, request, &container_group_id, keep, now)
         } else {
             None
         };
         match hit {
             Some((image_cache_id, exact, partial)) => {
+                let image_cache_id = image_cache_id.to_owned();
                 let event = Event {
                     kind: EventKind::Normal,
                     reason: crate::automatch::HIT_EVENT_REASON.to_owned(),

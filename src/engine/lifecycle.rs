@@ -19,7 +19,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Images;
+use jiff::Timestamp;
+
+use super::FAILED_RETENTION_SECS;
+use super::operations::pulling_messages;
+use crate::clock;
+use crate::record::{CacheStatus, EventKind, IdGenerator, ImageCache, Images, StepIds};
 
 /// How long each phase lasts, in seconds.
 ///
@@ -204,5 +209,85 @@ impl Run {
             .chain(steps.filter(|&t| t < before + end))
             .chain(std::iter::once(before + end))
             .find(|&t| t > elapsed && self.stage(t) != now)
+    }
+}
+
+/// Moves a cache to `stage` of its run at `at`, with the events of every
+/// transition crossed.
+pub(super) fn advance(
+    cache: &mut ImageCache,
+    run: &Run,
+    stage: Stage,
+    at: Timestamp,
+    ids: &IdGenerator,
+) {
+    let ids = &mut ids.step(cache.id(), run.nonce, at.as_second());
+    let event = |ids: &mut StepIds, cache: &mut ImageCache, kind, reason: &str, message: &str| {
+        let name = ids.event_name(cache.name());
+        cache.record_event(kind, reason, message, at, || name);
+    };
+    if run.operation == Operation::Create
+        && cache.status == CacheStatus::Preparing
+        && stage != Stage::Preparing
+    {
+        cache.status = CacheStatus::Creating;
+        for message in pulling_messages(cache) {
+            event(ids, cache, EventKind::Normal, "Pulling", &message);
+        }
+        if cache.settings.flash == Some(true) {
+            let id = ids.snapshot_id();
+            let message = format!("Successfully created flash snapshot {id}.");
+            event(
+                ids,
+                cache,
+                EventKind::Normal,
+                "FlashSnapshotCreated",
+                &message,
+            );
+            cache.set_flash_snapshot_id(Some(&id));
+        }
+    }
+    match stage {
+        Stage::Preparing => {}
+        Stage::Running(progress) => cache.progress = progress,
+        Stage::Done => {
+            let snapshot = ids.snapshot_id();
+            cache.status = CacheStatus::Ready;
+            cache.progress = 100;
+            cache.set_flash_snapshot_id(None);
+            let message = format!("Successfully created snapshot {snapshot}.");
+            event(ids, cache, EventKind::Normal, "SnapshotCreated", &message);
+            cache.set_snapshot_id(Some(&snapshot));
+            event(
+                ids,
+                cache,
+                EventKind::Normal,
+                "Ready",
+                "The image cache is ready.",
+            );
+        }
+        Stage::Failed => {
+            let reason = run.failure.clone().unwrap_or_default();
+            match run.operation {
+                Operation::Create => {
+                    if cache.status != CacheStatus::Failed {
+                        cache.status = CacheStatus::Failed;
+                        cache.set_flash_snapshot_id(None);
+                        // Removed a day after failing: that is its expiry
+                        // ("created-failed image caches expire after 24
+                        // hours"), unless its retention ends sooner.
+                        let removal =
+                            clock::timestamp(at.as_second().saturating_add(FAILED_RETENTION_SECS));
+                        cache.expire_time =
+                            Some(cache.expire_time.map_or(removal, |e| e.min(removal)));
+                        event(ids, cache, EventKind::Warning, "Failed", &reason);
+                    }
+                }
+                Operation::Update => {
+                    cache.status = CacheStatus::UpdateFailed;
+                    event(ids, cache, EventKind::Warning, "UpdateFailed", &reason);
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,182 @@
+//! Adding existing records as they are: one cache, or a corpus at once.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::lifecycle::Run;
+use super::{Engine, Operation};
+use crate::error::ApiError;
+use crate::record::{CacheStatus, ImageCache};
+
+impl Engine {
+    /// Adds a cache record as it is (for example one made by
+    /// `eci-imagecache gen`), to the account's region named by its
+    /// `RegionId`, outside the quota. A cache in `Preparing`, `Creating` or
+    /// `Updating` starts that operation again now; expiry and retention
+    /// apply. A cache whose id is already there is refused.
+    ///
+    /// # Errors
+    ///
+    /// `MissingParameter` for an empty id, `InvalidParameter` for a bad
+    /// `RegionId` or an id the account already holds.
+    pub fn import_as(&mut self, account: &str, cache: ImageCache) -> Result<(), ApiError> {
+        self.import_all_as(account, [cache])
+            .map(|_| ())
+            .map_err(|refused| refused.error)
+    }
+
+    /// [`Engine::import_as`] for many caches at once, all or none: every
+    /// cache is checked first, then each region's index is built in one
+    /// pass (sorted once, every posting list appended to), which is what
+    /// makes importing a large corpus linear. Returns how many were added.
+    ///
+    /// ```
+    /// use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
+    /// use eci_imagecache::record::{CacheStatus, ImageCache};
+    ///
+    /// let mut engine = Engine::builder().instant(true).seed(1).build();
+    /// let t = "2024-05-01T08:00:00Z".parse().unwrap();
+    /// let ready = |id: &str| {
+    ///     let mut c = ImageCache::new(id, "web", "cn-hangzhou", t);
+    ///     c.status = CacheStatus::Ready;
+    ///     c
+    /// };
+    /// assert_eq!(engine.import_all_as(DEFAULT_ACCOUNT, [ready("imc-a"), ready("imc-b")])?, 2);
+    /// // One refused cache refuses the batch: nothing is added.
+    /// let refused = engine.import_all_as(DEFAULT_ACCOUNT, [ready("imc-c"), ready("imc-a")]).unwrap_err();
+    /// assert_eq!(refused.id, "imc-a");
+    /// assert!(engine.index(DEFAULT_ACCOUNT, "cn-hangzhou").unwrap().get("imc-c").is_none());
+    /// # Ok::<(), eci_imagecache::engine::ImportRefused>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ImportRefused`] names the first cache [`Engine::import_as`] would
+    /// refuse, or that appears twice in `caches`.
+    pub fn import_all_as(
+        &mut self,
+        account: &str,
+        caches: impl IntoIterator<Item = ImageCache>,
+    ) -> Result<usize, ImportRefused> {
+        let caches: Vec<ImageCache> = caches.into_iter().collect();
+        // What is due happens first, refused or not, as it always has.
+        self.tick();
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(caches.len(), Default::default());
+        for cache in &caches {
+            let refuse = |error| ImportRefused {
+                id: cache.id().to_owned(),
+                error,
+            };
+            crate::record::check_region_id(cache.region_id()).map_err(refuse)?;
+            if cache.id().is_empty() {
+                return Err(refuse(ApiError::missing("ImageCacheId")));
+            }
+            // Ids are unique in an account, across its regions.
+            if !seen.insert(cache.id())
+                || self
+                    .regions
+                    .range((account.to_owned(), String::new())..)
+                    .take_while(|((a, _), _)| a == account)
+                    .any(|(_, r)| r.index.get(cache.id()).is_some())
+            {
+                return Err(refuse(ApiError::invalid(
+                    "ImageCacheId",
+                    format_args!("{} already exists", cache.id()),
+                )));
+            }
+        }
+        drop(seen);
+        let added = caches.len();
+        let now = self.clock.now();
+        let durations = self.config.durations;
+        // Importing draws no id, so every restarted run gets the same nonce.
+        let nonce = self.ids.nonce();
+        // Nearly every import is of one region: its records stay where they
+        // are, with no second array of them (at 100 000 caches such an
+        // array is below glibc's mmap threshold, and freeing it leaves a
+        // hole in the heap the size of the records).
+        let one_region = caches
+            .first()
+            .map(|c| c.region_id().to_owned())
+            .filter(|first| caches.iter().all(|c| c.region_id() == first));
+        let groups: Vec<(String, Vec<ImageCache>)> = match one_region {
+            Some(region_id) => vec![(region_id, caches)],
+            None => {
+                let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
+                for cache in caches {
+                    by_region
+                        .entry(cache.region_id().to_owned())
+                        .or_default()
+                        .push(cache);
+                }
+                by_region.into_iter().collect()
+            }
+        };
+        for (region_id, mut caches) in groups {
+            let key = (account.to_owned(), region_id);
+            let region = self.region_mut(&key);
+            // A region without caches has no timers: one pass sets them all.
+            let fresh =
+                region.index.is_empty() && region.timers.is_empty() && region.timer_of.is_empty();
+            for cache in &mut caches {
+                let operation = match cache.status {
+                    CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
+                    CacheStatus::Updating => Some(Operation::Update),
+                    _ => None,
+                };
+                if operation == Some(Operation::Create) {
+                    cache.status = CacheStatus::Preparing;
+                    cache.progress = 0;
+                } else if operation == Some(Operation::Update) {
+                    cache.progress = 0;
+                }
+                if let Some(operation) = operation {
+                    region.runs.insert(
+                        cache.id().to_owned(),
+                        Run {
+                            operation,
+                            started: now.as_second(),
+                            durations,
+                            failure: None,
+                            applied: -1,
+                            nonce,
+                        }
+                        .already_at_start(),
+                    );
+                }
+            }
+            let ids: Vec<String> = if fresh {
+                Vec::new()
+            } else {
+                caches.iter().map(|c| c.id().to_owned()).collect()
+            };
+            region.insert_caches(caches);
+            if fresh {
+                region.schedule_all();
+            }
+            for id in &ids {
+                region.reschedule(id);
+            }
+            self.touched(&key);
+        }
+        self.tick();
+        Ok(added)
+    }
+}
+
+/// Why [`Engine::import_all_as`] added nothing: the first cache it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRefused {
+    /// The refused cache's `ImageCacheId` (empty when that was the fault).
+    pub id: String,
+    /// What [`Engine::import_as`] would have answered.
+    pub error: ApiError,
+}
+
+impl std::fmt::Display for ImportRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.id, self.error)
+    }
+}
+
+impl std::error::Error for ImportRefused {}

@@ -19,7 +19,7 @@ pub struct EngineConfig {
     pub durations: Durations,
     /// The most caches a `DescribeImageCaches` page holds (default 20, as
     /// the cloud; `u32::MAX` lifts it). See
-    /// [`DescribeRequest::page_size`].
+    /// [`DescribeRequest::page_size`](crate::describe::DescribeRequest::page_size).
     pub page_cap: u32,
     /// Whether the wire decoders reject parameters an action does not know
     /// (default: ignored, as the cloud's API gateway does).

@@ -41,7 +41,7 @@ impl Engine {
     }
 
     /// `DescribeImageCaches` without applying due transitions first (for
-    /// readers that share the engine; see [`SharedEngine`]).
+    /// readers that share the engine; see [`SharedEngine`](super::SharedEngine)).
     pub fn describe_as_of_last_tick<'a>(
         &'a self,
         account: &str,

@@ -7,25 +7,13 @@ mod checks;
 
 use std::path::Path;
 
+/// The target's committed corpus and crash regressions through its check.
+/// Both folders must be there: every target has a regressions folder (an
+/// empty input where no crash was ever found).
 fn replay(target: &str, check: fn(&[u8])) -> usize {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let mut replayed = 0;
-    for dir in [
-        root.join("corpus").join(target),
-        root.join("regressions").join(target),
-    ] {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let data = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| check(&data));
-            assert!(outcome.is_ok(), "{} fails its fuzz checks", path.display());
-            replayed += 1;
-        }
-    }
-    replayed
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let folders = [format!("corpus/{target}"), format!("regressions/{target}")];
+    checks::replay(&fuzz, &folders.each_ref().map(String::as_str), check)
 }
 
 #[test]
@@ -66,4 +54,10 @@ fn pod_manifest_corpus() {
     // Every fifth input by size of the minimised corpus of the first clean
     // run (4.0 M executions, 2409 inputs), and the seeds: 490 inputs.
     assert!(replay("pod_manifest", checks::check_pod_manifest) >= 450);
+}
+
+#[test]
+#[should_panic(expected = "fuzz/corpus/no_such_target")]
+fn a_missing_corpus_folder_fails_the_replay_and_is_named() {
+    replay("no_such_target", |_| {});
 }

@@ -153,7 +153,13 @@ fn apply(engine: &mut Engine, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     /// After every step and commit, the store rebuilds exactly the live
     /// engine, under the same settings and under others.

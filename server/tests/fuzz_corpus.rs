@@ -1,28 +1,19 @@
 //! Replays the `signature_verify` fuzz corpus through the same check the
 //! fuzz target runs.
 
-#[path = "../../fuzz/src/signature.rs"]
-mod signature;
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
+#[path = "../../fuzz/src/signature_verify.rs"]
+mod signature_verify;
 
 #[test]
 fn signature_verify_corpus() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut replayed = 0;
-    for dir in [
-        root.join("corpus/signature_verify"),
-        root.join("regressions/signature_verify"),
-    ] {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let data = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| signature::check_signature_verify(&data));
-            assert!(outcome.is_ok(), "{} fails its fuzz checks", path.display());
-            replayed += 1;
-        }
-    }
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let replayed = replay::replay(
+        &fuzz,
+        &["corpus/signature_verify", "regressions/signature_verify"],
+        signature_verify::check_signature_verify,
+    );
     // The 400 smallest inputs of the minimised corpus of the first run (4.2 M executions).
     assert!(replayed >= 350, "corpus missing: {replayed} inputs");
 }

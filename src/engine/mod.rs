@@ -78,8 +78,6 @@ pub use builder::{EngineBuilder, EngineConfig};
 pub(crate) use client_tokens::{Action, Remembered};
 pub use import::ImportRefused;
 pub use lifecycle::{Durations, FailureCheck, FailurePredicate, Operation};
-#[doc(hidden)]
-pub use persist::fuzz_load;
 pub use persist::{LoadError, STATE_VERSION, SaveError};
 pub use request::{
     CreateRequest, CreateResponse, DEFAULT_SIZE_GIB, DeleteRequest, MAX_CLIENT_TOKEN,

@@ -339,9 +339,3 @@ fn decode(bytes: &[u8]) -> Result<State, LoadError> {
     }
     serde_json::from_slice(payload).map_err(|e| LoadError::Invalid(e.to_string()))
 }
-
-/// Whether bytes decode as a state (for the fuzz target): never panics.
-#[doc(hidden)]
-pub fn fuzz_load(bytes: &[u8]) -> bool {
-    Engine::builder().seed(0).load_bytes(bytes).is_ok()
-}

@@ -1,5 +1,5 @@
-//! The signature check, in its own file so the server crate's tests can
-//! replay its corpus (`server/tests/fuzz_corpus.rs`).
+//! `signature_verify`: the signature check, in its own file so the server
+//! crate's tests can replay its corpus (`server/tests/fuzz_corpus.rs`).
 
 /// Lines: method, path, query, then `name: value` headers, a blank line,
 /// the body. Verifying never panics, whatever the Authorization header, the

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use eci_imagecache::automatch::AutoMatchRequest;
 use eci_imagecache::cursor::TokenKey;
 use eci_imagecache::describe::{DescribePage, DescribeRequest};
 use eci_imagecache::index::{Index, Scratch};
@@ -853,13 +854,77 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(400))]
+
+    /// Auto-match on the index picks what the oracle picks and ranks the
+    /// first candidates alike, on generated worlds (every status, sizes
+    /// around the storage, groups with duplicates and endpoint variants,
+    /// perfect matches and match counts), before and after removals.
+    #[test]
+    fn best_match_equals_the_oracle(
+        world in prop::collection::vec((spec(), 1u32..60), 0..40),
+        groups in prop::collection::vec(
+            (
+                prop::collection::vec(image_strategy(), 1..6),
+                any::<bool>(),
+                prop::option::of(1u32..4),
+                prop::sample::select(vec![8u32, 30, 50]),
+            ),
+            1..8,
+        ),
+        removed in prop::collection::vec(0usize..40, 0..12),
+    ) {
+        let (mut index, mut naive) = pair(6);
+        for (i, (s, size)) in world.iter().enumerate() {
+            let mut c = cache(&id(i), s);
+            c.size_gib = *size;
+            index.insert(c.clone());
+            naive.insert(c);
+        }
+        let groups: Vec<AutoMatchRequest> = groups
+            .iter()
+            .map(|(images, perfect, count, storage)| {
+                let mut g = AutoMatchRequest::new("cn-hangzhou");
+                for image in images {
+                    g = g.image(image).unwrap();
+                }
+                g.perfect_match = *perfect;
+                g.match_count_request = *count;
+                g.temporary_storage_gib = *storage;
+                g
+            })
+            .collect();
+        let view = |m: &eci_imagecache::automatch::BestMatch<'_>| {
+            (m.cache.id().to_owned(), m.exact, m.partial, m.images)
+        };
+        let mut scratch = Scratch::default();
+        for round in 0..2 {
+            for g in &groups {
+                prop_assert_eq!(
+                    index.best_match(g, &mut scratch).as_ref().map(view),
+                    naive.best_match(g).as_ref().map(view),
+                    "round {}: {:?}", round, g
+                );
+                let fast: Vec<_> = index.ranked_matches(g, 3, &mut scratch).iter().map(view).collect();
+                let slow: Vec<_> = naive.ranked_matches(g, 3).iter().map(view).collect();
+                prop_assert_eq!(fast, slow, "round {}", round);
+            }
+            for &i in &removed {
+                index.remove(&id(i));
+                naive.remove(&id(i));
+            }
+        }
+    }
+}
+
 /// Auto-match on the index with more query images than its counters hold
 /// (hundreds of tags of one repository, so P would outgrow 8 bits) matches
 /// nothing, as the oracle does, and never panics; up to that, beyond the
 /// API's 100, both answer alike.
 #[test]
 fn auto_match_with_more_images_than_counted_matches_nothing() {
-    use eci_imagecache::automatch::{AutoMatchRequest, MAX_IMAGES};
+    use eci_imagecache::automatch::MAX_IMAGES;
     use eci_imagecache::index::MAX_COUNTED_IMAGES;
     let (index, naive) = world_of(40);
     let mut scratch = Scratch::default();

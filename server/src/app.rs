@@ -34,7 +34,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use eci_imagecache::ApiError;
-use eci_imagecache::api::{self, Answer, Reply, RequestIds};
+use eci_imagecache::api::{self, Action, Answer, Reply, RequestIds};
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
 use eci_imagecache::wire::json::ErrorBody;
 use serde_json::{Value, json};
@@ -51,8 +51,6 @@ use eci_imagecache::store::Store;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Control request bodies above this are refused (413).
 pub const MAX_CONTROL_BODY_BYTES: usize = 64 * 1024;
-/// The actions the API answers (fault injection may name only these).
-pub use eci_imagecache::api::ACTIONS;
 /// Requests with more parameters than this are refused.
 pub const MAX_PARAMETERS: usize = 2_000;
 
@@ -264,13 +262,18 @@ impl App {
                 .expect("serialises"),
             ));
         }
-        if api::is_read_only(&action) && !self.broken.load(Ordering::SeqCst) {
+        // Known and only reading: answered under the read lock. (An unknown
+        // action is answered by `api::call`, after the faults, as before.)
+        let read_only = action.parse::<Action>().ok().filter(|a| a.is_read_only());
+        if let Some(read_only) = read_only
+            && !self.broken.load(Ordering::SeqCst)
+        {
             // Queries run side by side under the read lock.
             let engine = self.read_engine();
             if !gate.begin() {
                 return too_late(request_id).into();
             }
-            return api::read_only(&engine, &account, &action, params, request_id)
+            return api::read_only(&engine, &account, read_only, params, request_id)
                 .expect("a read-only action");
         }
         let mut engine = self.write_engine();
@@ -281,10 +284,10 @@ impl App {
         if self.broken.load(Ordering::SeqCst) && self.commit(&mut engine, &mut inner).is_err() {
             return internal_error(request_id).into();
         }
-        if api::is_read_only(&action) {
+        if let Some(read_only) = read_only {
             // The engine was rebuilt from the store just now.
             engine.tick();
-            return api::read_only(&engine, &account, &action, params, request_id)
+            return api::read_only(&engine, &account, read_only, params, request_id)
                 .expect("a read-only action");
         }
         let reply = api::call(
@@ -845,7 +848,7 @@ async fn faults_get(State(app): State<Arc<App>>) -> Response {
 /// `{"Code": "Account.Arrearage", "Count": N, "Action": "…", "Detail": "…"}`
 /// or `{"Clear": true}`. `Code` is any code of the seeds' error tables
 /// ([`crate::seed_errors`]), `Count` 1 to [`MAX_FAULT_COUNT`], `Action` one
-/// of [`ACTIONS`], `Reason` at most [`MAX_FAULT_REASON_CHARS`] characters,
+/// of [`Action::ALL`], `Reason` at most [`MAX_FAULT_REASON_CHARS`] characters,
 /// `Detail` at most [`crate::faults::MAX_FAULT_DETAIL_CHARS`] characters
 /// without control characters, and at most [`crate::faults::MAX_PENDING`]
 /// faults wait at once.
@@ -858,7 +861,9 @@ async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         return faults_get(State(app)).await;
     }
     if let Some(action) = request.get("FailNext").and_then(Value::as_str) {
-        if action != "CreateImageCache" && action != "UpdateImageCache" {
+        if action != Action::CreateImageCache.as_str()
+            && action != Action::UpdateImageCache.as_str()
+        {
             return control_error("FailNext takes CreateImageCache or UpdateImageCache.");
         }
         let reason = match request.get("Reason") {
@@ -889,9 +894,10 @@ async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Response {
         return control_error(format!("Count is 1 to {MAX_FAULT_COUNT}."));
     }
     if let Some(action) = &fault.action
-        && !ACTIONS.contains(&action.as_str())
+        && action.parse::<Action>().is_err()
     {
-        return control_error(format!("Action must be one of: {}.", ACTIONS.join(", ")));
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        return control_error(format!("Action must be one of: {}.", names.join(", ")));
     }
     match app.faults.add_error(fault) {
         Ok(()) => faults_get(State(app)).await,

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use eci_imagecache::api::Action;
 use eci_imagecache::engine::{FailurePredicate, Operation};
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +94,8 @@ impl Faults {
         let faults = self.clone();
         FailurePredicate::new(move |check| {
             let action = match check.operation {
-                Operation::Create => "CreateImageCache",
-                Operation::Update => "UpdateImageCache",
+                Operation::Create => Action::CreateImageCache.as_str(),
+                Operation::Update => Action::UpdateImageCache.as_str(),
             };
             let mut state = faults.state();
             let at = state.failures.iter().position(|f| f.action == action)?;

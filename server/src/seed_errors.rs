@@ -40,7 +40,10 @@ impl Seed {
     /// assert_eq!(Seed::for_action("MatchPod"), Seed::DescribeImageCaches);
     /// ```
     pub fn for_action(action: &str) -> Seed {
-        if eci_imagecache::api::is_read_only(action) {
+        if action
+            .parse::<eci_imagecache::api::Action>()
+            .is_ok_and(eci_imagecache::api::Action::is_read_only)
+        {
             Seed::DescribeImageCaches
         } else {
             Seed::UpdateImageCache
@@ -431,7 +434,7 @@ mod tests {
 
     #[test]
     fn read_only_actions_prefer_the_describe_seed_and_the_rest_the_update_seed() {
-        for action in crate::app::ACTIONS {
+        for action in eci_imagecache::api::Action::ALL.iter().map(|a| a.as_str()) {
             for code in seed_codes() {
                 let e = seed_error(code, action).unwrap();
                 let has = |seed| SEED_ERRORS.iter().any(|r| r.code == code && r.seed == seed);

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::Action;
 use crate::error::ApiError;
 
 use super::rpc::UnknownParams;
@@ -175,7 +176,7 @@ impl Flat {
 
     /// Hands every parameter nothing claimed to `unknown`, in name order:
     /// noted, or the first rejected.
-    pub fn finish(self, action: &str, unknown: &mut UnknownParams) -> Result<(), ApiError> {
+    pub fn finish(self, action: Action, unknown: &mut UnknownParams) -> Result<(), ApiError> {
         let mut names: Vec<String> = self.params.into_keys().chain(self.unclaimed).collect();
         names.sort();
         for name in names {

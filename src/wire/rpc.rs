@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 
 use super::flat::Flat;
+use crate::api::Action;
 use crate::describe::{DescribeRequest, MAX_MATCH_IMAGES, MAX_TAGS, TagFilter};
 use crate::error::ApiError;
 use crate::record::{
@@ -90,7 +91,7 @@ impl UnknownParams {
         std::mem::take(&mut self.names)
     }
 
-    pub(crate) fn note(&mut self, name: String, action: &str) -> Result<(), ApiError> {
+    pub(crate) fn note(&mut self, name: String, action: Action) -> Result<(), ApiError> {
         if self.strict {
             return Err(ApiError::invalid(
                 &name,
@@ -176,7 +177,7 @@ where
             request.tags.push(TagFilter { key, value });
         }
     }
-    p.finish("DescribeImageCaches", unknown)?;
+    p.finish(Action::DescribeImageCaches, unknown)?;
     request.region_id = region.ok_or_else(|| ApiError::missing("RegionId"))?;
     request.validate()?;
     Ok(request)
@@ -267,7 +268,7 @@ where
     // The legacy SDK's Create also sends `OsType`; the API ignores it
     // (not even noted: an official SDK sends it).
     p.raw("OsType");
-    p.finish("CreateImageCache", unknown)?;
+    p.finish(Action::CreateImageCache, unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -329,7 +330,7 @@ where
         flash_copy_count: p.integer("FlashCopyCount")?,
         standard_copy_count: p.integer("StandardCopyCount")?,
     };
-    p.finish("UpdateImageCache", unknown)?;
+    p.finish(Action::UpdateImageCache, unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -368,7 +369,7 @@ where
         image_cache_id: p.text("ImageCacheId").unwrap_or_default(),
         client_token: p.text("ClientToken"),
     };
-    p.finish("DeleteImageCache", unknown)?;
+    p.finish(Action::DeleteImageCache, unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -422,7 +423,7 @@ where
     r.image_cache_id = p.text("ImageCacheId");
     r.container_group_id = p.text("ContainerGroupId");
     r.auto_create = p.boolean("AutoCreate")?.unwrap_or(false);
-    p.finish("AutoMatch", unknown)?;
+    p.finish(Action::AutoMatch, unknown)?;
     r.validate()?;
     Ok(r)
 }
@@ -448,7 +449,7 @@ where
     let region = p.text("RegionId").unwrap_or_default();
     let manifest = p.text("Pod");
     let explain = p.boolean("Explain")?.unwrap_or(false);
-    p.finish("MatchPod", unknown)?;
+    p.finish(Action::MatchPod, unknown)?;
     crate::record::check_region_id(&region)?;
     let manifest = manifest.ok_or_else(|| ApiError::missing("Pod"))?;
     let pod = crate::pod::from_manifest(&manifest, &region)?;

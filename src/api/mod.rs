@@ -31,49 +31,23 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod action;
+
+pub use action::Action;
+
 use crate::automatch::AutoMatchOutcome;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::wire::json::{DescribeImageCachesResponse, ErrorBody};
 use crate::wire::rpc::{self, UnknownParams};
 
-/// The actions [`call`] answers: the API's four, the scheduler's
-/// `AutoMatch` (records a hit) and, with feature `pod`, `MatchPod` (the
-/// decision for a Pod manifest, recording nothing).
-#[cfg(not(feature = "pod"))]
-pub const ACTIONS: [&str; 5] = [
-    "CreateImageCache",
-    "DescribeImageCaches",
-    "UpdateImageCache",
-    "DeleteImageCache",
-    "AutoMatch",
-];
-
-/// The actions [`call`] answers: the API's four, the scheduler's
-/// `AutoMatch` (records a hit) and `MatchPod` (the decision for a Pod
-/// manifest, recording nothing).
-#[cfg(feature = "pod")]
-pub const ACTIONS: [&str; 6] = [
-    "CreateImageCache",
-    "DescribeImageCaches",
-    "UpdateImageCache",
-    "DeleteImageCache",
-    "AutoMatch",
-    "MatchPod",
-];
-
-/// Whether an action only reads: [`read_only`] answers it under shared
-/// access.
-pub fn is_read_only(action: &str) -> bool {
-    action == "DescribeImageCaches" || (cfg!(feature = "pod") && action == "MatchPod")
-}
-
-/// Answers an action that only reads ([`is_read_only`]) on an engine shared
-/// for reading, as of its last [`Engine::tick`]; `None` for other actions.
+/// Answers an action that only reads ([`Action::is_read_only`]) on an
+/// engine shared for reading, as of its last [`Engine::tick`]; `None` for
+/// other actions.
 pub fn read_only<K, V>(
     engine: &Engine,
     account: &str,
-    action: &str,
+    action: Action,
     params: impl IntoIterator<Item = (K, V)>,
     request_id: String,
 ) -> Option<Answer>
@@ -82,9 +56,9 @@ where
     V: AsRef<str>,
 {
     match action {
-        "DescribeImageCaches" => Some(describe_answer(engine, account, params, request_id)),
+        Action::DescribeImageCaches => Some(describe_answer(engine, account, params, request_id)),
         #[cfg(feature = "pod")]
-        "MatchPod" => {
+        Action::MatchPod => {
             let reply = reply_with(engine.config().strict_params, request_id, |id, unknown| {
                 let (pod, explain) = rpc::decode_match_pod_with(params, unknown)?;
                 match_pod_body(engine, account, &pod, explain, id)
@@ -177,12 +151,12 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    Ok(match action {
-        "DescribeImageCaches" => {
+    Ok(match action.parse::<Action>()? {
+        Action::DescribeImageCaches => {
             engine.tick();
             describe_body(engine, account, params, request_id, unknown)?
         }
-        "CreateImageCache" => {
+        Action::CreateImageCache => {
             let request = rpc::decode_create_with(params, unknown)?;
             let created = engine.create_as(account, &request)?;
             json!({
@@ -191,26 +165,25 @@ where
                 "ContainerGroupId": created.container_group_id,
             })
         }
-        "UpdateImageCache" => {
+        Action::UpdateImageCache => {
             engine.update_as(account, &rpc::decode_update_with(params, unknown)?)?;
             json!({ "RequestId": request_id })
         }
-        "DeleteImageCache" => {
+        Action::DeleteImageCache => {
             engine.delete_as(account, &rpc::decode_delete_with(params, unknown)?)?;
             json!({ "RequestId": request_id })
         }
-        "AutoMatch" => {
+        Action::AutoMatch => {
             let request = rpc::decode_auto_match_with(params, unknown)?;
             let outcome = engine.auto_match_as(account, &request)?;
             auto_match_body(request_id, &outcome)
         }
         #[cfg(feature = "pod")]
-        "MatchPod" => {
+        Action::MatchPod => {
             engine.tick();
             let (pod, explain) = rpc::decode_match_pod_with(params, unknown)?;
             match_pod_body(engine, account, &pod, explain, request_id)?
         }
-        other => return Err(ApiError::unknown_action(other)),
     })
 }
 

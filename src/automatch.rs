@@ -14,11 +14,9 @@
 use std::cmp::Ordering;
 
 use crate::error::ApiError;
+use crate::limits::{DEFAULT_TEMPORARY_STORAGE_GIB, MAX_CONTAINER_GROUP_ID, MAX_GROUP_IMAGES};
 use crate::record::{Event, ImageCache};
 use crate::reference::Reference;
-
-/// The temporary storage of a container group when none is given, GiB.
-pub const DEFAULT_TEMPORARY_STORAGE_GIB: u32 = 30;
 
 /// A container group asking for an image cache.
 ///
@@ -127,10 +125,10 @@ impl AutoMatchRequest {
         if self.images.is_empty() && self.image_cache_id.is_none() {
             return Err(ApiError::missing("Image.1"));
         }
-        if self.images.len() > MAX_IMAGES {
+        if self.images.len() > MAX_GROUP_IMAGES {
             return Err(ApiError::invalid(
                 "Image",
-                format_args!("at most {MAX_IMAGES} images"),
+                format_args!("at most {MAX_GROUP_IMAGES} images"),
             ));
         }
         if self.temporary_storage_gib == 0 {
@@ -145,10 +143,6 @@ impl AutoMatchRequest {
         Ok(())
     }
 }
-
-/// At most this many images in one container group (the limit of
-/// `MatchImage`).
-pub const MAX_IMAGES: usize = crate::describe::MAX_MATCH_IMAGES;
 
 /// What auto-match decided for a container group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -393,9 +387,6 @@ pub struct BestMatch<'a> {
     /// The distinct query images (a complete match has `exact == images`).
     pub images: u32,
 }
-
-/// The longest `ContainerGroupId` accepted.
-pub const MAX_CONTAINER_GROUP_ID: usize = 64;
 
 /// A container group id as ECI makes them (`eci-` and lower-case letters and
 /// digits): 1 to 64 of `a-z`, `0-9` and `-`, so an auto-created cache's name

@@ -17,18 +17,9 @@
 use std::cmp::Ordering;
 
 use crate::error::ApiError;
+use crate::limits::{DEFAULT_PAGE_SIZE, MAX_MATCH_IMAGES, MAX_TAG_FILTERS};
 use crate::record::ImageCache;
 use crate::reference::{Reference, RegistryAliases};
-
-/// At most this many `MatchImage.N`.
-pub const MAX_MATCH_IMAGES: usize = 100;
-/// At most this many `Tag.N`.
-pub const MAX_TAGS: usize = 20;
-/// The page size when `Limit` is absent, and the default page cap: the
-/// cloud returns at most 20 caches a page ("A maximum of 20 records can be
-/// returned for a query"; every ECI list API: "Default value: 20. Maximum
-/// value: 20").
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 /// A `DescribeImageCaches` request. All filters are ANDed; absent ones do not
 /// restrict.
@@ -180,10 +171,10 @@ impl DescribeRequest {
                 ),
             ));
         }
-        if self.tags.len() > MAX_TAGS {
+        if self.tags.len() > MAX_TAG_FILTERS {
             return Err(ApiError::invalid(
                 "Tag",
-                format_args!("at most {MAX_TAGS} tags, got {}", self.tags.len()),
+                format_args!("at most {MAX_TAG_FILTERS} tags, got {}", self.tags.len()),
             ));
         }
         if self.tags.iter().any(|t| t.key.is_empty()) {

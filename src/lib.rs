@@ -63,6 +63,7 @@ pub mod engine;
 mod entropy;
 mod error;
 pub mod index;
+pub mod limits;
 pub mod oracle;
 #[cfg(feature = "pod")]
 pub mod pod;

@@ -39,7 +39,7 @@ impl NaiveIndex {
         NaiveIndex {
             rules,
             token_key,
-            page_cap: crate::describe::DEFAULT_PAGE_SIZE,
+            page_cap: crate::limits::DEFAULT_PAGE_SIZE,
             caches: Vec::new(),
         }
     }

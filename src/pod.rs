@@ -43,7 +43,7 @@
 //!   `spec.containers[].image`, in that order, each distinct image once
 //!   (references compare in their canonical form, so `nginx` and
 //!   `docker.io/library/nginx:latest` are one image). Each is parsed by
-//!   [`Reference::parse`]; at least one and at most [`MAX_IMAGES`].
+//!   [`Reference::parse`]; at least one and at most [`MAX_GROUP_IMAGES`].
 //! * **The annotations** of the pod's `metadata` (for a workload, the
 //!   template's, where ECI reads them); see [`annotations`]. Other
 //!   annotations are ignored, but every annotation value must be a string,
@@ -77,8 +77,9 @@ mod tree;
 
 use std::fmt;
 
-use crate::automatch::{AutoMatchRequest, DEFAULT_TEMPORARY_STORAGE_GIB, MAX_IMAGES};
+use crate::automatch::AutoMatchRequest;
 use crate::error::ApiError;
+use crate::limits::{DEFAULT_TEMPORARY_STORAGE_GIB, MAX_GROUP_IMAGES};
 use crate::reference::Reference;
 
 use tree::{Doc, NodeId, Value};
@@ -318,7 +319,7 @@ impl PodMatch {
 /// expands too far; it holds several objects; its kind is not one of
 /// [`Kind`]; a field has the wrong type, or is missing; a container has no
 /// image or an invalid one; there are no images or more than
-/// [`MAX_IMAGES`]; an ECI annotation has a value ECI would not accept, or
+/// [`MAX_GROUP_IMAGES`]; an ECI annotation has a value ECI would not accept, or
 /// the two cache-id annotations disagree; or `region_id` is not a region
 /// id.
 pub fn from_manifest(text: &str, region_id: &str) -> Result<PodMatch, PodError> {
@@ -521,7 +522,7 @@ pub enum PodErrorKind {
     WrongType,
     /// No container has an image.
     NoImages,
-    /// More than [`MAX_IMAGES`] distinct images.
+    /// More than [`MAX_GROUP_IMAGES`] distinct images.
     TooManyImages,
     /// An image that is not a valid reference.
     InvalidImage,
@@ -796,11 +797,11 @@ fn images(r: &Reader<'_>, spec: NodeId, path: &str) -> Result<Vec<Reference>, Po
             if images.contains(&reference) {
                 continue;
             }
-            if images.len() == MAX_IMAGES {
+            if images.len() == MAX_GROUP_IMAGES {
                 return Err(PodError::new(
                     PodErrorKind::TooManyImages,
                     Some(field),
-                    format_args!("more than {MAX_IMAGES} distinct images in one pod"),
+                    format_args!("more than {MAX_GROUP_IMAGES} distinct images in one pod"),
                 )
                 .at(r.doc.node(image_node).position));
             }

@@ -6,6 +6,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_EVENTS, MAX_REGION_ID};
 use crate::reference::{ParseError, Reference};
 
 mod packed;
@@ -92,12 +93,6 @@ impl fmt::Debug for ImageCache {
             .finish()
     }
 }
-
-/// At most this many events are kept per cache, the newest.
-pub const MAX_EVENTS: usize = 50;
-
-/// The longest `RegionId` accepted.
-pub const MAX_REGION_ID: usize = 64;
 
 /// Checks a `RegionId`: 1 to [`MAX_REGION_ID`] of `a-z`, `0-9` and `-`,
 /// starting and ending with a letter or a digit, as every Alibaba Cloud

@@ -924,15 +924,15 @@ proptest! {
 /// API's 100, both answer alike.
 #[test]
 fn auto_match_with_more_images_than_counted_matches_nothing() {
-    use eci_imagecache::automatch::MAX_IMAGES;
     use eci_imagecache::index::MAX_COUNTED_IMAGES;
+    use eci_imagecache::limits::MAX_GROUP_IMAGES;
     let (index, naive) = world_of(40);
     let mut scratch = Scratch::default();
     let view = |m: &eci_imagecache::automatch::BestMatch<'_>| {
         (m.cache.id().to_owned(), m.exact, m.partial, m.images)
     };
     for n in [
-        MAX_IMAGES + 1,
+        MAX_GROUP_IMAGES + 1,
         MAX_COUNTED_IMAGES,
         MAX_COUNTED_IMAGES + 1,
         300,

@@ -3,7 +3,7 @@
 //! kind, field, message and position.
 
 use eci_imagecache::ApiError;
-use eci_imagecache::automatch::MAX_IMAGES;
+use eci_imagecache::limits::MAX_GROUP_IMAGES;
 use eci_imagecache::pod::{
     self, Kind, MAX_DEPTH, MAX_MANIFEST_BYTES, PodError, PodErrorKind, PodMatch, annotations,
 };
@@ -805,28 +805,28 @@ fn containers_refused() {
 
 #[test]
 fn image_count_bound() {
-    let distinct: Vec<String> = (0..=MAX_IMAGES)
+    let distinct: Vec<String> = (0..=MAX_GROUP_IMAGES)
         .map(|i| format!("registry.example.com/app{i}:1"))
         .collect();
     let refs: Vec<&str> = distinct.iter().map(String::as_str).collect();
-    // MAX_IMAGES distinct images, each twice: fine.
-    let twice: Vec<&str> = refs[..MAX_IMAGES]
+    // MAX_GROUP_IMAGES distinct images, each twice: fine.
+    let twice: Vec<&str> = refs[..MAX_GROUP_IMAGES]
         .iter()
-        .chain(&refs[..MAX_IMAGES])
+        .chain(&refs[..MAX_GROUP_IMAGES])
         .copied()
         .collect();
     for text in pod_both(&[], &twice) {
-        assert_eq!(ok(&text).request.images.len(), MAX_IMAGES);
+        assert_eq!(ok(&text).request.images.len(), MAX_GROUP_IMAGES);
     }
     let [yaml, json] = pod_both(&[], &refs);
-    let message = format!("more than {MAX_IMAGES} distinct images in one pod");
-    let field = format!("spec.containers[{MAX_IMAGES}].image");
+    let message = format!("more than {MAX_GROUP_IMAGES} distinct images in one pod");
+    let field = format!("spec.containers[{MAX_GROUP_IMAGES}].image");
     check_error(
         &refused(&yaml),
         PodErrorKind::TooManyImages,
         Some(&field),
         &message,
-        Some((8 + 2 * MAX_IMAGES, 12)),
+        Some((8 + 2 * MAX_GROUP_IMAGES, 12)),
     );
     check_error(
         &refused(&json),

@@ -502,7 +502,8 @@ fn a_named_cache_is_used_as_it_is_without_auto_create() {
 #[cfg(feature = "pod")]
 #[test]
 fn an_explained_match_lists_at_most_a_hundred_of_each() {
-    use eci_imagecache::api::{MAX_EXPLAINED, match_pod_body};
+    use eci_imagecache::api::match_pod_body;
+    use eci_imagecache::limits::MAX_EXPLAINED;
     let mut big = Engine::builder().seed(1).instant(true).quota(300).build();
     for i in 0..105 {
         create(&mut big, &format!("c{i}"), &["nginx:1"]);

@@ -34,7 +34,7 @@ pub struct RunArgs {
     #[arg(long)]
     strict_references: bool,
     /// The most caches a DescribeImageCaches page holds (default 20).
-    #[arg(long, value_name = "N", default_value_t = eci_imagecache::describe::DEFAULT_PAGE_SIZE,
+    #[arg(long, value_name = "N", default_value_t = eci_imagecache::limits::DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..))]
     page_cap: u32,
     /// Reject parameters an action does not know (default: ignored, and

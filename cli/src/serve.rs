@@ -47,7 +47,7 @@ pub struct ServeArgs {
     strict_references: bool,
     /// The most caches a DescribeImageCaches page holds (the cloud's 20
     /// unless set; a page holds min(Limit, cap), 20 without a Limit).
-    #[arg(long, value_name = "N", default_value_t = eci_imagecache::describe::DEFAULT_PAGE_SIZE,
+    #[arg(long, value_name = "N", default_value_t = eci_imagecache::limits::DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..))]
     page_cap: u32,
     /// Reject parameters an action does not know with InvalidParameter

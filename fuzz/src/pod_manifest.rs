@@ -3,11 +3,11 @@
 /// Any bytes as a Pod manifest (JSON when they start with `{`, else
 /// YAML): reading never panics; bytes and the same text as `&str` give the
 /// same answer; an accepted manifest is a valid request within the bounds
-/// (images distinct, at most `MAX_IMAGES`; storage 30 GiB plus at most the
+/// (images distinct, at most `MAX_GROUP_IMAGES`; storage 30 GiB plus at most the
 /// extra bound); a refusal has a message, a position inside the text when
 /// it has one, and is `InvalidParameter` as an API error.
 pub fn check_pod_manifest(data: &[u8]) {
-    use eci_imagecache::automatch::{DEFAULT_TEMPORARY_STORAGE_GIB, MAX_IMAGES};
+    use eci_imagecache::limits::{DEFAULT_TEMPORARY_STORAGE_GIB, MAX_GROUP_IMAGES};
     use eci_imagecache::pod;
     let region = "cn-hangzhou";
     let answer = pod::from_manifest_bytes(data, region);
@@ -18,7 +18,7 @@ pub fn check_pod_manifest(data: &[u8]) {
         Ok(found) => {
             let r = &found.request;
             assert!(r.validate().is_ok(), "{found:?}");
-            assert!(!r.images.is_empty() && r.images.len() <= MAX_IMAGES);
+            assert!(!r.images.is_empty() && r.images.len() <= MAX_GROUP_IMAGES);
             for (i, image) in r.images.iter().enumerate() {
                 assert!(!r.images[..i].contains(image), "{image} twice");
             }

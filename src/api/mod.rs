@@ -405,12 +405,6 @@ impl RequestIds {
     }
 }
 
-/// At most this many `Candidates` and `Excluded` in an explained
-/// [`match_pod_body`] (`CandidateCount` and `ExcludedCount` give the
-/// totals).
-#[cfg(feature = "pod")]
-pub const MAX_EXPLAINED: usize = 100;
-
 /// The decision for a Pod (feature `pod`), without recording anything: the
 /// body of the emulator's `MatchPod` action and of `eci-imagecache match
 /// --json`. `Decision` is `Hit` (a cache would be used: `ImageCacheId`,
@@ -421,7 +415,7 @@ pub const MAX_EXPLAINED: usize = 100;
 /// (duplicates and endpoint variants once). With `explain`, `Candidates`
 /// (ranked, each with why it is behind the first) and `Excluded` (caches
 /// that match an image but are not candidates, with the reason), at most
-/// [`MAX_EXPLAINED`] of each, with `CandidateCount` and `ExcludedCount`.
+/// [`MAX_EXPLAINED`](crate::limits::MAX_EXPLAINED) of each, with `CandidateCount` and `ExcludedCount`.
 ///
 /// ```
 /// use eci_imagecache::api::match_pod_body;
@@ -493,7 +487,7 @@ pub fn match_pod_body(
         body["Candidates"] = evaluation
             .candidates
             .iter()
-            .take(MAX_EXPLAINED)
+            .take(crate::limits::MAX_EXPLAINED)
             .map(|c| {
                 let mut row = json!({
                     "ImageCacheId": c.image_cache_id,
@@ -517,7 +511,7 @@ pub fn match_pod_body(
         body["ExcludedCount"] = json!(excluded.len());
         body["Excluded"] = excluded
             .iter()
-            .take(MAX_EXPLAINED)
+            .take(crate::limits::MAX_EXPLAINED)
             .map(|x| {
                 json!({
                     "ImageCacheId": x.image_cache_id,

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use super::{DEFAULT_QUOTA, Durations, Engine, FailurePredicate};
+use super::{Durations, Engine, FailurePredicate};
 use crate::clock::{Clock, SystemClock};
 use crate::cursor::TokenKey;
+use crate::limits::{DEFAULT_PAGE_SIZE, DEFAULT_QUOTA};
 use crate::record::IdGenerator;
 use crate::reference::RegistryAliases;
 
@@ -36,7 +37,7 @@ impl Default for EngineConfig {
             quota: DEFAULT_QUOTA,
             auto_created_quota: DEFAULT_QUOTA,
             durations: Durations::default(),
-            page_cap: crate::describe::DEFAULT_PAGE_SIZE,
+            page_cap: DEFAULT_PAGE_SIZE,
             strict_params: false,
             aliases: RegistryAliases::default(),
         }

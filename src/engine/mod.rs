@@ -79,19 +79,13 @@ pub(crate) use client_tokens::{Action, Remembered};
 pub use import::ImportRefused;
 pub use lifecycle::{Durations, FailureCheck, FailurePredicate, Operation};
 pub use persist::{LoadError, STATE_VERSION, SaveError};
-pub use request::{
-    CreateRequest, CreateResponse, DEFAULT_SIZE_GIB, DeleteRequest, MAX_CLIENT_TOKEN,
-    MAX_CREDENTIALS, MAX_IMAGES, MAX_SIZE_GIB, MAX_TAGS, MAX_VSWITCHES, MIN_SIZE_GIB,
-    UpdateRequest,
-};
+pub use request::{CreateRequest, CreateResponse, DeleteRequest, UpdateRequest};
 pub use shared::SharedEngine;
 
 use region::Region;
 
 /// The account of callers that do not name one.
 pub const DEFAULT_ACCOUNT: &str = "";
-/// Caches per region when no quota is configured.
-pub const DEFAULT_QUOTA: usize = 50;
 /// `ClientToken`s are remembered this long (engine time).
 pub const CLIENT_TOKEN_TTL_SECS: i64 = 24 * 3600;
 /// A `Failed` cache is removed this long after it failed.

@@ -6,13 +6,14 @@ use jiff::Timestamp;
 use super::client_tokens::fingerprint;
 use super::lifecycle::Run;
 use super::{
-    Action, CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DEFAULT_SIZE_GIB, DeleteRequest,
-    Engine, FailureCheck, Operation, RegionKey, UpdateRequest,
+    Action, CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck,
+    Operation, RegionKey, UpdateRequest,
 };
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::ApiError;
 use crate::index::Scratch;
+use crate::limits::DEFAULT_SIZE_GIB;
 use crate::record::{CacheStatus, EventKind, IdGenerator, ImageCache};
 
 impl Engine {

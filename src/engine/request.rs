@@ -5,29 +5,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::limits::{
+    MAX_CACHE_IMAGES, MAX_CACHE_NAME, MAX_CACHE_TAGS, MAX_CLIENT_TOKEN, MAX_CREDENTIALS,
+    MAX_FREE_TEXT, MAX_ID_TEXT, MAX_RETENTION_DAYS, MAX_SIZE_GIB, MAX_TAG_TEXT, MAX_VSWITCHES,
+    MIN_SIZE_GIB,
+};
 use crate::record::{
     AcrRegistryInfo, CacheSettings, CachedImage, EliminationStrategy, RegistryCredential, Tag,
     check_region_id,
 };
-
-/// At most this many `Image.N` in a cache.
-pub const MAX_IMAGES: usize = 20;
-/// At most this many `Tag.N`.
-pub const MAX_TAGS: usize = 20;
-/// At most this many `ImageRegistryCredential.N`.
-pub const MAX_CREDENTIALS: usize = 10;
-/// At most this many ids in `VSwitchId`.
-pub const MAX_VSWITCHES: usize = 10;
-/// `ImageCacheSize` bounds, GiB, and its default.
-pub const MIN_SIZE_GIB: u32 = 20;
-/// See [`MIN_SIZE_GIB`].
-pub const MAX_SIZE_GIB: u32 = 32768;
-/// See [`MIN_SIZE_GIB`].
-pub const DEFAULT_SIZE_GIB: u32 = 20;
-/// `RetentionDays` at most (the ImageCache CRD documents 1 to 65536).
-pub const MAX_RETENTION_DAYS: u32 = 65_536;
-/// `ClientToken` at most this many characters.
-pub const MAX_CLIENT_TOKEN: usize = 64;
 
 /// A `CreateImageCache` request.
 ///
@@ -329,17 +315,14 @@ fn validate_name(name: &str) -> Result<(), ApiError> {
     if name.is_empty() {
         return Err(ApiError::missing("ImageCacheName"));
     }
-    check_text("ImageCacheName", name, MAX_NAME)
+    check_text("ImageCacheName", name, MAX_CACHE_NAME)
 }
 
-/// `ImageCacheName` at most this many characters.
-pub const MAX_NAME: usize = 128;
-
 fn validate_images(images: &[CachedImage]) -> Result<(), ApiError> {
-    if images.len() > MAX_IMAGES {
+    if images.len() > MAX_CACHE_IMAGES {
         return Err(ApiError::invalid(
             "Image",
-            format_args!("at most {MAX_IMAGES} images"),
+            format_args!("at most {MAX_CACHE_IMAGES} images"),
         ));
     }
     Ok(())
@@ -359,10 +342,10 @@ fn validate_size(size: Option<u32>) -> Result<(), ApiError> {
 /// at most 128, neither starting with `aliyun` or `acs:` nor holding
 /// `http://` or `https://` (Alibaba Cloud's tag rules).
 fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
-    if tags.len() > MAX_TAGS {
+    if tags.len() > MAX_CACHE_TAGS {
         return Err(ApiError::invalid(
             "Tag",
-            format_args!("at most {MAX_TAGS} tags"),
+            format_args!("at most {MAX_CACHE_TAGS} tags"),
         ));
     }
     for (i, tag) in tags.iter().enumerate() {
@@ -400,15 +383,6 @@ fn check_tag_text(name: &str, text: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
-
-/// Tag keys and values: at most 128 characters, as the cloud's tag rules.
-pub const MAX_TAG_TEXT: usize = 128;
-/// Resource ids (`ResourceGroupId`, `SecurityGroupId`, `EipInstanceId`,
-/// `VSwitchId`s, `ZoneId`, ACR instance fields): at most 256 characters.
-pub const MAX_ID_TEXT: usize = 256;
-/// Any other free text (`Annotations`, credential fields, registry lists):
-/// at most 4096 characters.
-pub const MAX_FREE_TEXT: usize = 4096;
 
 /// Free text: at most `max` characters and no control characters.
 pub(crate) fn check_text(name: &str, value: &str, max: usize) -> Result<(), ApiError> {

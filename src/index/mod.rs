@@ -73,7 +73,8 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::cursor::TokenKey;
-use crate::describe::{DEFAULT_PAGE_SIZE, SortKey};
+use crate::describe::SortKey;
+use crate::limits::DEFAULT_PAGE_SIZE;
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
 use fields::ByField;
@@ -83,7 +84,7 @@ pub use counting::Scratch;
 
 /// The most query images auto-match on the index counts: F and P share a
 /// 16-bit counter, 8 bits each. A request may hold far fewer
-/// ([`crate::automatch::MAX_IMAGES`], which
+/// ([`crate::limits::MAX_GROUP_IMAGES`], which
 /// [`crate::automatch::AutoMatchRequest::validate`] enforces); one of more
 /// than this matches nothing (on [`crate::oracle::NaiveIndex`] too).
 pub const MAX_COUNTED_IMAGES: usize = 255;

@@ -32,7 +32,7 @@ impl Index {
     /// candidates.
     ///
     /// A request of more than [`MAX_COUNTED_IMAGES`] images (far more than
-    /// the [`crate::automatch::MAX_IMAGES`] that
+    /// the [`crate::limits::MAX_GROUP_IMAGES`] that
     /// [`AutoMatchRequest::validate`] allows) matches nothing.
     pub fn ranked_matches<'a>(
         &'a self,

@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 
 use super::flat::Flat;
 use crate::api::Action;
-use crate::describe::{DescribeRequest, MAX_MATCH_IMAGES, MAX_TAGS, TagFilter};
+use crate::describe::{DescribeRequest, TagFilter};
 use crate::error::ApiError;
+use crate::limits::{MAX_CACHE_IMAGES, MAX_CACHE_TAGS, MAX_MATCH_IMAGES, MAX_TAG_FILTERS};
 use crate::record::{
     AcrRegistryInfo, CacheSettings, CachedImage, EliminationStrategy, RegistryCredential, Tag,
 };
@@ -163,10 +164,10 @@ where
         }
     }
     if let Some(objects) = p.objects("Tag")? {
-        if objects.len() > MAX_TAGS {
+        if objects.len() > MAX_TAG_FILTERS {
             return Err(ApiError::invalid(
                 "Tag",
-                format_args!("at most {MAX_TAGS} tags"),
+                format_args!("at most {MAX_TAG_FILTERS} tags"),
             ));
         }
         for (n, mut fields) in objects {
@@ -460,10 +461,10 @@ fn images(p: &mut Flat) -> Result<Option<Vec<CachedImage>>, ApiError> {
     let Some(list) = p.list("Image")? else {
         return Ok(None);
     };
-    if list.len() > crate::engine::MAX_IMAGES {
+    if list.len() > MAX_CACHE_IMAGES {
         return Err(ApiError::invalid(
             "Image",
-            format_args!("at most {} images", crate::engine::MAX_IMAGES),
+            format_args!("at most {} images", MAX_CACHE_IMAGES),
         ));
     }
     list.into_iter()
@@ -488,10 +489,10 @@ fn tags(p: &mut Flat) -> Result<Option<Vec<Tag>>, ApiError> {
     let Some(objects) = p.objects("Tag")? else {
         return Ok(None);
     };
-    if objects.len() > crate::engine::MAX_TAGS {
+    if objects.len() > MAX_CACHE_TAGS {
         return Err(ApiError::invalid(
             "Tag",
-            format_args!("at most {} tags", crate::engine::MAX_TAGS),
+            format_args!("at most {} tags", MAX_CACHE_TAGS),
         ));
     }
     objects

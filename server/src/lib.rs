@@ -2,7 +2,10 @@
 //! be wire-compatible with the official Alibaba Cloud SDKs.
 //!
 //! * [`serve`]: `eci-imagecache serve`, the emulator on a socket;
-//!   [`app`]: the HTTP routes (the API on `/`, control on `/_emulator/…`);
+//!   [`router`]: the HTTP routes (the API on `/`, control on
+//!   `/_emulator/…`) and who may call them; [`app`]: the state the
+//!   handlers share; [`api`]: one API request, step by step;
+//!   [`control`]: the control endpoints;
 //!   [`faults`]: injected failures and errors, the latter from the
 //!   seeds' error tables ([`seed_errors`]);
 //!   [`clock`]: the server's clock.
@@ -14,10 +17,13 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod app;
 pub mod clock;
+pub mod control;
 pub mod faults;
 pub mod refusal;
+pub mod router;
 pub mod seed_errors;
 pub mod serve;
 pub mod signature;

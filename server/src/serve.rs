@@ -4,7 +4,7 @@
 //! read timeout (which also closes idle keep-alive connections), at most
 //! [`Limits::max_connections`] connections at once (more wait in the
 //! listen backlog until the timeouts free a slot), body-read and request
-//! deadlines ([`crate::app::Access`]). On SIGINT/SIGTERM it stops
+//! deadlines ([`crate::router::Access`]). On SIGINT/SIGTERM it stops
 //! accepting, lets in-flight requests finish for at most
 //! [`Limits::shutdown_deadline`], closes what is left (half-sent requests
 //! included), and [`run`] then checkpoints the state.
@@ -24,9 +24,10 @@ use eci_imagecache::reference::RegistryAliases;
 use eci_imagecache::store::Store;
 use eci_imagecache::wire::json::DescribeImageCachesResponse;
 
-use crate::app::{Access, App, Auth, router};
+use crate::app::{App, Auth};
 use crate::clock::ServerClock;
 use crate::faults::Faults;
+use crate::router::{Access, router};
 use crate::signature::Keys;
 
 /// How to run the emulator.

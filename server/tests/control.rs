@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{Server, error_code, http, options, start};
-use eci_imagecache_server::app::host_allowed;
+use eci_imagecache_server::router::host_allowed;
 use serde_json::Value;
 
 const JSON: (&str, &str) = ("content-type", "application/json");

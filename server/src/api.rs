@@ -1,0 +1,269 @@
+//! One API request, from its bytes to its answer: the parameters and who
+//! signed them, the action, injected faults, the engine's answer, the
+//! commit.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use eci_imagecache::ApiError;
+use eci_imagecache::api::{self, Action, Answer, Reply};
+use eci_imagecache::engine::DEFAULT_ACCOUNT;
+use eci_imagecache::wire::json::ErrorBody;
+
+use crate::refusal::Refusal;
+use crate::router::{Gate, error_response};
+use crate::signature::{SignedRequest, request_params, resolve_action, verify};
+
+use crate::app::App;
+
+/// Requests with more parameters than this are refused.
+pub const MAX_PARAMETERS: usize = 2_000;
+
+/// A request as authenticated: who calls, the action it names (if any)
+/// and its parameters. With keys, only what the signature covers.
+struct Call {
+    account: String,
+    action: Option<String>,
+    params: Params,
+}
+
+/// A call's parameters, (name, value), in the order sent.
+type Params = Vec<(String, String)>;
+
+impl App {
+    /// Answers one API request (blocking: runs the engine and commits its
+    /// changes to the store before answering), in steps: the parameters
+    /// and who sent them (`authenticate`), their count and the action
+    /// (`checked`), an injected error (`injected`), then the engine's
+    /// answer, under the read lock for an action that only reads
+    /// (`answer_read_only`) or under the write lock and committed
+    /// (`answer_and_commit`).
+    ///
+    /// Runs only if `gate` lets it (see [`Gate`]): a request whose deadline
+    /// passed while it waited for the engine is answered 503 unrun.
+    pub fn api(
+        &self,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        gate: &Gate,
+    ) -> Answer {
+        let request_id = self.lock().request_ids.next_id();
+        let call = match self.authenticate(method, uri, headers, body) {
+            Ok(call) => call,
+            Err(refusal) => return refusal.reply(request_id).into(),
+        };
+        let (account, action, params) = match checked(call) {
+            Ok(checked) => checked,
+            Err(e) => return Reply::error(request_id, &e).into(),
+        };
+        if let Some(injected) = self.injected(&action, &request_id) {
+            return injected;
+        }
+        // Known and only reading: answered under the read lock. (An unknown
+        // action is answered by `api::call`, after the faults.)
+        match action.parse::<Action>().ok().filter(|a| a.is_read_only()) {
+            Some(read_only) if !self.broken.load(Ordering::SeqCst) => {
+                self.answer_read_only(&account, read_only, params, request_id, gate)
+            }
+            read_only => {
+                let call = (account.as_str(), action.as_str(), read_only);
+                self.answer_and_commit(call, params, request_id, gate)
+            }
+        }
+    }
+
+    /// The parameters and who sent them: without keys, from the query and
+    /// the body as sent, the action from the `Action` parameter or the
+    /// `x-acs-action` header (which must agree); with keys, only what a
+    /// valid, fresh signature covers.
+    fn authenticate(
+        &self,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Call, Refusal> {
+        let query = uri.query().unwrap_or("");
+        // Values that are not visible ASCII keep their bytes (lossily), so
+        // that verification reports them as not allowed, not as missing.
+        let header_pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (n.as_str().to_owned(), v)
+            })
+            .collect();
+        let header = |name: &str| {
+            header_pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if self.keys.keys.is_empty() {
+            let params = request_params(query, header("content-type"), body)?;
+            let action = resolve_action(header("x-acs-action"), &params)?;
+            return Ok(Call {
+                account: DEFAULT_ACCOUNT.to_owned(),
+                action,
+                params,
+            });
+        }
+        let signed = SignedRequest {
+            method,
+            path: uri.path(),
+            query,
+            headers: &header_pairs,
+            body,
+        };
+        // Only what the signature covers goes on from here.
+        let verified = verify(&self.keys.keys, &signed)?;
+        if let Some(freshness) = &self.keys.freshness {
+            freshness.check(&verified, jiff::Timestamp::now())?;
+        }
+        Ok(Call {
+            account: verified.key_id,
+            action: verified.action,
+            params: verified.params,
+        })
+    }
+
+    /// The error a fault injected for this action makes the call get, used
+    /// up.
+    fn injected(&self, action: &str, request_id: &str) -> Option<Answer> {
+        let injected = self.faults.take_error(action)?;
+        let body = ErrorBody {
+            request_id: request_id.to_owned(),
+            code: injected.code.to_owned(),
+            message: injected.message,
+        };
+        let body = serde_json::to_value(body).expect("serialises");
+        Some(Reply::new(injected.status, body).into())
+    }
+
+    /// An action that only reads, under the read lock: queries run side by
+    /// side.
+    fn answer_read_only(
+        &self,
+        account: &str,
+        action: Action,
+        params: Params,
+        request_id: String,
+        gate: &Gate,
+    ) -> Answer {
+        let engine = self.read_engine();
+        if !gate.begin() {
+            return too_late(request_id).into();
+        }
+        api::read_only(&engine, account, action, params, request_id).expect("a read-only action")
+    }
+
+    /// Any other call, under the write lock, its changes committed before
+    /// the answer; a commit that fails undoes the call (500, and the
+    /// faults it used wait again). `call` is (account, action, the action
+    /// when it only reads): a read comes here when a failed commit left
+    /// the engine to be rebuilt from the store first.
+    fn answer_and_commit(
+        &self,
+        (account, action, read_only): (&str, &str, Option<Action>),
+        params: Params,
+        request_id: String,
+        gate: &Gate,
+    ) -> Answer {
+        let mut engine = self.write_engine();
+        let mut inner = self.lock();
+        if !gate.begin() {
+            return too_late(request_id).into();
+        }
+        if self.broken.load(Ordering::SeqCst) && self.commit(&mut engine, &mut inner).is_err() {
+            return internal_error(request_id).into();
+        }
+        if let Some(read_only) = read_only {
+            // The engine was rebuilt from the store just now.
+            engine.tick();
+            return api::read_only(&engine, account, read_only, params, request_id)
+                .expect("a read-only action");
+        }
+        let reply = api::call(&mut engine, account, action, params, request_id.clone());
+        let used = self.faults.take_consumed();
+        if self.commit(&mut engine, &mut inner).is_err() {
+            // Not durable, so undone: the caller must not believe it
+            // happened, and the faults it used wait again.
+            self.faults.give_back(used);
+            return internal_error(request_id).into();
+        }
+        reply.into()
+    }
+}
+
+/// A call's parameters within [`MAX_PARAMETERS`] and its action named:
+/// (account, action, parameters).
+fn checked(call: Call) -> Result<(String, String, Params), ApiError> {
+    if call.params.len() > MAX_PARAMETERS {
+        return Err(ApiError::invalid(
+            "parameters",
+            format_args!("at most {MAX_PARAMETERS} parameters"),
+        ));
+    }
+    let action = call.action.ok_or_else(|| ApiError::missing("Action"))?;
+    Ok((call.account, action, call.params))
+}
+
+fn internal_error(request_id: String) -> Reply {
+    Reply::error(request_id, &ApiError::internal())
+}
+
+fn too_late(request_id: String) -> Reply {
+    Refusal::new(
+        503,
+        "ServiceUnavailable",
+        "The request was not run: it waited past its deadline.",
+    )
+    .reply(request_id)
+}
+
+pub(crate) async fn api_handler(
+    State(app): State<Arc<App>>,
+    gate: Option<axum::Extension<Gate>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::GET && method != Method::POST {
+        return error_response(405, "MethodNotAllowed", "Use GET or POST.");
+    }
+    let started = std::time::Instant::now();
+    let gate = gate.map(|g| g.0).unwrap_or_default();
+    let answer =
+        tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body, &gate))
+            .await
+            .unwrap_or_else(|_| internal_error(String::new()).into());
+    let micros = started.elapsed().as_micros() as u64;
+    if !answer.ignored_params.is_empty() {
+        // Names only (Debug-escaped), never values.
+        tracing::info!(
+            ignored = ?answer.ignored_params,
+            "parameters the action does not know were ignored (--strict-params rejects them)"
+        );
+    }
+    tracing::info!(
+        status = answer.http_status,
+        code = answer.code,
+        micros,
+        "api"
+    );
+    let status =
+        StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response()
+}

@@ -1,0 +1,414 @@
+//! The HTTP application: `GET`/`POST /` for the API, `/_emulator/*` for
+//! control.
+//!
+//! * **Signed means authorised.** With keys configured, the account, the
+//!   action and the parameters come only from what [`verify`](crate::signature::verify) returns, and
+//!   [`Freshness`](crate::signature::Freshness) refuses old times and reused nonces (unless turned off).
+//!   Without keys, the same body rules apply ([`body_params`](crate::signature::body_params)) and an
+//!   `x-acs-action` header that disagrees with an `Action` parameter is
+//!   `InvalidParameter`.
+//! * **Who may call** ([`Access`]): without keys, every route answers only
+//!   requests whose `Host` is the listen address ([`host_allowed`]: no DNS
+//!   names, so no DNS rebinding, and a cross-site form post to `/` carries
+//!   the attacker's host); a foreign host gets 403 `Forbidden.Host`. Control
+//!   requests need `x-eci-emulator-token` when a control token is set
+//!   (always, with keys: 403 `Forbidden.ControlToken`), change state only by
+//!   `POST` with `Content-Type: application/json` (405 / 415 otherwise).
+//! * **Bounded.** Bodies: 256 KiB on `/`, 64 KiB on `/_emulator/*` (413
+//!   `RequestBodyTooLarge`), read within a deadline (408 `RequestTimeout`);
+//!   a broken body (bad chunking) is 400 `InvalidParameter`; a handler
+//!   deadline (503 `ServiceUnavailable`). Every error response, whatever
+//!   the route or status, is `{"RequestId","Code","Message"}` with a fresh
+//!   `RequestId`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde_json::{Value, json};
+
+use crate::api::api_handler;
+use crate::control::{clock_get, clock_post, faults_get, faults_post, reset};
+use crate::signature::media_type;
+
+use crate::app::App;
+
+/// API request bodies above this are refused (413).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Control request bodies above this are refused (413).
+pub const MAX_CONTROL_BODY_BYTES: usize = 64 * 1024;
+
+/// Who may call, and the per-request deadlines: what [`router`] enforces
+/// beyond the signatures.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// The address the server listens on, for the `Host` check.
+    pub listen: SocketAddr,
+    /// Whether access keys are configured (then the API needs signatures
+    /// and the `Host` check is off).
+    pub keys_configured: bool,
+    /// The control token (`x-eci-emulator-token`); required on
+    /// `/_emulator/*` when set.
+    pub control_token: Option<String>,
+    /// How long reading a request body may take (408 after).
+    pub body_read_timeout: Duration,
+    /// How long a request may take in all (503 after).
+    pub request_timeout: Duration,
+}
+
+impl Access {
+    /// Loopback defaults for `listen`: no keys, no token, 30 s body
+    /// reads, 60 s requests.
+    pub fn new(listen: SocketAddr) -> Access {
+        Access {
+            listen,
+            keys_configured: false,
+            control_token: None,
+            body_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The header carrying the control token.
+pub const CONTROL_TOKEN_HEADER: &str = "x-eci-emulator-token";
+
+/// Whether a `Host` header names the listen address: the same IP literal
+/// and port, `localhost:PORT` when listening on loopback, and when
+/// listening on an unspecified address (`0.0.0.0`, `::`) any IP literal or
+/// `localhost` with the right port. DNS names never (DNS rebinding); a
+/// missing port means 80.
+pub fn host_allowed(host: &str, listen: SocketAddr) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return false;
+        };
+        match after {
+            "" => (inside, None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (inside, Some(p)),
+                None => return false,
+            },
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((n, p)) if !n.contains(':') => (n, Some(p)),
+            Some(_) => return false,
+            None => (host, None),
+        }
+    };
+    let port = match port {
+        None => 80,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            match p.parse::<u16>() {
+                Ok(p) => p,
+                Err(_) => return false,
+            }
+        }
+        Some(_) => return false,
+    };
+    if port != listen.port() {
+        return false;
+    }
+    let any = listen.ip().is_unspecified();
+    if name.eq_ignore_ascii_case("localhost") {
+        return any || listen.ip().is_loopback();
+    }
+    match name.parse::<IpAddr>() {
+        Ok(ip) => any || ip == listen.ip(),
+        Err(_) => false,
+    }
+}
+
+/// The router: the API on `/`, control on `/_emulator/…`, with the access
+/// rules, body limits and deadlines of `access` (see the module docs).
+pub fn router(app: Arc<App>, access: Access) -> Router {
+    let access = Arc::new(access);
+    let control = Router::new()
+        .route("/_emulator/clock", get(clock_get).post(clock_post))
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/faults", get(faults_get).post(faults_post))
+        .layer(from_fn_with_state(access.clone(), control_guard))
+        .layer(DefaultBodyLimit::max(MAX_CONTROL_BODY_BYTES));
+    Router::new()
+        .route("/", any(api_handler))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(control)
+        .fallback(not_found)
+        .layer(from_fn_with_state(access.clone(), read_body))
+        .layer(from_fn_with_state(access.clone(), host_guard))
+        .layer(from_fn_with_state((app.clone(), access), json_errors))
+        .with_state(app)
+}
+
+pub(crate) fn json_response(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// An error body without a RequestId: [`json_errors`] adds a fresh one.
+pub(crate) fn error_response(status: u16, code: &str, message: impl Into<String>) -> Response {
+    json_response(status, json!({"Code": code, "Message": message.into()}))
+}
+
+/// Whether a request may still run, shared by the deadline and the
+/// handler: a request the deadline answered (503) never runs afterwards,
+/// and one that began running is answered by its handler, however long it
+/// takes, so a 503 never goes with a change that happened.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<AtomicU8>);
+
+const PENDING: u8 = 0;
+
+const RUNNING: u8 = 1;
+
+const EXPIRED: u8 = 2;
+
+impl Gate {
+    /// Claims the request for its handler; `false` once the deadline has
+    /// answered it.
+    pub fn begin(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            || self.0.load(Ordering::SeqCst) == RUNNING
+    }
+
+    /// Claims the request for the deadline; `false` when it already runs.
+    fn expire(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, EXPIRED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+}
+
+/// The outermost layer: the request deadline, and every error response
+/// made `{"RequestId","Code","Message"}` with a fresh RequestId, whoever
+/// produced it (axum's 404/405/413/415 rejections, the handlers).
+async fn json_errors(
+    State((app, access)): State<(Arc<App>, Arc<Access>)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let gate = Gate::default();
+    request.extensions_mut().insert(gate.clone());
+    let running = next.run(request);
+    tokio::pin!(running);
+    let response = tokio::select! {
+        r = &mut running => r,
+        () = tokio::time::sleep(access.request_timeout) => {
+            if gate.expire() {
+                error_response(
+                    503,
+                    "ServiceUnavailable",
+                    format!(
+                        "The request took longer than {} seconds.",
+                        access.request_timeout.as_secs_f64()
+                    ),
+                )
+            } else {
+                // It runs: its answer is the truth.
+                running.await
+            }
+        }
+    };
+    let status = response.status().as_u16();
+    if status < 400 {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(media_type)
+        .is_some_and(|m| m == "application/json");
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut object = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(o)) if is_json => o,
+        _ => {
+            let (code, default) = match status {
+                400 => ("InvalidParameter", "The request is malformed."),
+                403 => ("Forbidden", "The request is not allowed."),
+                404 => ("NotFound", "No such path."),
+                405 => ("MethodNotAllowed", "The method is not allowed here."),
+                408 => ("RequestTimeout", "The request took too long to arrive."),
+                413 => ("RequestBodyTooLarge", "The request body is too large."),
+                415 => ("UnsupportedMediaType", "The media type is not supported."),
+                _ => (
+                    "InternalError",
+                    "The request processing has failed due to some unknown error.",
+                ),
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let message = if text.trim().is_empty() {
+                default.to_owned()
+            } else {
+                format!("{default} {}", text.trim())
+            };
+            let mut o = serde_json::Map::new();
+            o.insert("Code".into(), code.into());
+            o.insert("Message".into(), message.into());
+            o
+        }
+    };
+    if !object.get("RequestId").is_some_and(Value::is_string) {
+        let id = app.lock().request_ids.next_id();
+        object.insert("RequestId".into(), id.into());
+    }
+    let mut response = json_response(status, Value::Object(object));
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name, value.clone());
+        }
+    }
+    response
+}
+
+/// Without keys every route answers only its own `Host`; with a control
+/// token (always, with keys) control requests must carry it.
+async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    let control = request.uri().path().starts_with("/_emulator/");
+    if !access.keys_configured {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        if !host.is_some_and(|h| host_allowed(h, access.listen)) {
+            return error_response(
+                403,
+                "Forbidden.Host",
+                format!(
+                    "Without access keys the emulator answers only requests for Host {}.",
+                    access.listen
+                ),
+            );
+        }
+    }
+    if control && let Some(token) = &access.control_token {
+        let given = request
+            .headers()
+            .get(CONTROL_TOKEN_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !crate::signature::constant_time_eq(given, token.as_bytes()) {
+            return error_response(
+                403,
+                "Forbidden.ControlToken",
+                format!(
+                    "Control requests need the {CONTROL_TOKEN_HEADER} header with the control token."
+                ),
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Control changes state only by `POST` with `Content-Type:
+/// application/json` (415 otherwise; other methods get 405 from the routes).
+async fn control_guard(State(_): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(media_type)
+            .is_some_and(|m| m == "application/json");
+        if !json {
+            return error_response(
+                415,
+                "UnsupportedMediaType",
+                "Control requests change state only with Content-Type: application/json.",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Reads the whole body within the limit of its route and the body
+/// deadline: 413 over the limit (by `Content-Length` at once), 408 too
+/// slow, 400 malformed (e.g. broken chunking).
+async fn read_body(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    let limit = if request.uri().path().starts_with("/_emulator/") {
+        MAX_CONTROL_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let too_large = || {
+        error_response(
+            413,
+            "RequestBodyTooLarge",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let bytes =
+        match tokio::time::timeout(access.body_read_timeout, axum::body::to_bytes(body, limit))
+            .await
+        {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => {
+                let over = std::error::Error::source(&e)
+                    .into_iter()
+                    .chain(std::iter::once(&e as &dyn std::error::Error))
+                    .any(|e| e.is::<http_body_util::LengthLimitError>())
+                    || e.to_string().contains("length limit exceeded");
+                if over {
+                    return too_large();
+                }
+                return error_response(
+                    400,
+                    "InvalidParameter",
+                    format!("The request body is malformed: {e}."),
+                );
+            }
+            Err(_) => {
+                return error_response(
+                    408,
+                    "RequestTimeout",
+                    format!(
+                        "The request body did not arrive within {} seconds.",
+                        access.body_read_timeout.as_secs_f64()
+                    ),
+                );
+            }
+        };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(
+        404,
+        "NotFound",
+        format!(
+            "No such path: {}",
+            uri.path().chars().take(256).collect::<String>()
+        ),
+    )
+}

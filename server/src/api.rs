@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use eci_imagecache::ApiError;
 use eci_imagecache::api::{self, Action, Answer, Reply};
 use eci_imagecache::engine::DEFAULT_ACCOUNT;
-use eci_imagecache::wire::json::ErrorBody;
 
 use crate::refusal::Refusal;
 use crate::router::{Gate, error_response};
@@ -60,7 +59,7 @@ impl App {
         };
         let (account, action, params) = match checked(call) {
             Ok(checked) => checked,
-            Err(e) => return Reply::error(request_id, &e).into(),
+            Err(e) => return Refusal::from(e).reply(request_id).into(),
         };
         if let Some(injected) = self.injected(&action, &request_id) {
             return injected;
@@ -137,13 +136,8 @@ impl App {
     /// up.
     fn injected(&self, action: &str, request_id: &str) -> Option<Answer> {
         let injected = self.faults.take_error(action)?;
-        let body = ErrorBody {
-            request_id: request_id.to_owned(),
-            code: injected.code.to_owned(),
-            message: injected.message,
-        };
-        let body = serde_json::to_value(body).expect("serialises");
-        Some(Reply::new(injected.status, body).into())
+        let refusal = Refusal::new(injected.status, injected.code, injected.message);
+        Some(refusal.reply(request_id.to_owned()).into())
     }
 
     /// An action that only reads, under the read lock: queries run side by
@@ -214,10 +208,12 @@ fn checked(call: Call) -> Result<(String, String, Params), ApiError> {
     Ok((call.account, action, call.params))
 }
 
-fn internal_error(request_id: String) -> Reply {
-    Reply::error(request_id, &ApiError::internal())
+/// 500 `InternalError`: a change that could not be made durable.
+pub(crate) fn internal_error(request_id: String) -> Reply {
+    Refusal::from(ApiError::internal()).reply(request_id)
 }
 
+/// 503: a request whose deadline passed before it ran.
 fn too_late(request_id: String) -> Reply {
     Refusal::new(
         503,

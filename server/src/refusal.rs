@@ -4,7 +4,7 @@
 
 use eci_imagecache::ApiError;
 use eci_imagecache::api::Reply;
-use serde_json::json;
+use eci_imagecache::wire::json::ErrorBody;
 
 /// An error answer: HTTP status, code, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,11 +49,18 @@ impl Refusal {
         &self.message
     }
 
-    /// The reply: this status and `{"RequestId","Code","Message"}`.
+    /// The reply: this status and `{"RequestId","Code","Message"}` (the
+    /// library's [`ErrorBody`], the one shape of every error body the
+    /// server sends).
     pub fn reply(&self, request_id: String) -> Reply {
+        let body = ErrorBody {
+            request_id,
+            code: self.code.to_owned(),
+            message: self.message.clone(),
+        };
         Reply::new(
             self.status,
-            json!({"RequestId": request_id, "Code": self.code, "Message": self.message}),
+            serde_json::to_value(body).expect("an error body serialises"),
         )
     }
 }

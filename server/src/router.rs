@@ -33,10 +33,11 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::api_handler;
 use crate::control::{clock_get, clock_post, faults_get, faults_post, reset};
+use crate::refusal::Refusal;
 use crate::signature::media_type;
 
 use crate::app::App;
@@ -160,9 +161,18 @@ pub(crate) fn json_response(status: u16, body: Value) -> Response {
         .into_response()
 }
 
-/// An error body without a RequestId: [`json_errors`] adds a fresh one.
-pub(crate) fn error_response(status: u16, code: &str, message: impl Into<String>) -> Response {
-    json_response(status, json!({"Code": code, "Message": message.into()}))
+/// An error response whose body [`json_errors`] writes with a fresh
+/// RequestId, through [`Refusal::reply`] like every other error body.
+pub(crate) fn error_response(
+    status: u16,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
+    let refusal = Refusal::new(status, code, message);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = status.into_response();
+    response.extensions_mut().insert(refusal);
+    response
 }
 
 /// Whether a request may still run, shared by the deadline and the
@@ -230,6 +240,7 @@ async fn json_errors(
     if status < 400 {
         return response;
     }
+    let refusal = response.extensions().get::<Refusal>().cloned();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -240,45 +251,56 @@ async fn json_errors(
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
         .unwrap_or_default();
-    let mut object = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(o)) if is_json => o,
+    let fresh_id = || app.lock().request_ids.next_id();
+    let object = match serde_json::from_slice::<Value>(&bytes) {
+        // A handler's answer: an error body already (given a RequestId if
+        // it lacks one).
+        Ok(Value::Object(mut o)) if refusal.is_none() && is_json => {
+            if !o.get("RequestId").is_some_and(Value::is_string) {
+                o.insert("RequestId".into(), fresh_id().into());
+            }
+            Value::Object(o)
+        }
         _ => {
-            let (code, default) = match status {
-                400 => ("InvalidParameter", "The request is malformed."),
-                403 => ("Forbidden", "The request is not allowed."),
-                404 => ("NotFound", "No such path."),
-                405 => ("MethodNotAllowed", "The method is not allowed here."),
-                408 => ("RequestTimeout", "The request took too long to arrive."),
-                413 => ("RequestBodyTooLarge", "The request body is too large."),
-                415 => ("UnsupportedMediaType", "The media type is not supported."),
-                _ => (
-                    "InternalError",
-                    "The request processing has failed due to some unknown error.",
-                ),
-            };
-            let text = String::from_utf8_lossy(&bytes);
-            let message = if text.trim().is_empty() {
-                default.to_owned()
-            } else {
-                format!("{default} {}", text.trim())
-            };
-            let mut o = serde_json::Map::new();
-            o.insert("Code".into(), code.into());
-            o.insert("Message".into(), message.into());
-            o
+            refusal
+                .unwrap_or_else(|| rejection(status, &bytes))
+                .reply(fresh_id())
+                .body
         }
     };
-    if !object.get("RequestId").is_some_and(Value::is_string) {
-        let id = app.lock().request_ids.next_id();
-        object.insert("RequestId".into(), id.into());
-    }
-    let mut response = json_response(status, Value::Object(object));
+    let mut response = json_response(status, object);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             response.headers_mut().append(name, value.clone());
         }
     }
     response
+}
+
+/// A response that is not one of ours (axum's rejections: 404, 405, 413,
+/// 415, a body that did not parse) as a refusal with the status's code and
+/// its text after the status's default message.
+fn rejection(status: u16, text: &[u8]) -> Refusal {
+    let (code, default) = match status {
+        400 => ("InvalidParameter", "The request is malformed."),
+        403 => ("Forbidden", "The request is not allowed."),
+        404 => ("NotFound", "No such path."),
+        405 => ("MethodNotAllowed", "The method is not allowed here."),
+        408 => ("RequestTimeout", "The request took too long to arrive."),
+        413 => ("RequestBodyTooLarge", "The request body is too large."),
+        415 => ("UnsupportedMediaType", "The media type is not supported."),
+        _ => (
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+        ),
+    };
+    let text = String::from_utf8_lossy(text);
+    let message = if text.trim().is_empty() {
+        default.to_owned()
+    } else {
+        format!("{default} {}", text.trim())
+    };
+    Refusal::new(status, code, message)
 }
 
 /// Without keys every route answers only its own `Host`; with a control

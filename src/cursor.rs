@@ -69,7 +69,7 @@ impl TokenKey {
     /// A key from the operating system's randomness (through the standard
     /// library's randomly keyed hasher).
     pub fn random() -> TokenKey {
-        TokenKey::from_secret(crate::entropy::random_secret())
+        TokenKey::from_secret(crate::ids::random_secret())
     }
 
     /// A key derived from a seed, for reproducible engines and tests.

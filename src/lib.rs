@@ -60,8 +60,9 @@ pub mod clock;
 pub mod cursor;
 pub mod describe;
 pub mod engine;
-mod entropy;
+
 mod error;
+pub mod ids;
 pub mod index;
 pub mod limits;
 pub mod oracle;

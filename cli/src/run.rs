@@ -4,9 +4,10 @@ use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 
 use eci_imagecache::ApiError;
-use eci_imagecache::api::{Reply, RequestIds, call};
+use eci_imagecache::api::{Reply, call};
 use eci_imagecache::clock::ManualClock;
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine, EngineBuilder};
+use eci_imagecache::ids::RequestIds;
 use eci_imagecache::reference::RegistryAliases;
 use eci_imagecache::store::Store;
 use serde_json::{Map, Value, json};

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
-use eci_imagecache::api::RequestIds;
 use eci_imagecache::engine::{Engine, EngineBuilder, SharedEngine};
+use eci_imagecache::ids::RequestIds;
 
 use crate::clock::ServerClock;
 use crate::faults::Faults;

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eci_imagecache::api::RequestIds;
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Durations, Engine, EngineBuilder};
+use eci_imagecache::ids::RequestIds;
 use eci_imagecache::reference::RegistryAliases;
 use eci_imagecache::store::Store;
 use eci_imagecache::wire::json::DescribeImageCachesResponse;

@@ -4,7 +4,8 @@
 //! server put on the wire.
 //!
 //! ```
-//! use eci_imagecache::api::{call, RequestIds};
+//! use eci_imagecache::api::call;
+//! use eci_imagecache::ids::RequestIds;
 //! use eci_imagecache::engine::{Engine, DEFAULT_ACCOUNT};
 //!
 //! let mut engine = Engine::builder().seed(1).instant(true).build();
@@ -344,64 +345,6 @@ pub fn auto_match_body(request_id: &str, outcome: &AutoMatchOutcome) -> Value {
             }
             body
         }
-    }
-}
-
-/// `RequestId`s in the cloud's shape (`8-4-4-4-12` upper-case hex), from a
-/// seed (the same on every run) or from the operating system.
-///
-/// ```
-/// use eci_imagecache::api::RequestIds;
-///
-/// let id = RequestIds::seeded(1).next_id();
-/// assert_eq!(id, RequestIds::seeded(1).next_id());
-/// assert_eq!(id.len(), 36);
-/// assert_eq!(id.matches('-').count(), 4);
-/// ```
-#[derive(Clone, Debug)]
-pub struct RequestIds {
-    key: [u8; 32],
-    counter: u64,
-}
-
-impl RequestIds {
-    /// Ids that are the same on every run with this seed.
-    pub fn seeded(seed: u64) -> Self {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(b"eci-imagecache request ids\0");
-        h.update(seed.to_le_bytes());
-        RequestIds {
-            key: h.finalize().into(),
-            counter: 0,
-        }
-    }
-
-    /// Unpredictable ids.
-    pub fn random() -> Self {
-        RequestIds {
-            key: crate::entropy::random_secret(),
-            counter: 0,
-        }
-    }
-
-    /// The next id.
-    pub fn next_id(&mut self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(self.key);
-        h.update(self.counter.to_le_bytes());
-        self.counter += 1;
-        let d = h.finalize();
-        let hex: String = d[..16].iter().map(|b| format!("{b:02X}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
     }
 }
 

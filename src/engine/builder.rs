@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::{Durations, Engine, FailurePredicate};
 use crate::clock::{Clock, SystemClock};
 use crate::cursor::TokenKey;
+use crate::ids::IdGenerator;
 use crate::limits::{DEFAULT_PAGE_SIZE, DEFAULT_QUOTA};
-use crate::record::IdGenerator;
 use crate::reference::RegistryAliases;
 
 /// Settings fixed when the engine is built.

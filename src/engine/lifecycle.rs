@@ -24,7 +24,8 @@ use jiff::Timestamp;
 use super::FAILED_RETENTION_SECS;
 use super::operations::pulling_messages;
 use crate::clock;
-use crate::record::{CacheStatus, EventKind, IdGenerator, ImageCache, Images, StepIds};
+use crate::ids::{IdGenerator, StepIds};
+use crate::record::{CacheStatus, EventKind, ImageCache, Images};
 
 /// How long each phase lasts, in seconds.
 ///

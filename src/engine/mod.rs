@@ -71,8 +71,8 @@ use jiff::Timestamp;
 
 use crate::clock::Clock;
 use crate::cursor::TokenKey;
+use crate::ids::IdGenerator;
 use crate::index::{Index, Scratch};
-use crate::record::IdGenerator;
 
 pub use builder::{EngineBuilder, EngineConfig};
 pub(crate) use client_tokens::{Action, Remembered};

@@ -12,9 +12,10 @@ use super::{
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::ApiError;
+use crate::ids::IdGenerator;
 use crate::index::Scratch;
 use crate::limits::DEFAULT_SIZE_GIB;
-use crate::record::{CacheStatus, EventKind, IdGenerator, ImageCache};
+use crate::record::{CacheStatus, EventKind, ImageCache};
 
 impl Engine {
     /// `DescribeImageCaches` for the default account.

@@ -30,7 +30,8 @@ use super::{Action, Engine, EngineBuilder, Remembered};
 use crate::clock::ManualClock;
 use crate::cursor::TokenKey;
 use crate::engine::lifecycle::Run;
-use crate::record::{IdGenerator, ImageCache};
+use crate::ids::IdGenerator;
+use crate::record::ImageCache;
 
 const MAGIC: &[u8; 8] = b"ECIIMCST";
 /// The version this build writes and the newest it reads.

@@ -8,7 +8,8 @@ use super::{
     Operation,
 };
 use crate::clock;
-use crate::record::{IdGenerator, ImageCache};
+use crate::ids::IdGenerator;
+use crate::record::ImageCache;
 
 impl Region {
     /// The earliest timer or token expiry.

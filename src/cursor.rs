@@ -24,7 +24,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use crate::describe::SortKey;
+use crate::matching::SortKey;
 use crate::error::ApiError;
 
 /// Version 2: SipHash-2-4 (version 1 was HMAC-SHA256).

@@ -65,6 +65,7 @@ mod error;
 pub mod ids;
 pub mod index;
 pub mod limits;
+mod matching;
 pub mod oracle;
 #[cfg(feature = "pod")]
 pub mod pod;

@@ -31,7 +31,7 @@ use super::containers::{BLOCK_WORDS, BLOCKS, Bitmap, Container, HIGH_SHIFT, popc
 use super::pages::{Resolved, TagRef};
 use super::postings::ListRef;
 use super::{Index, group};
-use crate::describe::Prepared;
+use crate::matching::Prepared;
 
 /// Ranks counted per block: 4 096 counters of 2 bytes, 8 KiB, inside L1
 /// with the touched ranks of a sparse block.

@@ -73,7 +73,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::cursor::TokenKey;
-use crate::describe::SortKey;
+use crate::matching::SortKey;
 use crate::limits::DEFAULT_PAGE_SIZE;
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;

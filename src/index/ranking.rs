@@ -6,7 +6,7 @@ use super::counting::{Each, MatchSink, Scratch, TopK, candidate, counter_group, 
 use super::pages::Resolved;
 use super::{Index, MAX_COUNTED_IMAGES, READY};
 use crate::automatch::{AutoMatchRequest, BestMatch};
-use crate::describe::Prepared;
+use crate::matching::Prepared;
 use crate::reference::Reference;
 
 impl Index {

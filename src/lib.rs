@@ -53,6 +53,7 @@
 //!   parser, and its one dependency `arraydeque`).
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod api;
 pub mod automatch;

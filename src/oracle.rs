@@ -34,6 +34,15 @@ pub struct NaiveIndex {
     caches: Vec<(ImageCache, Vec<ExactKey>)>,
 }
 
+impl std::fmt::Debug for NaiveIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NaiveIndex")
+            .field("caches", &self.caches.len())
+            .field("page_cap", &self.page_cap)
+            .finish_non_exhaustive()
+    }
+}
+
 impl NaiveIndex {
     /// An empty oracle with these alias rules and token key.
     pub fn new(rules: RegistryAliases, token_key: TokenKey) -> Self {

@@ -39,6 +39,16 @@ pub struct Workload {
     now: Timestamp,
 }
 
+impl std::fmt::Debug for Workload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workload")
+            .field("seed", &self.seed)
+            .field("repositories", &self.repos.len())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Repo {
     registry: Registry,
     path: String,

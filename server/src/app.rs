@@ -27,6 +27,15 @@ pub struct App {
     pub(crate) builder: Box<dyn Fn() -> EngineBuilder + Send + Sync>,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("broken", &self.broken)
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How API requests are authenticated: the access keys (none: not
 /// checked) and, with keys, the freshness check (`None`: off, for
 /// replaying old captures).

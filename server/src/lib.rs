@@ -16,6 +16,7 @@
 //!   [`refusal`]: the server's own error answers.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod api;
 pub mod app;

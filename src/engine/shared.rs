@@ -35,7 +35,7 @@ thread_local! {
 /// assert_eq!(total, 1);
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SharedEngine {
     inner: Arc<RwLock<Engine>>,
 }

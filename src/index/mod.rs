@@ -150,6 +150,15 @@ pub struct Index {
     key_batch: bulk::KeyBatch,
 }
 
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("caches", &self.len())
+            .field("page_cap", &self.page_cap)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One cache and the ids of its keys.
 struct Entry {
     cache: ImageCache,

@@ -46,6 +46,37 @@
 //!   `eci-imc-id`, `imc-perfect-match`, `imc-match-count-request`,
 //!   `eci-extra-ephemeral-storage`), within size, depth and alias bounds.
 //!
+//! ## How the API is shaped
+//!
+//! * **Typed requests, checked once.** Every operation takes a typed
+//!   request built field by field ([`engine::CreateRequest::new`]`(region,
+//!   name).image(..)?`, [`describe::DescribeRequest::new`],
+//!   [`automatch::AutoMatchRequest::new`]); its `validate` enforces the
+//!   API's [`limits`] and the engine calls it first. The wire decoders
+//!   ([`wire::rpc`]) build the same types from the SDKs' parameters.
+//! * **Errors are the cloud's.** Every refusal is an [`ApiError`]: an
+//!   [`ErrorCode`] spelled as the cloud spells it, the HTTP status the
+//!   cloud sends with it and a message naming the parameter; a refused
+//!   call changes nothing.
+//! * **Accounts.** Each operation has a form for one account
+//!   ([`engine::Engine::create_as`]`(account, ..)`) and one for
+//!   [`engine::DEFAULT_ACCOUNT`] ([`engine::Engine::create`]); accounts
+//!   see only their own caches, region by region.
+//! * **Scratch space is reused.** A query's counters and buffers live in
+//!   an [`index::Scratch`] the caller keeps
+//!   ([`index::Index::describe_with`]), so a steady stream of queries
+//!   allocates nothing; [`engine::SharedEngine`] keeps one per thread.
+//! * **Time is data.** The engine reads time only from its
+//!   [`clock::Clock`]; with a [`clock::ManualClock`] a test or an emulator
+//!   moves caches through `Preparing`, `Creating` and `Ready`, expiry and
+//!   `ClientToken` lifetimes by advancing it. What became due is applied
+//!   at the start of each operation, or by [`engine::Engine::tick`].
+//! * **Persistence.** [`engine::Engine::save`] and
+//!   [`engine::EngineBuilder::load`] write and read a whole state (magic,
+//!   version, length, SHA-256, atomically replaced); with feature `sqlite`,
+//!   `store::Store` commits each change's effects in one transaction
+//!   before its answer, so a crash loses nothing that was answered.
+//!
 //! ## Cargo features
 //!
 //! * `oci-spec`: conversions to and from `oci_spec::distribution::Reference`.

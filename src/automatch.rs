@@ -145,6 +145,26 @@ impl AutoMatchRequest {
 }
 
 /// What auto-match decided for a container group.
+///
+/// ```
+/// use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest};
+/// use eci_imagecache::engine::{CreateRequest, Engine};
+///
+/// let mut engine = Engine::builder().seed(1).instant(true).build();
+/// let web = engine.create(&CreateRequest::new("cn-hangzhou", "web").image("nginx:1")?)?;
+/// let group = AutoMatchRequest::new("cn-hangzhou").image("nginx:1")?.image("redis:7")?;
+/// match engine.auto_match(&group)? {
+///     AutoMatchOutcome::Hit { image_cache_id, exact, partial, event, .. } => {
+///         assert_eq!(image_cache_id, web.image_cache_id);
+///         assert_eq!((exact, partial), (1, 0)); // redis matched nothing
+///         assert_eq!(event.reason, "SuccessfulHitImageCache");
+///     }
+///     AutoMatchOutcome::Miss { .. } => unreachable!("nginx:1 is cached"),
+/// }
+/// let other = AutoMatchRequest::new("cn-hangzhou").image("busybox")?;
+/// assert_eq!(engine.auto_match(&other)?.image_cache_id(), None);
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AutoMatchOutcome {
     /// A cache was chosen; its `LastMatchedTime` is now.

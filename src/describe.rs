@@ -69,7 +69,26 @@ impl TagFilter {
     }
 }
 
-/// One page of `DescribeImageCaches`.
+/// One page of `DescribeImageCaches`: the caches borrow the engine or
+/// index that answered, so a page is read (or written out) before the next
+/// change.
+///
+/// ```
+/// use eci_imagecache::describe::DescribeRequest;
+/// use eci_imagecache::engine::{CreateRequest, Engine};
+///
+/// let mut engine = Engine::builder().seed(1).instant(true).build();
+/// for name in ["a", "b", "c"] {
+///     engine.create(&CreateRequest::new("cn-hangzhou", name).image("nginx")?)?;
+/// }
+/// let page = engine.describe(&DescribeRequest::new("cn-hangzhou").limit(2))?;
+/// assert_eq!(page.image_caches.len(), 2);
+/// assert_eq!(page.total_count, 3); // across all pages
+/// let token = page.next_token.clone().expect("one more page");
+/// let next = engine.describe(&DescribeRequest::new("cn-hangzhou").limit(2).next_token(token))?;
+/// assert_eq!((next.image_caches.len(), next.next_token), (1, None));
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct DescribePage<'a> {
     /// `ImageCaches`, in the order of section 4.2.

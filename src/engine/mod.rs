@@ -98,7 +98,25 @@ pub const AUTO_CREATED_IDLE_SECS: i64 = 30 * 24 * 3600;
 pub const AUTO_CREATED_SIZE_GIB: u32 = 30;
 
 /// The engine: every account's and region's caches and the operations on
-/// them. See the [module docs](self).
+/// them. See the [module docs](self) for the lifecycle on a manual clock.
+///
+/// ```
+/// use eci_imagecache::describe::DescribeRequest;
+/// use eci_imagecache::engine::{CreateRequest, DeleteRequest, Engine, UpdateRequest};
+/// use eci_imagecache::ErrorCode;
+///
+/// let mut engine = Engine::builder().seed(1).instant(true).build();
+/// let created = engine.create(&CreateRequest::new("cn-hangzhou", "web").image("nginx:1")?)?;
+/// let id = created.image_cache_id;
+/// engine.update(&UpdateRequest::new("cn-hangzhou", &id).images(["nginx:2"])?)?;
+/// let page = engine.describe(&DescribeRequest::new("cn-hangzhou").match_image("nginx:2")?)?;
+/// assert_eq!(page.image_caches[0].id(), id);
+/// engine.delete(&DeleteRequest::new("cn-hangzhou", &id))?;
+/// // Each refusal is the cloud's code, and changes nothing.
+/// let e = engine.delete(&DeleteRequest::new("cn-hangzhou", &id)).unwrap_err();
+/// assert_eq!(e.code(), ErrorCode::InvalidImageCacheIdNotFound);
+/// # Ok::<(), eci_imagecache::ApiError>(())
+/// ```
 pub struct Engine {
     config: EngineConfig,
     clock: Arc<dyn Clock>,

@@ -39,6 +39,20 @@ pub const STATE_VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 32;
 
 /// Why a state file could not be loaded. Nothing was loaded.
+///
+/// ```
+/// use eci_imagecache::engine::{Engine, LoadError};
+///
+/// let saved = Engine::builder().seed(1).build().to_bytes();
+/// assert!(Engine::builder().load_bytes(&saved).is_ok());
+/// let e = Engine::builder().load_bytes(b"not a state").unwrap_err();
+/// assert!(matches!(e, LoadError::NotAStateFile));
+/// let mut flipped = saved.clone();
+/// *flipped.last_mut().unwrap() ^= 1;
+/// let e = Engine::builder().load_bytes(&flipped).unwrap_err();
+/// assert!(matches!(e, LoadError::ChecksumMismatch));
+/// assert_eq!(e.to_string(), "state file is corrupt: checksum mismatch");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {

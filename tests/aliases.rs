@@ -1,10 +1,10 @@
 //! Table tests for the registry alias rules of `shared/spec/references.md`.
 
-use eci_imagecache::reference::{Reference, RegistryAliases};
+mod common;
 
-fn parse(s: &str) -> Reference {
-    Reference::parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
-}
+use eci_imagecache::reference::RegistryAliases;
+
+use common::reference as parse;
 
 fn same_repo(rules: &RegistryAliases, a: &str, b: &str) -> bool {
     rules.repo_key(&parse(a)) == rules.repo_key(&parse(b))

@@ -17,6 +17,7 @@ struct Vector<'a> {
     digest: &'a str,
 }
 
+#[track_caller]
 fn vectors(text: &str) -> Vec<Vector<'_>> {
     text.lines()
         .enumerate()
@@ -38,6 +39,7 @@ fn vectors(text: &str) -> Vec<Vector<'_>> {
         .collect()
 }
 
+#[track_caller]
 fn known_differences(text: &str) -> BTreeMap<&str, &str> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

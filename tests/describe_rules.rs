@@ -135,6 +135,7 @@ fn req() -> DescribeRequest {
     DescribeRequest::new("cn-hangzhou")
 }
 
+#[track_caller]
 fn m(r: DescribeRequest, images: &[&str]) -> DescribeRequest {
     images.iter().fold(r, |r, i| r.match_image(i).unwrap())
 }

@@ -1,5 +1,7 @@
 //! The lifecycle on a manual clock, auto-match, persistence and concurrency.
 
+mod common;
+
 use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest};
 use eci_imagecache::clock::ManualClock;
 use eci_imagecache::describe::DescribeRequest;
@@ -9,11 +11,10 @@ use eci_imagecache::engine::{
 };
 use eci_imagecache::record::{CacheStatus, ImageCache};
 
-const REGION: &str = "cn-hangzhou";
-const T0: &str = "2024-05-01T08:00:00Z";
+use common::{REGION, clock_at_t0};
 
 fn engine() -> (Engine, ManualClock) {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let engine = Engine::builder()
         .clock(clock.clone())
         .seed(3)
@@ -396,7 +397,7 @@ fn auto_match_ranks_and_misses() {
 
 #[test]
 fn auto_created_caches_have_their_own_quota_and_retention() {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut e = Engine::builder()
         .clock(clock.clone())
         .seed(5)
@@ -451,7 +452,7 @@ fn auto_created_caches_have_their_own_quota_and_retention() {
 
 #[test]
 fn lru_eviction_follows_last_use() {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut e = Engine::builder()
         .clock(clock.clone())
         .seed(6)
@@ -782,7 +783,7 @@ fn corrupt_state_files_are_rejected() {
 
 #[test]
 fn threads_query_while_others_mutate() {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let shared = SharedEngine::new(
         Engine::builder()
             .clock(clock.clone())

@@ -3,6 +3,8 @@
 //! step against a plain model of the rules (status, progress, expiry, quota,
 //! LRU victim, idempotency), and the index against the naive oracle.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest};
@@ -20,7 +22,7 @@ use eci_imagecache::reference::{Reference, RegistryAliases};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-const REGION: &str = "cn-hangzhou";
+use common::REGION;
 const P: i64 = 10;
 const C: i64 = 100;
 const U: i64 = 50;
@@ -136,6 +138,7 @@ fn fails(images: &[usize]) -> bool {
     images.iter().any(|&i| IMAGES[i].starts_with("fail/"))
 }
 
+#[track_caller]
 fn keys(images: &[usize]) -> Vec<String> {
     let rules = RegistryAliases::default();
     images
@@ -149,6 +152,7 @@ fn keys(images: &[usize]) -> Vec<String> {
         .collect()
 }
 
+#[track_caller]
 fn repo_keys(images: &[usize]) -> Vec<String> {
     let rules = RegistryAliases::default();
     images

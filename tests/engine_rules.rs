@@ -3,11 +3,13 @@
 //! the wire: flat parameters into `api::call`. Every failing call must leave
 //! the engine's state byte for byte as it was.
 
+mod common;
+
 use eci_imagecache::api::{Reply, call};
 use eci_imagecache::clock::ManualClock;
 use eci_imagecache::engine::{DEFAULT_ACCOUNT, Engine};
 
-const REGION: &str = "cn-hangzhou";
+use common::REGION;
 
 /// An engine at a fixed time with quota 3: `ready` (Ready, LRU) and
 /// `creating` (still Creating), ids returned.
@@ -36,6 +38,7 @@ fn fixture() -> (Engine, ManualClock, String, String) {
     (engine, clock, ready, creating)
 }
 
+#[track_caller]
 fn create(engine: &mut Engine, params: &[(&str, &str)]) -> String {
     let reply = run(engine, "CreateImageCache", &with_region(params));
     assert_eq!(reply.http_status, 200, "{reply:?}");

@@ -172,6 +172,7 @@ fn query() -> impl Strategy<Value = Query> {
         )
 }
 
+#[track_caller]
 fn request(q: &Query) -> DescribeRequest {
     let mut r = DescribeRequest::new("cn-hangzhou");
     for m in &q.match_images {

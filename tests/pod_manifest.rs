@@ -2,13 +2,15 @@
 //! manifests, JSON and YAML, with exact values, and every refusal with its
 //! kind, field, message and position.
 
+mod common;
+
 use eci_imagecache::ApiError;
 use eci_imagecache::limits::MAX_GROUP_IMAGES;
 use eci_imagecache::pod::{
     self, Kind, MAX_DEPTH, MAX_MANIFEST_BYTES, PodError, PodErrorKind, PodMatch, annotations,
 };
 
-const REGION: &str = "cn-hangzhou";
+use common::REGION;
 
 fn data(name: &str) -> String {
     let path = format!("{}/tests/data/pods/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -4,6 +4,8 @@
 //! then records, the index's ranking against the oracle's, and the expiry
 //! a failed cache shows.
 
+mod common;
+
 use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest, score};
 use eci_imagecache::clock::ManualClock;
 use eci_imagecache::cursor::TokenKey;
@@ -14,11 +16,10 @@ use eci_imagecache::record::{CacheStatus, ImageCache};
 use eci_imagecache::reference::RegistryAliases;
 use proptest::prelude::*;
 
-const REGION: &str = "cn-hangzhou";
-const T0: &str = "2024-05-01T08:00:00Z";
+use common::{REGION, T0, clock_at_t0};
 
 fn instant(auto_created_quota: usize) -> (Engine, ManualClock) {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let engine = Engine::builder()
         .clock(clock.clone())
         .seed(5)
@@ -28,6 +29,7 @@ fn instant(auto_created_quota: usize) -> (Engine, ManualClock) {
     (engine, clock)
 }
 
+#[track_caller]
 fn create(engine: &mut Engine, name: &str, images: &[&str]) -> String {
     let mut r = CreateRequest::new(REGION, name);
     for i in images {
@@ -36,6 +38,7 @@ fn create(engine: &mut Engine, name: &str, images: &[&str]) -> String {
     engine.create(&r).unwrap().image_cache_id
 }
 
+#[track_caller]
 fn group(images: &[&str]) -> AutoMatchRequest {
     images
         .iter()
@@ -225,7 +228,7 @@ fn the_hit_event_is_the_groups_not_the_caches() {
 
 #[test]
 fn a_failed_cache_shows_when_it_is_removed() {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut e = Engine::builder()
         .clock(clock.clone())
         .seed(1)
@@ -354,7 +357,7 @@ fn batches_of_identical_asks_answer_as_one_by_one() {
     // start of the batch.
     for (g, b) in groups.iter().zip(&batch) {
         let mut alone = Engine::builder()
-            .clock(ManualClock::new(T0.parse().unwrap()))
+            .clock(clock_at_t0())
             .seed(5)
             .instant(true)
             .auto_created_quota(10)
@@ -461,7 +464,7 @@ fn a_partial_winner_is_never_evicted_by_its_own_auto_create() {
 fn a_burst_of_pods_auto_creates_one_cache_per_image_set() {
     // Not instant: auto-created caches stay Creating for a while, so every
     // pod of the burst sees the same partial winner.
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut e = Engine::builder()
         .clock(clock.clone())
         .seed(5)
@@ -576,6 +579,7 @@ fn group_spec() -> impl Strategy<Value = GroupSpec> {
     )
 }
 
+#[track_caller]
 fn record(i: usize, s: &CacheSpec) -> ImageCache {
     let t: jiff::Timestamp = T0.parse().unwrap();
     let t = t
@@ -595,6 +599,7 @@ fn record(i: usize, s: &CacheSpec) -> ImageCache {
     c
 }
 
+#[track_caller]
 fn request(g: &GroupSpec) -> AutoMatchRequest {
     let mut r = AutoMatchRequest::new(REGION)
         .temporary_storage_gib(g.1)

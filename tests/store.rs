@@ -5,6 +5,8 @@
 
 #![cfg(feature = "sqlite")]
 
+mod common;
+
 use std::path::PathBuf;
 
 use eci_imagecache::automatch::AutoMatchRequest;
@@ -16,7 +18,7 @@ use proptest::prelude::*;
 
 const REGIONS: &[&str] = &["cn-hangzhou", "cn-beijing"];
 const IMAGES: &[&str] = &["nginx:1", "nginx:2", "redis", "busybox"];
-const T0: &str = "2024-05-01T08:00:00Z";
+use common::clock_at_t0;
 
 struct Dir(PathBuf);
 
@@ -167,7 +169,7 @@ proptest! {
     fn the_store_holds_exactly_the_engine(ops in prop::collection::vec(op(), 1..30)) {
         let dir = Dir::new("model");
         let path = dir.file("state.db");
-        let clock = ManualClock::new(T0.parse().unwrap());
+        let clock = clock_at_t0();
         let builder = || Engine::builder().clock(clock.clone()).seed(3).quota(3);
         let mut store = Store::open(&path).unwrap();
         let mut engine = store.load(builder()).unwrap();
@@ -216,7 +218,7 @@ impl NowSecs for ManualClock {
 #[test]
 fn lifecycle_ids_do_not_depend_on_when_ticks_happen() {
     let run = |look_every_second: bool| {
-        let clock = ManualClock::new(T0.parse().unwrap());
+        let clock = clock_at_t0();
         let mut engine = Engine::builder().clock(clock.clone()).seed(9).build();
         for (i, region) in REGIONS.iter().enumerate() {
             let r = CreateRequest::new(*region, format!("c{i}"))
@@ -260,7 +262,7 @@ fn a_second_store_on_the_same_state_is_refused() {
 fn files_that_are_not_stores_are_refused_and_left_alone() {
     let dir = Dir::new("notastore");
     let export = dir.file("export.state");
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     Engine::builder()
         .clock(clock)
         .seed(1)
@@ -309,7 +311,7 @@ fn rows_that_do_not_make_a_state_are_refused() {
     let path = dir.file("state.db");
     {
         let mut store = Store::open(&path).unwrap();
-        let clock = ManualClock::new(T0.parse().unwrap());
+        let clock = clock_at_t0();
         let mut engine = store.load(Engine::builder().clock(clock).seed(1)).unwrap();
         engine
             .create(
@@ -340,7 +342,7 @@ fn an_interrupted_export_leaves_no_lasting_temporary_file() {
     let dir = Dir::new("tmpfile");
     let export = dir.file("export.state");
     std::fs::write(dir.file(".export.state.tmp"), b"half a state from a crash").unwrap();
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let engine = Engine::builder().clock(clock).seed(1).build();
     engine.save(&export).unwrap();
     engine.save(&export).unwrap();
@@ -355,7 +357,7 @@ fn an_interrupted_export_leaves_no_lasting_temporary_file() {
 /// that does not move) draw different snapshot ids and event names.
 #[test]
 fn two_runs_in_one_second_draw_different_ids() {
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut engine = Engine::builder().clock(clock).seed(2).instant(true).build();
     let id = engine
         .create(
@@ -412,7 +414,7 @@ fn two_runs_in_one_second_draw_different_ids() {
 fn tokens_expire_by_time_live_and_after_a_restart() {
     let dir = Dir::new("tokens");
     let path = dir.file("state.db");
-    let clock = ManualClock::new(T0.parse().unwrap());
+    let clock = clock_at_t0();
     let mut store = Store::open(&path).unwrap();
     let mut engine = store
         .load(Engine::builder().clock(clock.clone()).seed(5))
@@ -432,7 +434,7 @@ fn tokens_expire_by_time_live_and_after_a_restart() {
     // Past the early token's 24 h, before the late one's.
     clock.advance_secs(24 * 3600 + 10);
     engine.tick();
-    let rebuilt_clock = ManualClock::new(T0.parse().unwrap());
+    let rebuilt_clock = clock_at_t0();
     let mut rebuilt = store
         .load(Engine::builder().clock(rebuilt_clock.clone()))
         .unwrap();
@@ -448,6 +450,7 @@ fn tokens_expire_by_time_live_and_after_a_restart() {
 }
 
 /// A state of `n` workload caches in one region, written whole.
+#[track_caller]
 fn store_of_workload(dir: &Dir, n: usize) -> (PathBuf, Vec<String>) {
     let path = dir.file("state.db");
     let caches: Vec<_> = eci_imagecache::workload::Workload::new(7)
@@ -565,6 +568,7 @@ fn a_bad_row_deep_in_a_large_state_is_named() {
 
 /// `(page_size, page_count, rows, total bytes of the rows' records)` of the
 /// store at `path`.
+#[track_caller]
 fn pages_of(path: &std::path::Path) -> (u64, u64, u64, u64) {
     let conn = rusqlite::Connection::open(path).unwrap();
     let pragma = |name: &str| -> u64 {
@@ -647,6 +651,7 @@ fn a_store_of_four_kib_pages_still_loads_and_takes_changes() {
 }
 
 /// Every cache of the default account's `cn-hangzhou`, in the index's order.
+#[track_caller]
 fn caches_of(engine: &Engine) -> Vec<eci_imagecache::record::ImageCache> {
     engine
         .index(eci_imagecache::engine::DEFAULT_ACCOUNT, "cn-hangzhou")

@@ -27,7 +27,7 @@ pub(crate) struct Remembered {
 
 /// SHA-256 of a request's parameters other than its `ClientToken`, as
 /// canonical JSON (object keys sorted).
-pub(super) fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
+fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
     let mut value = serde_json::to_value(request).expect("requests serialise");
     if let Some(fields) = value.as_object_mut() {
         fields.remove("client_token");
@@ -35,32 +35,54 @@ pub(super) fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
     Sha256::digest(value.to_string()).into()
 }
 
+/// A call's `ClientToken` (if it has one) with the fingerprint of its
+/// other parameters: what [`Region::replay`] looks up and
+/// [`Region::remember`] stores.
+pub(super) struct Idempotency<'a> {
+    action: Action,
+    token: Option<(&'a str, [u8; 32])>,
+}
+
+impl<'a> Idempotency<'a> {
+    /// The token of a call of `action`, fingerprinting `request` only when
+    /// there is one.
+    pub(super) fn of<T: Serialize>(action: Action, token: Option<&'a str>, request: &T) -> Self {
+        Idempotency {
+            action,
+            token: token.map(|t| (t, fingerprint(request))),
+        }
+    }
+}
+
 impl Region {
-    /// The remembered answer for a token: `Ok(None)` when the token is new
-    /// (or absent), `Ok(Some(answer))` to replay, an error on other
-    /// parameters.
+    /// The remembered answer for a call's token: `Ok(None)` when the token
+    /// is new (or absent), `Ok(Some(answer))` to replay, an error when it
+    /// came with other parameters.
     pub(super) fn replay(
         &self,
-        action: Action,
-        token: Option<&str>,
-        fingerprint: Option<[u8; 32]>,
+        call: &Idempotency<'_>,
     ) -> Result<Option<Option<CreateResponse>>, ApiError> {
-        let Some(token) = token else { return Ok(None) };
-        match self.tokens.get(&(action, token.to_owned())) {
+        let Some((token, fingerprint)) = call.token else {
+            return Ok(None);
+        };
+        match self.tokens.get(&(call.action, token.to_owned())) {
             None => Ok(None),
-            Some(r) if Some(r.fingerprint) == fingerprint => Ok(Some(r.answer.clone())),
+            Some(r) if r.fingerprint == fingerprint => Ok(Some(r.answer.clone())),
             Some(_) => Err(ApiError::idempotent_mismatch()),
         }
     }
 
+    /// Remembers a successful call under its token (nothing without one).
     pub(super) fn remember(
         &mut self,
-        action: Action,
-        token: &str,
-        fingerprint: [u8; 32],
+        call: &Idempotency<'_>,
         answer: Option<CreateResponse>,
         at: i64,
     ) {
+        let Some((token, fingerprint)) = call.token else {
+            return;
+        };
+        let action = call.action;
         self.tokens.insert(
             (action, token.to_owned()),
             Remembered {

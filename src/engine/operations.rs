@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::client_tokens::fingerprint;
+use super::client_tokens::Idempotency;
 use super::lifecycle::Run;
 use super::{
     Action, CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck,
@@ -72,10 +72,9 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
+        let call = Idempotency::of(Action::Create, request.client_token.as_deref(), request);
         if let Some(region) = self.regions.get(&key)
-            && let Some(answer) =
-                region.replay(Action::Create, request.client_token.as_deref(), fingerprint)?
+            && let Some(answer) = region.replay(&call)?
         {
             return Ok(answer.expect("a create remembers its answer"));
         }
@@ -114,15 +113,8 @@ impl Engine {
             container_group_id,
         };
         self.start_create(&key, cache, now);
-        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
-            self.region_mut(&key).remember(
-                Action::Create,
-                token,
-                fingerprint,
-                Some(answer.clone()),
-                now.as_second(),
-            );
-        }
+        self.region_mut(&key)
+            .remember(&call, Some(answer.clone()), now.as_second());
         self.touched(&key);
         Ok(answer)
     }
@@ -176,13 +168,10 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
+        let call = Idempotency::of(Action::Update, request.client_token.as_deref(), request);
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get(&key).ok_or_else(not_found)?;
-        if region
-            .replay(Action::Update, request.client_token.as_deref(), fingerprint)?
-            .is_some()
-        {
+        if region.replay(&call)?.is_some() {
             return Ok(());
         }
         let old = region
@@ -232,9 +221,7 @@ impl Engine {
         region.runs.insert(request.image_cache_id.clone(), run);
         region.reschedule(&request.image_cache_id);
         region.apply_due(now.as_second(), ids);
-        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
-            region.remember(Action::Update, token, fingerprint, None, now.as_second());
-        }
+        region.remember(&call, None, now.as_second());
         self.touched(&key);
         Ok(())
     }
@@ -250,21 +237,16 @@ impl Engine {
         self.tick();
         let now = self.clock.now().as_second();
         let key = (account.to_owned(), request.region_id.clone());
-        let fingerprint = request.client_token.as_ref().map(|_| fingerprint(request));
+        let call = Idempotency::of(Action::Delete, request.client_token.as_deref(), request);
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get_mut(&key).ok_or_else(not_found)?;
-        if region
-            .replay(Action::Delete, request.client_token.as_deref(), fingerprint)?
-            .is_some()
-        {
+        if region.replay(&call)?.is_some() {
             return Ok(());
         }
         if !region.remove_cache(&request.image_cache_id) {
             return Err(not_found());
         }
-        if let (Some(token), Some(fingerprint)) = (&request.client_token, fingerprint) {
-            region.remember(Action::Delete, token, fingerprint, None, now);
-        }
+        region.remember(&call, None, now);
         self.touched(&key);
         Ok(())
     }

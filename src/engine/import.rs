@@ -133,15 +133,7 @@ impl Engine {
                 if let Some(operation) = operation {
                     region.runs.insert(
                         cache.id().to_owned(),
-                        Run {
-                            operation,
-                            started: now.as_second(),
-                            durations,
-                            failure: None,
-                            applied: -1,
-                            nonce,
-                        }
-                        .already_at_start(),
+                        Run::begin(operation, now.as_second(), durations, None, nonce),
                     );
                 }
             }

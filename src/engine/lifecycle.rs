@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use jiff::Timestamp;
 
 use super::FAILED_RETENTION_SECS;
-use super::operations::pulling_messages;
 use crate::clock;
 use crate::ids::{IdGenerator, StepIds};
 use crate::record::{CacheStatus, EventKind, ImageCache, Images};
@@ -156,10 +155,30 @@ pub(crate) enum Stage {
 }
 
 impl Run {
+    /// A run of `operation` beginning at `started` (seconds): nothing
+    /// applied yet but the stage its record already shows.
+    pub fn begin(
+        operation: Operation,
+        started: i64,
+        durations: Durations,
+        failure: Option<String>,
+        nonce: u64,
+    ) -> Run {
+        Run {
+            operation,
+            started,
+            durations,
+            failure,
+            applied: -1,
+            nonce,
+        }
+        .already_at_start()
+    }
+
     /// Marks the stage at the start as applied when the record already
     /// shows it (`Preparing` for a create, `Updating` at 0 % for an update),
     /// so no step is scheduled for the very moment the run begins.
-    pub fn already_at_start(mut self) -> Run {
+    fn already_at_start(mut self) -> Run {
         let initial = match self.operation {
             Operation::Create => Stage::Preparing,
             Operation::Update => Stage::Running(0),
@@ -213,6 +232,25 @@ impl Run {
     }
 }
 
+/// One `Pulling image "…".` event per image of the cache, in order, each
+/// named by `event_name` (given the cache's name): a create's when it
+/// starts `Creating`, an update's when it begins.
+pub(super) fn record_pulling(
+    cache: &mut ImageCache,
+    at: Timestamp,
+    mut event_name: impl FnMut(&str) -> String,
+) {
+    let messages: Vec<String> = cache
+        .images()
+        .iter()
+        .map(|image| format!("Pulling image \"{}\".", image.written()))
+        .collect();
+    for message in messages {
+        let name = event_name(cache.name());
+        cache.record_event(EventKind::Normal, "Pulling", &message, at, || name);
+    }
+}
+
 /// Moves a cache to `stage` of its run at `at`, with the events of every
 /// transition crossed.
 pub(super) fn advance(
@@ -232,9 +270,7 @@ pub(super) fn advance(
         && stage != Stage::Preparing
     {
         cache.status = CacheStatus::Creating;
-        for message in pulling_messages(cache) {
-            event(ids, cache, EventKind::Normal, "Pulling", &message);
-        }
+        record_pulling(cache, at, |name| ids.event_name(name));
         if cache.settings.flash == Some(true) {
             let id = ids.snapshot_id();
             let message = format!("Successfully created flash snapshot {id}.");

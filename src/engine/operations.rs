@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::client_tokens::Idempotency;
-use super::lifecycle::Run;
+use super::lifecycle::{Run, record_pulling};
 use super::{
     Action, CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck,
     Operation, RegionKey, UpdateRequest,
@@ -12,7 +12,6 @@ use super::{
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
 use crate::error::ApiError;
-use crate::ids::IdGenerator;
 use crate::index::Scratch;
 use crate::limits::DEFAULT_SIZE_GIB;
 use crate::record::{CacheStatus, EventKind, ImageCache};
@@ -139,15 +138,13 @@ impl Engine {
             || name,
         );
         let id = cache.id().to_owned();
-        let run = Run {
-            operation: Operation::Create,
-            started: now.as_second(),
-            durations: self.config.durations,
+        let run = Run::begin(
+            Operation::Create,
+            now.as_second(),
+            self.config.durations,
             failure,
-            applied: -1,
-            nonce: self.ids.nonce(),
-        }
-        .already_at_start();
+            self.ids.nonce(),
+        );
         let Engine { regions, ids, .. } = self;
         let region = regions.get_mut(key).expect("region exists");
         region.insert_cache(cache);
@@ -205,16 +202,14 @@ impl Engine {
             now,
             || name,
         );
-        pulling_events(&mut new, &mut self.ids, now);
-        let run = Run {
-            operation: Operation::Update,
-            started: now.as_second(),
-            durations: self.config.durations,
+        record_pulling(&mut new, now, |name| self.ids.event_name(name));
+        let run = Run::begin(
+            Operation::Update,
+            now.as_second(),
+            self.config.durations,
             failure,
-            applied: -1,
-            nonce: self.ids.nonce(),
-        }
-        .already_at_start();
+            self.ids.nonce(),
+        );
         let Engine { regions, ids, .. } = self;
         let region = regions.get_mut(&key).expect("region exists");
         region.replace_cache(new);
@@ -311,19 +306,3 @@ fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
     }
 }
 
-/// The message of each image's `Pulling` event, in order.
-pub(super) fn pulling_messages(cache: &ImageCache) -> Vec<String> {
-    cache
-        .images()
-        .iter()
-        .map(|image| format!("Pulling image \"{}\".", image.written()))
-        .collect()
-}
-
-/// One `Pulling` event per image.
-fn pulling_events(cache: &mut ImageCache, ids: &mut IdGenerator, at: Timestamp) {
-    for message in pulling_messages(cache) {
-        let name = ids.event_name(cache.name());
-        cache.record_event(EventKind::Normal, "Pulling", &message, at, || name);
-    }
-}

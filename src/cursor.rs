@@ -24,8 +24,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use crate::matching::SortKey;
 use crate::error::ApiError;
+use crate::matching::SortKey;
 
 /// Version 2: SipHash-2-4 (version 1 was HMAC-SHA256).
 const VERSION: u8 = 2;

@@ -15,7 +15,6 @@
 //! # Ok::<(), eci_imagecache::ApiError>(())
 //! ```
 
-
 use crate::error::ApiError;
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_MATCH_IMAGES, MAX_TAG_FILTERS};
 use crate::record::ImageCache;

@@ -6,8 +6,8 @@
 use crate::automatch::{self, AutoMatchRequest, BestMatch};
 use crate::cursor::TokenKey;
 use crate::describe::{DescribePage, DescribeRequest};
-use crate::matching::{Prepared, SortKey, tags_match};
 use crate::error::ApiError;
+use crate::matching::{Prepared, SortKey, tags_match};
 use crate::record::{CacheStatus, ImageCache};
 use crate::reference::{ExactKey, RegistryAliases};
 

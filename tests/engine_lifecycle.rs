@@ -808,11 +808,16 @@ fn threads_query_while_others_mutate() {
                         .unwrap()
                         .image("nginx")
                         .unwrap();
-                    mine.push(shared.create(DEFAULT_ACCOUNT, &r).unwrap().image_cache_id);
+                    mine.push(
+                        shared
+                            .create_as(DEFAULT_ACCOUNT, &r)
+                            .unwrap()
+                            .image_cache_id,
+                    );
                     if i % 3 == 0 {
                         let victim = mine.remove(0);
                         shared
-                            .delete(DEFAULT_ACCOUNT, &DeleteRequest::new(REGION, &victim))
+                            .delete_as(DEFAULT_ACCOUNT, &DeleteRequest::new(REGION, &victim))
                             .unwrap();
                     }
                     if i % 10 == 0 {
@@ -829,7 +834,7 @@ fn threads_query_while_others_mutate() {
             std::thread::spawn(move || {
                 let mut checks = 0;
                 for _ in 0..300 {
-                    shared.describe(
+                    shared.describe_as(
                         DEFAULT_ACCOUNT,
                         &DescribeRequest::new(REGION).match_image("nginx").unwrap(),
                         |page| {

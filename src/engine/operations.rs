@@ -305,4 +305,3 @@ fn apply_update(cache: &mut ImageCache, r: &UpdateRequest) {
         s.standard_copy_count = Some(v);
     }
 }
-

@@ -27,9 +27,9 @@ thread_local! {
 /// let shared = SharedEngine::new(Engine::builder().seed(1).instant(true).build());
 /// let writer = shared.clone();
 /// std::thread::spawn(move || {
-///     writer.create(DEFAULT_ACCOUNT, &CreateRequest::new("cn-hangzhou", "web").image("nginx").unwrap())
+///     writer.create_as(DEFAULT_ACCOUNT, &CreateRequest::new("cn-hangzhou", "web").image("nginx").unwrap())
 /// }).join().unwrap()?;
-/// let total = shared.describe(DEFAULT_ACCOUNT, &DescribeRequest::new("cn-hangzhou"), |page| {
+/// let total = shared.describe_as(DEFAULT_ACCOUNT, &DescribeRequest::new("cn-hangzhou"), |page| {
 ///     page.map(|p| p.total_count)
 /// })?;
 /// assert_eq!(total, 1);
@@ -66,7 +66,7 @@ impl SharedEngine {
 
     /// `DescribeImageCaches` under a read lock; `f` sees the page (which
     /// borrows the engine) and returns what the caller keeps.
-    pub fn describe<R>(
+    pub fn describe_as<R>(
         &self,
         account: &str,
         request: &DescribeRequest,
@@ -79,8 +79,8 @@ impl SharedEngine {
         })
     }
 
-    /// `CreateImageCache`.
-    pub fn create(
+    /// `CreateImageCache` for an account ([`Engine::create_as`]).
+    pub fn create_as(
         &self,
         account: &str,
         request: &CreateRequest,
@@ -88,18 +88,18 @@ impl SharedEngine {
         self.write().create_as(account, request)
     }
 
-    /// `UpdateImageCache`.
-    pub fn update(&self, account: &str, request: &UpdateRequest) -> Result<(), ApiError> {
+    /// `UpdateImageCache` for an account ([`Engine::update_as`]).
+    pub fn update_as(&self, account: &str, request: &UpdateRequest) -> Result<(), ApiError> {
         self.write().update_as(account, request)
     }
 
-    /// `DeleteImageCache`.
-    pub fn delete(&self, account: &str, request: &DeleteRequest) -> Result<(), ApiError> {
+    /// `DeleteImageCache` for an account ([`Engine::delete_as`]).
+    pub fn delete_as(&self, account: &str, request: &DeleteRequest) -> Result<(), ApiError> {
         self.write().delete_as(account, request)
     }
 
     /// Auto-match (a hit changes the cache, so it takes the write lock).
-    pub fn auto_match(
+    pub fn auto_match_as(
         &self,
         account: &str,
         request: &AutoMatchRequest,

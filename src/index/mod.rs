@@ -73,8 +73,8 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::cursor::TokenKey;
-use crate::matching::SortKey;
 use crate::limits::DEFAULT_PAGE_SIZE;
+use crate::matching::SortKey;
 use crate::record::{CacheStatus, EliminationStrategy, ImageCache};
 use crate::reference::RegistryAliases;
 use fields::ByField;

@@ -271,6 +271,38 @@ pub enum EliminationStrategy {
     Lru,
 }
 
+impl EliminationStrategy {
+    /// The strategy as the API spells it, in a parameter or a body: empty
+    /// for [`Retain`](EliminationStrategy::Retain), `LRU`; `None` for
+    /// anything else (the names are case-sensitive).
+    ///
+    /// ```
+    /// use eci_imagecache::record::EliminationStrategy;
+    ///
+    /// assert_eq!(EliminationStrategy::parse("LRU"), Some(EliminationStrategy::Lru));
+    /// assert_eq!(EliminationStrategy::parse(""), Some(EliminationStrategy::Retain));
+    /// assert_eq!(EliminationStrategy::parse("lru"), None);
+    /// assert_eq!(EliminationStrategy::Lru.as_api(), Some("LRU"));
+    /// assert_eq!(EliminationStrategy::Retain.as_api(), None); // omitted
+    /// ```
+    pub fn parse(text: &str) -> Option<EliminationStrategy> {
+        match text {
+            "" => Some(EliminationStrategy::Retain),
+            "LRU" => Some(EliminationStrategy::Lru),
+            _ => None,
+        }
+    }
+
+    /// As a body writes it: `LRU`, or nothing (the key omitted) for a
+    /// retained cache.
+    pub fn as_api(self) -> Option<&'static str> {
+        match self {
+            EliminationStrategy::Retain => None,
+            EliminationStrategy::Lru => Some("LRU"),
+        }
+    }
+}
+
 /// A tag on a cache: a key and a value, in one allocation.
 ///
 /// Tags order and compare as (key, value) pairs.

@@ -163,10 +163,7 @@ impl From<&ImageCache> for ImageCacheJson {
             container_group_id: c.container_group_id().map(str::to_owned),
             snapshot_id: c.snapshot_id().map(str::to_owned),
             flash_snapshot_id: c.flash_snapshot_id().map(str::to_owned),
-            elimination_strategy: match c.elimination_strategy {
-                EliminationStrategy::Lru => Some("LRU".to_owned()),
-                EliminationStrategy::Retain => None,
-            },
+            elimination_strategy: c.elimination_strategy.as_api().map(str::to_owned),
             tags: c
                 .tags()
                 .iter()
@@ -380,16 +377,9 @@ impl TryFrom<ImageCacheJson> for ImageCache {
         cache.set_container_group_id(j.container_group_id.as_deref());
         cache.set_snapshot_id(j.snapshot_id.as_deref());
         cache.set_flash_snapshot_id(j.flash_snapshot_id.as_deref());
-        cache.elimination_strategy = match j.elimination_strategy.as_deref() {
-            None | Some("") => EliminationStrategy::Retain,
-            Some("LRU") => EliminationStrategy::Lru,
-            Some(other) => {
-                return Err(format!(
-                    "{}: EliminationStrategy {other:?}",
-                    j.image_cache_id
-                ));
-            }
-        };
+        let strategy = j.elimination_strategy.as_deref().unwrap_or_default();
+        cache.elimination_strategy = EliminationStrategy::parse(strategy)
+            .ok_or_else(|| format!("{}: EliminationStrategy {strategy:?}", j.image_cache_id))?;
         let tags: Vec<Tag> = j.tags.iter().map(|t| Tag::new(&t.key, &t.value)).collect();
         cache.set_tags(&tags);
         cache.events = j

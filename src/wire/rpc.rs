@@ -474,13 +474,14 @@ fn images(p: &mut Flat) -> Result<Option<Vec<CachedImage>>, ApiError> {
 }
 
 fn elimination(p: &mut Flat) -> Result<Option<EliminationStrategy>, ApiError> {
-    match p.raw("EliminationStrategy").as_deref() {
-        None => Ok(None),
-        Some("") => Ok(Some(EliminationStrategy::Retain)),
-        Some("LRU") => Ok(Some(EliminationStrategy::Lru)),
-        Some(other) => Err(ApiError::invalid(
+    let Some(text) = p.raw("EliminationStrategy") else {
+        return Ok(None);
+    };
+    match EliminationStrategy::parse(&text) {
+        Some(strategy) => Ok(Some(strategy)),
+        None => Err(ApiError::invalid(
             "EliminationStrategy",
-            format_args!("expected empty or LRU, got {other:?}"),
+            format_args!("expected empty or LRU, got {text:?}"),
         )),
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::lifecycle::Run;
-use super::{Engine, Operation};
+use super::{Engine, Operation, RegionKey};
 use crate::error::ApiError;
 use crate::record::{CacheStatus, ImageCache};
 
@@ -60,9 +60,24 @@ impl Engine {
         let caches: Vec<ImageCache> = caches.into_iter().collect();
         // What is due happens first, refused or not, as it always has.
         self.tick();
+        self.check_import(account, &caches)?;
+        let added = caches.len();
+        // One moment for every region's restarted runs.
+        let now = self.clock.now().as_second();
+        for (region_id, caches) in by_region(caches) {
+            self.import_region((account.to_owned(), region_id), caches, now);
+        }
+        self.tick();
+        Ok(added)
+    }
+
+    /// The first cache of `caches` an import refuses: a bad region, no id,
+    /// or an id the account already has (in any region) or that comes
+    /// twice.
+    fn check_import(&self, account: &str, caches: &[ImageCache]) -> Result<(), ImportRefused> {
         let mut seen: HashSet<&str, foldhash::fast::RandomState> =
             HashSet::with_capacity_and_hasher(caches.len(), Default::default());
-        for cache in &caches {
+        for cache in caches {
             let refuse = |error| ImportRefused {
                 id: cache.id().to_owned(),
                 error,
@@ -85,75 +100,69 @@ impl Engine {
                 )));
             }
         }
-        drop(seen);
-        let added = caches.len();
-        let now = self.clock.now();
+        Ok(())
+    }
+
+    /// Adds checked caches to one region: a create or update in progress
+    /// restarts from its beginning now, the index is built in one pass and
+    /// every timer set.
+    fn import_region(&mut self, key: RegionKey, mut caches: Vec<ImageCache>, now: i64) {
         let durations = self.config.durations;
         // Importing draws no id, so every restarted run gets the same nonce.
         let nonce = self.ids.nonce();
-        // Nearly every import is of one region: its records stay where they
-        // are, with no second array of them (at 100 000 caches such an
-        // array is below glibc's mmap threshold, and freeing it leaves a
-        // hole in the heap the size of the records).
-        let one_region = caches
-            .first()
-            .map(|c| c.region_id().to_owned())
-            .filter(|first| caches.iter().all(|c| c.region_id() == first));
-        let groups: Vec<(String, Vec<ImageCache>)> = match one_region {
-            Some(region_id) => vec![(region_id, caches)],
-            None => {
-                let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
-                for cache in caches {
-                    by_region
-                        .entry(cache.region_id().to_owned())
-                        .or_default()
-                        .push(cache);
-                }
-                by_region.into_iter().collect()
-            }
-        };
-        for (region_id, mut caches) in groups {
-            let key = (account.to_owned(), region_id);
-            let region = self.region_mut(&key);
-            // A region without caches has no timers: one pass sets them all.
-            let fresh =
-                region.index.is_empty() && region.timers.is_empty() && region.timer_of.is_empty();
-            for cache in &mut caches {
-                let operation = match cache.status {
-                    CacheStatus::Preparing | CacheStatus::Creating => Some(Operation::Create),
-                    CacheStatus::Updating => Some(Operation::Update),
-                    _ => None,
-                };
-                if operation == Some(Operation::Create) {
-                    cache.status = CacheStatus::Preparing;
-                    cache.progress = 0;
-                } else if operation == Some(Operation::Update) {
-                    cache.progress = 0;
-                }
-                if let Some(operation) = operation {
-                    region.runs.insert(
-                        cache.id().to_owned(),
-                        Run::begin(operation, now.as_second(), durations, None, nonce),
-                    );
-                }
-            }
-            let ids: Vec<String> = if fresh {
-                Vec::new()
-            } else {
-                caches.iter().map(|c| c.id().to_owned()).collect()
+        let region = self.region_mut(&key);
+        // A region without caches has no timers: one pass sets them all.
+        let fresh =
+            region.index.is_empty() && region.timers.is_empty() && region.timer_of.is_empty();
+        for cache in &mut caches {
+            let operation = match cache.status {
+                CacheStatus::Preparing | CacheStatus::Creating => Operation::Create,
+                CacheStatus::Updating => Operation::Update,
+                _ => continue,
             };
-            region.insert_caches(caches);
-            if fresh {
-                region.schedule_all();
+            if operation == Operation::Create {
+                cache.status = CacheStatus::Preparing;
             }
-            for id in &ids {
-                region.reschedule(id);
-            }
-            self.touched(&key);
+            cache.progress = 0;
+            let run = Run::begin(operation, now, durations, None, nonce);
+            region.runs.insert(cache.id().to_owned(), run);
         }
-        self.tick();
-        Ok(added)
+        let ids: Vec<String> = if fresh {
+            Vec::new()
+        } else {
+            caches.iter().map(|c| c.id().to_owned()).collect()
+        };
+        region.insert_caches(caches);
+        if fresh {
+            region.schedule_all();
+        }
+        for id in &ids {
+            region.reschedule(id);
+        }
+        self.touched(&key);
     }
+}
+
+/// The caches by region, in region order. Nearly every import is of one
+/// region: its records then stay where they are, with no second array of
+/// them (at 100 000 caches such an array is below glibc's mmap threshold,
+/// and freeing it leaves a hole in the heap the size of the records).
+fn by_region(caches: Vec<ImageCache>) -> Vec<(String, Vec<ImageCache>)> {
+    let one_region = caches
+        .first()
+        .map(|c| c.region_id().to_owned())
+        .filter(|first| caches.iter().all(|c| c.region_id() == first));
+    if let Some(region_id) = one_region {
+        return vec![(region_id, caches)];
+    }
+    let mut by_region: BTreeMap<String, Vec<ImageCache>> = BTreeMap::new();
+    for cache in caches {
+        by_region
+            .entry(cache.region_id().to_owned())
+            .or_default()
+            .push(cache);
+    }
+    by_region.into_iter().collect()
 }
 
 /// Why [`Engine::import_all_as`] added nothing: the first cache it refused.

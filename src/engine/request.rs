@@ -417,6 +417,19 @@ fn validate_token(token: Option<&str>) -> Result<(), ApiError> {
 }
 
 fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
+    // In this order: which error a request with several faults gets is
+    // part of the contract.
+    check_retention(s)?;
+    check_setting_texts(s)?;
+    check_credentials(s)?;
+    check_acr_instances(s)?;
+    check_v_switches(s)?;
+    check_acr_domains(s)?;
+    check_copy_counts(s)
+}
+
+/// `RetentionDays` within 1 to [`MAX_RETENTION_DAYS`].
+fn check_retention(s: &CacheSettings) -> Result<(), ApiError> {
     if let Some(days) = s.retention_days
         && !(1..=MAX_RETENTION_DAYS).contains(&days)
     {
@@ -425,6 +438,12 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             format_args!("must be 1 to {MAX_RETENTION_DAYS}"),
         ));
     }
+    Ok(())
+}
+
+/// The length (and characters) of every text setting: ids, free texts,
+/// credentials' and ACR instances' fields.
+fn check_setting_texts(s: &CacheSettings) -> Result<(), ApiError> {
     let ids = [
         ("EipInstanceId", &s.eip_instance_id),
         ("SecurityGroupId", &s.security_group_id),
@@ -488,6 +507,12 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// At most [`MAX_CREDENTIALS`] credentials, each server an address without
+/// its scheme.
+fn check_credentials(s: &CacheSettings) -> Result<(), ApiError> {
     if s.image_registry_credentials.len() > MAX_CREDENTIALS {
         return Err(ApiError::invalid(
             "ImageRegistryCredential",
@@ -506,6 +531,11 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Every `AcrRegistryInfo` names its instance.
+fn check_acr_instances(s: &CacheSettings) -> Result<(), ApiError> {
     // "When you set the AcrRegistryInfo parameters, you must also set the
     // AcrRegistryInfo.N.InstanceId parameter" (the CreateImageCache page).
     for (i, info) in s.acr_registry_info.iter().enumerate() {
@@ -516,6 +546,12 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             )));
         }
     }
+    Ok(())
+}
+
+/// `VSwitchId`: at most [`MAX_VSWITCHES`] ids separated by commas, none
+/// empty.
+fn check_v_switches(s: &CacheSettings) -> Result<(), ApiError> {
     if let Some(v) = &s.v_switch_id {
         let ids: Vec<&str> = v.split(',').map(str::trim).collect();
         if ids.len() > MAX_VSWITCHES {
@@ -528,6 +564,11 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             return Err(ApiError::invalid("VSwitchId", "an empty id between commas"));
         }
     }
+    Ok(())
+}
+
+/// Every ACR domain is a registry host name.
+fn check_acr_domains(s: &CacheSettings) -> Result<(), ApiError> {
     for (i, info) in s.acr_registry_info.iter().enumerate() {
         for domain in &info.domains {
             if crate::reference::Reference::parse(&format!("{domain}/x"))
@@ -541,6 +582,11 @@ fn validate_settings(s: &CacheSettings) -> Result<(), ApiError> {
             }
         }
     }
+    Ok(())
+}
+
+/// `FlashCopyCount` and `StandardCopyCount` at least 1.
+fn check_copy_counts(s: &CacheSettings) -> Result<(), ApiError> {
     if s.flash_copy_count == Some(0) {
         return Err(ApiError::invalid("FlashCopyCount", "must be at least 1"));
     }

@@ -1079,3 +1079,75 @@ fn free_text_and_region_ids_are_bounded() {
         &invalid("Tag.N", "tag keys and values are at most 128 characters"),
     );
 }
+
+/// A create with two faults gets the error of the one checked first: the
+/// order of the settings' checks is part of the contract (retention, text
+/// lengths, credentials, ACR instances, vSwitches, ACR domains, copy
+/// counts), and an SDK caller sees one error for one call every time.
+#[test]
+fn of_two_faults_a_create_names_the_one_checked_first() {
+    let long_id = "e".repeat(257);
+    let eleven = vec!["vsw-1"; 11].join(",");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("RetentionDays", "0"), ("FlashCopyCount", "0")],
+            "The specified parameter \"RetentionDays\" is not valid: must be 1 to 65536.",
+        ),
+        (
+            &[("EipInstanceId", &long_id), ("RetentionDays", "0")],
+            "The specified parameter \"RetentionDays\" is not valid: must be 1 to 65536.",
+        ),
+        (
+            &[("EipInstanceId", &long_id), ("VSwitchId", &eleven)],
+            "The specified parameter \"EipInstanceId\" is not valid: at most 256 characters.",
+        ),
+        (
+            &[
+                ("ImageRegistryCredential.1.Server", "https://r.example.com"),
+                ("VSwitchId", "vsw-1,,vsw-2"),
+            ],
+            "The specified parameter \"ImageRegistryCredential.1.Server\" is not valid: is a registry address without http:// or https://.",
+        ),
+        (
+            &[
+                ("AcrRegistryInfo.1.Domain.1", "not a host!"),
+                ("FlashCopyCount", "0"),
+            ],
+            "The input parameter \"AcrRegistryInfo.1.InstanceId\" that is mandatory for processing this request is not supplied.",
+        ),
+        (
+            &[("VSwitchId", &eleven), ("StandardCopyCount", "0")],
+            "The specified parameter \"VSwitchId\" is not valid: at most 10 ids separated by commas.",
+        ),
+        (
+            &[
+                ("AcrRegistryInfo.1.InstanceId", "cri-1"),
+                ("AcrRegistryInfo.1.Domain.1", "not a host!"),
+                ("FlashCopyCount", "0"),
+            ],
+            "The specified parameter \"AcrRegistryInfo.1.Domain\" is not valid: \"not a host!\" is not a registry host name.",
+        ),
+        (
+            &[("FlashCopyCount", "0"), ("StandardCopyCount", "0")],
+            "The specified parameter \"FlashCopyCount\" is not valid: must be at least 1.",
+        ),
+    ];
+    for (faults, message) in cases {
+        let mut engine = Engine::builder().seed(1).build();
+        let mut params = vec![
+            ("RegionId", REGION),
+            ("ImageCacheName", "web"),
+            ("Image.1", "nginx"),
+        ];
+        params.extend_from_slice(faults);
+        let reply = call(
+            &mut engine,
+            DEFAULT_ACCOUNT,
+            "CreateImageCache",
+            params,
+            "r".to_owned(),
+        );
+        assert_eq!(reply.http_status, 400, "{faults:?}");
+        assert_eq!(reply.body["Message"], *message, "{faults:?}");
+    }
+}

@@ -12,10 +12,19 @@ use sha2::{Digest, Sha256};
 
 /// A 32-byte key and how many blocks were drawn: block `n` is
 /// `SHA-256(key ‖ n as 8 little-endian bytes ‖ purpose)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct KeyedCounter {
     key: [u8; 32],
     counter: u64,
+}
+
+/// The counter only: the key is a secret (it makes ids unpredictable).
+impl fmt::Debug for KeyedCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedCounter")
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyedCounter {

@@ -92,7 +92,6 @@ pub mod clock;
 pub mod cursor;
 pub mod describe;
 pub mod engine;
-
 mod error;
 pub mod ids;
 pub mod index;

@@ -817,7 +817,7 @@ fn put_token(
     tx: &rusqlite::Transaction<'_>,
     account: &str,
     region_id: &str,
-    action: crate::engine::Action,
+    action: crate::engine::TokenAction,
     token: &str,
     remembered: &crate::engine::Remembered,
 ) -> rusqlite::Result<()> {

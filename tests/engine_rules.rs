@@ -1084,11 +1084,41 @@ fn free_text_and_region_ids_are_bounded() {
 /// order of the settings' checks is part of the contract (retention, text
 /// lengths, credentials, ACR instances, vSwitches, ACR domains, copy
 /// counts), and an SDK caller sees one error for one call every time.
+/// Every pair of neighbouring checks is here, so swapping any two fails.
 #[test]
 fn of_two_faults_a_create_names_the_one_checked_first() {
     let long_id = "e".repeat(257);
-    let eleven = vec!["vsw-1"; 11].join(",");
+    let eleven = ["vsw-1"; 11].join(",");
     let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("EipInstanceId", &long_id),
+                ("ImageRegistryCredential.1.Server", "https://r.example.com"),
+            ],
+            "The specified parameter \"EipInstanceId\" is not valid: at most 256 characters.",
+        ),
+        (
+            &[
+                ("ImageRegistryCredential.1.Server", "https://r.example.com"),
+                ("AcrRegistryInfo.1.Domain.1", "r.example.com"),
+            ],
+            "The specified parameter \"ImageRegistryCredential.1.Server\" is not valid: is a registry address without http:// or https://.",
+        ),
+        (
+            &[
+                ("AcrRegistryInfo.1.Domain.1", "r.example.com"),
+                ("VSwitchId", &eleven),
+            ],
+            "The input parameter \"AcrRegistryInfo.1.InstanceId\" that is mandatory for processing this request is not supplied.",
+        ),
+        (
+            &[
+                ("VSwitchId", &eleven),
+                ("AcrRegistryInfo.1.InstanceId", "cri-1"),
+                ("AcrRegistryInfo.1.Domain.1", "not a host!"),
+            ],
+            "The specified parameter \"VSwitchId\" is not valid: at most 10 ids separated by commas.",
+        ),
         (
             &[("RetentionDays", "0"), ("FlashCopyCount", "0")],
             "The specified parameter \"RetentionDays\" is not valid: must be 1 to 65536.",

@@ -78,10 +78,7 @@ pub(crate) async fn clock_post(
     .await;
     match outcome {
         Ok(Ok(now)) => json_response(200, json!({"Now": now})),
-        _ => json_response(
-            500,
-            json!({"Code": "InternalError", "Message": "The clock change could not be saved."}),
-        ),
+        _ => error_response(500, "InternalError", "The clock change could not be saved."),
     }
 }
 
@@ -120,10 +117,7 @@ pub(crate) async fn reset(
     .await;
     match outcome {
         Ok(Ok(())) => json_response(200, json!({"Reset": true})),
-        _ => json_response(
-            500,
-            json!({"Code": "InternalError", "Message": "The reset could not be saved."}),
-        ),
+        _ => error_response(500, "InternalError", "The reset could not be saved."),
     }
 }
 

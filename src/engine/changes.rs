@@ -1,7 +1,7 @@
 //! What changed since a store last wrote the engine, for the store.
 
 use super::lifecycle::Run;
-use super::{Action, Engine, RegionKey, Remembered};
+use super::{Engine, RegionKey, Remembered, TokenAction};
 use crate::record::ImageCache;
 
 #[cfg(feature = "sqlite")]
@@ -14,7 +14,7 @@ pub(crate) type CacheNow = (ImageCache, Option<Run>);
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
     pub(crate) caches: Vec<(RegionKey, String, Option<CacheNow>)>,
-    pub(crate) tokens: Vec<(RegionKey, Action, String, Option<Remembered>)>,
+    pub(crate) tokens: Vec<(RegionKey, TokenAction, String, Option<Remembered>)>,
 }
 
 impl Engine {

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 
 /// The operations a `ClientToken` belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub(crate) enum Action {
+pub(crate) enum TokenAction {
     Create,
     Update,
     Delete,
@@ -39,14 +39,18 @@ fn fingerprint<T: Serialize>(request: &T) -> [u8; 32] {
 /// other parameters: what [`Region::replay`] looks up and
 /// [`Region::remember`] stores.
 pub(super) struct Idempotency<'a> {
-    action: Action,
+    action: TokenAction,
     token: Option<(&'a str, [u8; 32])>,
 }
 
 impl<'a> Idempotency<'a> {
     /// The token of a call of `action`, fingerprinting `request` only when
     /// there is one.
-    pub(super) fn of<T: Serialize>(action: Action, token: Option<&'a str>, request: &T) -> Self {
+    pub(super) fn of<T: Serialize>(
+        action: TokenAction,
+        token: Option<&'a str>,
+        request: &T,
+    ) -> Self {
         Idempotency {
             action,
             token: token.map(|t| (t, fingerprint(request))),
@@ -95,7 +99,7 @@ impl Region {
         self.mark_token(action, token);
     }
 
-    fn mark_token(&mut self, action: Action, token: &str) {
+    fn mark_token(&mut self, action: TokenAction, token: &str) {
         if self.track {
             self.changed_tokens.insert((action, token.to_owned()));
         }

@@ -75,7 +75,7 @@ use crate::ids::IdGenerator;
 use crate::index::{Index, Scratch};
 
 pub use builder::{EngineBuilder, EngineConfig};
-pub(crate) use client_tokens::{Action, Remembered};
+pub(crate) use client_tokens::{Remembered, TokenAction};
 pub use import::ImportRefused;
 pub use lifecycle::{Durations, FailureCheck, FailurePredicate, Operation};
 pub use persist::{LoadError, STATE_VERSION, SaveError};
@@ -299,5 +299,3 @@ impl Default for Engine {
         Engine::new()
     }
 }
-
-impl Region {}

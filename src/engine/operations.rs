@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use super::client_tokens::Idempotency;
 use super::lifecycle::{Run, record_pulling};
 use super::{
-    Action, CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck,
-    Operation, RegionKey, UpdateRequest,
+    CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck, Operation,
+    RegionKey, TokenAction, UpdateRequest,
 };
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
@@ -71,7 +71,11 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let call = Idempotency::of(Action::Create, request.client_token.as_deref(), request);
+        let call = Idempotency::of(
+            TokenAction::Create,
+            request.client_token.as_deref(),
+            request,
+        );
         if let Some(region) = self.regions.get(&key)
             && let Some(answer) = region.replay(&call)?
         {
@@ -165,7 +169,11 @@ impl Engine {
         self.tick();
         let now = self.clock.now();
         let key = (account.to_owned(), request.region_id.clone());
-        let call = Idempotency::of(Action::Update, request.client_token.as_deref(), request);
+        let call = Idempotency::of(
+            TokenAction::Update,
+            request.client_token.as_deref(),
+            request,
+        );
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get(&key).ok_or_else(not_found)?;
         if region.replay(&call)?.is_some() {
@@ -232,7 +240,11 @@ impl Engine {
         self.tick();
         let now = self.clock.now().as_second();
         let key = (account.to_owned(), request.region_id.clone());
-        let call = Idempotency::of(Action::Delete, request.client_token.as_deref(), request);
+        let call = Idempotency::of(
+            TokenAction::Delete,
+            request.client_token.as_deref(),
+            request,
+        );
         let not_found = || ApiError::image_cache_id_not_found(&request.image_cache_id);
         let region = self.regions.get_mut(&key).ok_or_else(not_found)?;
         if region.replay(&call)?.is_some() {

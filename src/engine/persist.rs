@@ -26,7 +26,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Action, Engine, EngineBuilder, Remembered};
+use super::{Engine, EngineBuilder, Remembered, TokenAction};
 use crate::clock::ManualClock;
 use crate::cursor::TokenKey;
 use crate::engine::lifecycle::Run;
@@ -117,7 +117,7 @@ pub(crate) struct RegionState {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct TokenState {
-    pub(crate) action: Action,
+    pub(crate) action: TokenAction,
     pub(crate) token: String,
     pub(crate) remembered: Remembered,
 }

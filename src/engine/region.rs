@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::lifecycle::Run;
-use super::{Action, Remembered};
+use super::{Remembered, TokenAction};
 use crate::index::Index;
 use crate::record::ImageCache;
 use crate::reference::RegistryAliases;
@@ -19,14 +19,14 @@ pub(super) struct Region {
     /// (due, id): one timer per cache that will change.
     pub(super) timers: BTreeSet<(i64, String)>,
     pub(super) timer_of: HashMap<String, i64, foldhash::fast::RandomState>,
-    pub(super) tokens: HashMap<(Action, String), Remembered, foldhash::fast::RandomState>,
+    pub(super) tokens: HashMap<(TokenAction, String), Remembered, foldhash::fast::RandomState>,
     /// Tokens by the time they were stored, oldest first, for expiry.
     /// Ordered by time, not by insertion: a manual clock may move back, and
     /// a restart (which sorts) must expire them in the same order.
-    pub(super) token_times: BTreeSet<(i64, Action, String)>,
+    pub(super) token_times: BTreeSet<(i64, TokenAction, String)>,
     /// Caches and tokens changed since [`Engine::take_changes`].
     pub(super) changed: BTreeSet<String>,
-    pub(super) changed_tokens: BTreeSet<(Action, String)>,
+    pub(super) changed_tokens: BTreeSet<(TokenAction, String)>,
     /// Whether changes are recorded (a store holds the engine).
     pub(super) track: bool,
     /// Its entry in the engine's due queue, if any.

@@ -35,26 +35,76 @@ const GIB: u128 = 1 << 30;
 
 /// The quantity in GiB, rounded up; at most `limit`.
 pub(super) fn to_gib(text: &str, limit: u64) -> Result<u64, QuantityError> {
-    let bytes = text.as_bytes();
-    let (negative, rest) = match bytes.first() {
-        Some(b'-') => (true, &bytes[1..]),
-        Some(b'+') => (false, &bytes[1..]),
-        _ => (false, bytes),
-    };
-    let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (int, rest) = rest.split_at(int_len);
-    let (frac, suffix) = match rest.strip_prefix(b".") {
-        Some(rest) => {
-            let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-            rest.split_at(n)
-        }
-        None => (&rest[..0], rest),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return Err(QuantityError::Malformed);
+    let Parts {
+        negative,
+        int,
+        frac,
+        suffix,
+    } = Parts::split(text.as_bytes())?;
+    let (exp10, exp2) = suffix_exponents(suffix)?;
+    // The significant digits, as an integer `mantissa` × 10^exp10.
+    let (digits, exp10) = significant(int, frac, exp10 - frac.len() as i64);
+    if digits.is_empty() {
+        return Ok(0);
     }
-    // Suffix: powers of ten and of two.
-    let (mut exp10, exp2): (i64, u32) = match suffix {
+    if negative {
+        return Err(QuantityError::Negative);
+    }
+    if digits.len() > MAX_DIGITS {
+        return Err(QuantityError::TooManyDigits);
+    }
+    let mantissa = digits
+        .iter()
+        .fold(0u128, |m, d| m * 10 + u128::from(d - b'0'));
+    // mantissa < 10^20 < 2^67 and exp2 ≤ 60: this fits.
+    let gib = gib_rounded_up(mantissa << exp2, exp10)?;
+    match u64::try_from(gib) {
+        Ok(gib) if gib <= limit => Ok(gib),
+        _ => Err(QuantityError::TooLarge),
+    }
+}
+
+/// A quantity's text cut at the grammar's seams: sign, integer digits,
+/// fraction digits and suffix.
+struct Parts<'t> {
+    negative: bool,
+    int: &'t [u8],
+    frac: &'t [u8],
+    suffix: &'t [u8],
+}
+
+impl<'t> Parts<'t> {
+    /// The parts, or `Malformed` when there are no digits.
+    fn split(bytes: &'t [u8]) -> Result<Self, QuantityError> {
+        let (negative, rest) = match bytes.first() {
+            Some(b'-') => (true, &bytes[1..]),
+            Some(b'+') => (false, &bytes[1..]),
+            _ => (false, bytes),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (int, rest) = rest.split_at(int_len);
+        let (frac, suffix) = match rest.strip_prefix(b".") {
+            Some(rest) => {
+                let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                rest.split_at(n)
+            }
+            None => (&rest[..0], rest),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(QuantityError::Malformed);
+        }
+        Ok(Parts {
+            negative,
+            int,
+            frac,
+            suffix,
+        })
+    }
+}
+
+/// The suffix as powers of ten and of two.
+fn suffix_exponents(suffix: &[u8]) -> Result<(i64, u32), QuantityError> {
+    Ok(match suffix {
         b"" => (0, 0),
         b"m" => (-3, 0),
         b"k" => (3, 0),
@@ -71,51 +121,43 @@ pub(super) fn to_gib(text: &str, limit: u64) -> Result<u64, QuantityError> {
         b"Ei" => (0, 60),
         [b'e' | b'E', exponent @ ..] => (decimal_exponent(exponent)?, 0),
         _ => return Err(QuantityError::Malformed),
-    };
-    // The significant digits, as an integer `mantissa` × 10^exp10.
+    })
+}
+
+/// The digits of `int` and `frac` without leading or trailing zeros, and
+/// `exp10` raised by the trailing zeros dropped.
+fn significant(int: &[u8], frac: &[u8], mut exp10: i64) -> (Vec<u8>, i64) {
     let mut digits: Vec<u8> = int.iter().chain(frac).copied().collect();
-    exp10 -= frac.len() as i64;
     let leading = digits.iter().take_while(|&&d| d == b'0').count();
     digits.drain(..leading);
     while digits.last() == Some(&b'0') {
         digits.pop();
         exp10 += 1;
     }
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    if negative {
-        return Err(QuantityError::Negative);
-    }
-    if digits.len() > MAX_DIGITS {
-        return Err(QuantityError::TooManyDigits);
-    }
-    let mantissa = digits
-        .iter()
-        .fold(0u128, |m, d| m * 10 + u128::from(d - b'0'));
-    // mantissa < 10^20 < 2^67 and exp2 ≤ 60: this fits.
-    let scaled = mantissa << exp2;
-    let gib = if exp10 >= 0 {
+    (digits, exp10)
+}
+
+/// `scaled` × 10^`exp10` bytes in GiB, rounded up.
+fn gib_rounded_up(scaled: u128, exp10: i64) -> Result<u128, QuantityError> {
+    if exp10 >= 0 {
         let factor = u32::try_from(exp10)
             .ok()
             .and_then(|e| 10u128.checked_pow(e))
             .ok_or(QuantityError::TooLarge)?;
         let bytes = scaled.checked_mul(factor).ok_or(QuantityError::TooLarge)?;
-        bytes.div_ceil(GIB)
+        Ok(bytes.div_ceil(GIB))
     } else {
         // ceil(ceil(a / b) / c) = ceil(a / (b × c)) for positive integers.
-        match u32::try_from(-exp10)
-            .ok()
-            .and_then(|e| 10u128.checked_pow(e))
-        {
-            Some(divisor) => scaled.div_ceil(divisor).div_ceil(GIB),
-            // Over 10^38: the value is below one byte, yet above zero.
-            None => 1,
-        }
-    };
-    match u64::try_from(gib) {
-        Ok(gib) if gib <= limit => Ok(gib),
-        _ => Err(QuantityError::TooLarge),
+        Ok(
+            match u32::try_from(-exp10)
+                .ok()
+                .and_then(|e| 10u128.checked_pow(e))
+            {
+                Some(divisor) => scaled.div_ceil(divisor).div_ceil(GIB),
+                // Over 10^38: the value is below one byte, yet above zero.
+                None => 1,
+            },
+        )
     }
 }
 

@@ -258,84 +258,50 @@ fn read_node<'input>(
                 register(anchors, anchor, id);
                 Some(id)
             }
-            Event::Alias(anchor) => match anchors.get(anchor).copied().flatten() {
-                Some(id) => {
-                    doc.grow(doc.sizes[id as usize], at)?;
-                    Some(id)
-                }
-                None => {
-                    return Err(PodError::new(
-                        PodErrorKind::TooComplex,
-                        None,
-                        "an alias refers to a node that contains it",
-                    )
-                    .at(at));
-                }
-            },
+            Event::Alias(anchor) => Some(alias(doc, anchors, anchor, at)?),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP).at(at));
                 }
                 doc.grow(1, at)?;
-                stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        anchor,
-                        position: at,
-                        items: Vec::new(),
-                        size: 1,
-                    }
-                } else {
-                    Frame::Map {
-                        anchor,
-                        position: at,
-                        entries: Vec::new(),
-                        index: None,
-                        key: None,
-                        merges: Vec::new(),
-                        size: 1,
-                    }
-                });
+                let sequence = matches!(event, Event::SequenceStart(..));
+                stack.push(Frame::open(sequence, anchor, at));
                 None
             }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    anchor,
-                    position,
-                    items,
-                    size,
-                }) => {
-                    let id = doc.push(Value::Seq(items), position, size);
-                    register(anchors, anchor, id);
-                    Some(id)
-                }
-                _ => unreachable!("the parser balances sequences"),
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map {
-                    anchor,
-                    position,
-                    mut entries,
-                    index,
-                    merges,
-                    mut size,
-                    ..
-                }) => {
-                    merge(doc, &mut entries, index, &merges, &mut size, position)?;
-                    let id = doc.push(Value::Map(entries), position, size);
-                    register(anchors, anchor, id);
-                    Some(id)
-                }
-                _ => unreachable!("the parser balances mappings"),
-            },
+            Event::SequenceEnd | Event::MappingEnd => {
+                let frame = stack.pop().expect("the parser balances collections");
+                Some(frame.close(doc, anchors)?)
+            }
             _ => unreachable!("no stream or document event inside a node"),
         };
         if let Some(id) = done {
             match stack.last_mut() {
                 None => return Ok(id),
-                Some(frame) => attach(doc, frame, id, merge_key)?,
+                Some(frame) => frame.attach(doc, id, merge_key)?,
             }
         }
         (event, span) = next(parser)?;
+    }
+}
+
+/// The node an alias names, counted again toward [`MAX_NODES`].
+fn alias(
+    doc: &mut Doc,
+    anchors: &[Option<NodeId>],
+    anchor: usize,
+    at: Option<Position>,
+) -> Result<NodeId, PodError> {
+    match anchors.get(anchor).copied().flatten() {
+        Some(id) => {
+            doc.grow(doc.sizes[id as usize], at)?;
+            Ok(id)
+        }
+        None => Err(PodError::new(
+            PodErrorKind::TooComplex,
+            None,
+            "an alias refers to a node that contains it",
+        )
+        .at(at)),
     }
 }
 
@@ -349,94 +315,164 @@ fn register(anchors: &mut Vec<Option<NodeId>>, anchor: usize, id: NodeId) {
     anchors[anchor] = Some(id);
 }
 
-/// Hands a finished node to the collection being read: an item, a key or a
-/// value.
-fn attach(doc: &Doc, frame: &mut Frame, id: NodeId, merge_key: bool) -> Result<(), PodError> {
-    let node_size = doc.sizes[id as usize];
-    match frame {
-        Frame::Seq { items, size, .. } => {
-            items.push(id);
-            *size = size.saturating_add(node_size);
+impl Frame {
+    /// An empty sequence or mapping, begun at `position`.
+    fn open(sequence: bool, anchor: usize, position: Option<Position>) -> Frame {
+        if sequence {
+            Frame::Seq {
+                anchor,
+                position,
+                items: Vec::new(),
+                size: 1,
+            }
+        } else {
+            Frame::Map {
+                anchor,
+                position,
+                entries: Vec::new(),
+                index: None,
+                key: None,
+                merges: Vec::new(),
+                size: 1,
+            }
         }
-        Frame::Map {
-            entries,
-            index,
-            key,
-            merges,
-            size,
-            ..
-        } => match key.take() {
-            None => {
-                let node = doc.node(id);
-                if merge_key {
-                    *key = Some(None);
-                    *size = size.saturating_add(1);
-                    return Ok(());
-                }
-                let text = match &node.value {
-                    Value::Str(s) => s.clone(),
-                    _ => {
-                        return Err(PodError::new(
-                            PodErrorKind::WrongType,
-                            None,
-                            format_args!(
-                                "a mapping key must be a string, found {}",
-                                node.value.describe()
-                            ),
-                        )
-                        .at(node.position));
-                    }
-                };
-                if let Some(first) = find(entries, index.as_ref(), &text) {
-                    let first = doc.node(entries[first].1).position;
-                    return Err(PodError::new(
-                        PodErrorKind::DuplicateKey,
-                        None,
-                        format_args!("duplicate key {text:?}{}", Since(first)),
-                    )
-                    .at(node.position));
-                }
-                *key = Some(Some(text));
-                *size = size.saturating_add(1);
+    }
+
+    /// The finished collection as a node (a mapping's `<<` merged first).
+    fn close(self, doc: &mut Doc, anchors: &mut Vec<Option<NodeId>>) -> Result<NodeId, PodError> {
+        let (anchor, id) = match self {
+            Frame::Seq {
+                anchor,
+                position,
+                items,
+                size,
+            } => (anchor, doc.push(Value::Seq(items), position, size)),
+            Frame::Map {
+                anchor,
+                position,
+                mut entries,
+                index,
+                merges,
+                mut size,
+                ..
+            } => {
+                merge(doc, &mut entries, index, &merges, &mut size, position)?;
+                (anchor, doc.push(Value::Map(entries), position, size))
             }
-            Some(None) => {
-                // `<<: *base` or `<<: [*a, *b]`: merged when the mapping ends.
-                let node = doc.node(id);
-                let mut add = |m: NodeId| match doc.node(m).value {
-                    Value::Map(_) => {
-                        merges.push(m);
-                        Ok(())
-                    }
-                    _ => Err(PodError::new(
-                        PodErrorKind::WrongType,
-                        None,
-                        "a merge key (<<) takes a mapping or a sequence of mappings",
-                    )
-                    .at(doc.node(m).position)),
-                };
-                match &node.value {
-                    Value::Seq(items) => items.iter().try_for_each(|&m| add(m))?,
-                    _ => add(id)?,
-                }
-            }
-            Some(Some(text)) => {
-                if let Some(index) = index {
-                    index.insert(text.clone(), entries.len());
-                } else if entries.len() >= 8 {
-                    let mut map: HashMap<Box<str>, usize> = entries
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (k, _))| (k.clone(), i))
-                        .collect();
-                    map.insert(text.clone(), entries.len());
-                    *index = Some(map);
-                }
-                entries.push((text, id));
+        };
+        register(anchors, anchor, id);
+        Ok(id)
+    }
+
+    /// Hands a finished node to the collection being read: an item, a key
+    /// or a value.
+    fn attach(&mut self, doc: &Doc, id: NodeId, merge_key: bool) -> Result<(), PodError> {
+        let node_size = doc.sizes[id as usize];
+        match self {
+            Frame::Seq { items, size, .. } => {
+                items.push(id);
                 *size = size.saturating_add(node_size);
             }
-        },
+            Frame::Map {
+                entries,
+                index,
+                key,
+                merges,
+                size,
+                ..
+            } => match key.take() {
+                None => {
+                    *key = Some(if merge_key {
+                        None
+                    } else {
+                        Some(new_key(doc, entries, index.as_ref(), id)?)
+                    });
+                    *size = size.saturating_add(1);
+                }
+                // `<<: *base` or `<<: [*a, *b]`: merged when the mapping ends.
+                Some(None) => add_merges(doc, merges, id)?,
+                Some(Some(text)) => {
+                    add_entry(entries, index, text, id);
+                    *size = size.saturating_add(node_size);
+                }
+            },
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The text of key node `id`: a string not yet in the mapping.
+fn new_key(
+    doc: &Doc,
+    entries: &[(Box<str>, NodeId)],
+    index: Option<&HashMap<Box<str>, usize>>,
+    id: NodeId,
+) -> Result<Box<str>, PodError> {
+    let node = doc.node(id);
+    let Value::Str(text) = &node.value else {
+        return Err(PodError::new(
+            PodErrorKind::WrongType,
+            None,
+            format_args!(
+                "a mapping key must be a string, found {}",
+                node.value.describe()
+            ),
+        )
+        .at(node.position));
+    };
+    if let Some(first) = find(entries, index, text) {
+        let first = doc.node(entries[first].1).position;
+        return Err(PodError::new(
+            PodErrorKind::DuplicateKey,
+            None,
+            format_args!("duplicate key {text:?}{}", Since(first)),
+        )
+        .at(node.position));
+    }
+    Ok(text.clone())
+}
+
+/// Notes the mapping, or each of the sequence of mappings, that a `<<`
+/// key's value `id` names.
+fn add_merges(doc: &Doc, merges: &mut Vec<NodeId>, id: NodeId) -> Result<(), PodError> {
+    let mut add = |m: NodeId| match doc.node(m).value {
+        Value::Map(_) => {
+            merges.push(m);
+            Ok(())
+        }
+        _ => Err(PodError::new(
+            PodErrorKind::WrongType,
+            None,
+            "a merge key (<<) takes a mapping or a sequence of mappings",
+        )
+        .at(doc.node(m).position)),
+    };
+    match &doc.node(id).value {
+        Value::Seq(items) => items.iter().try_for_each(|&m| add(m)),
+        _ => add(id),
+    }
+}
+
+/// Adds `key: id` to a mapping, indexing its keys by hash once it has a
+/// few.
+fn add_entry(
+    entries: &mut Vec<(Box<str>, NodeId)>,
+    index: &mut Option<HashMap<Box<str>, usize>>,
+    key: Box<str>,
+    id: NodeId,
+) {
+    if let Some(index) = index {
+        index.insert(key.clone(), entries.len());
+    } else if entries.len() >= 8 {
+        let mut map: HashMap<Box<str>, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect();
+        map.insert(key.clone(), entries.len());
+        *index = Some(map);
+    }
+    entries.push((key, id));
 }
 
 const TOO_DEEP: DepthMessage = DepthMessage;

@@ -939,6 +939,65 @@ fn above(chunk: &[u16; LANES], t: u16) -> u32 {
         .fold(0, |mask, (i, &c)| mask | u32::from(c > t) << i)
 }
 
+/// Whether a block (its exact `pieces` before `exact_end`) is done
+/// without counting: even a cache on every piece would not beat `bar`, and
+/// the sink wants no count of what passes, or (with no least F) has it
+/// from the union of the repo pieces.
+#[inline(always)]
+fn beyond_reach(
+    pieces: &[(Piece<'_>, bool)],
+    exact_end: usize,
+    bar: u64,
+    min_exact: u32,
+    sink: &mut impl MatchSink,
+) -> bool {
+    // A cache of this block is on at most every exact and every repo
+    // piece.
+    let (exact, repo) = (exact_end as u32, (pieces.len() - exact_end) as u32);
+    let best = (exact.min(0xff) << 8) | repo.saturating_sub(exact).min(0xff);
+    if best > group_counter((bar >> 32) as u32) {
+        return false;
+    }
+    if !sink.counts_skipped() {
+        return true;
+    }
+    if min_exact == 0 {
+        // Every cache on a list passes, and a cache on an exact list is
+        // on its repo list.
+        sink.skip(union_count(&pieces[exact_end..]));
+        return true;
+    }
+    false
+}
+
+/// Without other filters a candidate passes on its counter alone: each
+/// touched rank is judged and counted by two comparisons of integers (its
+/// counter reset), and only those that beat `bar` are offered.
+#[inline(always)]
+fn offer_beating(
+    touched: &[u32],
+    counters: &mut [u16; BLOCK],
+    bar: u64,
+    min_exact: u32,
+    sink: &mut impl MatchSink,
+) {
+    // F is at most 255: a larger ImageMatchCountRequest lets nothing pass
+    // (and must not overflow the shift).
+    let least = min_exact.min(0x100) << 8;
+    let (bar_counter, bar_rank) = (group_counter((bar >> 32) as u32), bar as u32);
+    let mut passing = 0;
+    for &rank in touched {
+        let c = u32::from(std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]));
+        let passes = c >= least;
+        if passes && (c > bar_counter || (c == bar_counter && rank > bar_rank)) {
+            sink.offer(counter_group(c), rank);
+        } else {
+            passing += usize::from(passes);
+        }
+    }
+    sink.skip(passing);
+}
+
 impl Index {
     /// Several `MatchImage`: counts F and P of every cache on the query
     /// images' lists and hands each that passes to `sink` as (group, rank),
@@ -995,83 +1054,72 @@ impl Index {
             }
             runs.retain(|r| !r.done());
             let bar = sink.bar().filter(|_| !filtered);
-            if let Some(bar) = bar {
-                // A cache of this block is on at most every exact and every
-                // repo piece: when even that cannot beat the bar, only how
-                // many pass is wanted, if that.
-                let (exact, repo) = (exact_end as u32, (pieces.len() - exact_end) as u32);
-                let best = (exact.min(0xff) << 8) | repo.saturating_sub(exact).min(0xff);
-                if best <= group_counter((bar >> 32) as u32) {
-                    if !sink.counts_skipped() {
-                        continue;
-                    }
-                    if pass.min_exact == 0 {
-                        // Every cache on a list passes, and a cache on an
-                        // exact list is on its repo list.
-                        sink.skip(union_count(&pieces[exact_end..]));
-                        continue;
-                    }
-                }
-            }
-            if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
-                self.count_dense(
-                    &pieces, exact_end, base, &pass, bar, counters, counters8, sink,
-                );
-                continue;
-            }
-            let n = if pass.min_exact > 0 {
-                // Only a cache on `min_exact` exact lists passes: a block
-                // where none is is done without reading its repo postings.
-                let (exact, repo) = pieces.split_at(exact_end);
-                match count_exact_first(exact, repo, base, pass.min_exact, counters, touched) {
-                    Some(n) => n,
-                    None => continue,
-                }
-            } else if bar.is_some()
-                && pieces.iter().map(|(p, _)| piece_len(p)).sum::<usize>() >= DENSE
+            if let Some(bar) = bar
+                && beyond_reach(&pieces, exact_end, bar, pass.min_exact, sink)
             {
-                // A dense block without other filters: the counters alone
-                // are counted, then scanned from the top rank down, many at
-                // a time, for the few that beat the bar.
-                let mut none = SmallVec::new();
-                if pass.small {
-                    count_arrays8(&pieces, counters8, &mut none);
-                    scan_dense8(counters8, &none, base, sink);
-                } else {
-                    count_arrays(&pieces, counters, &mut none);
-                    scan_dense(counters, &none, base, 0, sink);
-                }
                 continue;
+            }
+            self.count_block(
+                &pieces, exact_end, base, &pass, bar, counters, counters8, touched, sink,
+            );
+        }
+    }
+
+    /// Counts one block's `pieces` (exact ones before `exact_end`) and
+    /// hands the caches that pass to `sink`: a block with a bitmap or
+    /// without other filters dense enough by its counters alone, the others
+    /// by the ranks they touched.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn count_block(
+        &self,
+        pieces: &[(Piece<'_>, bool)],
+        exact_end: usize,
+        base: u32,
+        pass: &Pass<'_>,
+        bar: Option<u64>,
+        counters: &mut [u16; BLOCK],
+        counters8: &mut [u8; BLOCK],
+        touched: &mut [u32; 2 * BLOCK],
+        sink: &mut impl MatchSink,
+    ) {
+        if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
+            self.count_dense(
+                pieces, exact_end, base, pass, bar, counters, counters8, sink,
+            );
+            return;
+        }
+        let n = if pass.min_exact > 0 {
+            // Only a cache on `min_exact` exact lists passes: a block
+            // where none is is done without reading its repo postings.
+            let (exact, repo) = pieces.split_at(exact_end);
+            match count_exact_first(exact, repo, base, pass.min_exact, counters, touched) {
+                Some(n) => n,
+                None => return,
+            }
+        } else if bar.is_some() && pieces.iter().map(|(p, _)| piece_len(p)).sum::<usize>() >= DENSE
+        {
+            // A dense block without other filters: the counters alone
+            // are counted, then scanned from the top rank down, many at
+            // a time, for the few that beat the bar.
+            let mut none = SmallVec::new();
+            if pass.small {
+                count_arrays8(pieces, counters8, &mut none);
+                scan_dense8(counters8, &none, base, sink);
             } else {
-                count_touched(&pieces, base, counters, touched, 0)
-            };
-            match bar {
-                // Without other filters a candidate passes on its counter
-                // alone: most are judged and counted by two comparisons of
-                // integers, and only those that beat the bar are offered.
-                Some(bar) => {
-                    // F is at most 255: a larger ImageMatchCountRequest
-                    // lets nothing pass (and must not overflow the shift).
-                    let least = pass.min_exact.min(0x100) << 8;
-                    let (bar_counter, bar_rank) = (group_counter((bar >> 32) as u32), bar as u32);
-                    let mut passing = 0;
-                    for &rank in &touched[..n] {
-                        let c =
-                            u32::from(std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]));
-                        let passes = c >= least;
-                        if passes && (c > bar_counter || (c == bar_counter && rank > bar_rank)) {
-                            sink.offer(counter_group(c), rank);
-                        } else {
-                            passing += usize::from(passes);
-                        }
-                    }
-                    sink.skip(passing);
-                }
-                None => {
-                    for &rank in &touched[..n] {
-                        let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
-                        self.judge(rank, u32::from(c), &pass, sink);
-                    }
+                count_arrays(pieces, counters, &mut none);
+                scan_dense(counters, &none, base, 0, sink);
+            }
+            return;
+        } else {
+            count_touched(pieces, base, counters, touched, 0)
+        };
+        match bar {
+            Some(bar) => offer_beating(&touched[..n], counters, bar, pass.min_exact, sink),
+            None => {
+                for &rank in &touched[..n] {
+                    let c = std::mem::take(&mut counters[rank as usize & (BLOCK - 1)]);
+                    self.judge(rank, u32::from(c), pass, sink);
                 }
             }
         }

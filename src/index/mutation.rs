@@ -299,27 +299,35 @@ impl Index {
             self.entries[rank as usize] = Some(entry);
             return;
         }
-        /// The key's id if the cache already had it, else the id after adding.
-        fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
-            if had.is_empty() {
-                return postings.add(key, rank);
-            }
-            // One lookup: a key it had stays, a key in use gains the rank.
-            match postings.id(key) {
-                Some(k) if had.binary_search(&k).is_ok() => k,
-                Some(k) => {
-                    postings.add_to(k, rank);
-                    k
-                }
-                None => postings.add(key, rank),
-            }
+        let [exact, repo] = if kept.images {
+            [Ids::from(entry.exact()), Ids::from(entry.repo())]
+        } else {
+            self.key_images(&entry, rank)
+        };
+        let [tag_pairs, tag_keys] = if kept.tags {
+            [Ids::from(entry.tag_pairs()), Ids::from(entry.tag_keys())]
+        } else {
+            self.key_tags(&entry, rank)
+        };
+        let keys = [exact, repo, tag_pairs, tag_keys];
+        self.leave_lost_keys(&entry, &keys, rank);
+        entry.set_keys(keys);
+        if !kept.resource_group {
+            entry.resource_group = swap_key(
+                &mut self.resource_groups,
+                entry.resource_group,
+                entry.cache.resource_group_id(),
+                rank,
+            );
         }
+        self.entries[rank as usize] = Some(entry);
+    }
+
+    /// The exact and repository key ids of the images of `entry`'s record,
+    /// sorted, each list gaining `rank` where the entry did not hold it.
+    fn key_images(&mut self, entry: &Entry, rank: u32) -> [Ids; 2] {
         let (mut exact, mut repo) = (Ids::new(), Ids::new());
-        if kept.images {
-            exact.extend_from_slice(entry.exact());
-            repo.extend_from_slice(entry.repo());
-        }
-        for image in entry.cache.images().iter().filter(|_| !kept.images) {
+        for image in entry.cache.images().iter() {
             let repo_len = self
                 .rules
                 .write_exact_key(&image.reference(), &mut self.key_buf);
@@ -336,12 +344,14 @@ impl Index {
                 rank,
             ));
         }
+        [sorted_set(exact), sorted_set(repo)]
+    }
+
+    /// The tag pair and tag key ids of `entry`'s record, as
+    /// [`Index::key_images`] does for images.
+    fn key_tags(&mut self, entry: &Entry, rank: u32) -> [Ids; 2] {
         let (mut tag_pairs, mut tag_keys) = (Ids::new(), Ids::new());
-        if kept.tags {
-            tag_pairs.extend_from_slice(entry.tag_pairs());
-            tag_keys.extend_from_slice(entry.tag_keys());
-        }
-        for (key, value) in entry.cache.tags().iter().filter(|_| !kept.tags) {
+        for (key, value) in entry.cache.tags().iter() {
             tag_pair_key(key, value, &mut self.key_buf);
             tag_pairs.push(keep_or_add(
                 &mut self.tag_pairs,
@@ -351,18 +361,20 @@ impl Index {
             ));
             tag_keys.push(keep_or_add(&mut self.tag_keys, key, entry.tag_keys(), rank));
         }
-        for ids in [&mut exact, &mut repo, &mut tag_pairs, &mut tag_keys] {
-            ids.sort_unstable();
-            ids.dedup();
-        }
-        // Leave the lists of keys no longer held, their misses overlapped
-        // as in `Index::change_each_key` (only some keys leave).
+        [sorted_set(tag_pairs), sorted_set(tag_keys)]
+    }
+
+    /// Takes `rank` out of the lists of the keys `entry` held and `keys`
+    /// (exact, repo, tag pairs, tag keys) no longer does, their misses
+    /// overlapped as in `Index::change_each_key` (only some keys leave).
+    fn leave_lost_keys(&mut self, entry: &Entry, keys: &[Ids; 4], rank: u32) {
+        let [exact, repo, tag_pairs, tag_keys] = keys;
         for step in 0..3 {
             for (postings, old, new) in [
-                (&mut self.exact, entry.exact(), &exact),
-                (&mut self.repo, entry.repo(), &repo),
-                (&mut self.tag_pairs, entry.tag_pairs(), &tag_pairs),
-                (&mut self.tag_keys, entry.tag_keys(), &tag_keys),
+                (&mut self.exact, entry.exact(), exact),
+                (&mut self.repo, entry.repo(), repo),
+                (&mut self.tag_pairs, entry.tag_pairs(), tag_pairs),
+                (&mut self.tag_keys, entry.tag_keys(), tag_keys),
             ] {
                 for &k in old.iter().filter(|k| new.binary_search(k).is_err()) {
                     match step {
@@ -373,32 +385,48 @@ impl Index {
                 }
             }
         }
-        entry.set_keys([exact, repo, tag_pairs, tag_keys]);
-        /// The resource group's key: `NONE` for none.
-        fn swap(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
-            let keep = new
-                .filter(|_| old != NONE)
-                .and_then(|k| postings.id(k))
-                .filter(|&k| k == old);
-            if let Some(k) = keep {
-                return k;
-            }
-            let id = new.map_or(NONE, |k| postings.add(k, rank));
-            if old != NONE {
-                postings.remove(old, rank);
-            }
-            id
-        }
-        if !kept.resource_group {
-            entry.resource_group = swap(
-                &mut self.resource_groups,
-                entry.resource_group,
-                entry.cache.resource_group_id(),
-                rank,
-            );
-        }
-        self.entries[rank as usize] = Some(entry);
     }
+}
+
+/// The key's id if the cache already had it (`had`, sorted), else the id
+/// after adding `rank` to its list.
+fn keep_or_add(postings: &mut Postings, key: &str, had: &[u32], rank: u32) -> u32 {
+    if had.is_empty() {
+        return postings.add(key, rank);
+    }
+    // One lookup: a key it had stays, a key in use gains the rank.
+    match postings.id(key) {
+        Some(k) if had.binary_search(&k).is_ok() => k,
+        Some(k) => {
+            postings.add_to(k, rank);
+            k
+        }
+        None => postings.add(key, rank),
+    }
+}
+
+/// Sorted, without repeats.
+fn sorted_set(mut ids: Ids) -> Ids {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The resource group's key after a change from key `old` to text `new`
+/// (`NONE` for none), moving `rank` between the lists when they differ.
+fn swap_key(postings: &mut Postings, old: u32, new: Option<&str>, rank: u32) -> u32 {
+    let keep = new
+        .filter(|_| old != NONE)
+        .and_then(|k| postings.id(k))
+        .filter(|&k| k == old);
+    if let Some(k) = keep {
+        return k;
+    }
+    let id = new.map_or(NONE, |k| postings.add(k, rank));
+    if old != NONE {
+        postings.remove(old, rank);
+    }
+    id
 }
 
 /// Which of a record's keyed parts an update kept, by their text: then

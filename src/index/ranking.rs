@@ -56,38 +56,6 @@ impl Index {
         let storage = request.temporary_storage_gib;
         // The ranking of section 7 as one integer per candidate: (F, P)
         // group, then closeness of size, then rank (newest, smallest id).
-        /// Keeps the best `k` by the ranking word; a candidate that cannot
-        /// beat the worst kept (of a group below it, or of its group and
-        /// older when that one fits the storage exactly) is only counted.
-        struct Ranked<'k, F> {
-            top: TopK<'k, u128>,
-            word: F,
-        }
-        impl<F: FnMut(u32, u32) -> Option<u128>> MatchSink for Ranked<'_, F> {
-            fn offer(&mut self, group: u32, rank: u32) {
-                if let Some(word) = (self.word)(group, rank) {
-                    self.top.offer(word);
-                }
-            }
-            fn skip(&mut self, _: usize) {}
-            fn counts_skipped(&self) -> bool {
-                false
-            }
-            fn bar(&self) -> Option<u64> {
-                let worst = self.top.threshold();
-                let group = (worst >> 64) as u32;
-                Some(match group {
-                    0 => 0,
-                    // The worst kept fits the storage exactly: a cache of its
-                    // group can at best tie on size, so only a newer one (a
-                    // higher rank) can beat it.
-                    g if (worst >> 32) as u32 == u32::MAX => candidate(g, worst as u32),
-                    // Just below the worst kept group, so every cache of
-                    // that group is still offered (size decides there).
-                    g => candidate(counter_group(group_counter(g) - 1), u32::MAX),
-                })
-            }
-        }
         let mut kept = std::mem::take(&mut scratch.ranked);
         let mut sink = Ranked {
             top: TopK::new(k, &mut kept),
@@ -193,5 +161,41 @@ impl Index {
             }
         }
         Some((f, p))
+    }
+}
+
+/// Auto-match's sink: keeps the best `k` by the ranking word (`word` of
+/// a candidate's group and rank: `None` when it is not `Ready` or too
+/// large); a candidate that cannot beat the worst kept (of a group below
+/// it, or of its group and older when that one fits the storage exactly)
+/// is only counted.
+struct Ranked<'k, F> {
+    top: TopK<'k, u128>,
+    word: F,
+}
+
+impl<F: FnMut(u32, u32) -> Option<u128>> MatchSink for Ranked<'_, F> {
+    fn offer(&mut self, group: u32, rank: u32) {
+        if let Some(word) = (self.word)(group, rank) {
+            self.top.offer(word);
+        }
+    }
+    fn skip(&mut self, _: usize) {}
+    fn counts_skipped(&self) -> bool {
+        false
+    }
+    fn bar(&self) -> Option<u64> {
+        let worst = self.top.threshold();
+        let group = (worst >> 64) as u32;
+        Some(match group {
+            0 => 0,
+            // The worst kept fits the storage exactly: a cache of its
+            // group can at best tie on size, so only a newer one (a
+            // higher rank) can beat it.
+            g if (worst >> 32) as u32 == u32::MAX => candidate(g, worst as u32),
+            // Just below the worst kept group, so every cache of
+            // that group is still offered (size decides there).
+            g => candidate(counter_group(group_counter(g) - 1), u32::MAX),
+        })
     }
 }

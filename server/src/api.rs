@@ -61,12 +61,13 @@ impl App {
             Ok(checked) => checked,
             Err(e) => return Refusal::from(e).reply(request_id).into(),
         };
-        if let Some(injected) = self.injected(&action, &request_id) {
+        // An unknown action is answered by `api::call`, after the faults.
+        let known = action.parse::<Action>().ok();
+        if let Some(injected) = self.injected(known, &request_id) {
             return injected;
         }
-        // Known and only reading: answered under the read lock. (An unknown
-        // action is answered by `api::call`, after the faults.)
-        match action.parse::<Action>().ok().filter(|a| a.is_read_only()) {
+        // Known and only reading: answered under the read lock.
+        match known.filter(|a| a.is_read_only()) {
             Some(read_only) if !self.broken.load(Ordering::SeqCst) => {
                 self.answer_read_only(&account, read_only, params, request_id, gate)
             }
@@ -132,9 +133,9 @@ impl App {
         })
     }
 
-    /// The error a fault injected for this action makes the call get, used
-    /// up.
-    fn injected(&self, action: &str, request_id: &str) -> Option<Answer> {
+    /// The error a fault injected for this action (`None`: a name that is
+    /// no action) makes the call get, used up.
+    fn injected(&self, action: Option<Action>, request_id: &str) -> Option<Answer> {
         let injected = self.faults.take_error(action)?;
         let refusal = Refusal::new(injected.status, injected.code, injected.message);
         Some(refusal.reply(request_id.to_owned()).into())

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use eci_imagecache::api::Action;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{ErrorFault, FailureFault};
@@ -143,11 +144,10 @@ pub(crate) async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Res
         return faults_get(State(app)).await;
     }
     if let Some(action) = request.get("FailNext").and_then(Value::as_str) {
-        if action != Action::CreateImageCache.as_str()
-            && action != Action::UpdateImageCache.as_str()
-        {
-            return control_error("FailNext takes CreateImageCache or UpdateImageCache.");
-        }
+        let action = match action.parse() {
+            Ok(action @ (Action::CreateImageCache | Action::UpdateImageCache)) => action,
+            _ => return control_error("FailNext takes CreateImageCache or UpdateImageCache."),
+        };
         let reason = match request.get("Reason") {
             None => "Failed to pull image: injected failure.",
             Some(Value::String(r)) if r.chars().count() <= MAX_FAULT_REASON_CHARS => r,
@@ -159,32 +159,54 @@ pub(crate) async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Res
             Some(_) => return control_error("Reason is a string."),
         }
         .to_owned();
-        let added = app.faults.try_fail_next(FailureFault {
-            action: action.to_owned(),
-            reason,
-        });
+        let added = app.faults.try_fail_next(FailureFault { action, reason });
         if let Err(e) = added {
             return control_error(e);
         }
         return faults_get(State(app)).await;
     }
-    let fault = match serde_json::from_value::<ErrorFault>(request) {
+    let fault = match serde_json::from_value::<ErrorFaultRequest>(request) {
         Ok(fault) => fault,
         Err(e) => return control_error(format!("Expected FailNext, Clear or Code/Count: {e}.")),
     };
     if !(1..=MAX_FAULT_COUNT).contains(&fault.count) {
         return control_error(format!("Count is 1 to {MAX_FAULT_COUNT}."));
     }
-    if let Some(action) = &fault.action
-        && action.parse::<Action>().is_err()
+    let action = match fault
+        .action
+        .as_deref()
+        .map(str::parse::<Action>)
+        .transpose()
     {
-        let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-        return control_error(format!("Action must be one of: {}.", names.join(", ")));
-    }
+        Ok(action) => action,
+        Err(_) => {
+            let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            return control_error(format!("Action must be one of: {}.", names.join(", ")));
+        }
+    };
+    let fault = ErrorFault {
+        code: fault.code,
+        action,
+        count: fault.count,
+        detail: fault.detail,
+    };
     match app.faults.add_error(fault) {
         Ok(()) => faults_get(State(app)).await,
         Err(e) => control_error(e),
     }
+}
+
+/// An [`ErrorFault`] as posted, its `Action` still text (so that a name
+/// that is no action gets this endpoint's own message, after `Count`'s).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorFaultRequest {
+    code: String,
+    #[serde(default)]
+    action: Option<String>,
+    count: u32,
+    #[serde(default)]
+    detail: Option<String>,
 }
 
 /// The largest `Count` of an injected error.

@@ -9,7 +9,7 @@ use eci_imagecache::api::Action;
 use eci_imagecache::engine::{FailurePredicate, Operation};
 use serde::{Deserialize, Serialize};
 
-use crate::seed_errors::{seed_codes, seed_error};
+use crate::seed_errors::{Seed, seed_codes, seed_error};
 
 /// The longest `Detail` of an injected error, in characters.
 pub const MAX_FAULT_DETAIL_CHARS: usize = 1024;
@@ -23,7 +23,7 @@ pub struct ErrorFault {
     pub code: String,
     /// Only calls of this action (any when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<Action>,
     /// How many more calls get it.
     pub count: u32,
     /// What fills the `%s` of the row's message (unused when the message
@@ -49,7 +49,7 @@ pub struct InjectedError {
 #[serde(rename_all = "PascalCase")]
 pub struct FailureFault {
     /// `CreateImageCache` or `UpdateImageCache`.
-    pub action: String,
+    pub action: Action,
     /// The `Warning` event's message.
     pub reason: String,
 }
@@ -94,8 +94,8 @@ impl Faults {
         let faults = self.clone();
         FailurePredicate::new(move |check| {
             let action = match check.operation {
-                Operation::Create => Action::CreateImageCache.as_str(),
-                Operation::Update => Action::UpdateImageCache.as_str(),
+                Operation::Create => Action::CreateImageCache,
+                Operation::Update => Action::UpdateImageCache,
             };
             let mut state = faults.state();
             let at = state.failures.iter().position(|f| f.action == action)?;
@@ -146,19 +146,20 @@ impl Faults {
         Ok(())
     }
 
-    /// The error a call of `action` gets now, used up: the seed's row for
-    /// the code and action ([`seed_error`]), `%s` filled from the fault's
-    /// `Detail`.
-    pub fn take_error(&self, action: &str) -> Option<InjectedError> {
+    /// The error a call of `action` (`None` for a name that is no action)
+    /// gets now, used up: the seed's row for the code and action
+    /// ([`seed_error`]), `%s` filled from the fault's `Detail`.
+    pub fn take_error(&self, action: Option<Action>) -> Option<InjectedError> {
         let mut state = self.state();
         let at = state
             .errors
             .iter()
-            .position(|e| e.count > 0 && e.action.as_deref().is_none_or(|a| a == action))?;
+            .position(|e| e.count > 0 && e.action.is_none_or(|a| Some(a) == action))?;
         let fault = &mut state.errors[at];
         fault.count -= 1;
         // add_error let in only codes of the tables.
-        let row = seed_error(&fault.code, action);
+        let seed = action.map_or(Seed::UpdateImageCache, Seed::for_action);
+        let row = seed_error(&fault.code, seed);
         let injected = row.map(|row| InjectedError {
             status: row.status,
             code: row.code,

@@ -27,23 +27,22 @@ pub enum Seed {
 impl Seed {
     /// The seed whose rows a call of `action` prefers: the Describe seed
     /// for the actions that only read (`DescribeImageCaches`, `MatchPod`),
-    /// the Update seed for every other action.
+    /// the Update seed for every other action (and for a name that is no
+    /// action).
     ///
     /// # Examples
     ///
     /// ```
+    /// use eci_imagecache::api::Action;
     /// use eci_imagecache_server::seed_errors::Seed;
     ///
-    /// assert_eq!(Seed::for_action("DescribeImageCaches"), Seed::DescribeImageCaches);
-    /// assert_eq!(Seed::for_action("DeleteImageCache"), Seed::UpdateImageCache);
-    /// assert_eq!(Seed::for_action("AutoMatch"), Seed::UpdateImageCache);
-    /// assert_eq!(Seed::for_action("MatchPod"), Seed::DescribeImageCaches);
+    /// assert_eq!(Seed::for_action(Action::DescribeImageCaches), Seed::DescribeImageCaches);
+    /// assert_eq!(Seed::for_action(Action::DeleteImageCache), Seed::UpdateImageCache);
+    /// assert_eq!(Seed::for_action(Action::AutoMatch), Seed::UpdateImageCache);
+    /// assert_eq!(Seed::for_action(Action::MatchPod), Seed::DescribeImageCaches);
     /// ```
-    pub fn for_action(action: &str) -> Seed {
-        if action
-            .parse::<eci_imagecache::api::Action>()
-            .is_ok_and(eci_imagecache::api::Action::is_read_only)
-        {
+    pub fn for_action(action: eci_imagecache::api::Action) -> Seed {
+        if action.is_read_only() {
             Seed::DescribeImageCaches
         } else {
             Seed::UpdateImageCache
@@ -53,8 +52,8 @@ impl Seed {
     /// The action the seed's page documents (also the seed file's stem).
     pub fn name(self) -> &'static str {
         match self {
-            Seed::DescribeImageCaches => "DescribeImageCaches",
-            Seed::UpdateImageCache => "UpdateImageCache",
+            Seed::DescribeImageCaches => eci_imagecache::api::Action::DescribeImageCaches.as_str(),
+            Seed::UpdateImageCache => eci_imagecache::api::Action::UpdateImageCache.as_str(),
         }
     }
 }
@@ -89,17 +88,17 @@ impl SeedError {
     /// # Examples
     ///
     /// ```
-    /// use eci_imagecache_server::seed_errors::seed_error;
+    /// use eci_imagecache_server::seed_errors::{Seed, seed_error};
     ///
-    /// let e = seed_error("ServiceNotEnabled", "UpdateImageCache").unwrap();
+    /// let e = seed_error("ServiceNotEnabled", Seed::UpdateImageCache).unwrap();
     /// assert_eq!(e.message(Some("ECI is not activated.")), "ECI is not activated.");
     /// assert_eq!(
     ///     e.message(None),
     ///     "You have not activated the service that is required for processing this request."
     /// );
-    /// let e = seed_error("QuotaExceeded", "CreateImageCache").unwrap();
+    /// let e = seed_error("QuotaExceeded", Seed::UpdateImageCache).unwrap();
     /// assert_eq!(e.message(None), "ImageCache quota exceeded.");
-    /// let e = seed_error("Account.Arrearage", "DescribeImageCaches").unwrap();
+    /// let e = seed_error("Account.Arrearage", Seed::DescribeImageCaches).unwrap();
     /// assert_eq!(e.message(Some("ignored")), "Your account has an outstanding payment.");
     /// ```
     pub fn message(&self, detail: Option<&str>) -> String {
@@ -111,7 +110,8 @@ impl SeedError {
     }
 }
 
-/// The row of `code` a call of `action` gets (see the module docs); `None`
+/// The row of `code` for a call that prefers `seed` ([`Seed::for_action`]):
+/// the seed's own row, else the other seed's (see the module docs); `None`
 /// for a code in neither seed.
 ///
 /// # Examples
@@ -119,17 +119,16 @@ impl SeedError {
 /// ```
 /// use eci_imagecache_server::seed_errors::{Seed, seed_error};
 ///
-/// let describe = seed_error("NoPermission", "DescribeImageCaches").unwrap();
+/// let describe = seed_error("NoPermission", Seed::DescribeImageCaches).unwrap();
 /// assert_eq!(describe.message, "The RAM role does not belong to ECS.");
-/// let update = seed_error("NoPermission", "UpdateImageCache").unwrap();
+/// let update = seed_error("NoPermission", Seed::UpdateImageCache).unwrap();
 /// assert_eq!(update.seed, Seed::UpdateImageCache);
 /// // Only the Update seed has it: every action uses that row.
-/// let stock = seed_error("OperationDenied.NoStock", "DescribeImageCaches").unwrap();
+/// let stock = seed_error("OperationDenied.NoStock", Seed::DescribeImageCaches).unwrap();
 /// assert_eq!((stock.status, stock.seed), (403, Seed::UpdateImageCache));
-/// assert!(seed_error("NoSuchCode", "DescribeImageCaches").is_none());
+/// assert!(seed_error("NoSuchCode", Seed::DescribeImageCaches).is_none());
 /// ```
-pub fn seed_error(code: &str, action: &str) -> Option<&'static SeedError> {
-    let preferred = Seed::for_action(action);
+pub fn seed_error(code: &str, preferred: Seed) -> Option<&'static SeedError> {
     let mut rows = SEED_ERRORS.iter().filter(|e| e.code == code);
     let first = rows.clone().next()?;
     Some(rows.find(|e| e.seed == preferred).unwrap_or(first))
@@ -434,11 +433,11 @@ mod tests {
 
     #[test]
     fn read_only_actions_prefer_the_describe_seed_and_the_rest_the_update_seed() {
-        for action in eci_imagecache::api::Action::ALL.iter().map(|a| a.as_str()) {
+        for &action in eci_imagecache::api::Action::ALL {
             for code in seed_codes() {
-                let e = seed_error(code, action).unwrap();
+                let e = seed_error(code, Seed::for_action(action)).unwrap();
                 let has = |seed| SEED_ERRORS.iter().any(|r| r.code == code && r.seed == seed);
-                let reads = matches!(action, "DescribeImageCaches" | "MatchPod");
+                let reads = matches!(action.as_str(), "DescribeImageCaches" | "MatchPod");
                 let want = if reads && has(D) {
                     D
                 } else if has(U) {
@@ -446,7 +445,7 @@ mod tests {
                 } else {
                     D
                 };
-                assert_eq!(e.seed, want, "{code} {action}");
+                assert_eq!(e.seed, want, "{code} {action:?}");
             }
         }
     }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::ApiError;
 
 /// An action [`call`](super::call) answers: the API's four, the
@@ -10,7 +12,7 @@ use crate::error::ApiError;
 /// `MatchPod` (the decision for a Pod manifest, recording nothing).
 ///
 /// Its text is the `Action` parameter of a call, exactly (names are
-/// case-sensitive, as the cloud's are).
+/// case-sensitive, as the cloud's are); serde reads and writes that text.
 ///
 /// ```
 /// use eci_imagecache::api::Action;
@@ -35,7 +37,7 @@ use crate::error::ApiError;
 /// assert_eq!(e.code(), ErrorCode::InvalidActionNotFound);
 /// assert_eq!(e.message(), r#"The specified action "describeimagecaches" is not valid."#);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     /// `CreateImageCache`.
     CreateImageCache,

@@ -129,18 +129,36 @@ fn shown(listed: usize, total: u64) -> String {
     }
 }
 
+/// The decision as text: the pod, the decision, the ranked candidates and
+/// the caches that were not candidates.
 fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
-    let s = |key: &str| body[key].as_str().unwrap_or_default();
-    let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or_default();
-    // The manifest's own text: control characters escaped, so a manifest
-    // cannot write terminal escapes.
-    let clean = |s: &str| -> String {
-        if s.chars().any(char::is_control) {
-            s.escape_debug().to_string()
-        } else {
-            s.to_owned()
-        }
-    };
+    write_pod(out, body)?;
+    write_decision(out, body)?;
+    write_candidates(out, body)?;
+    write_excluded(out, body)
+}
+
+/// The string at `key` of `v` ("" when absent).
+fn text<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or_default()
+}
+
+/// The number at `key` of `v` (0 when absent).
+fn number(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_default()
+}
+
+/// The manifest's own text, control characters escaped, so a manifest
+/// cannot write terminal escapes.
+fn clean(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.escape_debug().to_string()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn write_pod(out: &mut impl Write, body: &Value) -> io::Result<()> {
     let name = match (body["Name"].as_str(), body["Namespace"].as_str()) {
         (Some(name), Some(ns)) => format!("{}/{}", clean(ns), clean(name)),
         (Some(name), None) => clean(name),
@@ -153,80 +171,91 @@ fn write_text(out: &mut impl Write, body: &Value) -> io::Result<()> {
     writeln!(
         out,
         "{} {name} in {}: {} image{}, temporary storage {} GiB",
-        s("Kind"),
-        s("RegionId"),
+        text(body, "Kind"),
+        text(body, "RegionId"),
         images.len(),
         if images.len() == 1 { "" } else { "s" },
-        n(body, "TemporaryStorageSize")
+        number(body, "TemporaryStorageSize")
     )?;
     for image in &images {
         writeln!(out, "  {image}")?;
     }
+    Ok(())
+}
+
+fn write_decision(out: &mut impl Write, body: &Value) -> io::Result<()> {
     let create = if body["WouldAutoCreate"] == Value::Bool(true) {
         "; a cache for the whole pod would be created beside it (no complete match)"
     } else {
         ""
     };
-    match s("Decision") {
+    match text(body, "Decision") {
         "Hit" => writeln!(
             out,
             "decision: use {} ({} of {} images exactly, {} partially; score {}){create}",
-            s("ImageCacheId"),
-            n(body, "ExactMatchCount"),
-            n(body, "DistinctImages"),
-            n(body, "PartialMatchCount"),
-            n(body, "Score"),
-        )?,
-        "Miss" => writeln!(out, "decision: no cache fits{create}")?,
+            text(body, "ImageCacheId"),
+            number(body, "ExactMatchCount"),
+            number(body, "DistinctImages"),
+            number(body, "PartialMatchCount"),
+            number(body, "Score"),
+        ),
+        "Miss" => writeln!(out, "decision: no cache fits{create}"),
         _ => writeln!(
             out,
             "decision: no image cache (k8s.aliyun.com/eci-auto-imc is \"false\" and no cache is named)"
-        )?,
+        ),
     }
-    if let Some(candidates) = body["Candidates"].as_array() {
+}
+
+fn write_candidates(out: &mut impl Write, body: &Value) -> io::Result<()> {
+    let Some(candidates) = body["Candidates"].as_array() else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "candidates, ranked ({}{}):",
+        number(body, "CandidateCount"),
+        shown(candidates.len(), number(body, "CandidateCount"))
+    )?;
+    for (i, c) in candidates.iter().enumerate() {
+        let why = match c["Behind"].as_str() {
+            Some(why) => format!("lost: {why}"),
+            None => "chosen".to_owned(),
+        };
         writeln!(
             out,
-            "candidates, ranked ({}{}):",
-            n(body, "CandidateCount"),
-            shown(candidates.len(), n(body, "CandidateCount"))
+            "  {}. {}  F={} P={} size distance {} GiB, created {}, score {}: {why}",
+            i + 1,
+            text(c, "ImageCacheId"),
+            number(c, "ExactMatchCount"),
+            number(c, "PartialMatchCount"),
+            number(c, "SizeDistance"),
+            text(c, "CreationTime"),
+            number(c, "Score"),
         )?;
-        for (i, c) in candidates.iter().enumerate() {
-            let why = match c["Behind"].as_str() {
-                Some(why) => format!("lost: {why}"),
-                None => "chosen".to_owned(),
-            };
-            writeln!(
-                out,
-                "  {}. {}  F={} P={} size distance {} GiB, created {}, score {}: {why}",
-                i + 1,
-                c["ImageCacheId"].as_str().unwrap_or_default(),
-                n(c, "ExactMatchCount"),
-                n(c, "PartialMatchCount"),
-                n(c, "SizeDistance"),
-                c["CreationTime"].as_str().unwrap_or_default(),
-                n(c, "Score"),
-            )?;
-        }
     }
-    if let Some(excluded) = body["Excluded"].as_array()
-        && !excluded.is_empty()
-    {
+    Ok(())
+}
+
+fn write_excluded(out: &mut impl Write, body: &Value) -> io::Result<()> {
+    let Some(excluded) = body["Excluded"].as_array().filter(|x| !x.is_empty()) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "not candidates ({}{}):",
+        number(body, "ExcludedCount"),
+        shown(excluded.len(), number(body, "ExcludedCount"))
+    )?;
+    for x in excluded {
         writeln!(
             out,
-            "not candidates ({}{}):",
-            n(body, "ExcludedCount"),
-            shown(excluded.len(), n(body, "ExcludedCount"))
+            "  {}  F={} P={}: {}",
+            text(x, "ImageCacheId"),
+            number(x, "ExactMatchCount"),
+            number(x, "PartialMatchCount"),
+            text(x, "Reason"),
         )?;
-        for x in excluded {
-            writeln!(
-                out,
-                "  {}  F={} P={}: {}",
-                x["ImageCacheId"].as_str().unwrap_or_default(),
-                n(x, "ExactMatchCount"),
-                n(x, "PartialMatchCount"),
-                x["Reason"].as_str().unwrap_or_default(),
-            )?;
-        }
     }
     Ok(())
 }

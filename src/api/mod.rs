@@ -425,45 +425,59 @@ pub fn match_pod_body(
         None => body["Decision"] = json!("Miss"),
     }
     if explain {
-        let best = evaluation.candidates.first();
-        body["CandidateCount"] = json!(evaluation.candidates.len());
-        body["Candidates"] = evaluation
-            .candidates
-            .iter()
-            .take(crate::limits::MAX_EXPLAINED)
-            .map(|c| {
-                let mut row = json!({
-                    "ImageCacheId": c.image_cache_id,
-                    "ExactMatchCount": c.exact,
-                    "PartialMatchCount": c.partial,
-                    "SizeDistance": c.size_distance_gib,
-                    "CreationTime": crate::wire::format_time(c.creation_time),
-                    "Score": c.score,
-                });
-                if let Some(best) = best.filter(|b| b.image_cache_id != c.image_cache_id) {
-                    row["Behind"] = json!(c.behind(best));
-                }
-                row
-            })
-            .collect();
-        let excluded = if request.image_cache_id.is_some() {
-            Vec::new()
-        } else {
-            engine.excluded_as(account, request)
-        };
-        body["ExcludedCount"] = json!(excluded.len());
-        body["Excluded"] = excluded
-            .iter()
-            .take(crate::limits::MAX_EXPLAINED)
-            .map(|x| {
-                json!({
-                    "ImageCacheId": x.image_cache_id,
-                    "ExactMatchCount": x.exact,
-                    "PartialMatchCount": x.partial,
-                    "Reason": x.reason,
-                })
-            })
-            .collect();
+        explain_into(&mut body, engine, account, request, &evaluation);
     }
     Ok(body)
+}
+
+/// Adds to a `match-pod` body every candidate, ranked, with why it lost to
+/// the first, and the caches that were not candidates, with why (each list
+/// cut at [`MAX_EXPLAINED`](crate::limits::MAX_EXPLAINED), its count whole).
+#[cfg(feature = "pod")]
+fn explain_into(
+    body: &mut Value,
+    engine: &Engine,
+    account: &str,
+    request: &crate::automatch::AutoMatchRequest,
+    evaluation: &crate::automatch::Evaluation,
+) {
+    let best = evaluation.candidates.first();
+    body["CandidateCount"] = json!(evaluation.candidates.len());
+    body["Candidates"] = evaluation
+        .candidates
+        .iter()
+        .take(crate::limits::MAX_EXPLAINED)
+        .map(|c| {
+            let mut row = json!({
+                "ImageCacheId": c.image_cache_id,
+                "ExactMatchCount": c.exact,
+                "PartialMatchCount": c.partial,
+                "SizeDistance": c.size_distance_gib,
+                "CreationTime": crate::wire::format_time(c.creation_time),
+                "Score": c.score,
+            });
+            if let Some(best) = best.filter(|b| b.image_cache_id != c.image_cache_id) {
+                row["Behind"] = json!(c.behind(best));
+            }
+            row
+        })
+        .collect();
+    let excluded = if request.image_cache_id.is_some() {
+        Vec::new()
+    } else {
+        engine.excluded_as(account, request)
+    };
+    body["ExcludedCount"] = json!(excluded.len());
+    body["Excluded"] = excluded
+        .iter()
+        .take(crate::limits::MAX_EXPLAINED)
+        .map(|x| {
+            json!({
+                "ImageCacheId": x.image_cache_id,
+                "ExactMatchCount": x.exact,
+                "PartialMatchCount": x.partial,
+                "Reason": x.reason,
+            })
+        })
+        .collect();
 }

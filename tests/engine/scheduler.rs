@@ -4,7 +4,7 @@
 //! then records, the index's ranking against the oracle's, and the expiry
 //! a failed cache shows.
 
-mod common;
+use crate::common;
 
 use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest, score};
 use eci_imagecache::clock::ManualClock;

@@ -3,7 +3,7 @@
 //! step against a plain model of the rules (status, progress, expiry, quota,
 //! LRU victim, idempotency), and the index against the naive oracle.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

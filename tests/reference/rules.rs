@@ -298,7 +298,7 @@ fn equality_follows_the_canonical_form() {
     assert_eq!(latest.tag(), Some("latest"));
     assert_ne!(plain, Reference::parse("nginx:1").unwrap());
     // The registry's letter case is kept, so these are different references
-    // (their registry keys are equal: see tests/aliases.rs).
+    // (their registry keys are equal: see tests/reference/aliases.rs).
     assert_ne!(
         Reference::parse("Example.com/a").unwrap(),
         Reference::parse("example.com/a").unwrap()

@@ -3,7 +3,7 @@
 //! the wire: flat parameters into `api::call`. Every failing call must leave
 //! the engine's state byte for byte as it was.
 
-mod common;
+use crate::common;
 
 use eci_imagecache::api::{Reply, call};
 use eci_imagecache::clock::ManualClock;

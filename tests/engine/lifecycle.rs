@@ -1,6 +1,6 @@
 //! The lifecycle on a manual clock, auto-match, persistence and concurrency.
 
-mod common;
+use crate::common;
 
 use eci_imagecache::automatch::{AutoMatchOutcome, AutoMatchRequest};
 use eci_imagecache::clock::ManualClock;

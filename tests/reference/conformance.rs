@@ -72,8 +72,8 @@ fn disagreement(v: &Vector) -> Option<String> {
 
 #[test]
 fn agrees_with_distribution_reference() {
-    let vectors_text = include_str!("data/reference-vectors.tsv");
-    let known_text = include_str!("data/reference-known-differences.tsv");
+    let vectors_text = include_str!("../data/reference-vectors.tsv");
+    let known_text = include_str!("../data/reference-known-differences.tsv");
     let rows = vectors(vectors_text);
     let known = known_differences(known_text);
     assert_eq!(rows.len(), 271);
@@ -105,7 +105,7 @@ fn agrees_with_distribution_reference() {
 /// reference, and the normalised form keeps "no tag written".
 #[test]
 fn accepted_rows_round_trip() {
-    for v in vectors(include_str!("data/reference-vectors.tsv")) {
+    for v in vectors(include_str!("../data/reference-vectors.tsv")) {
         let Ok(r) = Reference::parse(v.input) else {
             continue;
         };

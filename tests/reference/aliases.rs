@@ -1,6 +1,6 @@
 //! Table tests for the registry alias rules of `shared/spec/references.md`.
 
-mod common;
+use crate::common;
 
 use eci_imagecache::reference::RegistryAliases;
 

@@ -36,13 +36,13 @@ fn our_answer(input: &str) -> Option<(String, String, String, String)> {
 
 #[test]
 fn oci_spec_disagrees_exactly_on_the_listed_rows() {
-    let listed: BTreeMap<&str, &str> = include_str!("data/oci-spec-differences.tsv")
+    let listed: BTreeMap<&str, &str> = include_str!("../data/oci-spec-differences.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| l.split_once('\t').expect("input<TAB>why"))
         .collect();
     let mut found = BTreeMap::new();
-    let vectors = include_str!("data/reference-vectors.tsv");
+    let vectors = include_str!("../data/reference-vectors.tsv");
     for line in vectors.lines().skip(1) {
         let input = line.split('\t').next().unwrap();
         if oci_answer(input) != our_answer(input) {

@@ -20,6 +20,10 @@ struct Choice {
 
 impl Engine {
     /// Auto-match for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::auto_match_as`].
     pub fn auto_match(&mut self, request: &AutoMatchRequest) -> Result<AutoMatchOutcome, ApiError> {
         self.auto_match_as(DEFAULT_ACCOUNT, request)
     }
@@ -42,15 +46,17 @@ impl Engine {
     ) -> Result<AutoMatchOutcome, ApiError> {
         request.validate()?;
         self.tick();
-        let key = (account.to_owned(), request.region_id.clone());
         // The engine's scratch space, so a call allocates no counters.
         let mut scratch = std::mem::take(&mut self.scratch);
-        let chosen = self.choose(&key, request, &mut scratch);
+        let chosen = self.choose(account, request, &mut scratch);
         self.scratch = scratch;
+        let key = (account.to_owned(), request.region_id.clone());
         Ok(self.record_match(&key, request, &chosen?))
     }
 
     /// Auto-match for many container groups of the default account at once.
+    ///
+    /// Each answer is a `Result` of its own: as [`Engine::auto_match_batch_as`].
     pub fn auto_match_batch(
         &mut self,
         requests: &[AutoMatchRequest],
@@ -66,6 +72,12 @@ impl Engine {
     /// candidate for the later ones (it is not `Ready` at once unless the
     /// engine is instant); it does stop them from auto-creating another for
     /// the same images. Each request is checked on its own.
+    ///
+    /// # Errors
+    ///
+    /// Each answer is a `Result` of its own: a request gets the error
+    /// [`Engine::auto_match_as`] would give it, and does not stop the
+    /// others.
     pub fn auto_match_batch_as(
         &mut self,
         account: &str,
@@ -116,8 +128,7 @@ impl Engine {
         let choices: Vec<Result<Choice, ApiError>> = distinct
             .par_iter()
             .map_init(Scratch::default, |scratch, request| {
-                let key = (account.to_owned(), request.region_id.clone());
-                this.choose(&key, request, scratch)
+                this.choose(account, request, scratch)
             })
             .collect();
         // One region key, its region written over only when a request
@@ -137,6 +148,10 @@ impl Engine {
     }
 
     /// Auto-match without recording anything, for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::auto_match_as`].
     pub fn evaluate(
         &self,
         request: &AutoMatchRequest,
@@ -179,8 +194,7 @@ impl Engine {
     ) -> Result<crate::automatch::Evaluation, ApiError> {
         use crate::automatch::{Candidate, Evaluation, score};
         request.validate()?;
-        let key = (account.to_owned(), request.region_id.clone());
-        let index = self.regions.get(&key).map_or(&self.empty, |r| &r.index);
+        let index = self.region_index(account, &request.region_id);
         // (cache, F, P) found, and the distinct images: taken from the
         // ranking when it found any, so the images are prepared once.
         let (found, images) = match &request.image_cache_id {
@@ -217,7 +231,7 @@ impl Engine {
                 .map(|c| (c.image_cache_id.clone(), c.exact, c.partial)),
             images,
         };
-        let auto_create = self.would_auto_create(&key, request, &choice);
+        let auto_create = self.would_auto_create(account, request, &choice);
         candidates.truncate(k);
         Ok(Evaluation {
             images,
@@ -249,10 +263,7 @@ impl Engine {
         account: &str,
         request: &AutoMatchRequest,
     ) -> Vec<crate::automatch::Exclusion> {
-        let Some(region) = self
-            .regions
-            .get(&(account.to_owned(), request.region_id.clone()))
-        else {
+        let Some(region) = self.region(account, &request.region_id) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -291,11 +302,11 @@ impl Engine {
     /// The cache auto-match picks (id, F, P), without changing anything.
     fn choose(
         &self,
-        key: &RegionKey,
+        account: &str,
         request: &AutoMatchRequest,
         scratch: &mut Scratch,
     ) -> Result<Choice, ApiError> {
-        let index = self.regions.get(key).map_or(&self.empty, |r| &r.index);
+        let index = self.region_index(account, &request.region_id);
         Ok(match &request.image_cache_id {
             None => match index.best_match(request, scratch) {
                 Some(b) => Choice {
@@ -328,7 +339,7 @@ impl Engine {
     /// auto-created cache other than the one just chosen.
     fn would_auto_create(
         &self,
-        key: &RegionKey,
+        account: &str,
         request: &AutoMatchRequest,
         choice: &Choice,
     ) -> bool {
@@ -342,7 +353,7 @@ impl Engine {
         {
             return false;
         }
-        let Some(region) = self.regions.get(key) else {
+        let Some(region) = self.region(account, &request.region_id) else {
             return self.config.auto_created_quota > 0;
         };
         // An auto-created cache for the same images, in any state (one being
@@ -394,7 +405,7 @@ impl Engine {
         if hit.is_some() {
             self.touched(key);
         }
-        let auto_created = if self.would_auto_create(key, request, choice) {
+        let auto_created = if self.would_auto_create(&key.0, request, choice) {
             let keep = hit.map(|(id, _, _)| id);
             self.auto_create(key, request, &container_group_id, keep, now)
         } else {

@@ -60,6 +60,7 @@ pub(crate) mod lifecycle;
 mod operations;
 pub(crate) mod persist;
 mod region;
+mod region_key;
 mod request;
 mod shared;
 mod timers;
@@ -83,6 +84,8 @@ pub use request::{CreateRequest, CreateResponse, DeleteRequest, UpdateRequest};
 pub use shared::SharedEngine;
 
 use region::Region;
+pub(crate) use region_key::RegionKey;
+use region_key::RegionKeyRef;
 
 /// The account of callers that do not name one.
 pub const DEFAULT_ACCOUNT: &str = "";
@@ -149,9 +152,6 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// (account, region).
-pub(crate) type RegionKey = (String, String);
-
 impl Engine {
     /// A builder with the defaults.
     pub fn builder() -> EngineBuilder {
@@ -207,9 +207,18 @@ impl Engine {
     /// As of the last operation; call [`Engine::tick`] first to apply what
     /// became due since.
     pub fn index(&self, account: &str, region_id: &str) -> Option<&Index> {
-        self.regions
-            .get(&(account.to_owned(), region_id.to_owned()))
-            .map(|r| &r.index)
+        self.region(account, region_id).map(|r| &r.index)
+    }
+
+    /// An account's region, found without making its key.
+    fn region(&self, account: &str, region_id: &str) -> Option<&Region> {
+        self.regions.get(&(account, region_id) as &dyn RegionKeyRef)
+    }
+
+    /// The index of an account's region, or an empty one.
+    fn region_index(&self, account: &str, region_id: &str) -> &Index {
+        self.region(account, region_id)
+            .map_or(&self.empty, |r| &r.index)
     }
 
     /// Every (account, region) that holds caches or tokens.

@@ -7,7 +7,7 @@ use super::client_tokens::Idempotency;
 use super::lifecycle::{Run, record_pulling};
 use super::{
     CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck, Operation,
-    RegionKey, TokenAction, UpdateRequest,
+    RegionKey, RegionKeyRef, TokenAction, UpdateRequest,
 };
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
@@ -18,11 +18,23 @@ use crate::record::{CacheStatus, EventKind, ImageCache};
 
 impl Engine {
     /// `DescribeImageCaches` for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::describe_as`].
     pub fn describe(&mut self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
         self.describe_as(DEFAULT_ACCOUNT, request)
     }
 
-    /// `DescribeImageCaches` for an account.
+    /// `DescribeImageCaches` for an account: applies what became due, then
+    /// answers one page (see [`Index::describe_with`](crate::index::Index::describe_with)).
+    ///
+    /// # Errors
+    ///
+    /// What [`DescribeRequest::validate`] finds (`MissingParameter` or
+    /// `InvalidParameter`, naming the parameter), and
+    /// `InvalidParameter.NextToken` for a token this query did not make.
+    /// Nothing changes but the clock's due transitions.
     pub fn describe_as(
         &mut self,
         account: &str,
@@ -36,32 +48,46 @@ impl Engine {
             ..
         } = self;
         let index = regions
-            .get(&(account.to_owned(), request.region_id.clone()))
+            .get(&(account, request.region_id.as_str()) as &dyn RegionKeyRef)
             .map_or(&*empty, |r| &r.index);
         index.describe_with(request, scratch)
     }
 
     /// `DescribeImageCaches` without applying due transitions first (for
     /// readers that share the engine; see [`SharedEngine`](super::SharedEngine)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::describe_as`].
     pub fn describe_as_of_last_tick<'a>(
         &'a self,
         account: &str,
         request: &DescribeRequest,
         scratch: &mut Scratch,
     ) -> Result<DescribePage<'a>, ApiError> {
-        let index = self
-            .regions
-            .get(&(account.to_owned(), request.region_id.clone()))
-            .map_or(&self.empty, |r| &r.index);
-        index.describe_with(request, scratch)
+        self.region_index(account, &request.region_id)
+            .describe_with(request, scratch)
     }
 
     /// `CreateImageCache` for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::create_as`].
     pub fn create(&mut self, request: &CreateRequest) -> Result<CreateResponse, ApiError> {
         self.create_as(DEFAULT_ACCOUNT, request)
     }
 
-    /// `CreateImageCache` for an account.
+    /// `CreateImageCache` for an account: the cache starts `Preparing`,
+    /// and the clock moves it on (section 6).
+    ///
+    /// # Errors
+    ///
+    /// What [`CreateRequest::validate`] finds, in the order of section 5;
+    /// `IdempotentParameterMismatch` for a `ClientToken` a different
+    /// create used within its lifetime (the same create with it gets the
+    /// first answer again); `QuotaExceeded` when the region is full and
+    /// eviction is off or finds no victim. A refused call changes nothing.
     pub fn create_as(
         &mut self,
         account: &str,
@@ -159,11 +185,24 @@ impl Engine {
     }
 
     /// `UpdateImageCache` for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::update_as`].
     pub fn update(&mut self, request: &UpdateRequest) -> Result<(), ApiError> {
         self.update_as(DEFAULT_ACCOUNT, request)
     }
 
-    /// `UpdateImageCache` for an account.
+    /// `UpdateImageCache` for an account: the cache goes `Updating` and the
+    /// clock moves it on.
+    ///
+    /// # Errors
+    ///
+    /// What [`UpdateRequest::validate`] finds; `InvalidImageCacheId.NotFound`
+    /// for a cache the account's region does not hold;
+    /// `IdempotentParameterMismatch` as for a create; `OperationConflict`
+    /// unless the cache is `Ready` or `UpdateFailed`; `NoNeedUpdate` when
+    /// the request would change nothing. A refused call changes nothing.
     pub fn update_as(&mut self, account: &str, request: &UpdateRequest) -> Result<(), ApiError> {
         request.validate()?;
         self.tick();
@@ -230,11 +269,22 @@ impl Engine {
     }
 
     /// `DeleteImageCache` for the default account.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::delete_as`].
     pub fn delete(&mut self, request: &DeleteRequest) -> Result<(), ApiError> {
         self.delete_as(DEFAULT_ACCOUNT, request)
     }
 
     /// `DeleteImageCache` for an account: allowed in every state.
+    ///
+    /// # Errors
+    ///
+    /// What [`DeleteRequest::validate`] finds; `InvalidImageCacheId.NotFound`
+    /// for a cache the account's region does not hold (a second delete);
+    /// `IdempotentParameterMismatch` as for a create. A refused call
+    /// changes nothing.
     pub fn delete_as(&mut self, account: &str, request: &DeleteRequest) -> Result<(), ApiError> {
         request.validate()?;
         self.tick();

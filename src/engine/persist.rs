@@ -193,7 +193,14 @@ impl Engine {
         }
     }
 
-    /// Saves the whole state to `path`, crash-safe.
+    /// Saves the whole state to `path`, crash-safe: written to a synced
+    /// temporary file beside it, then renamed over it, so `path` holds the
+    /// old state or the new one, whole, whenever the process dies.
+    ///
+    /// # Errors
+    ///
+    /// [`SaveError::Io`] when writing, syncing or renaming fails (a full
+    /// disk, a missing folder); `path` then still holds what it held.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), SaveError> {
         write_atomically(path.as_ref(), &self.to_bytes())
     }
@@ -238,12 +245,24 @@ impl EngineBuilder {
     /// manual-clock time is resumed: on a new manual clock when none was
     /// given, on the given clock when it is manual; a given system clock
     /// stays.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Io`] when the file cannot be read, and the errors of
+    /// [`EngineBuilder::load_bytes`].
     pub fn load(self, path: impl AsRef<Path>) -> Result<Engine, LoadError> {
         let bytes = std::fs::read(path)?;
         self.load_bytes(&bytes)
     }
 
     /// [`EngineBuilder::load`] from bytes made by [`Engine::to_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// A [`LoadError`] saying what is wrong with the bytes: not a state
+    /// file, from a newer version, truncated or extended, a checksum that
+    /// does not match, or a payload that is not a consistent state. Nothing
+    /// is built from bytes that fail.
     pub fn load_bytes(self, bytes: &[u8]) -> Result<Engine, LoadError> {
         self.load_state(decode(bytes)?)
     }

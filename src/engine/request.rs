@@ -63,7 +63,12 @@ impl CreateRequest {
         }
     }
 
-    /// Adds an image.
+    /// Adds an image (`Image.N`, N the next number).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidParameter` naming `Image.N`, with the parser's reason, for
+    /// a reference that does not parse.
     pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
         let n = self.images.len() + 1;
         self.images.push(
@@ -103,6 +108,13 @@ impl CreateRequest {
     }
 
     /// Checks every limit of section 5.
+    ///
+    /// # Errors
+    ///
+    /// The first parameter at fault, in this order: region, name given,
+    /// resource group, name, images, size, tags, token, then the settings:
+    /// `MissingParameter` for a required one absent, `InvalidParameter`
+    /// naming it otherwise.
     pub fn validate(&self) -> Result<(), ApiError> {
         check_region_id(&self.region_id)?;
         required("ImageCacheName", &self.image_cache_name)?;
@@ -185,6 +197,11 @@ impl UpdateRequest {
     }
 
     /// Replaces the images.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidParameter` naming `Image.N`, with the parser's reason, for
+    /// a reference that does not parse.
     pub fn images<'a>(
         mut self,
         images: impl IntoIterator<Item = &'a str>,
@@ -227,6 +244,11 @@ impl UpdateRequest {
     }
 
     /// Checks every limit (those of Create, for what is given).
+    ///
+    /// # Errors
+    ///
+    /// As [`CreateRequest::validate`], for the parameters given, and
+    /// `MissingParameter` without `ImageCacheId`.
     pub fn validate(&self) -> Result<(), ApiError> {
         check_region_id(&self.region_id)?;
         required("ImageCacheId", &self.image_cache_id)?;
@@ -283,6 +305,11 @@ impl DeleteRequest {
     }
 
     /// Checks the required parameters and the token.
+    ///
+    /// # Errors
+    ///
+    /// `MissingParameter` for an absent `RegionId` or `ImageCacheId`,
+    /// `InvalidParameter` for a malformed region, an over-long id or token.
     pub fn validate(&self) -> Result<(), ApiError> {
         check_region_id(&self.region_id)?;
         required("ImageCacheId", &self.image_cache_id)?;

@@ -65,7 +65,9 @@ impl SharedEngine {
     }
 
     /// `DescribeImageCaches` under a read lock; `f` sees the page (which
-    /// borrows the engine) and returns what the caller keeps.
+    /// borrows the engine) and returns what the caller keeps. The page is
+    /// as of the last tick (see [`Engine::describe_as_of_last_tick`]), so
+    /// readers run side by side.
     pub fn describe_as<R>(
         &self,
         account: &str,
@@ -80,6 +82,10 @@ impl SharedEngine {
     }
 
     /// `CreateImageCache` for an account ([`Engine::create_as`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::create_as`].
     pub fn create_as(
         &self,
         account: &str,
@@ -89,16 +95,28 @@ impl SharedEngine {
     }
 
     /// `UpdateImageCache` for an account ([`Engine::update_as`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::update_as`].
     pub fn update_as(&self, account: &str, request: &UpdateRequest) -> Result<(), ApiError> {
         self.write().update_as(account, request)
     }
 
     /// `DeleteImageCache` for an account ([`Engine::delete_as`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::delete_as`].
     pub fn delete_as(&self, account: &str, request: &DeleteRequest) -> Result<(), ApiError> {
         self.write().delete_as(account, request)
     }
 
     /// Auto-match (a hit changes the cache, so it takes the write lock).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::auto_match_as`].
     pub fn auto_match_as(
         &self,
         account: &str,
@@ -108,6 +126,10 @@ impl SharedEngine {
     }
 
     /// Saves the state: serialised under a read lock, written without one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::save`].
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<(), super::SaveError> {
         let bytes = self.read().to_bytes();
         super::persist::write_atomically(path.as_ref(), &bytes)

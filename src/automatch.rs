@@ -73,6 +73,11 @@ impl AutoMatchRequest {
     }
 
     /// Adds a container's image.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidParameter` naming `Image.N`, with the parser's reason, for
+    /// a reference that does not parse.
     pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
         self.images
             .push(Reference::parse(image).map_err(|e| ApiError::invalid("Image", e))?);
@@ -117,6 +122,14 @@ impl AutoMatchRequest {
 
     /// Checks what the types cannot: a region, at least one image unless a
     /// cache is named, storage and match count of at least 1.
+    ///
+    /// # Errors
+    ///
+    /// The first at fault: the region (`MissingParameter` or
+    /// `InvalidParameter`), the container group id, no image
+    /// (`MissingParameter` `Image.1`), more than
+    /// [`MAX_GROUP_IMAGES`](crate::limits::MAX_GROUP_IMAGES) images, a
+    /// storage or match count of 0 (`InvalidParameter`).
     pub fn validate(&self) -> Result<(), ApiError> {
         crate::record::check_region_id(&self.region_id)?;
         if let Some(group) = &self.container_group_id {

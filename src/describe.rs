@@ -108,6 +108,11 @@ impl DescribeRequest {
     }
 
     /// Adds a `MatchImage`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidParameter` naming `MatchImage`, with the parser's reason, for
+    /// a reference that does not parse.
     pub fn match_image(mut self, image: &str) -> Result<Self, ApiError> {
         let parsed = Reference::parse(image).map_err(|e| ApiError::invalid("MatchImage", e))?;
         self.match_images.push(parsed);
@@ -115,6 +120,11 @@ impl DescribeRequest {
     }
 
     /// Sets `Image`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidParameter` naming `Image`, with the parser's reason, for
+    /// a reference that does not parse.
     pub fn image(mut self, image: &str) -> Result<Self, ApiError> {
         self.image = Some(Reference::parse(image).map_err(|e| ApiError::invalid("Image", e))?);
         Ok(self)
@@ -178,6 +188,14 @@ impl DescribeRequest {
     }
 
     /// Checks the limits of section 4; every engine calls this first.
+    ///
+    /// # Errors
+    ///
+    /// The first at fault, in this order: the region (`MissingParameter`
+    /// or `InvalidParameter`), then `InvalidParameter` naming `MatchImage`
+    /// or `Tag` (too many), `Tag.N.Key` (empty), `Tag.N` (over 128
+    /// characters), an id or name over 256 bytes, `Limit` or
+    /// `ImageMatchCountRequest` of 0.
     pub fn validate(&self) -> Result<(), ApiError> {
         crate::record::check_region_id(&self.region_id)?;
         if self.match_images.len() > MAX_MATCH_IMAGES {

@@ -145,6 +145,12 @@ impl NaiveIndex {
     }
 
     /// Answers `DescribeImageCaches`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Index::describe_with`](crate::index::Index::describe_with): the
+    /// oracle and an index with the same token key make and take the same
+    /// tokens.
     pub fn describe(&self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
         request.validate()?;
         let mut prepared = Prepared::default();

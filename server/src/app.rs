@@ -101,6 +101,11 @@ impl App {
 
     /// Commits what time has changed since the last call (graceful
     /// shutdown; every accepted change is already committed).
+    ///
+    /// # Errors
+    ///
+    /// The store's error when the commit fails; the engine is then rebuilt
+    /// from the store, so memory is never ahead of disk.
     pub fn checkpoint(&self) -> std::io::Result<()> {
         let mut engine = self.write_engine();
         engine.tick();

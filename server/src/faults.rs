@@ -115,7 +115,11 @@ impl Faults {
         }
     }
 
-    /// Queues a failure; an error when [`MAX_PENDING`] faults wait.
+    /// Queues a failure.
+    ///
+    /// # Errors
+    ///
+    /// The control endpoint's message when [`MAX_PENDING`] faults wait.
     pub fn try_fail_next(&self, fault: FailureFault) -> Result<(), String> {
         let mut state = self.state();
         state.room()?;
@@ -123,9 +127,13 @@ impl Faults {
         Ok(())
     }
 
-    /// Queues an error of the seeds' tables; an error for an unknown code,
-    /// a bad `Detail` (over [`MAX_FAULT_DETAIL_CHARS`] characters or with
-    /// control characters) or when [`MAX_PENDING`] faults wait.
+    /// Queues an error of the seeds' tables.
+    ///
+    /// # Errors
+    ///
+    /// The control endpoint's message for an unknown code, a bad `Detail`
+    /// (over [`MAX_FAULT_DETAIL_CHARS`] characters or with control
+    /// characters) or when [`MAX_PENDING`] faults wait.
     pub fn add_error(&self, fault: ErrorFault) -> Result<(), String> {
         if !seed_codes().contains(&fault.code.as_str()) {
             return Err(format!("Code must be one of: {}.", seed_codes().join(", ")));

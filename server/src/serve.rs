@@ -293,6 +293,12 @@ pub fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String>
 }
 
 /// Serves until SIGINT or SIGTERM, then saves the state.
+///
+/// # Errors
+///
+/// What stops the server from starting (a state that cannot be opened,
+/// locked or loaded, an import refused, an address that cannot be bound)
+/// or from saving at the end.
 pub fn run(options: Options) -> std::io::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

@@ -220,9 +220,13 @@ pub fn media_type(value: &str) -> Option<String> {
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The parameters of a request body: none for an empty body; a
-/// form-encoded body's pairs; `InvalidParameter` (400) naming
-/// `Content-Type` for a non-empty body of another, a missing or a
-/// malformed media type. The server's merging and [`verify`] both use it.
+/// form-encoded body's pairs. The server's merging and [`verify`] both use
+/// it.
+///
+/// # Errors
+///
+/// `InvalidParameter` (400) naming `Content-Type` for a non-empty body of
+/// another, a missing or a malformed media type.
 pub fn body_params(
     content_type: Option<&str>,
     body: &[u8],
@@ -251,7 +255,11 @@ pub fn body_params(
     }
 }
 
-/// Query and body parameters, in that order (see [`body_params`]).
+/// Query and body parameters, in that order.
+///
+/// # Errors
+///
+/// Those of [`body_params`].
 pub fn request_params(
     query: &str,
     content_type: Option<&str>,
@@ -265,8 +273,12 @@ pub fn request_params(
 }
 
 /// The action of a request: the `x-acs-action` header or the `Action`
-/// parameter; `InvalidParameter` when both are given and disagree, or the
-/// parameter is given twice.
+/// parameter.
+///
+/// # Errors
+///
+/// `InvalidParameter` when both are given and disagree, or the parameter
+/// is given twice.
 pub fn resolve_action(
     header: Option<&str>,
     params: &[(String, String)],
@@ -292,12 +304,17 @@ fn single<'p>(params: &'p [(String, String)], name: &str) -> Result<Option<&'p s
     Ok(first.map(String::as_str))
 }
 
-/// Checks a request's signature: `Ok` with what it covers (see
-/// [`Verified`]), `SignatureDoesNotMatch` for a missing, malformed or wrong
-/// signature, `InvalidAccessKeyId.NotFound` for an unknown key,
-/// `InvalidParameter` / `MissingParameter` for a body of the wrong media
-/// type, a bad `SignatureMethod`/`SignatureVersion`, or an action that
-/// disagrees with the signed one. Freshness is [`Freshness::check`]'s job.
+/// Checks a request's signature (V3 when it has an `Authorization`
+/// header, else V2): `Ok` with what it covers (see [`Verified`]).
+/// Freshness is [`Freshness::check`]'s job.
+///
+/// # Errors
+///
+/// `SignatureDoesNotMatch` for a missing, malformed or wrong signature,
+/// `InvalidAccessKeyId.NotFound` for an unknown key, `InvalidParameter` /
+/// `MissingParameter` for a body of the wrong media type, a bad
+/// `SignatureMethod`/`SignatureVersion`, or an action that disagrees with
+/// the signed one.
 pub fn verify(keys: &Keys, request: &SignedRequest<'_>) -> Result<Verified, Refusal> {
     let params = request_params(request.query, request.header("content-type"), request.body)?;
     if request.header_count("authorization") > 1 {
@@ -598,6 +615,14 @@ impl Freshness {
 
     /// Checks (and, when fresh, remembers) a verified request's time and
     /// nonce against `now`, the wall clock.
+    ///
+    /// # Errors
+    ///
+    /// `MissingParameter` without a time or a nonce, `InvalidParameter`
+    /// for a nonce over 256 characters, `InvalidTimeStamp.Format` or
+    /// `InvalidTimeStamp.Expired` for a time that does not parse or is
+    /// more than [`FRESHNESS_WINDOW_SECS`] from `now`, and
+    /// `SignatureNonceUsed` for a nonce this key used within the window.
     pub fn check(&self, verified: &Verified, now: jiff::Timestamp) -> Result<(), Refusal> {
         let (time_name, nonce_name) = match verified.scheme {
             Scheme::V2 => ("Timestamp", "SignatureNonce"),

@@ -89,11 +89,22 @@ impl<'a> ResultOrder<'a> {
 
 impl Index {
     /// Answers `DescribeImageCaches` with fresh scratch space.
+    ///
+    /// # Errors
+    ///
+    /// As [`Index::describe_with`].
     pub fn describe(&self, request: &DescribeRequest) -> Result<DescribePage<'_>, ApiError> {
         self.describe_with(request, &mut Scratch::default())
     }
 
     /// Answers `DescribeImageCaches`, reusing `scratch` between queries.
+    ///
+    /// # Errors
+    ///
+    /// What [`DescribeRequest::validate`] finds, and
+    /// `InvalidParameter.NextToken` for a `NextToken` this index did not
+    /// make for this same query (another query's, another region's, one
+    /// altered or truncated).
     pub fn describe_with<'a>(
         &'a self,
         request: &DescribeRequest,

@@ -121,6 +121,14 @@ impl Reference {
     /// assert!(r.digest().is_some());
     /// # Ok::<(), eci_imagecache::reference::ParseError>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] with the [`ErrorKind`] of the first fault and the
+    /// byte offset where it was found: an empty, non-ASCII or over-long
+    /// input, a 64-hex-digit name (an image id), a bad registry host or
+    /// port, an empty or upper-case path component or a bad character in
+    /// one, a misplaced separator, a bad tag, a bad digest.
     pub fn parse(input: &str) -> Result<Reference, ParseError> {
         parse::parse(input)
     }

@@ -127,6 +127,11 @@ where
 
 /// [`decode_describe`], with unknown parameters ignored or rejected as
 /// `unknown` says.
+///
+/// # Errors
+///
+/// Those of [`decode_describe`], and, when `unknown` rejects them, `InvalidParameter`
+/// naming the first parameter the action does not know.
 pub fn decode_describe_with<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
     unknown: &mut UnknownParams,
@@ -219,6 +224,12 @@ fn positive(p: &mut Flat, name: &str) -> Result<Option<u32>, ApiError> {
 /// assert_eq!(request.settings.acr_registry_info[0].domains.len(), 1);
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
+///
+/// # Errors
+///
+/// `InvalidParameter` for a bad value, a malformed list index or a
+/// parameter given twice; `MissingParameter` for a required one absent;
+/// then whatever [`crate::engine::CreateRequest::validate`] finds.
 pub fn decode_create<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<crate::engine::CreateRequest, ApiError>
@@ -231,6 +242,11 @@ where
 
 /// [`decode_create`], with unknown parameters ignored or rejected as `unknown`
 /// says.
+///
+/// # Errors
+///
+/// Those of [`decode_create`], and, when `unknown` rejects them, `InvalidParameter`
+/// naming the first parameter the action does not know.
 pub fn decode_create_with<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
     unknown: &mut UnknownParams,
@@ -289,6 +305,12 @@ where
 /// assert_eq!(request.tags, None);
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
+///
+/// # Errors
+///
+/// `InvalidParameter` for a bad value, a malformed list index or a
+/// parameter given twice; `MissingParameter` for a required one absent;
+/// then whatever [`crate::engine::UpdateRequest::validate`] finds.
 pub fn decode_update<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<crate::engine::UpdateRequest, ApiError>
@@ -301,6 +323,11 @@ where
 
 /// [`decode_update`], with unknown parameters ignored or rejected as `unknown`
 /// says.
+///
+/// # Errors
+///
+/// Those of [`decode_update`], and, when `unknown` rejects them, `InvalidParameter`
+/// naming the first parameter the action does not know.
 pub fn decode_update_with<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
     unknown: &mut UnknownParams,
@@ -344,6 +371,12 @@ where
 /// let e = decode_delete([("RegionId", "cn-hangzhou")]).unwrap_err();
 /// assert_eq!(e.code().as_str(), "MissingParameter");
 /// ```
+///
+/// # Errors
+///
+/// `InvalidParameter` for a bad value, a malformed list index or a
+/// parameter given twice; `MissingParameter` for a required one absent;
+/// then whatever [`crate::engine::DeleteRequest::validate`] finds.
 pub fn decode_delete<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<crate::engine::DeleteRequest, ApiError>
@@ -356,6 +389,11 @@ where
 
 /// [`decode_delete`], with unknown parameters ignored or rejected as `unknown`
 /// says.
+///
+/// # Errors
+///
+/// Those of [`decode_delete`], and, when `unknown` rejects them, `InvalidParameter`
+/// naming the first parameter the action does not know.
 pub fn decode_delete_with<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
     unknown: &mut UnknownParams,
@@ -391,6 +429,12 @@ where
 /// assert_eq!(request.temporary_storage_gib, 30);
 /// # Ok::<(), eci_imagecache::ApiError>(())
 /// ```
+///
+/// # Errors
+///
+/// `InvalidParameter` for a bad value, a malformed list index or a
+/// parameter given twice; `MissingParameter` for a required one absent;
+/// then whatever [`crate::automatch::AutoMatchRequest::validate`] finds.
 pub fn decode_auto_match<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
 ) -> Result<crate::automatch::AutoMatchRequest, ApiError>
@@ -403,6 +447,11 @@ where
 
 /// [`decode_auto_match`], with unknown parameters ignored or rejected as `unknown`
 /// says.
+///
+/// # Errors
+///
+/// Those of [`decode_auto_match`], and, when `unknown` rejects them, `InvalidParameter`
+/// naming the first parameter the action does not know.
 pub fn decode_auto_match_with<K, V>(
     params: impl IntoIterator<Item = (K, V)>,
     unknown: &mut UnknownParams,

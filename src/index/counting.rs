@@ -323,6 +323,24 @@ fn take_down_to<'a, T: Copy + Ord>(rest: &mut &'a [T], base: T) -> &'a [T] {
     piece
 }
 
+/// One block of the rank space: every query list's piece in it, the
+/// exact lists' first (before `exact_end`), ranks from `base`.
+#[derive(Clone, Copy)]
+struct Block<'b, 'p> {
+    pieces: &'b [(Piece<'p>, bool)],
+    exact_end: usize,
+    base: u32,
+}
+
+/// The scratch counters a block is counted in: one per rank of the block,
+/// 16 bits (`wide`) or, for small queries, 8 (`narrow`), and the ranks
+/// touched (each once per list at most).
+struct Counters<'s> {
+    wide: &'s mut [u16; BLOCK],
+    narrow: &'s mut [u8; BLOCK],
+    touched: &'s mut [u32; 2 * BLOCK],
+}
+
 /// What a counted cache must pass.
 struct Pass<'a> {
     /// At most [`SMALL_QUERY`] images, on a machine with AVX-512: dense
@@ -1059,9 +1077,17 @@ impl Index {
             {
                 continue;
             }
-            self.count_block(
-                &pieces, exact_end, base, &pass, bar, counters, counters8, touched, sink,
-            );
+            let block = Block {
+                pieces: &pieces,
+                exact_end,
+                base,
+            };
+            let mut counters = Counters {
+                wide: &mut *counters,
+                narrow: &mut *counters8,
+                touched: &mut *touched,
+            };
+            self.count_block(block, &pass, bar, &mut counters, sink);
         }
     }
 
@@ -1069,26 +1095,29 @@ impl Index {
     /// hands the caches that pass to `sink`: a block with a bitmap or
     /// without other filters dense enough by its counters alone, the others
     /// by the ranks they touched.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn count_block(
         &self,
-        pieces: &[(Piece<'_>, bool)],
-        exact_end: usize,
-        base: u32,
+        block: Block<'_, '_>,
         pass: &Pass<'_>,
         bar: Option<u64>,
-        counters: &mut [u16; BLOCK],
-        counters8: &mut [u8; BLOCK],
-        touched: &mut [u32; 2 * BLOCK],
+        all: &mut Counters<'_>,
         sink: &mut impl MatchSink,
     ) {
+        let Block {
+            pieces,
+            exact_end,
+            base,
+        } = block;
         if pieces.iter().any(|(p, _)| matches!(p, Piece::Bits(_))) {
-            self.count_dense(
-                pieces, exact_end, base, pass, bar, counters, counters8, sink,
-            );
+            self.count_dense(block, pass, bar, all, sink);
             return;
         }
+        let Counters {
+            wide: counters,
+            narrow: counters8,
+            touched,
+        } = all;
         let n = if pass.min_exact > 0 {
             // Only a cache on `min_exact` exact lists passes: a block
             // where none is is done without reading its repo postings.
@@ -1132,18 +1161,24 @@ impl Index {
     /// else every counted cache is judged. Under `ImageMatchCountRequest`
     /// the repo pieces are counted only if some counter has enough F.
     /// Leaves `counters` cleared.
-    #[allow(clippy::too_many_arguments)]
     fn count_dense(
         &self,
-        pieces: &[(Piece<'_>, bool)],
-        exact_end: usize,
-        base: u32,
+        block: Block<'_, '_>,
         pass: &Pass<'_>,
         bar: Option<u64>,
-        counters: &mut [u16; BLOCK],
-        counters8: &mut [u8; BLOCK],
+        all: &mut Counters<'_>,
         sink: &mut impl MatchSink,
     ) {
+        let Block {
+            pieces,
+            exact_end,
+            base,
+        } = block;
+        let Counters {
+            wide: counters,
+            narrow: counters8,
+            ..
+        } = all;
         if pass.small && pass.min_exact == 0 && bar.is_some() {
             let mut bitmaps = SmallVec::new();
             count_arrays8(pieces, counters8, &mut bitmaps);

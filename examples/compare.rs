@@ -43,7 +43,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eci_imagecache::automatch::AutoMatchRequest;
 use eci_imagecache::clock::ManualClock;
@@ -777,7 +777,6 @@ fn measure_churn(
     naive_ops: usize,
     sqlite_ops: usize,
 ) -> Row {
-    let region = fresh[0].region_id().to_owned();
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         rng ^= rng << 13;
@@ -785,7 +784,17 @@ fn measure_churn(
         rng ^= rng << 17;
         rng
     };
-    let (mut ours, mut slow, mut sql) = (0.0, 0.0, 0.0);
+    let mut churn = Churn {
+        region: fresh[0].region_id().to_owned(),
+        engine,
+        naive,
+        sqlite,
+        with_naive: false,
+        with_sql: false,
+        ours: 0.0,
+        slow: 0.0,
+        sql: 0.0,
+    };
     let mut fresh = fresh.iter();
     let mut targets = corpus
         .iter()
@@ -794,109 +803,142 @@ fn measure_churn(
         .map(|c| c.id().to_owned());
     let mut created: Vec<String> = Vec::new();
     for (i, q) in queries.iter().enumerate() {
-        let (with_naive, with_sql) = (i < naive_ops, i < sqlite_ops);
-        let roll = next() % 30;
-        if roll >= 3 {
-            let t = Instant::now();
-            let page = engine.describe(q).unwrap();
-            ours += ns(t);
-            let answer = (ids(&page.image_caches), page.total_count);
-            if with_naive {
-                let t = Instant::now();
-                let n = naive.describe(q).unwrap();
-                slow += ns(t);
-                assert_eq!(
-                    (ids(&n.image_caches), n.total_count),
-                    answer,
-                    "M1 naive #{i}"
-                );
-            }
-            if with_sql {
-                let t = Instant::now();
-                let s = sqlite.describe(q, 0);
-                sql += ns(t);
-                assert_eq!(s, answer, "M1 sqlite #{i}");
-            }
-            continue;
-        }
-        let record = |engine: &Engine, id: &str| {
-            engine
-                .index(DEFAULT_ACCOUNT, &region)
-                .unwrap()
-                .get(id)
-                .unwrap()
-                .clone()
-        };
-        match roll {
-            0 => {
-                let c = fresh.next().expect("enough fresh caches");
-                let t = Instant::now();
-                let id = engine.create(&create_request(c)).unwrap().image_cache_id;
-                ours += ns(t);
-                let r = record(engine, &id);
-                if with_naive {
-                    let t = Instant::now();
-                    naive.insert(r.clone());
-                    slow += ns(t);
-                }
-                if with_sql {
-                    let t = Instant::now();
-                    sqlite.insert(&r);
-                    sql += ns(t);
-                }
-                created.push(id);
-            }
+        (churn.with_naive, churn.with_sql) = (i < naive_ops, i < sqlite_ops);
+        match next() % 30 {
+            0 => created.push(churn.create(fresh.next().expect("enough fresh caches"))),
             1 => {
                 let id = targets.next().expect("enough caches");
                 let other = &corpus[next() as usize % corpus.len()];
-                let mut request = UpdateRequest::new(&region, &id);
-                request.images = Some(other.images().to_vec());
-                let t = Instant::now();
-                let changed = engine.update(&request).is_ok();
-                ours += ns(t);
-                if changed {
-                    let r = record(engine, &id);
-                    if with_naive {
-                        let t = Instant::now();
-                        naive.insert(r.clone());
-                        slow += ns(t);
-                    }
-                    if with_sql {
-                        let t = Instant::now();
-                        sqlite.update(&r);
-                        sql += ns(t);
-                    }
-                }
+                churn.update(&id, other);
             }
-            _ => {
+            2 => {
                 let id = match created.pop() {
                     Some(id) => id,
                     None => targets.next().expect("enough caches"),
                 };
-                let t = Instant::now();
-                engine.delete(&DeleteRequest::new(&region, &id)).unwrap();
-                ours += ns(t);
-                if with_naive {
-                    let t = Instant::now();
-                    naive.remove(&id);
-                    slow += ns(t);
-                }
-                if with_sql {
-                    let t = Instant::now();
-                    sqlite.delete(&id);
-                    sql += ns(t);
-                }
+                churn.delete(&id);
             }
+            _ => churn.describe(q, i),
         }
     }
     let mean = |total: f64, n: usize| (n > 0).then(|| total / n as f64);
     Row {
         id: "M1",
-        index: mean(ours, queries.len()).unwrap(),
-        naive: mean(slow, naive_ops.min(queries.len())),
-        sqlite: mean(sql, sqlite_ops.min(queries.len())),
+        index: mean(churn.ours, queries.len()).unwrap(),
+        naive: mean(churn.slow, naive_ops.min(queries.len())),
+        sqlite: mean(churn.sql, sqlite_ops.min(queries.len())),
         limit: None,
         extra: vec![],
+    }
+}
+
+/// M1's three engines and their running times (ns): every operation runs
+/// on the engine, and on the oracle and SQLite while they are `with_…`.
+struct Churn<'a> {
+    region: String,
+    engine: &'a mut Engine,
+    naive: &'a mut NaiveIndex,
+    sqlite: &'a mut Sqlite,
+    with_naive: bool,
+    with_sql: bool,
+    ours: f64,
+    slow: f64,
+    sql: f64,
+}
+
+impl Churn<'_> {
+    /// Query `i`: the same page and `TotalCount` from every engine.
+    fn describe(&mut self, q: &DescribeRequest, i: usize) {
+        let t = Instant::now();
+        let page = self.engine.describe(q).unwrap();
+        self.ours += ns(t);
+        let answer = (ids(&page.image_caches), page.total_count);
+        if self.with_naive {
+            let t = Instant::now();
+            let n = self.naive.describe(q).unwrap();
+            self.slow += ns(t);
+            assert_eq!(
+                (ids(&n.image_caches), n.total_count),
+                answer,
+                "M1 naive #{i}"
+            );
+        }
+        if self.with_sql {
+            let t = Instant::now();
+            let s = self.sqlite.describe(q, 0);
+            self.sql += ns(t);
+            assert_eq!(s, answer, "M1 sqlite #{i}");
+        }
+    }
+
+    /// Creates `c`; the engine's record goes to the others. Returns its id.
+    fn create(&mut self, c: &ImageCache) -> String {
+        let t = Instant::now();
+        let id = self
+            .engine
+            .create(&create_request(c))
+            .unwrap()
+            .image_cache_id;
+        self.ours += ns(t);
+        let r = self.record(&id);
+        self.mirror(
+            |naive| drop(naive.insert(r.clone())),
+            |sqlite| sqlite.insert(&r),
+        );
+        id
+    }
+
+    /// Gives cache `id` the images of `other`; a change the engine made
+    /// goes to the others.
+    fn update(&mut self, id: &str, other: &ImageCache) {
+        let mut request = UpdateRequest::new(&self.region, id);
+        request.images = Some(other.images().to_vec());
+        let t = Instant::now();
+        let changed = self.engine.update(&request).is_ok();
+        self.ours += ns(t);
+        if !changed {
+            return;
+        }
+        let r = self.record(id);
+        self.mirror(
+            |naive| drop(naive.insert(r.clone())),
+            |sqlite| sqlite.update(&r),
+        );
+    }
+
+    /// Deletes cache `id` everywhere.
+    fn delete(&mut self, id: &str) {
+        let t = Instant::now();
+        self.engine
+            .delete(&DeleteRequest::new(&self.region, id))
+            .unwrap();
+        self.ours += ns(t);
+        self.mirror(|naive| drop(naive.remove(id)), |sqlite| sqlite.delete(id));
+    }
+
+    /// A change the engine made, made on the oracle and on SQLite while
+    /// they take part, each timed.
+    fn mirror(&mut self, naive: impl FnOnce(&mut NaiveIndex), sqlite: impl FnOnce(&mut Sqlite)) {
+        if self.with_naive {
+            let t = Instant::now();
+            naive(self.naive);
+            self.slow += ns(t);
+        }
+        if self.with_sql {
+            let t = Instant::now();
+            sqlite(self.sqlite);
+            self.sql += ns(t);
+        }
+    }
+
+    /// The engine's record of cache `id`.
+    fn record(&self, id: &str) -> ImageCache {
+        self.engine
+            .index(DEFAULT_ACCOUNT, &self.region)
+            .unwrap()
+            .get(id)
+            .unwrap()
+            .clone()
     }
 }
 
@@ -1013,10 +1055,6 @@ fn run(a: &Args, n: usize) -> Report {
     let caches: Vec<ImageCache> = workload.caches(n).collect();
     let rules = RegistryAliases::default();
 
-    let before = rss().1;
-    // The engine owns what it imports: copies, made before the clock starts
-    // (SQLite reads the same records in place), counted in the RSS added.
-    let copies = caches.clone();
     // The engine, at the workload's "now", holds the corpus in one region's
     // index; Q1–Q6 read that index, R8, R9 and M1 go through the engine.
     let now = caches
@@ -1024,25 +1062,12 @@ fn run(a: &Args, n: usize) -> Report {
         .map(|c| c.creation_time)
         .max()
         .unwrap_or_default();
-    let new_engine = || {
-        Engine::builder()
-            .clock(ManualClock::new(now))
-            .seed(a.seed)
-            .quota(usize::MAX)
-            // Q5's one unpaged answer needs the cap lifted; the workload's
-            // queries all ask for 20.
-            .page_cap(u32::MAX)
-            .aliases(rules.clone())
-            .build()
-    };
-    let t = Instant::now();
-    let mut engine = new_engine();
-    engine.import_all_as(DEFAULT_ACCOUNT, copies).unwrap();
-    let mut build_runs = vec![t.elapsed()];
+    let new_engine = || engine_at(now, a.seed, &rules);
+    let (mut engine, first_import, index_rss) = import_measured(&caches, &new_engine);
+    let mut build_runs = vec![first_import];
     let region = caches
         .first()
         .map_or("cn-hangzhou".to_owned(), |c| c.region_id().to_owned());
-    let index_rss = rss().1.saturating_sub(before);
     let empty = Index::new(rules.clone(), TokenKey::from_seed(a.seed));
     let index = engine.index(DEFAULT_ACCOUNT, &region).unwrap_or(&empty);
     let stats = index.stats();
@@ -1051,18 +1076,8 @@ fn run(a: &Args, n: usize) -> Report {
     // caches three copies of the corpus do not fit beside each other).
     let naive_queries = a.naive_queries.unwrap_or(a.queries);
     let sqlite_queries = a.sqlite_queries.unwrap_or(a.queries);
-    let mut naive = NaiveIndex::new(rules.clone(), TokenKey::from_seed(a.seed));
-    if naive_queries > 0 {
-        for c in &caches {
-            naive.insert(c.clone());
-        }
-    }
-    let t = Instant::now();
-    let mut sqlite = Sqlite::new(
-        if sqlite_queries > 0 { &caches } else { &[] },
-        rules.clone(),
-    );
-    let build_sqlite = t.elapsed();
+    let (mut naive, mut sqlite, build_sqlite) =
+        baselines(a.seed, &rules, &caches, naive_queries, sqlite_queries);
 
     let engines = Engines {
         index,
@@ -1072,56 +1087,19 @@ fn run(a: &Args, n: usize) -> Report {
         sqlite_queries,
         page_baselines: a.page_baselines,
     };
-    let set = |s| workload.queries(s, a.queries, &caches);
-    let rows = vec![
-        measure("Q1", &engines, &set(QuerySet::Match)),
-        measure("Q2", &engines, &set(QuerySet::FullMatch)),
-        measure("Q3", &engines, &set(QuerySet::MatchCount)),
-        measure("Q4", &engines, &set(QuerySet::Tags)),
-        measure_paging(&engines, &set(QuerySet::Page)),
-    ];
-    let mut rows = rows;
-    let groups = workload.container_groups(a.queries, &caches);
-    rows.push(measure_automatch(&engines, &groups));
+    let mut rows = query_rows(a, &workload, &caches, &engines);
     let Engines { .. } = engines; // the index is not read after this
     let batch = workload.container_groups(a.batch, &caches);
     rows.push(measure_batch(&mut engine, &batch));
     if a.mutations > 0 {
-        let fresh: Vec<ImageCache> = workload
-            .caches(n + 2 * a.mutations + a.queries)
-            .skip(n)
-            .collect();
-        let (for_r8, for_m1) = fresh.split_at(a.mutations);
-        if sqlite_queries > 0 {
-            rows.extend(measure_mutations(&mut engine, &mut sqlite, for_r8, &caches));
-        }
-        let churn = workload.queries(QuerySet::Match, a.queries, &caches);
-        let naive_ops = if naive_queries > 0 {
-            naive_queries * 10 / 9
-        } else {
-            0
-        };
-        let sqlite_ops = if sqlite_queries > 0 {
-            sqlite_queries * 10 / 9
-        } else {
-            0
-        };
-        if naive_ops > 0 {
-            // The oracle holds what the engine holds now.
-            naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(a.seed));
-            for c in engine.index(DEFAULT_ACCOUNT, &region).unwrap().iter() {
-                naive.insert(c.clone());
-            }
-        }
-        rows.push(measure_churn(
+        let baselines = (&mut naive, &mut sqlite, naive_queries, sqlite_queries);
+        rows.extend(mutation_rows(
+            a,
+            n,
+            &workload,
             &mut engine,
-            &mut naive,
-            &mut sqlite,
-            &churn,
-            for_m1,
-            &caches[caches.len() / 2..],
-            naive_ops,
-            sqlite_ops,
+            baselines,
+            &caches,
         ));
     }
     rows.push(r1());
@@ -1129,54 +1107,16 @@ fn run(a: &Args, n: usize) -> Report {
     let json_bytes = json_bytes(a.seed, &caches);
     drop((naive, sqlite));
     // R10 from one run swings with the machine (at a million caches by a
-    // second either way): two more imports, each into an engine of its
-    // own, after `peak` so they do not count in it; the median of the
-    // three is reported, and each run printed. The first engine is still
-    // held, so these imports do not land in the heap that R8's, R9's and
-    // M1's changes left behind it: run after it was dropped, they took
-    // 7 234 and 7 290 ms at a million caches against the first's 5 457.
-    // The machine needs room for two engines and two copies of the corpus
-    // (about 3.5 GiB at a million).
-    for _ in 0..2 {
-        let copies = caches.clone();
-        let t = Instant::now();
-        let mut again = new_engine();
-        again.import_all_as(DEFAULT_ACCOUNT, copies).unwrap();
-        build_runs.push(t.elapsed());
-        drop(again);
-    }
+    // second either way): two more imports, after `peak` so they do not
+    // count in it; the median of the three is reported, and each run
+    // printed.
+    build_runs.extend(time_imports(&caches, &new_engine, 2));
     drop(caches);
 
     // R10's load: the engine written whole into a state store, then read
     // back as a restarted server does. After `peak`, so the second engine
     // does not count in it.
-    let path = std::env::temp_dir().join(format!("eci-compare-{}-{n}.db", std::process::id()));
-    let remove = |path: &std::path::Path| {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    };
-    remove(&path);
-    let mut store = Store::open(&path).expect("a temporary store");
-    store
-        .replace(&mut engine)
-        .expect("the store takes the engine");
-    drop(store);
-    drop(engine);
-    // Three loads, as the imports: the median is reported.
-    let mut load_runs = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let mut store = Store::open(&path).expect("the store opens again");
-        let loaded = store
-            .load(Engine::builder().quota(usize::MAX).page_cap(u32::MAX))
-            .expect("the store loads");
-        load_runs.push(t.elapsed());
-        drop((loaded, store));
-    }
-    remove(&path);
+    let load_runs = time_loads(engine, n, 3);
 
     Report {
         caches: n,
@@ -1195,6 +1135,181 @@ fn run(a: &Args, n: usize) -> Report {
         load_runs,
         json_bytes,
     }
+}
+
+/// R10's first import and R11's RSS: a new engine importing copies of
+/// `caches` (made before the clock starts: SQLite reads the same records
+/// in place), with the time it took and the RSS it added, copies included.
+fn import_measured(
+    caches: &[ImageCache],
+    new_engine: &dyn Fn() -> Engine,
+) -> (Engine, Duration, usize) {
+    let before = rss().1;
+    let copies = caches.to_vec();
+    let t = Instant::now();
+    let mut engine = new_engine();
+    engine.import_all_as(DEFAULT_ACCOUNT, copies).unwrap();
+    let took = t.elapsed();
+    (engine, took, rss().1.saturating_sub(before))
+}
+
+/// The naive oracle holding `caches` when it answers queries, and SQLite
+/// holding them when it does (else empty), with SQLite's build time.
+fn baselines(
+    seed: u64,
+    rules: &RegistryAliases,
+    caches: &[ImageCache],
+    naive_queries: usize,
+    sqlite_queries: usize,
+) -> (NaiveIndex, Sqlite, Duration) {
+    let mut naive = NaiveIndex::new(rules.clone(), TokenKey::from_seed(seed));
+    if naive_queries > 0 {
+        for c in caches {
+            naive.insert(c.clone());
+        }
+    }
+    let t = Instant::now();
+    let chosen: &[ImageCache] = if sqlite_queries > 0 { caches } else { &[] };
+    let sqlite = Sqlite::new(chosen, rules.clone());
+    (naive, sqlite, t.elapsed())
+}
+
+/// An engine at the workload's "now" with no quota and no page cap (Q5's
+/// one unpaged answer needs the cap lifted; the workload's queries all ask
+/// for 20).
+fn engine_at(now: jiff::Timestamp, seed: u64, rules: &RegistryAliases) -> Engine {
+    Engine::builder()
+        .clock(ManualClock::new(now))
+        .seed(seed)
+        .quota(usize::MAX)
+        .page_cap(u32::MAX)
+        .aliases(rules.clone())
+        .build()
+}
+
+/// Q1 to Q6, each on its own query set from the workload.
+fn query_rows(a: &Args, workload: &Workload, caches: &[ImageCache], engines: &Engines) -> Vec<Row> {
+    let set = |s| workload.queries(s, a.queries, caches);
+    let mut rows = vec![
+        measure("Q1", engines, &set(QuerySet::Match)),
+        measure("Q2", engines, &set(QuerySet::FullMatch)),
+        measure("Q3", engines, &set(QuerySet::MatchCount)),
+        measure("Q4", engines, &set(QuerySet::Tags)),
+        measure_paging(engines, &set(QuerySet::Page)),
+    ];
+    let groups = workload.container_groups(a.queries, caches);
+    rows.push(measure_automatch(engines, &groups));
+    rows
+}
+
+/// R8 (Create, Update, Delete against SQLite, when SQLite answers) and M1
+/// (a churn of queries and changes), on caches the workload makes after
+/// the corpus; the oracle first rebuilt to hold what the engine holds.
+fn mutation_rows(
+    a: &Args,
+    n: usize,
+    workload: &Workload,
+    engine: &mut Engine,
+    (naive, sqlite, naive_queries, sqlite_queries): (&mut NaiveIndex, &mut Sqlite, usize, usize),
+    caches: &[ImageCache],
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let fresh: Vec<ImageCache> = workload
+        .caches(n + 2 * a.mutations + a.queries)
+        .skip(n)
+        .collect();
+    let (for_r8, for_m1) = fresh.split_at(a.mutations);
+    if sqlite_queries > 0 {
+        rows.extend(measure_mutations(engine, sqlite, for_r8, caches));
+    }
+    let churn = workload.queries(QuerySet::Match, a.queries, caches);
+    let naive_ops = if naive_queries > 0 {
+        naive_queries * 10 / 9
+    } else {
+        0
+    };
+    let sqlite_ops = if sqlite_queries > 0 {
+        sqlite_queries * 10 / 9
+    } else {
+        0
+    };
+    if naive_ops > 0 {
+        // The oracle holds what the engine holds now.
+        let region = caches.first().map_or("cn-hangzhou", |c| c.region_id());
+        *naive = NaiveIndex::new(RegistryAliases::default(), TokenKey::from_seed(a.seed));
+        for c in engine.index(DEFAULT_ACCOUNT, region).unwrap().iter() {
+            naive.insert(c.clone());
+        }
+    }
+    rows.push(measure_churn(
+        engine,
+        naive,
+        sqlite,
+        &churn,
+        for_m1,
+        &caches[caches.len() / 2..],
+        naive_ops,
+        sqlite_ops,
+    ));
+    rows
+}
+
+/// R10's import, `runs` more times: each into an engine of its own, the
+/// first engine still held, so these imports do not land in the heap that
+/// R8's, R9's and M1's changes left behind it (run after it was dropped,
+/// they took 7 234 and 7 290 ms at a million caches against the first's
+/// 5 457). The machine needs room for two engines and two copies of the
+/// corpus (about 3.5 GiB at a million).
+fn time_imports(
+    caches: &[ImageCache],
+    new_engine: &dyn Fn() -> Engine,
+    runs: usize,
+) -> Vec<Duration> {
+    (0..runs)
+        .map(|_| {
+            let copies = caches.to_vec();
+            let t = Instant::now();
+            let mut again = new_engine();
+            again.import_all_as(DEFAULT_ACCOUNT, copies).unwrap();
+            let took = t.elapsed();
+            drop(again);
+            took
+        })
+        .collect()
+}
+
+/// R10's load: `engine` written whole into a state store, dropped, then
+/// read back `runs` times as a restarted server does.
+fn time_loads(mut engine: Engine, n: usize, runs: usize) -> Vec<Duration> {
+    let path = std::env::temp_dir().join(format!("eci-compare-{}-{n}.db", std::process::id()));
+    let remove = |path: &std::path::Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    remove(&path);
+    let mut store = Store::open(&path).expect("a temporary store");
+    store
+        .replace(&mut engine)
+        .expect("the store takes the engine");
+    drop(store);
+    drop(engine);
+    let load_runs = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let mut store = Store::open(&path).expect("the store opens again");
+            let loaded = store
+                .load(Engine::builder().quota(usize::MAX).page_cap(u32::MAX))
+                .expect("the store loads");
+            let took = t.elapsed();
+            drop((loaded, store));
+            took
+        })
+        .collect();
+    remove(&path);
+    load_runs
 }
 
 /// Whole milliseconds, comma-separated (a JSON array's insides).
@@ -1295,101 +1410,110 @@ fn print_json(r: &Report) {
 }
 
 fn print_table(r: &Report) {
-    let Report {
-        rows,
-        peak,
-        build_index,
-        build_sqlite,
-        naive_queries,
-        sqlite_queries,
-        queries,
-        ..
-    } = r;
-    let per_cache = |bytes: usize| r.per_cache(bytes);
-
     println!(
         "{} caches, {} queries per set (naive on {}, sqlite on {}); medians in µs (M1: means per operation)",
-        r.caches, queries, naive_queries, sqlite_queries
+        r.caches, r.queries, r.naive_queries, r.sqlite_queries
     );
     println!(
         "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
         "set", "index", "naive", "sqlite", "limit", "naive/idx", "sqlite/idx", "idx/limit"
     );
-    let us = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.2}", v / 1000.0));
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+    for row in &r.rows {
+        print_row(row);
+    }
+    print_memory_and_builds(r);
+}
+
+/// Nanoseconds as µs with two decimals, or `-`.
+fn us(v: Option<f64>) -> String {
+    v.map_or("-".to_owned(), |v| format!("{:.2}", v / 1000.0))
+}
+
+/// `a / b` as `N.Nx`, or `-`.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
         _ => "-".to_owned(),
-    };
-    for r in rows.iter() {
-        if r.id == "R9" {
-            let one = r.extra[0].1;
-            println!(
-                "R9   {:.0} auto-matches in a batch: 1 thread {:.2} ms, 2 threads {:.2} ms: {:.2}x (target >= 1.7x)",
-                r.extra[1].1,
-                one / 1e6,
-                r.index / 1e6,
-                one / r.index
-            );
-            continue;
-        }
-        if r.id.starts_with("R8") {
-            println!(
-                "{:<9} engine {:>8} µs, sqlite {:>8} µs: {} (target >= 5x)",
-                r.id,
-                us(Some(r.index)),
-                us(r.sqlite),
-                ratio(r.sqlite, Some(r.index)),
-            );
-            continue;
-        }
-        if r.id == "R1" {
-            let oci = r.extra[0].1;
-            println!(
-                "R1   parse {:.1} ns vs oci-spec {:.1} ns: {:.1}x (target >= 10x)",
-                r.index,
-                oci,
-                oci / r.index
-            );
-            continue;
-        }
+    }
+}
+
+/// One row of the table: a query set with its warm and paging lines, or
+/// R9's, R8's or R1's line of its own.
+fn print_row(r: &Row) {
+    if r.id == "R9" {
+        let one = r.extra[0].1;
         println!(
-            "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
+            "R9   {:.0} auto-matches in a batch: 1 thread {:.2} ms, 2 threads {:.2} ms: {:.2}x (target >= 1.7x)",
+            r.extra[1].1,
+            one / 1e6,
+            r.index / 1e6,
+            one / r.index
+        );
+        return;
+    }
+    if r.id.starts_with("R8") {
+        println!(
+            "{:<9} engine {:>8} µs, sqlite {:>8} µs: {} (target >= 5x)",
             r.id,
             us(Some(r.index)),
-            us(r.naive),
             us(r.sqlite),
-            us(r.limit),
-            ratio(r.naive, Some(r.index)),
             ratio(r.sqlite, Some(r.index)),
-            ratio(Some(r.index), r.limit),
         );
-        let extra = |name: &str| r.extra.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
-        if let (Some(index), Some(limit)) = (extra("index_warm_ns"), extra("limit_warm_ns"))
-            && limit > 0.0
-        {
-            println!(
-                "     warm, each query's best of 3 on both: index {:.2} µs, limit {:.2} µs: {:.1}x",
-                index / 1000.0,
-                limit / 1000.0,
-                index / limit
-            );
-        }
-        if let Some((_, unpaged)) = r.extra.iter().find(|(n, _)| *n == "index_unpaged_ns") {
-            println!(
-                "     Q5 all pages / one unpaged query: {:.2}x (target <= 2x)",
-                r.index / unpaged
-            );
-        }
+        return;
     }
+    if r.id == "R1" {
+        let oci = r.extra[0].1;
+        println!(
+            "R1   parse {:.1} ns vs oci-spec {:.1} ns: {:.1}x (target >= 10x)",
+            r.index,
+            oci,
+            oci / r.index
+        );
+        return;
+    }
+    println!(
+        "{:<4} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
+        r.id,
+        us(Some(r.index)),
+        us(r.naive),
+        us(r.sqlite),
+        us(r.limit),
+        ratio(r.naive, Some(r.index)),
+        ratio(r.sqlite, Some(r.index)),
+        ratio(Some(r.index), r.limit),
+    );
+    let extra = |name: &str| r.extra.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
+    if let (Some(index), Some(limit)) = (extra("index_warm_ns"), extra("limit_warm_ns"))
+        && limit > 0.0
+    {
+        println!(
+            "     warm, each query's best of 3 on both: index {:.2} µs, limit {:.2} µs: {:.1}x",
+            index / 1000.0,
+            limit / 1000.0,
+            index / limit
+        );
+    }
+    if let Some(unpaged) = extra("index_unpaged_ns") {
+        println!(
+            "     Q5 all pages / one unpaged query: {:.2}x (target <= 2x)",
+            r.index / unpaged
+        );
+    }
+}
+
+/// The memory line, the builds, R10 and R11.
+fn print_memory_and_builds(r: &Report) {
+    let per_cache = |bytes: usize| r.per_cache(bytes);
     println!(
         "memory: index overhead {:.1} B/cache (target <= 250 at 1M), key text {:.1} B/cache, index RSS {:.1} B/cache, peak RSS {:.1} MiB",
         per_cache(r.overhead_bytes),
         per_cache(r.key_text_bytes),
         per_cache(r.index_rss),
-        *peak as f64 / (1 << 20) as f64
+        r.peak as f64 / (1 << 20) as f64
     );
+    let (build_index, build_sqlite) = (&r.build_index, &r.build_sqlite);
     println!("build: index {build_index:.2?}, sqlite {build_sqlite:.2?}");
-    let ms = |d: &std::time::Duration| d.as_secs_f64() * 1000.0;
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
     let sqlite_part = if r.sqlite_queries > 0 {
         format!(
             ", sqlite {:.0} ms: sqlite/import {:.2}x, sqlite/load {:.2}x (target >= 2x at 100k)",
@@ -1400,7 +1524,7 @@ fn print_table(r: &Report) {
     } else {
         String::new()
     };
-    let runs = |v: &[std::time::Duration]| {
+    let runs = |v: &[Duration]| {
         v.iter()
             .map(|d| format!("{:.0}", ms(d)))
             .collect::<Vec<_>>()
@@ -1420,6 +1544,9 @@ fn print_table(r: &Report) {
         r.index_rss as f64 / r.json_bytes.max(1) as f64
     );
 }
+
+/// (label, colour, (caches, µs) points): one engine's line in a panel.
+type Series = (&'static str, plotters::style::RGBColor, Vec<(f64, f64)>);
 
 /// Each query set's median against N, log scales: the index, the naive
 /// loop, SQLite and the floor (`limit`), one panel per set.
@@ -1443,80 +1570,95 @@ fn plot(path: &str, reports: &[Report]) {
         "Q5 all pages",
         "Q6 auto-match",
     ];
+    for ((panel, set), name) in panels.split_evenly((2, 3)).iter().zip(sets).zip(names) {
+        draw_panel(panel, name, series_of(reports, set));
+    }
+    root.present().expect("the SVG is written");
+}
+
+/// The lines of one query set's panel: each engine's medians, in µs, at
+/// each report's number of caches.
+fn series_of(reports: &[Report], set: &str) -> Vec<Series> {
+    use plotters::style::RGBColor;
     // (label, colour, the figure of a row)
     type Figure = (&'static str, RGBColor, fn(&Row) -> Option<f64>);
-    // (label, colour, (caches, µs) points)
-    type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
     let engines: [Figure; 4] = [
         ("index", RGBColor(0x1f, 0x77, 0xb4), |r| Some(r.index)),
         ("naive", RGBColor(0xd6, 0x27, 0x28), |r| r.naive),
         ("sqlite", RGBColor(0x2c, 0xa0, 0x2c), |r| r.sqlite),
         ("floor", RGBColor(0x7f, 0x7f, 0x7f), |r| r.limit),
     ];
-    for ((panel, set), name) in panels.split_evenly((2, 3)).iter().zip(sets).zip(names) {
-        let series: Vec<Series> = engines
-            .iter()
-            .map(|(label, color, pick)| {
-                let points = reports
-                    .iter()
-                    .filter_map(|rep| {
-                        let row = rep.rows.iter().find(|r| r.id == set)?;
-                        Some((rep.caches as f64, pick(row)? / 1000.0))
-                    })
-                    .filter(|&(_, y)| y > 0.0)
-                    .collect();
-                (*label, *color, points)
-            })
-            .collect();
-        let ys = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
-        let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let (lo, hi) = if lo <= hi {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            (0.1, 10.0)
-        };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(name, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d((5_000f64..2_000_000f64).log_scale(), (lo..hi).log_scale())
-            .expect("draws");
-        chart
-            .configure_mesh()
-            .x_desc("caches")
-            .y_desc("µs")
-            .x_label_formatter(&|x| match *x as u64 {
-                n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
-                n if n >= 1_000 => format!("{}k", n / 1_000),
-                n => n.to_string(),
-            })
-            .draw()
-            .expect("draws");
-        for (label, color, points) in series {
-            if points.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .expect("draws")
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-            chart
-                .draw_series(
-                    points
-                        .into_iter()
-                        .map(|p| Circle::new(p, 3, color.filled())),
-                )
-                .expect("draws");
+    engines
+        .iter()
+        .map(|(label, color, pick)| {
+            let points = reports
+                .iter()
+                .filter_map(|rep| {
+                    let row = rep.rows.iter().find(|r| r.id == set)?;
+                    Some((rep.caches as f64, pick(row)? / 1000.0))
+                })
+                .filter(|&(_, y)| y > 0.0)
+                .collect();
+            (*label, *color, points)
+        })
+        .collect()
+}
+
+/// One panel: log scales fitted to the series, a line and points each,
+/// and a legend.
+fn draw_panel<DB: plotters::prelude::DrawingBackend>(
+    panel: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    name: &str,
+    series: Vec<Series>,
+) {
+    use plotters::prelude::*;
+    let ys = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
+    let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (lo, hi) = if lo <= hi {
+        (lo / 2.0, hi * 2.0)
+    } else {
+        (0.1, 10.0)
+    };
+    let mut chart = ChartBuilder::on(panel)
+        .caption(name, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d((5_000f64..2_000_000f64).log_scale(), (lo..hi).log_scale())
+        .expect("draws");
+    chart
+        .configure_mesh()
+        .x_desc("caches")
+        .y_desc("µs")
+        .x_label_formatter(&|x| match *x as u64 {
+            n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
+            n if n >= 1_000 => format!("{}k", n / 1_000),
+            n => n.to_string(),
+        })
+        .draw()
+        .expect("draws");
+    for (label, color, points) in series {
+        if points.is_empty() {
+            continue;
         }
         chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .expect("draws")
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )
             .expect("draws");
     }
-    root.present().expect("the SVG is written");
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .expect("draws");
 }

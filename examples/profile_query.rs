@@ -5,9 +5,11 @@
 //! runs the set N times (5 by default). Q5 times every
 //! page to the end against one unpaged answer (R5), and a page's fixed cost.
 
+use eci_imagecache::automatch::AutoMatchRequest;
 use eci_imagecache::cursor::TokenKey;
 use eci_imagecache::describe::DescribeRequest;
-use eci_imagecache::index::{Index, Scratch};
+use eci_imagecache::index::{FloorLists, Index, Scratch};
+use eci_imagecache::record::ImageCache;
 use eci_imagecache::reference::RegistryAliases;
 use eci_imagecache::workload::{QuerySet, Workload};
 
@@ -34,76 +36,90 @@ fn main() {
         return;
     }
     if std::env::var_os("PROFILE_BUILD").is_some() {
-        // Profile building alone: build again and again from copies.
-        for _ in 0..3 {
-            let copies: Vec<_> = caches.to_vec();
-            let mut again = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
-            let t = std::time::Instant::now();
-            again.extend(copies);
-            println!("extend: {:?}", t.elapsed());
-        }
-        return;
+        return builds(&caches);
     }
     let mut scratch = Scratch::default();
-    let mut lists = eci_imagecache::index::FloorLists::default();
     if name == "Q6" {
         let groups = workload.container_groups(1000, &caches);
-        let t = std::time::Instant::now();
-        let mut found = 0;
-        for _ in 0..20 {
-            for g in &groups {
-                found += usize::from(index.best_match(g, &mut scratch).is_some());
-            }
-        }
-        println!("{:?} per query, {found} found", t.elapsed() / 20_000);
-        let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
-        let mut sum = 0usize;
-        for g in &groups {
-            let mut q = eci_imagecache::describe::DescribeRequest::new(&g.region_id);
-            q.match_images = g.images.clone();
-            index_ns.push(best_of_three(&mut || {
-                sum += index
-                    .best_match(g, &mut scratch)
-                    .map_or(0, |b| b.cache.id().len())
-            }));
-            index.touched_postings(&q, &mut scratch, &mut lists);
-            floor_ns.push(best_of_three(&mut || {
-                sum += index.read_touched_postings(&q, &mut scratch, &lists) as usize
-            }));
-        }
-        index_ns.sort_by(f64::total_cmp);
-        floor_ns.sort_by(f64::total_cmp);
-        println!(
-            "Q6 median index {:.2} µs, floor {:.2} µs ({sum})",
-            index_ns[500] / 1e3,
-            floor_ns[500] / 1e3
-        );
-        return;
+        return auto_match(&index, &groups, &mut scratch);
     }
     let queries = workload.queries(set, 1000, &caches);
     if set == QuerySet::Page {
         return paging(&mut index, &queries, &mut scratch);
     }
+    loops(&index, set, &queries, &mut scratch);
+    beside_the_floor(&index, &caches, &queries, &mut scratch);
+}
+
+/// Profiles building alone: builds again and again from copies.
+fn builds(caches: &[ImageCache]) {
+    for _ in 0..3 {
+        let copies: Vec<_> = caches.to_vec();
+        let mut again = Index::new(RegistryAliases::default(), TokenKey::from_seed(1));
+        let t = std::time::Instant::now();
+        again.extend(copies);
+        println!("extend: {:?}", t.elapsed());
+    }
+}
+
+/// Q6: auto-match for the groups twenty times over, then each group's best
+/// of three beside the floor.
+fn auto_match(index: &Index, groups: &[AutoMatchRequest], scratch: &mut Scratch) {
+    let mut lists = FloorLists::default();
+    let t = std::time::Instant::now();
+    let mut found = 0;
+    for _ in 0..20 {
+        for g in groups {
+            found += usize::from(index.best_match(g, scratch).is_some());
+        }
+    }
+    println!("{:?} per query, {found} found", t.elapsed() / 20_000);
+    let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
+    let mut sum = 0usize;
+    for g in groups {
+        let mut q = DescribeRequest::new(&g.region_id);
+        q.match_images = g.images.clone();
+        index_ns.push(best_of_three(&mut || {
+            sum += index
+                .best_match(g, scratch)
+                .map_or(0, |b| b.cache.id().len())
+        }));
+        index.touched_postings(&q, scratch, &mut lists);
+        floor_ns.push(best_of_three(&mut || {
+            sum += index.read_touched_postings(&q, scratch, &lists) as usize
+        }));
+    }
+    index_ns.sort_by(f64::total_cmp);
+    floor_ns.sort_by(f64::total_cmp);
+    println!(
+        "Q6 median index {:.2} µs, floor {:.2} µs ({sum})",
+        index_ns[500] / 1e3,
+        floor_ns[500] / 1e3
+    );
+}
+
+/// The set `PROFILE_LOOPS` times (5 by default), for perf; with
+/// `PROFILE_FIRST=1` each query's postings brought in first, as `compare`
+/// times a query, so a profile shows a first run's costs.
+fn loops(index: &Index, set: QuerySet, queries: &[DescribeRequest], scratch: &mut Scratch) {
+    let mut lists = FloorLists::default();
     let t = std::time::Instant::now();
     let mut results = 0;
     let mut totals = 0;
-    // PROFILE_LOOPS=N repeats the set N times (5 by default), for perf.
     let loops: usize = std::env::var("PROFILE_LOOPS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    // PROFILE_FIRST=1: each query's postings brought in first, as `compare`
-    // times a query, so a profile shows a first run's costs.
     let first = std::env::var_os("PROFILE_FIRST").is_some();
     for _ in 0..loops {
-        for q in &queries {
+        for q in queries {
             if first {
-                index.touched_postings(q, &mut scratch, &mut lists);
+                index.touched_postings(q, scratch, &mut lists);
             }
             // Q5 pages to the end; the others answer their first page.
             let mut q = q.clone();
             loop {
-                let page = index.describe_with(&q, &mut scratch).unwrap();
+                let page = index.describe_with(&q, scratch).unwrap();
                 results += page.image_caches.len();
                 totals += page.total_count;
                 match page.next_token {
@@ -119,13 +135,22 @@ fn main() {
         elapsed / (loops as u32 * 1000),
         totals / (loops * 1000)
     );
-    // The floor on the same queries, side by side: each query's best of
-    // three on the index and on the floor, so noise spares the ratio.
+}
+
+/// The floor on the same queries, side by side: each query's best of three
+/// on the index and on the floor, so noise spares the ratio; and each
+/// query's first run, as `compare` times it (its postings brought in
+/// first, its branches not yet learnt).
+fn beside_the_floor(
+    index: &Index,
+    caches: &[ImageCache],
+    queries: &[DescribeRequest],
+    scratch: &mut Scratch,
+) {
+    let mut lists = FloorLists::default();
     let mut ratios = Vec::new();
     let (mut index_ns, mut floor_ns) = (Vec::new(), Vec::new());
     let mut sum = 0u64;
-    // Also each query's first run, as `compare` times it: its postings
-    // brought in first, its branches not yet learnt.
     let mut first_ns = Vec::new();
     // PROFILE_TWIN=1 (an experiment): each query first answered by a twin
     // of the index (same records, other memory), so a first run finds its
@@ -135,19 +160,19 @@ fn main() {
         twin.extend(caches.to_vec());
         twin
     });
-    for q in &queries {
+    for q in queries {
         if let Some(twin) = &twin {
-            sum = sum.wrapping_add(twin.describe_with(q, &mut scratch).unwrap().total_count as u64);
+            sum = sum.wrapping_add(twin.describe_with(q, scratch).unwrap().total_count as u64);
         }
-        index.touched_postings(q, &mut scratch, &mut lists);
+        index.touched_postings(q, scratch, &mut lists);
         first_ns.push(best_of_one(&mut || {
-            sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)
+            sum = sum.wrapping_add(index.describe_with(q, scratch).unwrap().total_count as u64)
         }));
         let a = best_of_three(&mut || {
-            sum = sum.wrapping_add(index.describe_with(q, &mut scratch).unwrap().total_count as u64)
+            sum = sum.wrapping_add(index.describe_with(q, scratch).unwrap().total_count as u64)
         });
         let b = best_of_three(&mut || {
-            sum = sum.wrapping_add(index.read_touched_postings(q, &mut scratch, &lists))
+            sum = sum.wrapping_add(index.read_touched_postings(q, scratch, &lists))
         });
         index_ns.push(a);
         floor_ns.push(b);
@@ -223,13 +248,14 @@ fn paging(index: &mut Index, queries: &[DescribeRequest], scratch: &mut Scratch)
     );
 }
 
-/// The fastest of three runs, in nanoseconds.
+/// One run, in nanoseconds.
 fn best_of_one(f: &mut dyn FnMut()) -> f64 {
     let t = std::time::Instant::now();
     f();
     t.elapsed().as_nanos() as f64
 }
 
+/// The fastest of three runs, in nanoseconds.
 fn best_of_three(f: &mut dyn FnMut()) -> f64 {
     (0..3)
         .map(|_| {

@@ -4,6 +4,7 @@
 //! so every `cargo test` covers them without cargo-fuzz.
 
 mod api_call;
+mod json_wire;
 mod next_token;
 #[cfg(feature = "pod")]
 mod pod_manifest;
@@ -13,6 +14,7 @@ mod rpc_describe;
 mod state_load;
 
 pub use api_call::check_api_call;
+pub use json_wire::check_json_wire;
 pub use next_token::check_next_token;
 #[cfg(feature = "pod")]
 pub use pod_manifest::check_pod_manifest;

@@ -59,11 +59,14 @@ mod containers;
 mod counting;
 mod fields;
 mod floor;
+mod lanes;
 mod mutation;
 mod pages;
 mod postings;
 mod ranking;
 mod ranks;
+mod runs;
+mod sink;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -518,8 +521,8 @@ impl Index {
     fn sort_key(&self, group: u32, rank: u32) -> SortKey<'_> {
         let cache = self.cache(rank);
         SortKey {
-            f: group >> 16,
-            p: group & 0xffff,
+            exact: group >> 16,
+            partial: group & 0xffff,
             creation: cache.creation_time.as_second(),
             id: cache.id(),
         }

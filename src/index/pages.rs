@@ -3,10 +3,11 @@
 
 use std::cmp::Ordering;
 
-use super::counting::{MatchSink, Scratch, TopK, candidate};
+use super::counting::Scratch;
 use super::fields::FieldRef;
 use super::postings::{Backward, ListRef};
 use super::ranks::RankKey;
+use super::sink::{MatchSink, TopK, candidate};
 use super::{Index, group, tag_pair_key};
 use crate::cursor::{Bound, Position};
 use crate::describe::{DescribePage, DescribeRequest};
@@ -146,7 +147,7 @@ impl Index {
             }),
         };
         After {
-            group: group(p.f, p.p),
+            group: group(p.exact, p.partial),
             bound,
         }
     }

@@ -2,8 +2,9 @@
 //! container group, every cache matching an image set, and one cache's F
 //! and P.
 
-use super::counting::{Each, MatchSink, Scratch, TopK, candidate, counter_group, group_counter};
+use super::counting::{Scratch, counter_group, group_counter};
 use super::pages::Resolved;
+use super::sink::{Each, MatchSink, TopK, candidate};
 use super::{Index, MAX_COUNTED_IMAGES, READY};
 use crate::automatch::{AutoMatchRequest, BestMatch};
 use crate::matching::Prepared;

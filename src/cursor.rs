@@ -158,8 +158,8 @@ impl Bound {
             &mut heap
         };
         raw[0] = VERSION;
-        raw[1..5].copy_from_slice(&last.f.to_le_bytes());
-        raw[5..9].copy_from_slice(&last.p.to_le_bytes());
+        raw[1..5].copy_from_slice(&last.exact.to_le_bytes());
+        raw[5..9].copy_from_slice(&last.partial.to_le_bytes());
         raw[9..17].copy_from_slice(&last.creation.to_le_bytes());
         raw[17..19].copy_from_slice(&(id.len() as u16).to_le_bytes());
         raw[FIXED_LEN..FIXED_LEN + id.len()].copy_from_slice(id);
@@ -173,8 +173,8 @@ impl Bound {
 /// been returned. The id is borrowed from the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Position<'a> {
-    pub f: u32,
-    pub p: u32,
+    pub exact: u32,
+    pub partial: u32,
     pub creation: i64,
     pub id: &'a str,
 }
@@ -182,8 +182,8 @@ pub(crate) struct Position<'a> {
 impl Position<'_> {
     pub fn sort_key(&self) -> SortKey<'_> {
         SortKey {
-            f: self.f,
-            p: self.p,
+            exact: self.exact,
+            partial: self.partial,
             creation: self.creation,
             id: self.id,
         }
@@ -229,8 +229,8 @@ impl Bound {
         }
         let id = std::str::from_utf8(&payload[FIXED_LEN..]).map_err(|_| invalid())?;
         Ok(Position {
-            f: u32_at(1),
-            p: u32_at(5),
+            exact: u32_at(1),
+            partial: u32_at(5),
             creation: i64::from_le_bytes(payload[9..17].try_into().unwrap()),
             id,
         })
@@ -243,8 +243,8 @@ impl Bound {
 pub fn bench_round_trip(key: &TokenKey, fingerprint: &[u8], id: &str) -> usize {
     let bound = key.bind(fingerprint);
     let token = bound.encode(SortKey {
-        f: 1,
-        p: 2,
+        exact: 1,
+        partial: 2,
         creation: 1_700_000_000,
         id,
     });
@@ -281,8 +281,8 @@ mod tests {
 
     fn key() -> SortKey<'static> {
         SortKey {
-            f: 3,
-            p: 1,
+            exact: 3,
+            partial: 1,
             creation: 1_700_000_000,
             id: "imc-0123456789abcdefghij",
         }

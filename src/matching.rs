@@ -190,11 +190,14 @@ pub(crate) fn tags_match(cache: &ImageCache, filters: &[TagFilter]) -> bool {
 
 /// Where a cache stands in the total order of section 4.2: exact matches
 /// descending, partial matches descending, `CreationTime` newest first,
-/// `ImageCacheId` ascending. Without `MatchImage`, `f` and `p` are 0.
+/// `ImageCacheId` ascending. Without `MatchImage`, `exact` and `partial`
+/// are 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SortKey<'a> {
-    pub f: u32,
-    pub p: u32,
+    /// F: images matched exactly.
+    pub exact: u32,
+    /// P: images matched by repository only.
+    pub partial: u32,
     pub creation: i64,
     pub id: &'a str,
 }
@@ -202,9 +205,9 @@ pub(crate) struct SortKey<'a> {
 impl Ord for SortKey<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         other
-            .f
-            .cmp(&self.f)
-            .then(other.p.cmp(&self.p))
+            .exact
+            .cmp(&self.exact)
+            .then(other.partial.cmp(&self.partial))
             .then(other.creation.cmp(&self.creation))
             .then(self.id.cmp(other.id))
     }
@@ -217,10 +220,10 @@ impl PartialOrd for SortKey<'_> {
 }
 
 impl<'a> SortKey<'a> {
-    pub fn of(cache: &'a ImageCache, f: u32, p: u32) -> Self {
+    pub fn of(cache: &'a ImageCache, exact: u32, partial: u32) -> Self {
         SortKey {
-            f,
-            p,
+            exact,
+            partial,
             creation: cache.creation_time.as_second(),
             id: cache.id(),
         }

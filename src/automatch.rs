@@ -128,7 +128,7 @@ impl AutoMatchRequest {
     /// The first at fault: the region (`MissingParameter` or
     /// `InvalidParameter`), the container group id, no image
     /// (`MissingParameter` `Image.1`), more than
-    /// [`MAX_GROUP_IMAGES`](crate::limits::MAX_GROUP_IMAGES) images, a
+    /// [`MAX_GROUP_IMAGES`] images, a
     /// storage or match count of 0 (`InvalidParameter`).
     pub fn validate(&self) -> Result<(), ApiError> {
         crate::record::check_region_id(&self.region_id)?;

@@ -26,7 +26,7 @@ pub const IMC_MATCH_COUNT_REQUEST: &str = "k8s.aliyun.com/imc-match-count-reques
 /// temporary storage added to the free 30 GiB. The container group's
 /// storage is 30 GiB plus this, in whole GiB rounded up
 /// (`AutoMatchRequest::temporary_storage_gib`); see
-/// [`extra_storage_gib`](super::extra_storage_gib).
+/// [`extra_storage_gib`].
 pub const EXTRA_EPHEMERAL_STORAGE: &str = "k8s.aliyun.com/eci-extra-ephemeral-storage";
 
 use crate::automatch::AutoMatchRequest;

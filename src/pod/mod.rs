@@ -43,7 +43,7 @@
 //!   `spec.containers[].image`, in that order, each distinct image once
 //!   (references compare in their canonical form, so `nginx` and
 //!   `docker.io/library/nginx:latest` are one image). Each is parsed by
-//!   [`Reference::parse`]; at least one and at most [`MAX_GROUP_IMAGES`].
+//!   [`Reference::parse`](crate::reference::Reference::parse); at least one and at most [`MAX_GROUP_IMAGES`].
 //! * **The annotations** of the pod's `metadata` (for a workload, the
 //!   template's, where ECI reads them); see [`annotations`]. Other
 //!   annotations are ignored, but every annotation value must be a string,

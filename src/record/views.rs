@@ -11,7 +11,7 @@ use crate::reference::Reference;
 impl CachedImage {
     /// The image as a record hands it out.
     pub fn view(&self) -> ImageView<'_> {
-        ImageView::new(self.written(), self.reference.borrowed())
+        ImageView::new(self.written(), self.reference().borrowed())
     }
 }
 

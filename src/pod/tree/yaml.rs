@@ -1,113 +1,14 @@
-//! A manifest as a small tree of nodes, read from YAML events or from JSON,
-//! within the limits of [`super`]: nesting depth, and the number of nodes
-//! the document stands for once its aliases are expanded.
-//!
-//! Nodes live in one arena and refer to each other by index, so an alias is
-//! one more reference to the node it names, never a copy: however much a
-//! document expands, the tree is as large as its text. Dropping it is flat.
+//! The tree from YAML: saphyr-parser's events read with an explicit stack,
+//! anchors shared and never copied, `<<` merged, and the scalars resolved
+//! as Kubernetes' decoder (go-yaml v2, YAML 1.1) resolves them.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 
-use super::{MAX_DEPTH, MAX_NODES, PodError, PodErrorKind, Position};
-
-/// A node's index in [`Doc::nodes`].
-pub(super) type NodeId = u32;
-
-/// What a node holds.
-#[derive(Debug)]
-pub(super) enum Value {
-    Null,
-    Bool,
-    /// An integer or a float (its value is never needed).
-    Number,
-    Str(Box<str>),
-    Seq(Vec<NodeId>),
-    /// Keys in document order, without duplicates; merged keys (`<<`)
-    /// already applied.
-    Map(Vec<(Box<str>, NodeId)>),
-}
-
-impl Value {
-    /// "a string", "a mapping"…: for messages.
-    pub(super) fn describe(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool => "a boolean",
-            Value::Number => "a number",
-            Value::Str(_) => "a string",
-            Value::Seq(_) => "a sequence",
-            Value::Map(_) => "a mapping",
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(super) struct Node {
-    pub(super) value: Value,
-    /// Where the node starts (YAML only: serde_json tells no positions
-    /// once a value is read).
-    pub(super) position: Option<Position>,
-}
-
-/// One parsed document.
-#[derive(Debug, Default)]
-pub(super) struct Doc {
-    nodes: Vec<Node>,
-    /// Per node: how many nodes it stands for with aliases expanded.
-    sizes: Vec<u64>,
-    /// Nodes of the expanded document so far (checked against
-    /// [`MAX_NODES`]).
-    expanded: u64,
-    /// Why the JSON visitor stopped (serde_json only carries a message).
-    failure: Option<PodErrorKind>,
-    /// Collections open in the JSON visitor.
-    depth: usize,
-}
-
-impl Doc {
-    pub(super) fn node(&self, id: NodeId) -> &Node {
-        &self.nodes[id as usize]
-    }
-
-    /// The value of `key` in mapping `id`; `None` when `id` is not a
-    /// mapping or has no such key.
-    pub(super) fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
-        match &self.node(id).value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| &**k == key).map(|&(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn push(&mut self, value: Value, position: Option<Position>, size: u64) -> NodeId {
-        let id = self.nodes.len() as NodeId;
-        self.nodes.push(Node { value, position });
-        self.sizes.push(size);
-        id
-    }
-
-    /// Counts `n` more nodes of the expanded document.
-    fn grow(&mut self, n: u64, position: Option<Position>) -> Result<(), PodError> {
-        self.expanded = self.expanded.saturating_add(n);
-        if self.expanded > MAX_NODES {
-            self.failure = Some(PodErrorKind::TooComplex);
-            return Err(PodError::new(
-                PodErrorKind::TooComplex,
-                None,
-                format_args!(
-                    "the document stands for more than {MAX_NODES} nodes once its aliases are expanded"
-                ),
-            )
-            .at(position));
-        }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------
-// YAML
+use super::{Doc, NodeId, TOO_DEEP, Value};
+use crate::pod::{MAX_DEPTH, PodError, PodErrorKind, Position};
 
 fn position(span: &Span) -> Option<Position> {
     Some(Position {
@@ -154,7 +55,7 @@ enum Frame {
 
 /// Reads the YAML text as one document: a second document that is not
 /// empty is an error (one pod per manifest).
-pub(super) fn from_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
+pub(crate) fn from_yaml(text: &str) -> Result<(Doc, NodeId), PodError> {
     read_yaml(text).map_err(|mut e| {
         e.position = e.position.map(|p| within(text, p));
         e
@@ -475,16 +376,6 @@ fn add_entry(
     entries.push((key, id));
 }
 
-const TOO_DEEP: DepthMessage = DepthMessage;
-
-struct DepthMessage;
-
-impl fmt::Display for DepthMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "nested more than {MAX_DEPTH} levels deep")
-    }
-}
-
 /// The key that merges mappings, as YAML 1.1 and Kubernetes' decoder read
 /// it.
 const MERGE_KEY: &str = "<<";
@@ -627,134 +518,4 @@ fn is_number(text: &str) -> bool {
 
 fn is_octal(b: &u8) -> bool {
     (b'0'..=b'7').contains(b)
-}
-
-// ---------------------------------------------------------------------------
-// JSON
-
-/// Reads JSON text (serde_json: its errors carry JSON line and column).
-/// [`MAX_DEPTH`] is checked here, before serde_json's own limit (128).
-pub(super) fn from_json(text: &str) -> Result<(Doc, NodeId), PodError> {
-    use serde::de::DeserializeSeed;
-    let mut doc = Doc::default();
-    let mut de = serde_json::Deserializer::from_str(text);
-    let root = NodeSeed(&mut doc)
-        .deserialize(&mut de)
-        .and_then(|root| de.end().map(|()| root))
-        .map_err(|e| {
-            let message = e.to_string();
-            // serde_json appends " at line L column C"; the position is kept
-            // apart.
-            let message = match message.rfind(" at line ") {
-                Some(i) => &message[..i],
-                None => &message,
-            };
-            let (kind, message) = match doc.failure {
-                // The visitor's own refusals read as they do for YAML.
-                Some(kind) => (kind, message.to_owned()),
-                None => (PodErrorKind::Syntax, format!("invalid JSON: {message}")),
-            };
-            // serde_json says column 0 for an error at a line break (a raw
-            // newline in a string, the end of the text after one); columns
-            // here count from 1.
-            PodError::new(kind, None, message).at(Some(Position {
-                line: e.line(),
-                column: e.column().max(1),
-            }))
-        })?;
-    Ok((doc, root))
-}
-
-struct NodeSeed<'a>(&'a mut Doc);
-
-impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed<'_> {
-    type Value = NodeId;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<NodeId, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl Doc {
-    /// A JSON collection starts: one node, one level deeper.
-    fn enter(&mut self) -> Result<(), PodError> {
-        if self.depth >= MAX_DEPTH {
-            self.failure = Some(PodErrorKind::TooComplex);
-            return Err(PodError::new(PodErrorKind::TooComplex, None, TOO_DEEP));
-        }
-        self.depth += 1;
-        self.grow(1, None)
-    }
-}
-
-impl NodeSeed<'_> {
-    fn leaf<E: serde::de::Error>(self, value: Value) -> Result<NodeId, E> {
-        self.0.grow(1, None).map_err(E::custom)?;
-        Ok(self.0.push(value, None, 1))
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for NodeSeed<'_> {
-    type Value = NodeId;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<NodeId, E> {
-        self.leaf(Value::Bool)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<NodeId, E> {
-        self.leaf(Value::Number)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<NodeId, E> {
-        self.leaf(Value::Number)
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<NodeId, E> {
-        self.leaf(Value::Number)
-    }
-
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NodeId, E> {
-        self.leaf(Value::Str(s.into()))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<NodeId, E> {
-        self.leaf(Value::Null)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NodeId, A::Error> {
-        use serde::de::Error;
-        self.0.enter().map_err(A::Error::custom)?;
-        let mut items = Vec::new();
-        let mut size = 1u64;
-        while let Some(id) = seq.next_element_seed(NodeSeed(self.0))? {
-            size = size.saturating_add(self.0.sizes[id as usize]);
-            items.push(id);
-        }
-        self.0.depth -= 1;
-        Ok(self.0.push(Value::Seq(items), None, size))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodeId, A::Error> {
-        use serde::de::Error;
-        self.0.enter().map_err(A::Error::custom)?;
-        let mut entries: Vec<(Box<str>, NodeId)> = Vec::new();
-        let mut seen: HashMap<Box<str>, ()> = HashMap::new();
-        let mut size = 1u64;
-        while let Some(key) = map.next_key::<Box<str>>()? {
-            if seen.insert(key.clone(), ()).is_some() {
-                self.0.failure = Some(PodErrorKind::DuplicateKey);
-                return Err(A::Error::custom(format_args!("duplicate key {key:?}")));
-            }
-            self.0.grow(1, None).map_err(A::Error::custom)?;
-            let id = map.next_value_seed(NodeSeed(self.0))?;
-            size = size.saturating_add(1 + self.0.sizes[id as usize]);
-            entries.push((key, id));
-        }
-        self.0.depth -= 1;
-        Ok(self.0.push(Value::Map(entries), None, size))
-    }
 }

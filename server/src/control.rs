@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use eci_imagecache::api::Action;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{ErrorFault, FailureFault};
@@ -165,7 +164,7 @@ pub(crate) async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Res
         }
         return faults_get(State(app)).await;
     }
-    let fault = match serde_json::from_value::<ErrorFaultRequest>(request) {
+    let fault = match serde_json::from_value::<posted::ErrorFault>(request) {
         Ok(fault) => fault,
         Err(e) => return control_error(format!("Expected FailNext, Clear or Code/Count: {e}.")),
     };
@@ -196,17 +195,24 @@ pub(crate) async fn faults_post(State(app): State<Arc<App>>, body: Bytes) -> Res
     }
 }
 
-/// An [`ErrorFault`] as posted, its `Action` still text (so that a name
-/// that is no action gets this endpoint's own message, after `Count`'s).
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ErrorFaultRequest {
-    code: String,
-    #[serde(default)]
-    action: Option<String>,
-    count: u32,
-    #[serde(default)]
-    detail: Option<String>,
+/// What the control endpoint reads, before it checks it.
+mod posted {
+    use serde::Deserialize;
+
+    /// An [`ErrorFault`](crate::faults::ErrorFault) as posted, its `Action`
+    /// still text (so that a name that is no action gets the endpoint's own
+    /// message, after `Count`'s). Named as the public type is, so serde's
+    /// messages read as they did when that type was read directly.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    pub(super) struct ErrorFault {
+        pub(super) code: String,
+        #[serde(default)]
+        pub(super) action: Option<String>,
+        pub(super) count: u32,
+        #[serde(default)]
+        pub(super) detail: Option<String>,
+    }
 }
 
 /// The largest `Count` of an injected error.

@@ -286,6 +286,48 @@ fn fault_injection_is_bounded() {
     assert_eq!(pending, serde_json::json!({"Failures": [], "Errors": []}));
 }
 
+/// Each refused fault names what is wrong, in the endpoint's order: the
+/// body's shape, then `Count`, then `Action`.
+#[test]
+fn refused_faults_say_what_is_wrong_in_order() {
+    let s = start(options());
+    for (body, message) in [
+        (
+            "null",
+            "Expected FailNext, Clear or Code/Count: invalid type: null, expected struct ErrorFault.",
+        ),
+        (
+            "[]",
+            "Expected FailNext, Clear or Code/Count: invalid length 0, expected struct ErrorFault with 4 elements.",
+        ),
+        (
+            r#"{"Code": "Account.Arrearage", "Count": 0, "Action": "RunInstances"}"#,
+            "Count is 1 to 1000.",
+        ),
+        (
+            r#"{"FailNext": "DeleteImageCache"}"#,
+            "FailNext takes CreateImageCache or UpdateImageCache.",
+        ),
+    ] {
+        let (status, e) = http(s.addr, "POST", "/_emulator/faults", &[JSON], body);
+        assert_eq!(
+            error_code(status, &e),
+            (400, "InvalidParameter".into()),
+            "{body}"
+        );
+        assert_eq!(e["Message"], message, "{body}");
+    }
+    let body = r#"{"Code": "Account.Arrearage", "Count": 1, "Action": "RunInstances"}"#;
+    let (_, e) = http(s.addr, "POST", "/_emulator/faults", &[JSON], body);
+    let message = e["Message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Action must be one of: CreateImageCache, DescribeImageCaches, UpdateImageCache, DeleteImageCache, AutoMatch"
+        ),
+        "{message}"
+    );
+}
+
 #[test]
 fn without_keys_the_action_header_and_parameter_must_agree_and_form_types_are_parsed() {
     let s = start(options());

@@ -1204,7 +1204,8 @@ fn query_rows(a: &Args, workload: &Workload, caches: &[ImageCache], engines: &En
 
 /// R8 (Create, Update, Delete against SQLite, when SQLite answers) and M1
 /// (a churn of queries and changes), on caches the workload makes after
-/// the corpus; the oracle first rebuilt to hold what the engine holds.
+/// the corpus; between the two, the oracle is rebuilt to hold what the
+/// engine then holds.
 fn mutation_rows(
     a: &Args,
     n: usize,

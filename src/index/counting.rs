@@ -146,8 +146,8 @@ pub(super) fn group_counter(g: u32) -> u32 {
 
 /// Whether a block (its exact `pieces` before `exact_end`) is done
 /// without counting: even a cache on every piece would not beat `bar`, and
-/// the sink wants no count of what passes, or (with no least F) has it
-/// from the union of the repo pieces.
+/// the sink wants no count of what passes, or (with no least F) is handed
+/// that count here, from the union of the repo pieces (`sink.skip`).
 #[inline(always)]
 fn beyond_reach(
     pieces: &[(Piece<'_>, bool)],

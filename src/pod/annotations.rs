@@ -42,7 +42,8 @@ const MAX_CACHE_ID: usize = 256;
 
 /// Applies the ECI annotations of `metadata` to `request`, in a fixed order
 /// (so a manifest with several bad ones is refused for the same one each
-/// time); returns [`AUTO_IMC`].
+/// time): first every value must be a string, in document order, then each
+/// annotation read is checked in turn. Returns [`AUTO_IMC`].
 pub(super) fn read(
     r: &Reader<'_>,
     metadata: Option<NodeId>,

@@ -88,11 +88,8 @@ impl Engine {
             }
             // Ids are unique in an account, across its regions.
             if !seen.insert(cache.id())
-                || self
-                    .regions
-                    .range((account.to_owned(), String::new())..)
-                    .take_while(|((a, _), _)| a == account)
-                    .any(|(_, r)| r.index.get(cache.id()).is_some())
+                || super::region_key::of_account(&self.regions, account)
+                    .any(|r| r.index.get(cache.id()).is_some())
             {
                 return Err(refuse(ApiError::invalid(
                     "ImageCacheId",

@@ -85,7 +85,6 @@ pub use shared::SharedEngine;
 
 use region::Region;
 pub(crate) use region_key::RegionKey;
-use region_key::RegionKeyRef;
 
 /// The account of callers that do not name one.
 pub const DEFAULT_ACCOUNT: &str = "";
@@ -212,7 +211,7 @@ impl Engine {
 
     /// An account's region, found without making its key.
     fn region(&self, account: &str, region_id: &str) -> Option<&Region> {
-        self.regions.get(&(account, region_id) as &dyn RegionKeyRef)
+        region_key::find(&self.regions, account, region_id)
     }
 
     /// The index of an account's region, or an empty one.

@@ -7,7 +7,7 @@ use super::client_tokens::Idempotency;
 use super::lifecycle::{Run, record_pulling};
 use super::{
     CreateRequest, CreateResponse, DEFAULT_ACCOUNT, DeleteRequest, Engine, FailureCheck, Operation,
-    RegionKey, RegionKeyRef, TokenAction, UpdateRequest,
+    RegionKey, TokenAction, UpdateRequest,
 };
 use crate::clock;
 use crate::describe::{DescribePage, DescribeRequest};
@@ -47,8 +47,7 @@ impl Engine {
             scratch,
             ..
         } = self;
-        let index = regions
-            .get(&(account, request.region_id.as_str()) as &dyn RegionKeyRef)
+        let index = super::region_key::find(regions, account, &request.region_id)
             .map_or(&*empty, |r| &r.index);
         index.describe_with(request, scratch)
     }

@@ -4,12 +4,14 @@
 //! A `BTreeMap<(String, String), _>` can only be searched with a
 //! `&(String, String)`, since a tuple of `String`s does not borrow as a
 //! tuple of `&str`s. Both tuples implement [`RegionKeyRef`], and the owned
-//! key borrows as `dyn RegionKeyRef` ordered like the tuple, so
-//! `regions.get(&(account, region_id) as &dyn RegionKeyRef)` searches the
-//! map with two `&str`s.
+//! key borrows as `dyn RegionKeyRef` ordered like the tuple, so [`find`]
+//! searches the map with two `&str`s, and [`of_account`] walks an
+//! account's regions from `(account, "")`.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 
 /// (account, region).
 pub(crate) type RegionKey = (String, String);
@@ -59,6 +61,27 @@ impl PartialEq for dyn RegionKeyRef + '_ {
 
 impl Eq for dyn RegionKeyRef + '_ {}
 
+/// The value of an account's region, found without making its key.
+pub(crate) fn find<'m, V>(
+    map: &'m BTreeMap<RegionKey, V>,
+    account: &str,
+    region_id: &str,
+) -> Option<&'m V> {
+    map.get(&(account, region_id) as &dyn RegionKeyRef)
+}
+
+/// The values of every region of an account, in region order, found
+/// without making a key: the account's keys start at `(account, "")`.
+pub(crate) fn of_account<'m, V>(
+    map: &'m BTreeMap<RegionKey, V>,
+    account: &str,
+) -> impl Iterator<Item = &'m V> {
+    let first: &dyn RegionKeyRef = &(account, "");
+    map.range::<dyn RegionKeyRef, _>((Bound::Included(first), Bound::Unbounded))
+        .take_while(move |((a, _), _)| a == account)
+        .map(|(_, v)| v)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -82,6 +105,11 @@ mod tests {
             assert_eq!(map.get(&(a, r) as &dyn RegionKeyRef), Some(&i), "{a} {r}");
         }
         assert_eq!(map.get(&("a", "cn-shanghai") as &dyn RegionKeyRef), None);
+        assert_eq!(find(&map, "b", "cn-hangzhou"), Some(&2));
+        let of_a: Vec<usize> = of_account(&map, "a").copied().collect();
+        assert_eq!(of_a, [1, 0], "a's regions, in region order");
+        assert_eq!(of_account(&map, "").copied().collect::<Vec<_>>(), [3]);
+        assert_eq!(of_account(&map, "c").count(), 0);
         assert_eq!(map.get(&("cn-hangzhou", "a") as &dyn RegionKeyRef), None);
         // The borrowed order is the tuple's, so the map's order holds.
         let owned: Vec<&RegionKey> = map.keys().collect();

@@ -938,6 +938,39 @@ fn import_keeps_records_and_restarts_busy_ones() {
     );
 }
 
+/// An id is unique in an account across all its regions, and only there:
+/// an import refuses an id the account holds in another region, while
+/// another account (named before and after it) takes the same id.
+#[test]
+fn imported_ids_are_unique_per_account_across_its_regions() {
+    let (mut e, _) = engine();
+    let t = "2024-04-01T00:00:00Z".parse().unwrap();
+    let cache = |region: &str| {
+        ImageCache::new("imc-aaaaaaaaaaaaaaaaaaaa", "web", region, t)
+            .with_images(["nginx"])
+            .unwrap()
+    };
+    e.import_all_as("acct-b", [cache("cn-hangzhou")]).unwrap();
+    let refused = e
+        .import_all_as("acct-b", [cache("cn-beijing")])
+        .unwrap_err();
+    assert_eq!(
+        (refused.id.as_str(), refused.error.code().as_str()),
+        ("imc-aaaaaaaaaaaaaaaaaaaa", "InvalidParameter")
+    );
+    let refused = e
+        .import_all_as("acct-b", [cache("cn-zhangjiakou")])
+        .unwrap_err();
+    assert_eq!(refused.error.code().as_str(), "InvalidParameter");
+    for account in ["acct-a", "acct-c", "acct-b-2", ""] {
+        assert_eq!(
+            e.import_all_as(account, [cache("cn-beijing")]),
+            Ok(1),
+            "{account:?}"
+        );
+    }
+}
+
 /// Importing many at once is all or nothing: a cache refused for any reason
 /// (an id already held, the same id twice in the batch, a bad region, an
 /// empty id) refuses the batch, names the cache, and changes nothing; an

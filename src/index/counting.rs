@@ -224,12 +224,14 @@ impl Index {
         } = scratch;
         counters.resize(BLOCK, 0);
         counters8.resize(BLOCK, 0);
-        let counters8: &mut [u8; BLOCK] = (&mut counters8[..BLOCK]).try_into().expect("BLOCK long");
         touched.resize(2 * BLOCK, 0);
-        let counters: &mut [u16; BLOCK] = (&mut counters[..BLOCK]).try_into().expect("BLOCK long");
-        let touched: &mut [u32; 2 * BLOCK] = (&mut touched[..2 * BLOCK])
-            .try_into()
-            .expect("2 BLOCK long");
+        let mut all = Counters {
+            wide: (&mut counters[..BLOCK]).try_into().expect("BLOCK long"),
+            narrow: (&mut counters8[..BLOCK]).try_into().expect("BLOCK long"),
+            touched: (&mut touched[..2 * BLOCK])
+                .try_into()
+                .expect("2 BLOCK long"),
+        };
         // Outside ImageFullMatch a counted cache passes on F alone: it is on
         // some list, so F + P = R ≥ 1.
         debug_assert!(!prepared.full_match);
@@ -269,12 +271,7 @@ impl Index {
                 exact_end,
                 base,
             };
-            let mut counters = Counters {
-                wide: &mut *counters,
-                narrow: &mut *counters8,
-                touched: &mut *touched,
-            };
-            self.count_block(block, &pass, bar, &mut counters, sink);
+            self.count_block(block, &pass, bar, &mut all, sink);
         }
     }
 

@@ -166,6 +166,8 @@ impl Faults {
         let fault = &mut state.errors[at];
         fault.count -= 1;
         // add_error let in only codes of the tables.
+        // A name that is no action writes nothing: the Update seed's rows,
+        // as for every action that is not read-only.
         let seed = action.map_or(Seed::UpdateImageCache, Seed::for_action);
         let row = seed_error(&fault.code, seed);
         let injected = row.map(|row| InjectedError {

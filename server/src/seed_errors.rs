@@ -27,8 +27,8 @@ pub enum Seed {
 impl Seed {
     /// The seed whose rows a call of `action` prefers: the Describe seed
     /// for the actions that only read (`DescribeImageCaches`, `MatchPod`),
-    /// the Update seed for every other action (and for a name that is no
-    /// action).
+    /// the Update seed for every other action. (A call naming no action
+    /// gets the Update seed's rows too: [`Faults::take_error`](crate::faults::Faults::take_error).)
     ///
     /// # Examples
     ///

@@ -18,6 +18,7 @@ use crate::router::{Gate, error_response};
 use crate::signature::{SignedRequest, request_params, resolve_action, verify};
 
 use crate::app::App;
+use crate::history::CallFacts;
 
 /// Requests with more parameters than this are refused.
 pub const MAX_PARAMETERS: usize = 2_000;
@@ -44,6 +45,10 @@ impl App {
     ///
     /// Runs only if `gate` lets it (see [`Gate`]): a request whose deadline
     /// passed while it waited for the engine is answered 503 unrun.
+    ///
+    /// `facts` gets what the log and the request history say of the call:
+    /// its request id, and once the call is authenticated, who sent it,
+    /// the action, the region and the parameters.
     pub fn api(
         &self,
         method: &str,
@@ -51,12 +56,15 @@ impl App {
         headers: &HeaderMap,
         body: &[u8],
         gate: &Gate,
+        facts: &mut CallFacts,
     ) -> Answer {
         let request_id = self.lock().request_ids.next_id();
+        facts.request_id = request_id.clone();
         let call = match self.authenticate(method, uri, headers, body) {
             Ok(call) => call,
             Err(refusal) => return refusal.reply(request_id).into(),
         };
+        facts.learn(&call.account, call.action.as_deref(), &call.params);
         let (account, action, params) = match checked(call) {
             Ok(checked) => checked,
             Err(e) => return Refusal::from(e).reply(request_id).into(),
@@ -73,7 +81,9 @@ impl App {
             }
             read_only => {
                 let call = (account.as_str(), action.as_str(), read_only);
-                self.answer_and_commit(call, params, request_id, gate)
+                let answer = self.answer_and_commit(call, params, request_id, gate);
+                facts.matched = answer.1;
+                answer.0
             }
         }
     }
@@ -163,26 +173,29 @@ impl App {
     /// faults it used wait again). `call` is (account, action, the action
     /// when it only reads): a read comes here when a failed commit left
     /// the engine to be rebuilt from the store first.
+    ///
+    /// Also says, for an auto-match answered 200, whether it matched.
     fn answer_and_commit(
         &self,
         (account, action, read_only): (&str, &str, Option<Action>),
         params: Params,
         request_id: String,
         gate: &Gate,
-    ) -> Answer {
+    ) -> (Answer, Option<bool>) {
         let mut engine = self.write_engine();
         let mut inner = self.lock();
         if !gate.begin() {
-            return too_late(request_id).into();
+            return (too_late(request_id).into(), None);
         }
         if self.broken.load(Ordering::SeqCst) && self.commit(&mut engine, &mut inner).is_err() {
-            return internal_error(request_id).into();
+            return (internal_error(request_id).into(), None);
         }
         if let Some(read_only) = read_only {
             // The engine was rebuilt from the store just now.
             engine.tick();
-            return api::read_only(&engine, account, read_only, params, request_id)
+            let answer = api::read_only(&engine, account, read_only, params, request_id)
                 .expect("a read-only action");
+            return (answer, None);
         }
         let reply = api::call(&mut engine, account, action, params, request_id.clone());
         let used = self.faults.take_consumed();
@@ -190,9 +203,12 @@ impl App {
             // Not durable, so undone: the caller must not believe it
             // happened, and the faults it used wait again.
             self.faults.give_back(used);
-            return internal_error(request_id).into();
+            return (internal_error(request_id).into(), None);
         }
-        reply.into()
+        let matched = (action == Action::AutoMatch.as_str() && reply.http_status == 200)
+            .then(|| reply.body["Matched"].as_bool())
+            .flatten();
+        (reply.into(), matched)
     }
 }
 
@@ -237,11 +253,14 @@ pub(crate) async fn api_handler(
     }
     let started = std::time::Instant::now();
     let gate = gate.map(|g| g.0).unwrap_or_default();
-    let answer =
-        tokio::task::spawn_blocking(move || app.api(method.as_str(), &uri, &headers, &body, &gate))
-            .await
-            .unwrap_or_else(|_| internal_error(String::new()).into());
-    let micros = started.elapsed().as_micros() as u64;
+    let served = app.clone();
+    let (answer, facts) = tokio::task::spawn_blocking(move || {
+        let mut facts = CallFacts::default();
+        let answer = served.api(method.as_str(), &uri, &headers, &body, &gate, &mut facts);
+        (answer, facts)
+    })
+    .await
+    .unwrap_or_else(|_| (internal_error(String::new()).into(), CallFacts::default()));
     if !answer.ignored_params.is_empty() {
         // Names only (Debug-escaped), never values.
         tracing::info!(
@@ -249,12 +268,7 @@ pub(crate) async fn api_handler(
             "parameters the action does not know were ignored (--strict-params rejects them)"
         );
     }
-    tracing::info!(
-        status = answer.http_status,
-        code = answer.code,
-        micros,
-        "api"
-    );
+    app.record(facts.finish(&answer, started.elapsed()));
     let status =
         StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (

@@ -9,6 +9,8 @@ use eci_imagecache::ids::RequestIds;
 
 use crate::clock::ServerClock;
 use crate::faults::Faults;
+use crate::history::{CallRecord, History};
+use crate::metrics::Metrics;
 use crate::signature::{Freshness, Keys};
 use eci_imagecache::store::Store;
 
@@ -25,6 +27,10 @@ pub struct App {
     pub(crate) clock: ServerClock,
     pub(crate) faults: Faults,
     pub(crate) builder: Box<dyn Fn() -> EngineBuilder + Send + Sync>,
+    /// The last API calls (`GET /_emulator/requests`).
+    pub history: History,
+    /// The metrics (`GET /_emulator/metrics`).
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for App {
@@ -83,7 +89,17 @@ impl App {
             clock,
             faults,
             builder: Box::new(builder),
+            history: History::default(),
+            metrics: Metrics::default(),
         })
+    }
+
+    /// Keeps what is said of one API call: its log line, its place in the
+    /// history, its metrics.
+    pub(crate) fn record(&self, call: CallRecord) {
+        crate::logging::call(&call);
+        self.metrics.observe(&call);
+        self.history.push(call);
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -37,8 +37,13 @@ use serde_json::Value;
 
 use crate::api::api_handler;
 use crate::control::{clock_get, clock_post, faults_get, faults_post, reset};
+use crate::dashboard::{DASHBOARD_PATH, dashboard};
+use crate::health::{HEALTH_PATH, health};
+use crate::history::requests;
+use crate::metrics::metrics;
 use crate::refusal::Refusal;
 use crate::signature::media_type;
+use crate::transfer::{self, STATE_MEDIA_TYPE, STATE_PATH};
 
 use crate::app::App;
 
@@ -64,6 +69,8 @@ pub struct Access {
     pub body_read_timeout: Duration,
     /// How long a request may take in all (503 after).
     pub request_timeout: Duration,
+    /// The largest body `POST /_emulator/state` takes (413 above).
+    pub max_state_bytes: usize,
 }
 
 impl Access {
@@ -76,6 +83,7 @@ impl Access {
             control_token: None,
             body_read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
+            max_state_bytes: crate::serve::DEFAULT_MAX_STATE_BYTES,
         }
     }
 }
@@ -134,12 +142,20 @@ pub fn host_allowed(host: &str, listen: SocketAddr) -> bool {
 /// rules, body limits and deadlines of `access` (see the module docs).
 pub fn router(app: Arc<App>, access: Access) -> Router {
     let access = Arc::new(access);
+    let state = Router::new()
+        .route(STATE_PATH, get(transfer::export).post(transfer::import))
+        .layer(DefaultBodyLimit::max(access.max_state_bytes));
     let control = Router::new()
         .route("/_emulator/clock", get(clock_get).post(clock_post))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/faults", get(faults_get).post(faults_post))
-        .layer(from_fn_with_state(access.clone(), control_guard))
-        .layer(DefaultBodyLimit::max(MAX_CONTROL_BODY_BYTES));
+        .route(HEALTH_PATH, get(health))
+        .route("/_emulator/requests", get(requests))
+        .route("/_emulator/metrics", get(metrics))
+        .route(DASHBOARD_PATH, get(dashboard))
+        .layer(DefaultBodyLimit::max(MAX_CONTROL_BODY_BYTES))
+        .merge(state)
+        .layer(from_fn_with_state(access.clone(), control_guard));
     Router::new()
         .route("/", any(api_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -324,11 +340,16 @@ async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: N
             );
         }
     }
-    if control && let Some(token) = &access.control_token {
+    let probe = request.uri().path() == HEALTH_PATH;
+    if control
+        && !probe
+        && let Some(token) = &access.control_token
+    {
         let given = request
             .headers()
             .get(CONTROL_TOKEN_HEADER)
             .map(HeaderValue::as_bytes)
+            .or_else(|| dashboard_token(&request))
             .unwrap_or_default();
         if !crate::signature::constant_time_eq(given, token.as_bytes()) {
             return error_response(
@@ -343,21 +364,41 @@ async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: N
     next.run(request).await
 }
 
+/// The token a browser gives the dashboard as `?token=…` (a page load
+/// cannot carry a header): on `GET /_emulator/` only.
+fn dashboard_token(request: &Request) -> Option<&[u8]> {
+    if request.method() != Method::GET || request.uri().path() != DASHBOARD_PATH {
+        return None;
+    }
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(str::as_bytes)
+}
+
 /// Control changes state only by `POST` with `Content-Type:
-/// application/json` (415 otherwise; other methods get 405 from the routes).
+/// application/json`, or `application/octet-stream` for a state (415
+/// otherwise; other methods get 405 from the routes). Neither is a type a
+/// cross-site form can send.
 async fn control_guard(State(_): State<Arc<Access>>, request: Request, next: Next) -> Response {
     if request.method() == Method::POST {
-        let json = request
+        let expected = if request.uri().path() == STATE_PATH {
+            STATE_MEDIA_TYPE
+        } else {
+            "application/json"
+        };
+        let given = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(media_type)
-            .is_some_and(|m| m == "application/json");
-        if !json {
+            .and_then(media_type);
+        if given.as_deref() != Some(expected) {
             return error_response(
                 415,
                 "UnsupportedMediaType",
-                "Control requests change state only with Content-Type: application/json.",
+                format!("Control requests change state only with Content-Type: {expected}."),
             );
         }
     }
@@ -368,7 +409,9 @@ async fn control_guard(State(_): State<Arc<Access>>, request: Request, next: Nex
 /// deadline: 413 over the limit (by `Content-Length` at once), 408 too
 /// slow, 400 malformed (e.g. broken chunking).
 async fn read_body(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    let limit = if request.uri().path().starts_with("/_emulator/") {
+    let limit = if request.uri().path() == STATE_PATH {
+        access.max_state_bytes
+    } else if request.uri().path().starts_with("/_emulator/") {
         MAX_CONTROL_BODY_BYTES
     } else {
         MAX_BODY_BYTES

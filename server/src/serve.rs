@@ -18,17 +18,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eci_imagecache::engine::{DEFAULT_ACCOUNT, Durations, Engine, EngineBuilder};
-use eci_imagecache::ids::RequestIds;
-use eci_imagecache::reference::RegistryAliases;
-use eci_imagecache::store::Store;
-use eci_imagecache::wire::json::DescribeImageCachesResponse;
+use eci_imagecache::engine::Durations;
+use hyper::body::Incoming;
 
-use crate::app::{App, Auth};
-use crate::clock::ServerClock;
+use crate::app::App;
 use crate::faults::Faults;
-use crate::router::{Access, router};
-use crate::signature::Keys;
+use crate::logging::LogFormat;
+use crate::router::Access;
+use crate::site::Site;
+use crate::startup;
+
+pub use crate::startup::{build, import};
 
 /// How to run the emulator.
 #[derive(Clone, Debug)]
@@ -66,7 +66,16 @@ pub struct Options {
     pub control_token: Option<String>,
     /// Timeouts and caps.
     pub limits: Limits,
+    /// How the log is written.
+    pub log_format: LogFormat,
+    /// How many API calls `GET /_emulator/requests` keeps (0: none).
+    pub request_history: usize,
+    /// The largest state `POST /_emulator/state` takes, in bytes.
+    pub max_state_bytes: usize,
 }
+
+/// The largest state `POST /_emulator/state` takes unless told: 256 MiB.
+pub const DEFAULT_MAX_STATE_BYTES: usize = 256 << 20;
 
 /// Timeouts and caps of the connection loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,22 +114,51 @@ pub fn random_token() -> String {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains (see
 /// the module docs). Returns when every connection is closed.
+///
+/// # Errors
+///
+/// The listener's address cannot be read.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     options: &Options,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let limits = options.limits;
-    let access = Access {
+    let site = Site::loading(access(&listener, options)?);
+    site.ready(app);
+    serve_site(listener, site, options.limits, shutdown).await
+}
+
+/// Who may call a server on `listener` with `options`.
+///
+/// # Errors
+///
+/// The listener's address cannot be read.
+pub fn access(listener: &tokio::net::TcpListener, options: &Options) -> std::io::Result<Access> {
+    Ok(Access {
         listen: listener.local_addr()?,
         keys_configured: !options.access_keys.is_empty(),
         control_token: options.control_token.clone(),
-        body_read_timeout: limits.body_read_timeout,
-        request_timeout: limits.request_timeout,
-    };
-    let service = hyper_util::service::TowerToHyperService::new(router(app, access));
+        body_read_timeout: options.limits.body_read_timeout,
+        request_timeout: options.limits.request_timeout,
+        max_state_bytes: options.max_state_bytes,
+    })
+}
+
+/// Serves `site` (loading, then ready) on `listener` until `shutdown`
+/// resolves, then drains (see the module docs). Returns when every
+/// connection is closed.
+///
+/// # Errors
+///
+/// None so far: a failed `accept` is logged and retried.
+pub async fn serve_site(
+    listener: tokio::net::TcpListener,
+    site: Arc<Site>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -143,7 +181,10 @@ pub async fn serve_on(
             },
         };
         while connections.try_join_next().is_some() {}
-        let service = service.clone();
+        let site = site.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            site.clone().answer(request.map(axum::body::Body::new))
+        });
         let mut stopped = stopped.clone();
         connections.spawn(async move {
             let _permit = permit;
@@ -179,120 +220,9 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// Builds the application (the state store opened and locked, the engine
-/// loaded from it, caches imported) without serving it: for tests and for
-/// [`run`].
-///
-/// # Errors
-///
-/// A message naming the file: the state is held by another process, is not
-/// a state store, cannot be read; the import file cannot be read or holds
-/// a bad or duplicate cache.
-pub fn build(options: &Options, faults: Faults) -> Result<(Arc<App>, ServerClock), String> {
-    let mut store = options
-        .state
-        .as_ref()
-        .map(Store::open)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let saved_clock = match &store {
-        Some(store) => store.manual_clock().map_err(|e| e.to_string())?,
-        None => None,
-    };
-    if let Some(at) = saved_clock {
-        // The clock is part of the acknowledged state: `--now` only starts
-        // the manual clock of a new state.
-        tracing::info!(%at, now = ?options.now, "the state runs on a manual clock: resuming it");
-    }
-    let clock = ServerClock::new(saved_clock.or(options.now));
-    let (seed, quota, durations, strict) = (
-        options.seed,
-        options.quota,
-        options.durations,
-        options.strict_references,
-    );
-    let (page_cap, strict_params) = (options.page_cap, options.strict_params);
-    let builder_clock = clock.clone();
-    let predicate = faults.predicate();
-    let builder = move || {
-        let mut b: EngineBuilder = Engine::builder()
-            .clock(builder_clock.clone())
-            .durations(durations)
-            .page_cap(page_cap)
-            .strict_params(strict_params)
-            .fail_when(predicate.clone());
-        if let Some(seed) = seed {
-            b = b.seed(seed);
-        }
-        if let Some(quota) = quota {
-            b = b.quota(quota);
-        }
-        if strict {
-            b = b.aliases(RegistryAliases::strict());
-        }
-        b
-    };
-    let first_start = store.as_ref().is_none_or(Store::is_new);
-    let mut engine = match &mut store {
-        Some(store) => store.load(builder()).map_err(|e| e.to_string())?,
-        None => builder().build(),
-    };
-    match (&options.import, first_start) {
-        (Some(path), true) => import(&mut engine, path)?,
-        (Some(path), false) => tracing::info!(
-            import = %path.display(),
-            "the state is not new: its caches were imported on its first start; not importing again"
-        ),
-        (None, _) => {}
-    }
-    if let Some(store) = &mut store {
-        store.commit(&mut engine).map_err(|e| e.to_string())?;
-    }
-    let request_ids = match seed {
-        Some(seed) => RequestIds::seeded(seed),
-        None => RequestIds::random(),
-    };
-    let keys = Auth::new(
-        Keys::new(options.access_keys.iter().cloned()),
-        options.freshness,
-    );
-    let app = App::new(
-        engine,
-        store,
-        keys,
-        clock.clone(),
-        faults,
-        request_ids,
-        builder,
-    );
-    Ok((app, clock))
-}
-
-/// Adds the caches of `eci-imagecache gen` output (a `DescribeImageCaches`
-/// body) to the default account.
-///
-/// # Errors
-///
-/// The file cannot be read or parsed, or a cache is refused
-/// ([`Engine::import_all_as`]: then nothing is added); the message names
-/// the file (and the cache).
-pub fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: DescribeImageCachesResponse =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let caches = doc
-        .image_caches
-        .into_iter()
-        .map(eci_imagecache::record::ImageCache::try_from)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    engine
-        .import_all_as(DEFAULT_ACCOUNT, caches)
-        .map_err(|refused| format!("{}: {refused}", path.display()))?;
-    Ok(())
-}
-
-/// Serves until SIGINT or SIGTERM, then saves the state.
+/// Serves until SIGINT or SIGTERM, then saves the state. The socket is
+/// bound first (after the state store is opened and locked), and answers
+/// "loading" ([`Site`]) until the state is loaded and imported.
 ///
 /// # Errors
 ///
@@ -300,53 +230,101 @@ pub fn import(engine: &mut Engine, path: &std::path::Path) -> Result<(), String>
 /// locked or loaded, an import refused, an address that cannot be bound)
 /// or from saving at the end.
 pub fn run(options: Options) -> std::io::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::logging::init(options.log_format);
     let mut options = options;
-    let (app, clock) = build(&options, Faults::default()).map_err(std::io::Error::other)?;
-    let app_clock_manual = clock.manual().is_some();
+    let opened = startup::open(&options).map_err(std::io::Error::other)?;
+    let manual_clock = opened.clock().manual().is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.listen).await?;
-        let ids: Vec<String> = options
-            .access_keys
-            .iter()
-            .map(|(id, _)| id.clone())
-            .collect();
-        if ids.is_empty() {
-            tracing::warn!(
-                "no --access-key given: request signatures are NOT checked; only requests for Host {} are answered",
-                listener.local_addr()?
-            );
-        } else {
-            tracing::info!(?ids, freshness = options.freshness, "signatures checked (V3 and V2)");
-            if options.control_token.is_none() {
-                let token = random_token();
-                tracing::info!(%token, "control token (header x-eci-emulator-token) for /_emulator/*");
-                options.control_token = Some(token);
+        announce(&listener, &mut options)?;
+        let site = Site::loading(access(&listener, &options)?);
+        let (failed, failure) = tokio::sync::oneshot::channel::<String>();
+        let loader = {
+            let (site, options) = (site.clone(), options.clone());
+            tokio::task::spawn_blocking(move || {
+                match startup::load(&options, opened, Faults::default()) {
+                    Ok(app) => {
+                        site.ready(app.clone());
+                        tracing::info!(
+                            listen = %site.listen(),
+                            state = ?options.state,
+                            manual_clock,
+                            "eci-imagecache emulator ready"
+                        );
+                        Some(app)
+                    }
+                    Err(e) => {
+                        let _ = failed.send(e);
+                        None
+                    }
+                }
+            })
+        };
+        let failed_to_load = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let stop = {
+            let failed_to_load = failed_to_load.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown() => {}
+                    Ok(e) = failure => {
+                        *failed_to_load.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    }
+                }
             }
+        };
+        serve_site(listener, site.clone(), options.limits, stop).await?;
+        if let Some(e) = failed_to_load
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(std::io::Error::other(e));
         }
-        tracing::info!(
-            listen = %listener.local_addr()?,
-            state = ?options.state,
-            manual_clock = app_clock_manual,
-            "eci-imagecache emulator ready"
-        );
-        serve_on(listener, app.clone(), &options, shutdown()).await?;
+        if !site.is_ready() {
+            // Stopped while loading: nothing was accepted, nothing to save.
+            tracing::info!("stopped while loading the state");
+            return Ok(());
+        }
         tracing::info!("shutting down: saving state");
-        app.checkpoint()
+        match loader.await {
+            Ok(Some(app)) => app.checkpoint(),
+            _ => Ok(()),
+        }
     });
     // A handler still running (connections were closed) does not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
+}
+
+/// Logs how requests are checked; with keys and no control token, makes
+/// one and logs it.
+fn announce(listener: &tokio::net::TcpListener, options: &mut Options) -> std::io::Result<()> {
+    let ids: Vec<&str> = options
+        .access_keys
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if ids.is_empty() {
+        tracing::warn!(
+            "no --access-key given: request signatures are NOT checked; only requests for Host {} are answered",
+            listener.local_addr()?
+        );
+        return Ok(());
+    }
+    tracing::info!(
+        ?ids,
+        freshness = options.freshness,
+        "signatures checked (V3 and V2)"
+    );
+    if options.control_token.is_none() {
+        let token = random_token();
+        tracing::info!(%token, "control token (header x-eci-emulator-token) for /_emulator/*");
+        options.control_token = Some(token);
+    }
+    Ok(())
 }
 
 async fn shutdown() {

@@ -48,15 +48,20 @@ class Server:
              "--access-key", f"{AK}:{SECRET}", "--control-token", CONTROL_TOKEN,
              "--state", os.path.join(self.dir, "state"), *extra],
             stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.time() + 30
+        # The socket answers before the state is loaded (503 "loading"):
+        # ready is the health endpoint's 200.
+        deadline = time.time() + 60
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{self.port}/_emulator/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
             except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.05)
+                pass
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
 
     def control(self, path, body=None):
         data = None if body is None else json.dumps(body).encode()

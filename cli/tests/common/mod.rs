@@ -73,10 +73,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until something accepts connections on `addr` (at most 20 s).
+/// Waits until the server on `addr` has loaded its state: its health
+/// endpoint answers 200 (at most 20 s). The socket accepts connections
+/// before that, answering 503 while it loads.
 pub fn wait_listening(addr: SocketAddr) {
     let start = Instant::now();
-    while TcpStream::connect(addr).is_err() {
+    while !matches!(get(addr, "/_emulator/health"), Some((200, _))) {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "server did not start"
@@ -177,8 +179,9 @@ impl Server {
         }
     }
 
-    /// Polls connect + `GET /_emulator/clock` until it answers 200; false
-    /// if the process exits first or `timeout` passes.
+    /// Polls connect + `GET /_emulator/clock` until it answers 200 (the
+    /// state is loaded); false if the process exits first or `timeout`
+    /// passes.
     pub fn wait_ready(&mut self, timeout: Duration) -> bool {
         let start = Instant::now();
         loop {

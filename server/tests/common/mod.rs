@@ -35,6 +35,9 @@ pub fn options() -> Options {
         freshness: true,
         control_token: None,
         limits: Limits::default(),
+        log_format: Default::default(),
+        request_history: eci_imagecache_server::history::DEFAULT_HISTORY,
+        max_state_bytes: eci_imagecache_server::serve::DEFAULT_MAX_STATE_BYTES,
     }
 }
 

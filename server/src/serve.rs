@@ -288,7 +288,11 @@ pub fn run(options: Options) -> std::io::Result<()> {
             tracing::info!("stopped while loading the state");
             return Ok(());
         }
-        tracing::info!("shutting down: saving state");
+        if options.state.is_some() {
+            tracing::info!("shutting down: saving state");
+        } else {
+            tracing::info!("shutting down");
+        }
         match loader.await {
             Ok(Some(app)) => app.checkpoint(),
             _ => Ok(()),

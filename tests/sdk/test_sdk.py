@@ -75,6 +75,7 @@ class Server:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 SERVER = None
@@ -348,6 +349,71 @@ class WrongSecret(unittest.TestCase):
         with self.assertRaises(ClientException) as ctx:
             Client(c).describe_image_caches(m.DescribeImageCachesRequest(region_id=REGION))
         self.assertEqual((ctx.exception.code, ctx.exception.status_code), ("InvalidAccessKeyId.NotFound", 404))
+
+
+class Inspection(unittest.TestCase):
+    """What the official SDKs did, as the emulator's request history and
+    metrics tell it: the history names the signing account and keeps no
+    secret; the metrics parse with the Prometheus project's own strict
+    OpenMetrics parser and count each call."""
+
+    def test_history_and_metrics_count_the_scenario(self):
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+        server = Server()
+        try:
+            c = client(server=server)
+            for name in ("a", "b"):
+                c.create_image_cache(m.CreateImageCacheRequest(
+                    region_id=REGION, image_cache_name=name, image=["nginx:1.25"],
+                    image_registry_credential=[m.CreateImageCacheRequestImageRegistryCredential(
+                        server="registry.example.com", user_name="someone", password="p@ss word")]))
+            c.describe_image_caches(m.DescribeImageCachesRequest(region_id=REGION))
+            with self.assertRaises(ClientException):
+                c.delete_image_cache(m.DeleteImageCacheRequest(region_id=REGION, image_cache_id="imc-nope"))
+            server.control("clock", {"Advance": 3600})
+            for image in ("nginx:1.25", "redis:7"):
+                call_with_extra(client("v2", server=server), "AutoMatch",
+                                {"RegionId": REGION, "Image.1": image})
+
+            history = server.control("requests?limit=10")
+            calls = history["Requests"]
+            self.assertEqual([call["Action"] for call in calls],
+                             ["AutoMatch", "AutoMatch", "DeleteImageCache", "DescribeImageCaches",
+                              "CreateImageCache", "CreateImageCache"])
+            self.assertEqual({call["Account"] for call in calls}, {AK})
+            self.assertEqual([call.get("Matched") for call in calls[:2]], [False, True])
+            text = json.dumps(history)
+            for secret in ("p@ss word", "someone", SECRET):
+                self.assertNotIn(secret, text)
+            # With keys, only what the signature covers is kept: never the
+            # signature itself; the key id only redacted.
+            v2 = dict(calls[0]["Parameters"])
+            self.assertEqual(v2["RegionId"], REGION)
+            self.assertNotIn("Signature", v2)
+            self.assertIn(v2.get("AccessKeyId", "(redacted)"), ["(redacted)"])
+
+            req = urllib.request.Request(f"http://127.0.0.1:{server.port}/_emulator/metrics",
+                                         headers={"x-eci-emulator-token": CONTROL_TOKEN})
+            with urllib.request.urlopen(req) as r:
+                self.assertTrue(r.headers["Content-Type"].startswith("application/openmetrics-text"))
+                metrics = r.read().decode()
+            samples = {}
+            for family in text_string_to_metric_families(metrics):
+                for sample in family.samples:
+                    samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            requests = "eci_imagecache_requests_total"
+            self.assertEqual(samples[(requests, (("action", "CreateImageCache"), ("code", ""), ("status", "200")))], 2)
+            self.assertEqual(samples[(requests, (("action", "DescribeImageCaches"), ("code", ""), ("status", "200")))], 1)
+            self.assertEqual(samples[(requests, (("action", "DeleteImageCache"),
+                                                 ("code", "InvalidImageCacheId.NotFound"), ("status", "404")))], 1)
+            self.assertEqual(samples[(requests, (("action", "AutoMatch"), ("code", ""), ("status", "200")))], 2)
+            self.assertEqual(samples[("eci_imagecache_auto_match_total", (("outcome", "hit"),))], 1)
+            self.assertEqual(samples[("eci_imagecache_auto_match_total", (("outcome", "miss"),))], 1)
+            self.assertEqual(samples[("eci_imagecache_caches", (("status", "Ready"),))], 2)
+            self.assertEqual(samples[("eci_imagecache_request_duration_seconds_count",
+                                      (("action", "CreateImageCache"),))], 2)
+        finally:
+            server.stop()
 
 
 class Legacy(unittest.TestCase):

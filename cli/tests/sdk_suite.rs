@@ -1,7 +1,8 @@
 //! The official Alibaba Cloud Python SDKs against `eci-imagecache serve`
 //! (`tests/sdk/test_sdk.py`): V3, V2, a wrong secret, the legacy SDK,
-//! paging past the 20-a-page cap, and unknown parameters (ignored, or
-//! rejected under `--strict-params`). The
+//! paging past the 20-a-page cap, unknown parameters (ignored, or
+//! rejected under `--strict-params`), and the request history and metrics
+//! of an SDK scenario (read with the Prometheus project's parser). The
 //! virtual environment is made from PyPI by `tests/sdk/setup.sh` on first
 //! use (`target/sdk-venv`).
 
@@ -30,7 +31,7 @@ fn official_python_sdks() {
     eprintln!("{report}");
     assert!(out.status.success(), "the SDK suite failed:\n{report}");
     assert!(
-        report.contains("Ran 7 tests") && report.contains("\nOK"),
+        report.contains("Ran 8 tests") && report.contains("\nOK"),
         "{report}"
     );
 }

@@ -52,7 +52,7 @@ code{font:12px ui-monospace,monospace}
 .Failed,.UpdateFailed{background:#c8372d}
 .bar{width:110px;height:10px;background:#e3e6ea;border-radius:5px;overflow:hidden;display:inline-block;vertical-align:middle}
 .bar span{display:block;height:100%;background:#2f6fd0}
-.muted{color:#6b7380}.err{color:#c8372d}
+.muted{color:#6b7380}.err{color:#c8372d}.nw{white-space:nowrap}
 ";
 
 /// `GET /_emulator/`.
@@ -121,7 +121,11 @@ fn regions_html(page: &mut String, engine: &Engine) {
              <table><tr><th>Id</th><th>Name</th><th>Status</th><th>Progress</th><th>Images</th>\
              <th>Tags</th><th>Last match</th><th>Expires</th></tr>",
             escape(region),
-            escape(account),
+            if account.is_empty() {
+                "default".to_owned()
+            } else {
+                escape(account)
+            },
             index.len()
         );
         for cache in index.iter().take(MAX_CACHES_SHOWN) {
@@ -159,10 +163,10 @@ fn cache_row(page: &mut String, cache: &ImageCacheJson) {
     let optional = |t: &Option<String>| t.as_deref().map_or("–".to_owned(), escape);
     let _ = write!(
         page,
-        "<tr class=cache><td><code>{id}</code></td><td>{name}</td>\
+        "<tr class=cache><td class=nw><code>{id}</code></td><td>{name}</td>\
          <td><span class=\"s {status}\">{status}</span></td>\
-         <td><span class=bar><span style=\"width:{percent}%\"></span></span> {percent}%</td>\
-         <td>{images}</td><td>{tags}</td><td>{matched}</td><td>{expires}</td></tr>",
+         <td class=nw><span class=bar><span style=\"width:{percent}%\"></span></span> {percent}%</td>\
+         <td>{images}</td><td>{tags}</td><td class=nw>{matched}</td><td class=nw>{expires}</td></tr>",
         id = escape(&cache.image_cache_id),
         name = escape(&cache.image_cache_name),
         status = escape(&cache.status),

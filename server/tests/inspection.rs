@@ -549,7 +549,11 @@ fn the_dashboard_shows_the_caches_escaped_and_takes_the_token_in_the_query() {
             .contains("content-type: text/html; charset=utf-8")
     );
     let page = String::from_utf8(page).unwrap();
-    assert!(page.contains(&format!("<code>{id}</code>")), "{page}");
+    assert!(
+        page.contains(&format!("<td class=nw><code>{id}</code></td>")),
+        "{page}"
+    );
+    assert!(page.contains("account default · 1 caches"));
     assert!(page.contains("<td>web</td>"));
     assert!(page.contains("<code>nginx:1.25</code>"));
     assert!(page.contains("team=&lt;script&gt;alert(1)&lt;/script&gt;"));

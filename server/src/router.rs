@@ -29,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -93,9 +93,10 @@ pub const CONTROL_TOKEN_HEADER: &str = "x-eci-emulator-token";
 
 /// Whether a `Host` header names the listen address: the same IP literal
 /// and port, `localhost:PORT` when listening on loopback, and when
-/// listening on an unspecified address (`0.0.0.0`, `::`) any IP literal or
-/// `localhost` with the right port. DNS names never (DNS rebinding); a
-/// missing port means 80.
+/// listening on an unspecified address (`0.0.0.0`, `::`: a container) any
+/// IP literal or `localhost`, with any port (a published port, `-p
+/// 18080:8080`, names its own). DNS names never (DNS rebinding); a missing
+/// port means 80.
 pub fn host_allowed(host: &str, listen: SocketAddr) -> bool {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         let Some((inside, after)) = rest.split_once(']') else {
@@ -125,10 +126,10 @@ pub fn host_allowed(host: &str, listen: SocketAddr) -> bool {
         }
         Some(_) => return false,
     };
-    if port != listen.port() {
+    let any = listen.ip().is_unspecified();
+    if port != listen.port() && !any {
         return false;
     }
-    let any = listen.ip().is_unspecified();
     if name.eq_ignore_ascii_case("localhost") {
         return any || listen.ip().is_loopback();
     }
@@ -345,13 +346,11 @@ async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: N
         && !probe
         && let Some(token) = &access.control_token
     {
-        let given = request
-            .headers()
-            .get(CONTROL_TOKEN_HEADER)
-            .map(HeaderValue::as_bytes)
-            .or_else(|| dashboard_token(&request))
-            .unwrap_or_default();
-        if !crate::signature::constant_time_eq(given, token.as_bytes()) {
+        let given: Vec<u8> = match request.headers().get(CONTROL_TOKEN_HEADER) {
+            Some(header) => header.as_bytes().to_vec(),
+            None => dashboard_token(&request).unwrap_or_default(),
+        };
+        if !crate::signature::constant_time_eq(&given, token.as_bytes()) {
             return error_response(
                 403,
                 "Forbidden.ControlToken",
@@ -366,16 +365,13 @@ async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: N
 
 /// The token a browser gives the dashboard as `?token=…` (a page load
 /// cannot carry a header): on `GET /_emulator/` only.
-fn dashboard_token(request: &Request) -> Option<&[u8]> {
+fn dashboard_token(request: &Request) -> Option<Vec<u8>> {
     if request.method() != Method::GET || request.uri().path() != DASHBOARD_PATH {
         return None;
     }
-    request
-        .uri()
-        .query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("token="))
-        .map(str::as_bytes)
+    form_urlencoded::parse(request.uri().query()?.as_bytes())
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned().into_bytes())
 }
 
 /// Control changes state only by `POST` with `Content-Type:

@@ -1,5 +1,5 @@
 //! The whole state over HTTP, in the library's export format
-//! ([`Engine::to_bytes`]: `"ECIIMCST"`, version, length, SHA-256, payload):
+//! ([`Engine::to_bytes`](eci_imagecache::engine::Engine::to_bytes): `"ECIIMCST"`, version, length, SHA-256, payload):
 //!
 //! * `GET /_emulator/state` exports it (`application/octet-stream`): every
 //!   account's caches, the operations in progress, the remembered
@@ -31,7 +31,7 @@ pub const STATE_MEDIA_TYPE: &str = "application/octet-stream";
 /// The path of the state endpoint.
 pub const STATE_PATH: &str = "/_emulator/state";
 
-/// `GET /_emulator/state`: the state as [`Engine::to_bytes`] writes it.
+/// `GET /_emulator/state`: the state as [`Engine::to_bytes`](eci_imagecache::engine::Engine::to_bytes) writes it.
 pub(crate) async fn export(State(app): State<Arc<App>>) -> Response {
     let bytes = tokio::task::spawn_blocking(move || app.read_engine().to_bytes()).await;
     match bytes {

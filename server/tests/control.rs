@@ -168,7 +168,12 @@ fn host_rules() {
         ("[fe80::1]:8080", any6, true),
         ("localhost:8080", any, true),
         ("attacker.example:8080", any, false),
-        ("10.0.0.7:9999", any, false),
+        // On every interface (a container), behind a published port the
+        // client names another: any port of an IP literal or localhost.
+        ("10.0.0.7:9999", any, true),
+        ("localhost:18080", any, true),
+        ("127.0.0.1", any, true),
+        ("attacker.example:18080", any, false),
         ("192.168.1.5:8080", lan, true),
         ("localhost:8080", lan, false),
         ("10.0.0.7:8080", lan, false),

@@ -581,6 +581,18 @@ fn the_dashboard_shows_the_caches_escaped_and_takes_the_token_in_the_query() {
     assert_eq!(status, 200);
     let (status, _, _) = fetch(server.addr, "GET", "/_emulator/?token=wrong", &[], b"");
     assert_eq!(status, 403);
+    // Percent-encoded as a browser sends it.
+    let mut o = options();
+    o.control_token = Some("a b&c".into());
+    let other = start(o);
+    let (status, _, _) = fetch(
+        other.addr,
+        "GET",
+        "/_emulator/?refresh=1&token=a%20b%26c",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
 }
 
 #[test]

@@ -58,7 +58,7 @@ impl App {
         gate: &Gate,
         facts: &mut CallFacts,
     ) -> Answer {
-        let request_id = self.lock().request_ids.next_id();
+        let request_id = self.next_request_id();
         facts.request_id = request_id.clone();
         let call = match self.authenticate(method, uri, headers, body) {
             Ok(call) => call,
@@ -262,9 +262,17 @@ pub(crate) async fn api_handler(
     .await
     .unwrap_or_else(|_| (internal_error(String::new()).into(), CallFacts::default()));
     if !answer.ignored_params.is_empty() {
-        // Names only (Debug-escaped), never values.
+        // Names only (Debug-escaped), never values; at most 20 of them,
+        // each cut to 64 characters, so a call cannot flood the log.
+        let shown: Vec<String> = answer
+            .ignored_params
+            .iter()
+            .take(20)
+            .map(|name| name.chars().take(64).collect())
+            .collect();
         tracing::info!(
-            ignored = ?answer.ignored_params,
+            ignored = ?shown,
+            count = answer.ignored_params.len(),
             "parameters the action does not know were ignored (--strict-params rejects them)"
         );
     }

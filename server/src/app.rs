@@ -23,6 +23,9 @@ pub struct App {
     /// Describes share it (read lock); everything else takes it alone.
     pub(crate) engine: SharedEngine,
     pub(crate) inner: Mutex<Inner>,
+    /// Its own lock: an error body gets its id while a long commit or
+    /// import holds `inner`.
+    request_ids: Mutex<RequestIds>,
     pub(crate) keys: Auth,
     pub(crate) clock: ServerClock,
     pub(crate) faults: Faults,
@@ -31,6 +34,9 @@ pub struct App {
     pub history: History,
     /// The metrics (`GET /_emulator/metrics`).
     pub metrics: Metrics,
+    /// One `POST /_emulator/state` at a time: taken before the body is
+    /// read.
+    pub(crate) importing: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for App {
@@ -65,7 +71,6 @@ impl Auth {
 
 pub(crate) struct Inner {
     pub(crate) store: Option<Store>,
-    pub(crate) request_ids: RequestIds,
 }
 
 impl App {
@@ -84,13 +89,15 @@ impl App {
         Arc::new(App {
             broken: AtomicBool::new(false),
             engine: SharedEngine::new(engine),
-            inner: Mutex::new(Inner { store, request_ids }),
+            inner: Mutex::new(Inner { store }),
+            request_ids: Mutex::new(request_ids),
             keys,
             clock,
             faults,
             builder: Box::new(builder),
             history: History::default(),
             metrics: Metrics::default(),
+            importing: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -104,6 +111,14 @@ impl App {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next `RequestId`.
+    pub(crate) fn next_request_id(&self) -> String {
+        self.request_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_id()
     }
 
     pub(crate) fn write_engine(&self) -> RwLockWriteGuard<'_, Engine> {

@@ -5,8 +5,10 @@
 //! It shows the clock, each account's regions with their caches (status,
 //! a progress bar, images, tags, last match, expiry), and the last API
 //! calls. A region lists at most [`MAX_CACHES_SHOWN`] caches, newest
-//! first, and says how many more it holds, so the page stays small at a
-//! million caches. Every text from a cache or a call is HTML-escaped.
+//! first, the page at most [`MAX_ROWS`], and each says how many more there
+//! are, so the page stays small at a million caches however they are
+//! spread. Every text from a cache or a call is HTML-escaped; the page is
+//! sent with a Content-Security-Policy that allows nothing but its style.
 //!
 //! With a control token, a browser (which cannot send the token header on
 //! a page load) may give it as `?token=…` on this page only.
@@ -24,9 +26,14 @@ use eci_imagecache::wire::json::ImageCacheJson;
 use crate::app::App;
 use crate::health::VERSION;
 use crate::history::CallRecord;
+use crate::router::error_response;
 
 /// The most caches a region shows.
 pub const MAX_CACHES_SHOWN: usize = 200;
+
+/// The most caches the page shows in all: regions past it are only
+/// counted, so the page stays small however the caches are spread.
+pub const MAX_ROWS: usize = 1000;
 
 /// The most recent calls shown.
 pub const CALLS_SHOWN: usize = 25;
@@ -57,14 +64,22 @@ code{font:12px ui-monospace,monospace}
 
 /// `GET /_emulator/`.
 pub(crate) async fn dashboard(State(app): State<Arc<App>>) -> Response {
-    let page = tokio::task::spawn_blocking(move || render(&app))
-        .await
-        .unwrap_or_default();
+    let Ok(page) = tokio::task::spawn_blocking(move || render(&app)).await else {
+        return error_response(500, "InternalError", "The dashboard could not be written.");
+    };
     (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            // Nothing but its own inline style: no script, nothing fetched,
+            // no referrer (the URL may hold the token).
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         page,
     )
@@ -91,10 +106,12 @@ pub fn render(app: &App) -> String {
     );
     {
         let engine = app.read_engine();
-        let (caches, regions) = crate::health::held(&engine);
+        let (held, regions) = crate::health::held(&engine);
         let _ = write!(
             page,
-            "<span id=totals>{caches} caches in {regions} regions</span></header><main>"
+            "<span id=totals>{} in {regions} region{}</span></header><main>",
+            caches(held),
+            if regions == 1 { "" } else { "s" }
         );
         regions_html(&mut page, &engine);
     }
@@ -113,11 +130,19 @@ fn regions_html(page: &mut String, engine: &Engine) {
     if regions.is_empty() {
         page.push_str("<p class=muted id=empty>No image caches yet.</p>");
     }
+    let mut budget = MAX_ROWS;
+    let mut unshown = (0, 0);
     for (account, region) in regions {
         let index = engine.index(account, region).expect("listed above");
+        if budget == 0 {
+            unshown = (unshown.0 + 1, unshown.1 + index.len());
+            continue;
+        }
+        let shown = index.len().min(MAX_CACHES_SHOWN).min(budget);
+        budget -= shown;
         let _ = write!(
             page,
-            "<section class=region><h2>{} <span class=muted>· account {} · {} caches</span></h2>\
+            "<section class=region><h2>{} <span class=muted>· account {} · {}</span></h2>\
              <table><tr><th>Id</th><th>Name</th><th>Status</th><th>Progress</th><th>Images</th>\
              <th>Tags</th><th>Last match</th><th>Expires</th></tr>",
             escape(region),
@@ -126,20 +151,33 @@ fn regions_html(page: &mut String, engine: &Engine) {
             } else {
                 escape(account)
             },
-            index.len()
+            caches(index.len())
         );
-        for cache in index.iter().take(MAX_CACHES_SHOWN) {
+        for cache in index.iter().take(shown) {
             cache_row(page, &ImageCacheJson::from(cache));
         }
         page.push_str("</table>");
-        if index.len() > MAX_CACHES_SHOWN {
-            let _ = write!(
-                page,
-                "<p class=muted>and {} more</p>",
-                index.len() - MAX_CACHES_SHOWN
-            );
+        if index.len() > shown {
+            let _ = write!(page, "<p class=muted>and {} more</p>", index.len() - shown);
         }
         page.push_str("</section>");
+    }
+    if unshown.0 > 0 {
+        let _ = write!(
+            page,
+            "<p class=muted id=more>and {} more regions with {}</p>",
+            unshown.0,
+            caches(unshown.1)
+        );
+    }
+}
+
+/// "1 cache", "2 caches".
+fn caches(n: usize) -> String {
+    if n == 1 {
+        "1 cache".to_owned()
+    } else {
+        format!("{n} caches")
     }
 }
 

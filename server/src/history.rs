@@ -5,9 +5,10 @@
 //! (`*Password*`, `*Secret*`, `Signature`, `SecurityToken`, `AccessKeyId`,
 //! `ImageRegistryCredential.*`, …) are kept as [`REDACTED`], and the
 //! `Authorization` header and the control token are never read here. Each
-//! call keeps at most [`MAX_KEPT_PARAMETERS`] parameters, each name and
-//! value cut to [`MAX_KEPT_CHARS`] characters, so the ring's size is
-//! bounded whatever the calls carry.
+//! call keeps at most [`MAX_KEPT_PARAMETERS`] parameters and
+//! [`MAX_KEPT_BYTES`] of them, each name and value cut to
+//! [`MAX_KEPT_CHARS`] characters, so the ring's size is bounded whatever
+//! the calls carry.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -25,6 +26,10 @@ pub const MAX_KEPT_PARAMETERS: usize = 64;
 
 /// The most characters kept of a parameter's name or value.
 pub const MAX_KEPT_CHARS: usize = 256;
+
+/// The most bytes of names and values kept of one call: with
+/// [`DEFAULT_HISTORY`] calls, the ring holds at most about 16 MiB.
+pub const MAX_KEPT_BYTES: usize = 16 * 1024;
 
 /// How many calls the ring keeps unless told (`--request-history`).
 pub const DEFAULT_HISTORY: usize = 1000;
@@ -79,12 +84,17 @@ impl CallFacts {
             .iter()
             .find(|(name, _)| name == "RegionId")
             .map(|(_, value)| clip(value));
+        let mut bytes = 0;
         self.parameters = params
             .iter()
             .take(MAX_KEPT_PARAMETERS)
             .map(|(name, value)| (clip(name), redacted(name, value)))
+            .take_while(|(name, value)| {
+                bytes += name.len() + value.len();
+                bytes <= MAX_KEPT_BYTES
+            })
             .collect();
-        self.parameters_omitted = params.len().saturating_sub(MAX_KEPT_PARAMETERS);
+        self.parameters_omitted = params.len() - self.parameters.len();
     }
 
     /// The record of the call, answered with `answer` after `took`.
@@ -133,6 +143,26 @@ pub struct CallRecord {
     /// For an auto-match answered 200: whether it matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<bool>,
+}
+
+impl CallRecord {
+    /// A call refused before it was read (`body` its error body).
+    pub(crate) fn refused(body: &serde_json::Value, status: u16, took: Duration) -> CallRecord {
+        let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+        CallRecord {
+            time: eci_imagecache::wire::format_time(jiff::Timestamp::now()),
+            action: None,
+            region_id: None,
+            account: None,
+            request_id: text("RequestId"),
+            status,
+            code: text("Code"),
+            micros: took.as_micros().min(u128::from(u64::MAX)) as u64,
+            parameters: Vec::new(),
+            parameters_omitted: 0,
+            matched: None,
+        }
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -226,9 +256,11 @@ pub(crate) async fn requests(
 ) -> axum::response::Response {
     let mut limit = DEFAULT_LIMIT;
     for (name, value) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        match (name.as_ref(), value.parse::<usize>()) {
-            ("limit", Ok(n)) => limit = n,
-            ("limit", Err(_)) => {
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        match (name.as_ref(), digits) {
+            // More than the ring holds is all of it.
+            ("limit", true) => limit = value.parse().unwrap_or(usize::MAX),
+            ("limit", false) => {
                 return crate::router::error_response(
                     400,
                     "InvalidParameter",

@@ -175,8 +175,12 @@ fn action_label(action: Option<&str>) -> &'static str {
 
 /// `GET /_emulator/metrics`.
 pub(crate) async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let text = tokio::task::spawn_blocking(move || app.metrics.render(&app))
-        .await
-        .unwrap_or_default();
+    let Ok(text) = tokio::task::spawn_blocking(move || app.metrics.render(&app)).await else {
+        return crate::router::error_response(
+            500,
+            "InternalError",
+            "The metrics could not be written.",
+        );
+    };
     (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }

@@ -163,6 +163,7 @@ pub fn router(app: Arc<App>, access: Access) -> Router {
         .merge(control)
         .fallback(not_found)
         .layer(from_fn_with_state(access.clone(), read_body))
+        .layer(from_fn_with_state(app.clone(), state_guard))
         .layer(from_fn_with_state(access.clone(), host_guard))
         .layer(from_fn_with_state((app.clone(), access), json_errors))
         .with_state(app)
@@ -231,6 +232,8 @@ async fn json_errors(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let path = request.uri().path().to_owned();
     let gate = Gate::default();
     request.extensions_mut().insert(gate.clone());
     let running = next.run(request);
@@ -258,6 +261,7 @@ async fn json_errors(
         return response;
     }
     let refusal = response.extensions().get::<Refusal>().cloned();
+    let refused = refusal.is_some();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -268,7 +272,7 @@ async fn json_errors(
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
         .unwrap_or_default();
-    let fresh_id = || app.lock().request_ids.next_id();
+    let fresh_id = || app.next_request_id();
     let object = match serde_json::from_slice::<Value>(&bytes) {
         // A handler's answer: an error body already (given a RequestId if
         // it lacks one).
@@ -285,6 +289,15 @@ async fn json_errors(
                 .body
         }
     };
+    if path == "/" && (refused || !is_json) {
+        // Refused before the API handler ran (Host, size, deadline, …):
+        // logged, counted and kept like every other call.
+        app.record(crate::history::CallRecord::refused(
+            &object,
+            status,
+            started.elapsed(),
+        ));
+    }
     let mut response = json_response(status, object);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -323,6 +336,9 @@ fn rejection(status: u16, text: &[u8]) -> Refusal {
 /// Without keys every route answers only its own `Host`; with a control
 /// token (always, with keys) control requests must carry it.
 async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    if let Some(refused) = cross_site(&request) {
+        return refused;
+    }
     let control = request.uri().path().starts_with("/_emulator/");
     if !access.keys_configured {
         let host = request
@@ -363,6 +379,32 @@ async fn host_guard(State(access): State<Arc<Access>>, request: Request, next: N
     next.run(request).await
 }
 
+/// A request a browser sent from another site: `Sec-Fetch-Site` other
+/// than `same-origin` or `none`, or an `Origin` that is not this `Host`.
+/// A page elsewhere could otherwise drive the API by a form post or an
+/// image's GET to `http://127.0.0.1:8080/` (403 `Forbidden.CrossSite`).
+/// SDKs and command-line clients send neither header.
+fn cross_site(request: &Request) -> Option<Response> {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let fetch_site = text("sec-fetch-site");
+    let foreign_fetch = fetch_site.is_some_and(|site| site != "same-origin" && site != "none");
+    let host = text("host").unwrap_or("");
+    let foreign_origin = text("origin").is_some_and(|origin| {
+        let authority = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        authority.is_none_or(|a| !a.eq_ignore_ascii_case(host))
+    });
+    (foreign_fetch || foreign_origin).then(|| {
+        error_response(
+            403,
+            "Forbidden.CrossSite",
+            "The emulator does not answer requests a browser sends from another site.",
+        )
+    })
+}
+
 /// The token a browser gives the dashboard as `?token=…` (a page load
 /// cannot carry a header): on `GET /_emulator/` only.
 fn dashboard_token(request: &Request) -> Option<Vec<u8>> {
@@ -375,29 +417,53 @@ fn dashboard_token(request: &Request) -> Option<Vec<u8>> {
 }
 
 /// Control changes state only by `POST` with `Content-Type:
-/// application/json`, or `application/octet-stream` for a state (415
-/// otherwise; other methods get 405 from the routes). Neither is a type a
-/// cross-site form can send.
+/// application/json` (415 otherwise; a state's type is checked before its
+/// body is read, by [`state_guard`]; other methods get 405 from the
+/// routes). Neither is a type a cross-site form can send.
 async fn control_guard(State(_): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    if request.method() == Method::POST {
-        let expected = if request.uri().path() == STATE_PATH {
-            STATE_MEDIA_TYPE
-        } else {
-            "application/json"
-        };
-        let given = request
+    if request.method() == Method::POST && request.uri().path() != STATE_PATH {
+        let json = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(media_type);
-        if given.as_deref() != Some(expected) {
+            .and_then(media_type)
+            .is_some_and(|m| m == "application/json");
+        if !json {
             return error_response(
                 415,
                 "UnsupportedMediaType",
-                format!("Control requests change state only with Content-Type: {expected}."),
+                "Control requests change state only with Content-Type: application/json.",
             );
         }
     }
+    next.run(request).await
+}
+
+/// Before a state's body is read (it may be large): its media type (415
+/// otherwise), and one import at a time (409 while one runs).
+async fn state_guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || request.uri().path() != STATE_PATH {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(media_type);
+    if given.as_deref() != Some(STATE_MEDIA_TYPE) {
+        return error_response(
+            415,
+            "UnsupportedMediaType",
+            format!("Control requests change state only with Content-Type: {STATE_MEDIA_TYPE}."),
+        );
+    }
+    let Ok(_slot) = app.importing.clone().try_acquire_owned() else {
+        return error_response(
+            409,
+            "Conflict.StateImport",
+            "Another state import is running; try again when it has ended.",
+        );
+    };
     next.run(request).await
 }
 

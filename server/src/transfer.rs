@@ -5,7 +5,9 @@
 //!   account's caches, the operations in progress, the remembered
 //!   `ClientToken`s, the id generator and the manual clock's time.
 //! * `POST /_emulator/state` (`Content-Type: application/octet-stream`,
-//!   at most `--max-state-bytes`) replaces everything with it, durably:
+//!   at most `--max-state-bytes`, one at a time) replaces everything with
+//!   it, durably: decoded and built outside the engine's locks (calls go
+//!   on meanwhile), then swapped in;
 //!   with a state store, the new state is committed in one transaction
 //!   before the answer. A body that is not a whole, valid state is
 //!   refused (400) and changes nothing, the clock included. Pending
@@ -20,6 +22,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use eci_imagecache::engine::Engine;
 use serde_json::json;
 
 use crate::app::App;
@@ -43,6 +46,7 @@ pub(crate) async fn export(State(app): State<Arc<App>>) -> Response {
                     header::CONTENT_DISPOSITION,
                     "attachment; filename=\"eci-imagecache.state\"",
                 ),
+                (header::CACHE_CONTROL, "no-store"),
             ],
             bytes,
         )
@@ -59,13 +63,24 @@ enum Refused {
 }
 
 /// `POST /_emulator/state`: replaces everything with the posted state.
+/// One import runs at a time (the router refuses a second with 409
+/// before reading its body).
 pub(crate) async fn import(
     State(app): State<Arc<App>>,
     gate: Option<axum::Extension<Gate>>,
     body: Bytes,
 ) -> Response {
     let gate = gate.map(|g| g.0).unwrap_or_default();
-    let outcome = tokio::task::spawn_blocking(move || replace(&app, &body, &gate)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        // Outside the locks, however long a large state takes: decoded,
+        // checked and built, the clock left where it is.
+        let loaded = (app.builder)()
+            .load_bytes_leaving_clock(&body)
+            .map_err(|e| Refused::Invalid(e.to_string()))?;
+        drop(body);
+        replace(&app, loaded, &gate)
+    })
+    .await;
     match outcome {
         Ok(Ok((caches, regions))) => json_response(
             200,
@@ -89,36 +104,35 @@ pub(crate) async fn import(
     }
 }
 
-/// Replaces the engine (and the store's content) with `bytes`' state,
+/// Swaps `loaded` in (and into the store) with the saved clock's time,
 /// under both locks: no call sees a state, or a clock, that is not
-/// durable. Returns the caches and regions loaded.
-fn replace(app: &App, bytes: &[u8], gate: &Gate) -> Result<(usize, usize), Refused> {
+/// durable, nor the new time beside the old engine. Returns the caches and
+/// regions loaded.
+fn replace(
+    app: &App,
+    (mut loaded, saved_clock): (Engine, Option<jiff::Timestamp>),
+    gate: &Gate,
+) -> Result<(usize, usize), Refused> {
     let mut engine = app.write_engine();
     let mut inner = app.lock();
     if !gate.begin() {
         return Err(Refused::TooLate);
     }
-    let clock_before = app.clock.manual().map(|m| {
+    let manual = app.clock.manual();
+    let clock_before = manual.map(|m| {
         use eci_imagecache::clock::Clock;
         m.now()
     });
-    let restore_clock = || {
-        if let (Some(manual), Some(at)) = (app.clock.manual(), clock_before) {
-            manual.set(at);
-        }
-    };
-    let mut loaded = match (app.builder)().load_bytes(bytes) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            restore_clock();
-            return Err(Refused::Invalid(e.to_string()));
-        }
-    };
+    if let (Some(manual), Some(at)) = (manual, saved_clock) {
+        manual.set(at);
+    }
     if let Some(store) = &mut inner.store
         && let Err(e) = store.replace(&mut loaded)
     {
         tracing::error!(%e, "importing a state failed: nothing changed");
-        restore_clock();
+        if let (Some(manual), Some(at)) = (manual, clock_before) {
+            manual.set(at);
+        }
         return Err(Refused::NotSaved);
     }
     *engine = loaded;

@@ -249,10 +249,22 @@ fn a_call_keeps_a_bounded_number_of_parameters() {
     );
     let (_, body) = get(&server, "/_emulator/requests?limit=1");
     let call = &body["Requests"][0];
-    assert_eq!(call["Parameters"].as_array().unwrap().len(), 64);
-    assert_eq!(call["ParametersOmitted"], 202 - 64);
-    let value = call["Parameters"][2][1].as_str().unwrap();
+    // 16 KiB of names and values at most: the two first and 61 values of
+    // 256 characters (and an ellipsis, 3 bytes) with their names.
+    let kept = call["Parameters"].as_array().unwrap();
+    let bytes: usize = kept
+        .iter()
+        .map(|p| p[0].as_str().unwrap().len() + p[1].as_str().unwrap().len())
+        .sum();
+    assert!(bytes <= 16 * 1024, "{bytes}");
+    assert_eq!(
+        kept.len() + call["ParametersOmitted"].as_u64().unwrap() as usize,
+        202
+    );
+    let value = kept[2][1].as_str().unwrap();
     assert_eq!(value.chars().count(), 257, "256 characters and an ellipsis");
+    let (_, all) = get(&server, "/_emulator/requests?limit=99999999999999999999999");
+    assert_eq!(all["Requests"].as_array().unwrap().len(), 1);
 }
 
 /// The value of the sample `name` (with its labels, as written) in the
@@ -553,12 +565,12 @@ fn the_dashboard_shows_the_caches_escaped_and_takes_the_token_in_the_query() {
         page.contains(&format!("<td class=nw><code>{id}</code></td>")),
         "{page}"
     );
-    assert!(page.contains("account default · 1 caches"));
+    assert!(page.contains("account default · 1 cache"));
     assert!(page.contains("<td>web</td>"));
     assert!(page.contains("<code>nginx:1.25</code>"));
     assert!(page.contains("team=&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!page.contains("<script>"));
-    assert!(page.contains("1 caches in 1 regions"));
+    assert!(page.contains("1 cache in 1 region"));
     assert!(page.contains("2024-05-01T09:00:00Z"));
     // The update runs: Updating, its progress drawn as a bar.
     assert!(
@@ -628,4 +640,127 @@ fn every_inspection_endpoint_answers_an_empty_emulator() {
         );
         assert_eq!(status, 405, "{method} {path}");
     }
+}
+
+#[test]
+fn the_dashboard_stays_small_however_the_caches_are_spread() {
+    let mut o = options();
+    o.request_history = 0;
+    let server = start(o);
+    for n in 0..1010 {
+        create(&server, &format!("cn-r{n:04}"), "c");
+    }
+    let (status, _, page) = fetch(server.addr, "GET", "/_emulator/", &[], b"");
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(page.matches("<tr class=cache>").count(), 1000);
+    assert!(
+        page.contains("and 10 more regions with 10 caches"),
+        "{}",
+        &page[page.len() - 500..]
+    );
+    assert!(page.contains("1010 caches in 1010 regions"));
+}
+
+#[test]
+fn a_browser_on_another_site_is_refused_and_the_refusal_is_kept() {
+    let server = start(options());
+    let target = format!(
+        "/?{}",
+        form(&[
+            ("Action", "CreateImageCache"),
+            ("RegionId", "cn-hangzhou"),
+            ("ImageCacheName", "x"),
+            ("Image.1", "nginx")
+        ])
+    );
+    for headers in [
+        [("origin", "http://evil.example")],
+        [("origin", "null")],
+        [("sec-fetch-site", "cross-site")],
+        [("sec-fetch-site", "same-site")],
+    ] {
+        let (status, body) = http(server.addr, "GET", &target, &headers, "");
+        assert_eq!(
+            error_code(status, &body),
+            (403, "Forbidden.CrossSite".into()),
+            "{headers:?}"
+        );
+    }
+    let (_, body) = get(&server, "/_emulator/health");
+    assert_eq!(body["Caches"], 0, "nothing was created");
+    // The page itself, and a same-origin request, are answered.
+    let own = format!("http://{}", server.addr);
+    let (status, _) = http(
+        server.addr,
+        "GET",
+        &target,
+        &[("origin", &own), ("sec-fetch-site", "same-origin")],
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = fetch(
+        server.addr,
+        "GET",
+        "/_emulator/",
+        &[("sec-fetch-site", "none")],
+        b"",
+    );
+    assert_eq!(status, 200);
+    // Refusals before the handler are logged and kept like any call.
+    let (_, history) = get(&server, "/_emulator/requests?limit=10");
+    let codes: Vec<&str> = history["Requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "",
+            "Forbidden.CrossSite",
+            "Forbidden.CrossSite",
+            "Forbidden.CrossSite",
+            "Forbidden.CrossSite"
+        ]
+    );
+}
+
+#[test]
+fn a_state_import_is_checked_before_its_body_is_read_and_runs_alone() {
+    let server = start(options());
+    // Announced as a gigabyte, never sent: refused at once for its type…
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "POST /_emulator/state HTTP/1.1\r\nhost: {}\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nhalf",
+        server.addr
+    )
+    .unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 415");
+    // …and one whose body is still arriving holds the only import slot.
+    let mut first = TcpStream::connect(server.addr).unwrap();
+    write!(
+        first,
+        "POST /_emulator/state HTTP/1.1\r\nhost: {}\r\ncontent-type: application/octet-stream\r\ncontent-length: 100\r\n\r\nhalf",
+        server.addr
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (status, _, body) = fetch(
+        server.addr,
+        "POST",
+        "/_emulator/state",
+        &[OCTETS],
+        b"ECIIMCST",
+    );
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        error_code(status, &body),
+        (409, "Conflict.StateImport".into())
+    );
+    drop(first);
 }

@@ -267,18 +267,60 @@ impl EngineBuilder {
         self.load_state(decode(bytes)?)
     }
 
-    /// Builds the engine from a decoded state, checking it is consistent.
-    pub(crate) fn load_state(mut self, state: State) -> Result<Engine, LoadError> {
-        if let Some(seconds) = state.clock {
-            let at = crate::clock::timestamp(seconds);
-            match &self.clock {
-                None => self = self.clock(ManualClock::new(at)),
-                Some(clock) => {
-                    if let Some(manual) = clock.as_manual() {
-                        manual.set(at);
-                    }
-                }
-            }
+    /// [`EngineBuilder::load_bytes`], but a manual clock given to the
+    /// builder is left where it is: the saved manual-clock time, if any,
+    /// is returned for the caller to set when it chooses. A server sets it
+    /// as it swaps the engine in, under its lock, so that no call sees the
+    /// new time beside the old engine, and a state that fails to load (or
+    /// to be saved) never moves the clock. Without a clock given, the
+    /// engine gets a new manual clock at the saved time, as `load_bytes`.
+    ///
+    /// ```
+    /// use eci_imagecache::clock::{Clock, ManualClock};
+    /// use eci_imagecache::engine::Engine;
+    ///
+    /// let saved = Engine::builder().clock(ManualClock::new("2030-01-01T00:00:00Z".parse()?)).build();
+    /// let clock = ManualClock::new("2024-05-01T08:00:00Z".parse()?);
+    /// let (engine, at) = Engine::builder().clock(clock.clone()).load_bytes_leaving_clock(&saved.to_bytes())?;
+    /// assert_eq!(clock.now().to_string(), "2024-05-01T08:00:00Z");
+    /// assert_eq!(at.unwrap().to_string(), "2030-01-01T00:00:00Z");
+    /// clock.set(at.unwrap());
+    /// assert_eq!(engine.now().to_string(), "2030-01-01T00:00:00Z");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`EngineBuilder::load_bytes`].
+    pub fn load_bytes_leaving_clock(
+        self,
+        bytes: &[u8],
+    ) -> Result<(Engine, Option<jiff::Timestamp>), LoadError> {
+        self.load_state_leaving_clock(decode(bytes)?)
+    }
+
+    /// Builds the engine from a decoded state, checking it is consistent;
+    /// a given manual clock moves to the saved time once it has loaded.
+    pub(crate) fn load_state(self, state: State) -> Result<Engine, LoadError> {
+        let given = self.clock.as_ref().and_then(|c| c.as_manual().cloned());
+        let (engine, saved) = self.load_state_leaving_clock(state)?;
+        if let (Some(manual), Some(at)) = (given, saved) {
+            manual.set(at);
+        }
+        Ok(engine)
+    }
+
+    /// [`EngineBuilder::load_state`] without moving a given clock: returns
+    /// the saved manual-clock time.
+    fn load_state_leaving_clock(
+        mut self,
+        state: State,
+    ) -> Result<(Engine, Option<jiff::Timestamp>), LoadError> {
+        let saved = state.clock.map(crate::clock::timestamp);
+        if let Some(at) = saved
+            && self.clock.is_none()
+        {
+            self = self.clock(ManualClock::new(at));
         }
         let mut engine = self.build();
         engine.ids = IdGenerator::from_state(state.ids.0, state.ids.1);
@@ -338,7 +380,7 @@ impl EngineBuilder {
             }
             engine.touched(&key);
         }
-        Ok(engine)
+        Ok((engine, saved))
     }
 }
 

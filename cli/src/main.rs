@@ -39,7 +39,27 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// An `ECI_IMAGECACHE_*` variable set to nothing counts as unset, as a
+/// CI template's `${VAR}` with `VAR` undefined gives one: not an error, and
+/// never an empty control token.
+fn forget_empty_settings() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(name, value)| {
+            name.to_str()
+                .is_some_and(|n| n.starts_with("ECI_IMAGECACHE_"))
+                && value.to_str().is_some_and(|v| v.trim().is_empty())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for name in empty {
+        // SAFETY: the first thing main does, before any other thread
+        // exists to read the environment at the same time.
+        unsafe { std::env::remove_var(name) };
+    }
+}
+
 fn main() -> ExitCode {
+    forget_empty_settings();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ref(args) => reference::run(&args),

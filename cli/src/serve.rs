@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use eci_imagecache::engine::Durations;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
+
 use eci_imagecache_server::history::DEFAULT_HISTORY;
 use eci_imagecache_server::logging::LogFormat;
 use eci_imagecache_server::serve::{DEFAULT_MAX_STATE_BYTES, Limits, Options, run as serve};
@@ -30,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ECI_IMAGECACHE_NOW", value_name = "RFC3339")]
     now: Option<jiff::Timestamp>,
     /// New caches are Ready at once.
-    #[arg(long, env = "ECI_IMAGECACHE_INSTANT")]
+    #[arg(long, env = "ECI_IMAGECACHE_INSTANT", value_parser = BoolishValueParser::new())]
     instant: bool,
     /// Seconds in Preparing.
     #[arg(long, env = "ECI_IMAGECACHE_PREPARING", default_value_t = Durations::default().preparing)]
@@ -45,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ECI_IMAGECACHE_QUOTA")]
     quota: Option<usize>,
     /// Do not fold registry endpoint variants.
-    #[arg(long, env = "ECI_IMAGECACHE_STRICT_REFERENCES")]
+    #[arg(long, env = "ECI_IMAGECACHE_STRICT_REFERENCES", value_parser = BoolishValueParser::new())]
     strict_references: bool,
     /// The most caches a DescribeImageCaches page holds (the cloud's 20
     /// unless set; a page holds min(Limit, cap), 20 without a Limit).
@@ -54,18 +56,23 @@ pub struct ServeArgs {
     page_cap: u32,
     /// Reject parameters an action does not know with InvalidParameter
     /// (by default they are ignored and logged, as the cloud ignores them).
-    #[arg(long, env = "ECI_IMAGECACHE_STRICT_PARAMS")]
+    #[arg(long, env = "ECI_IMAGECACHE_STRICT_PARAMS", value_parser = BoolishValueParser::new())]
     strict_params: bool,
     /// An access key, ID:SECRET (repeatable; in the environment, several
     /// separated by commas); with any, every request must be signed (V3 or
     /// V2) by one of them.
-    #[arg(long = "access-key", env = "ECI_IMAGECACHE_ACCESS_KEY", value_name = "ID:SECRET",
-          value_parser = access_key, value_delimiter = ',', hide_env_values = true)]
-    access_keys: Vec<(String, String)>,
+    #[arg(
+        long = "access-key",
+        env = "ECI_IMAGECACHE_ACCESS_KEY",
+        value_name = "ID:SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    access_keys: Vec<String>,
     /// Accept signed times of any age and reused nonces (to replay old
     /// captures); by default V2 `Timestamp` / V3 `x-acs-date` must be
     /// within 15 minutes and nonces unique.
-    #[arg(long, env = "ECI_IMAGECACHE_NO_FRESHNESS")]
+    #[arg(long, env = "ECI_IMAGECACHE_NO_FRESHNESS", value_parser = BoolishValueParser::new())]
     no_freshness: bool,
     /// The token /_emulator/* requests must carry in x-eci-emulator-token
     /// (with --access-key and none given, a random one is logged at start).
@@ -114,12 +121,34 @@ fn seconds(s: f64) -> std::io::Result<Duration> {
         .ok_or_else(|| std::io::Error::other(format!("{s}: expected a positive number of seconds")))
 }
 
-fn access_key(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
-        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
-            Ok((id.to_owned(), secret.to_owned()))
-        }
-        _ => Err("expected ID:SECRET".to_owned()),
+/// The access keys as (id, secret); an entry that is not `ID:SECRET` is
+/// named by its place, never shown (it may hold a secret).
+fn access_keys(entries: Vec<String>) -> std::io::Result<Vec<(String, String)>> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(n, entry)| match entry.split_once(':') {
+            Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                Ok((id.to_owned(), secret.to_owned()))
+            }
+            _ => Err(std::io::Error::other(format!(
+                "access key {} (--access-key or ECI_IMAGECACHE_ACCESS_KEY) is not ID:SECRET \
+                 (not shown: it may hold a secret)",
+                n + 1
+            ))),
+        })
+        .collect()
+}
+
+/// A control token that is not empty: an empty one would let every
+/// request through.
+fn control_token(token: Option<String>) -> std::io::Result<Option<String>> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err(std::io::Error::other(
+            "the control token (--control-token or ECI_IMAGECACHE_CONTROL_TOKEN) is empty; \
+             give one, or none (with access keys, a random one is made)",
+        )),
+        token => Ok(token),
     }
 }
 
@@ -144,9 +173,9 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         strict_references: args.strict_references,
         page_cap: args.page_cap,
         strict_params: args.strict_params,
-        access_keys: args.access_keys,
+        access_keys: access_keys(args.access_keys)?,
         freshness: !args.no_freshness,
-        control_token: args.control_token,
+        control_token: control_token(args.control_token)?,
         limits: Limits {
             header_read_timeout: seconds(args.header_timeout)?,
             body_read_timeout: seconds(args.body_timeout)?,

@@ -475,3 +475,65 @@ fn no_progress_is_drawn_when_stderr_is_not_a_terminal() {
     assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
     assert!(!text.contains("importing"), "{text}");
 }
+
+#[test]
+fn environment_traps_of_ci_templates_are_defused() {
+    let dir = TempDir::new("traps");
+    // Empty variables count as unset (a template's ${UNSET}); 1 is true.
+    let port = free_port();
+    let env = [
+        ("ECI_IMAGECACHE_LISTEN", format!("127.0.0.1:{port}")),
+        ("ECI_IMAGECACHE_SEED", String::new()),
+        ("ECI_IMAGECACHE_STATE", String::new()),
+        ("ECI_IMAGECACHE_INSTANT", "1".to_owned()),
+        ("ECI_IMAGECACHE_ACCESS_KEY", "AK1:s3cret".to_owned()),
+        // An empty token is not "no check": with keys, a random one is made.
+        ("ECI_IMAGECACHE_CONTROL_TOKEN", String::new()),
+    ];
+    let server = spawn(&[], &env, port, &dir.join("a.log"));
+    let start = Instant::now();
+    while !matches!(get(server.addr, "/_emulator/health"), Some((200, _))) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            server.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, _) = get(server.addr, "/_emulator/faults").unwrap();
+    assert_eq!(status, 403, "the control endpoints need the random token");
+    assert!(
+        server
+            .stderr_text()
+            .contains("control token (header x-eci-emulator-token)")
+    );
+    drop(server);
+
+    // Refused at start, and a malformed key is never echoed.
+    for (args, env, expected) in [
+        (
+            vec!["--control-token", " "],
+            vec![],
+            "the control token (--control-token or ECI_IMAGECACHE_CONTROL_TOKEN) is empty",
+        ),
+        (
+            vec![],
+            vec![(
+                "ECI_IMAGECACHE_ACCESS_KEY",
+                "AK1:ok,mysecretwithoutcolon".to_owned(),
+            )],
+            "access key 2 (--access-key or ECI_IMAGECACHE_ACCESS_KEY) is not ID:SECRET",
+        ),
+    ] {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["--listen", listen.as_str()];
+        all.extend(args);
+        let mut server = spawn(&all, &env, port, &dir.join("b.log"));
+        let status = server.wait_exit(Duration::from_secs(20)).expect("it exits");
+        assert!(!status.success());
+        let text = server.stderr_text();
+        assert!(text.contains(expected), "{text}");
+        assert!(!text.contains("mysecret"), "{text}");
+    }
+}

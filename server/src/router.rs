@@ -9,12 +9,18 @@
 //!   `InvalidParameter`.
 //! * **Who may call** ([`Access`]): without keys, every route answers only
 //!   requests whose `Host` is the listen address ([`host_allowed`]: no DNS
-//!   names, so no DNS rebinding, and a cross-site form post to `/` carries
-//!   the attacker's host); a foreign host gets 403 `Forbidden.Host`. Control
-//!   requests need `x-eci-emulator-token` when a control token is set
-//!   (always, with keys: 403 `Forbidden.ControlToken`), change state only by
-//!   `POST` with `Content-Type: application/json` (405 / 415 otherwise).
-//! * **Bounded.** Bodies: 256 KiB on `/`, 64 KiB on `/_emulator/*` (413
+//!   names, so no DNS rebinding); a foreign host gets 403 `Forbidden.Host`.
+//!   A request a browser sends from another site (`Origin` not this host,
+//!   `Sec-Fetch-Site` cross-site or same-site) is 403 `Forbidden.CrossSite`,
+//!   keys or not: a page elsewhere cannot drive the API by a form post or an
+//!   image's GET to the loopback address. Control requests need
+//!   `x-eci-emulator-token` when a control token is set (always, with keys:
+//!   403 `Forbidden.ControlToken`; never `/_emulator/health`, which probes
+//!   call), change state only by `POST` with `Content-Type:
+//!   application/json` (`application/octet-stream` for a state; 405 / 415
+//!   otherwise).
+//! * **Bounded.** Bodies: 256 KiB on `/`, 64 KiB on `/_emulator/*`
+//!   (`--max-state-bytes` for a state, one import at a time: 409) (413
 //!   `RequestBodyTooLarge`), read within a deadline (408 `RequestTimeout`);
 //!   a broken body (bad chunking) is 400 `InvalidParameter`; a handler
 //!   deadline (503 `ServiceUnavailable`). Every error response, whatever

@@ -231,6 +231,15 @@ pub async fn serve_site(
 /// or from saving at the end.
 pub fn run(options: Options) -> std::io::Result<()> {
     crate::logging::init(options.log_format);
+    if options
+        .control_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(std::io::Error::other(
+            "the control token is empty: it would let every request through",
+        ));
+    }
     let mut options = options;
     let opened = startup::open(&options).map_err(std::io::Error::other)?;
     let manual_clock = opened.clock().manual().is_some();
@@ -250,7 +259,7 @@ pub fn run(options: Options) -> std::io::Result<()> {
                         site.ready(app.clone());
                         tracing::info!(
                             listen = %site.listen(),
-                            state = ?options.state,
+                            state = %options.state.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
                             manual_clock,
                             "eci-imagecache emulator ready"
                         );
@@ -266,12 +275,21 @@ pub fn run(options: Options) -> std::io::Result<()> {
         let failed_to_load = std::sync::Arc::new(std::sync::Mutex::new(None));
         let stop = {
             let failed_to_load = failed_to_load.clone();
+            let loading = site.clone();
             async move {
+                let failed = |e: String| {
+                    *failed_to_load.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                };
                 tokio::select! {
                     () = shutdown() => {}
-                    Ok(e) = failure => {
-                        *failed_to_load.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    }
+                    outcome = failure => match outcome {
+                        Ok(e) => failed(e),
+                        // The loader ended without a word: it panicked.
+                        Err(_) if !loading.is_ready() => {
+                            failed("loading the state failed unexpectedly".to_owned());
+                        }
+                        Err(_) => shutdown().await,
+                    },
                 }
             }
         };

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::any;
 use eci_imagecache::ids::RequestIds;
 use tower::ServiceExt;
 
@@ -46,7 +46,7 @@ impl Site {
         let loading = Router::new()
             .route(
                 HEALTH_PATH,
-                get(|| async { json_response(503, loading_body()) }),
+                any(|| async { json_response(503, loading_body()) }),
             )
             .fallback(unavailable);
         Arc::new(Site {

@@ -250,49 +250,9 @@ pub fn run(options: Options) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(options.listen).await?;
         announce(&listener, &mut options)?;
         let site = Site::loading(access(&listener, &options)?);
-        let (failed, failure) = tokio::sync::oneshot::channel::<String>();
-        let loader = {
-            let (site, options) = (site.clone(), options.clone());
-            tokio::task::spawn_blocking(move || {
-                match startup::load(&options, opened, Faults::default()) {
-                    Ok(app) => {
-                        site.ready(app.clone());
-                        tracing::info!(
-                            listen = %site.listen(),
-                            state = %options.state.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
-                            manual_clock,
-                            "eci-imagecache emulator ready"
-                        );
-                        Some(app)
-                    }
-                    Err(e) => {
-                        let _ = failed.send(e);
-                        None
-                    }
-                }
-            })
-        };
-        let failed_to_load = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let stop = {
-            let failed_to_load = failed_to_load.clone();
-            let loading = site.clone();
-            async move {
-                let failed = |e: String| {
-                    *failed_to_load.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                };
-                tokio::select! {
-                    () = shutdown() => {}
-                    outcome = failure => match outcome {
-                        Ok(e) => failed(e),
-                        // The loader ended without a word: it panicked.
-                        Err(_) if !loading.is_ready() => {
-                            failed("loading the state failed unexpectedly".to_owned());
-                        }
-                        Err(_) => shutdown().await,
-                    },
-                }
-            }
-        };
+        let (loader, failure) = spawn_loader(site.clone(), options.clone(), opened, manual_clock);
+        let failed_to_load = Arc::new(std::sync::Mutex::new(None));
+        let stop = stop_on_signal_or_failure(failure, site.clone(), failed_to_load.clone());
         serve_site(listener, site.clone(), options.limits, stop).await?;
         if let Some(e) = failed_to_load
             .lock()
@@ -319,6 +279,62 @@ pub fn run(options: Options) -> std::io::Result<()> {
     // A handler still running (connections were closed) does not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
+}
+
+/// Loads the state on a blocking thread and makes `site` ready with it;
+/// a failure is sent on the channel returned (which closes unused when
+/// the load succeeds, or when the loader panics).
+fn spawn_loader(
+    site: Arc<Site>,
+    options: Options,
+    opened: startup::Opened,
+    manual_clock: bool,
+) -> (
+    tokio::task::JoinHandle<Option<Arc<App>>>,
+    tokio::sync::oneshot::Receiver<String>,
+) {
+    let (failed, failure) = tokio::sync::oneshot::channel::<String>();
+    let loader = tokio::task::spawn_blocking(move || {
+        match startup::load(&options, opened, Faults::default()) {
+            Ok(app) => {
+                site.ready(app.clone());
+                let state = options.state.as_deref().map(std::path::Path::display);
+                tracing::info!(
+                    listen = %site.listen(),
+                    state = %state.map(|p| p.to_string()).unwrap_or_default(),
+                    manual_clock,
+                    "eci-imagecache emulator ready"
+                );
+                Some(app)
+            }
+            Err(e) => {
+                let _ = failed.send(e);
+                None
+            }
+        }
+    });
+    (loader, failure)
+}
+
+/// Resolves on SIGINT/SIGTERM, or when loading fails (then `failed_to_load`
+/// says why).
+async fn stop_on_signal_or_failure(
+    failure: tokio::sync::oneshot::Receiver<String>,
+    site: Arc<Site>,
+    failed_to_load: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    let failed = |e: String| {
+        *failed_to_load.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    };
+    tokio::select! {
+        () = shutdown() => {}
+        outcome = failure => match outcome {
+            Ok(e) => failed(e),
+            // The loader ended without a word: it panicked.
+            Err(_) if !site.is_ready() => failed("loading the state failed unexpectedly".to_owned()),
+            Err(_) => shutdown().await,
+        },
+    }
 }
 
 /// Logs how requests are checked; with keys and no control token, makes

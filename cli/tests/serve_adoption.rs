@@ -144,15 +144,8 @@ fn settings_come_from_the_environment_and_flags_win() {
     ];
     let log = dir.join("c.log");
     let server = spawn(&[], &env, port, &log);
-    let start = Instant::now();
-    while !matches!(get(server.addr, "/_emulator/health"), Some((200, _))) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{}",
-            server.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Health, not the clock: the control endpoints need the token.
+    common::wait_listening(server.addr);
     let (status, body) = api(
         server.addr,
         "DescribeImageCaches",
@@ -491,15 +484,8 @@ fn environment_traps_of_ci_templates_are_defused() {
         ("ECI_IMAGECACHE_CONTROL_TOKEN", String::new()),
     ];
     let server = spawn(&[], &env, port, &dir.join("a.log"));
-    let start = Instant::now();
-    while !matches!(get(server.addr, "/_emulator/health"), Some((200, _))) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{}",
-            server.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Health, not the clock: the control endpoints need the token.
+    common::wait_listening(server.addr);
     let (status, _) = get(server.addr, "/_emulator/faults").unwrap();
     assert_eq!(status, 403, "the control endpoints need the random token");
     assert!(

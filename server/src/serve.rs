@@ -1,6 +1,6 @@
 //! `eci-imagecache serve`: the emulator on a socket until SIGINT/SIGTERM.
 //!
-//! [`serve_on`] is the connection loop: HTTP/1.1 by hyper with a header
+//! [`serve_site`] is the connection loop: HTTP/1.1 by hyper with a header
 //! read timeout (which also closes idle keep-alive connections), at most
 //! [`Limits::max_connections`] connections at once (more wait in the
 //! listen backlog until the timeouts free a slot), body-read and request
@@ -110,23 +110,6 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then drains (see
-/// the module docs). Returns when every connection is closed.
-///
-/// # Errors
-///
-/// The listener's address cannot be read.
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    app: Arc<App>,
-    options: &Options,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    let site = Site::loading(access(&listener, options)?);
-    site.ready(app);
-    serve_site(listener, site, options.limits, shutdown).await
 }
 
 /// Who may call a server on `listener` with `options`.

@@ -11,9 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use common::{Server, error_code, form, http, options, start};
 use eci_imagecache_server::faults::Faults;
 use eci_imagecache_server::health::VERSION;
-use eci_imagecache_server::router::Access;
-use eci_imagecache_server::serve::{build, serve_site};
-use eci_imagecache_server::site::Site;
+use eci_imagecache_server::serve::build;
 use serde_json::{Value, json};
 
 /// One exchange of raw bytes: (status, head, body bytes).
@@ -73,22 +71,8 @@ fn create(server: &Server, region: &str, name: &str) -> String {
 #[test]
 fn health_says_loading_until_the_state_is_loaded_then_what_it_holds() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let site = Site::loading(Access::new(addr));
-    runtime.spawn(serve_site(
-        listener,
-        site.clone(),
-        options.limits,
-        std::future::pending(),
-    ));
+    let loading = common::start_loading(&options);
+    let (addr, site) = (loading.addr, &loading.site);
 
     let (status, body) = http(addr, "GET", "/_emulator/health", &[], "");
     assert_eq!(

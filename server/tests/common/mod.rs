@@ -10,7 +10,8 @@ use std::sync::Arc;
 use eci_imagecache::engine::Durations;
 use eci_imagecache_server::app::App;
 use eci_imagecache_server::faults::Faults;
-use eci_imagecache_server::serve::{Limits, Options, build, serve_on};
+use eci_imagecache_server::serve::{Limits, Options, access, build, serve_site};
+use eci_imagecache_server::site::Site;
 use serde_json::Value;
 
 pub struct Server {
@@ -43,6 +44,24 @@ pub fn options() -> Options {
 
 pub fn start(options: Options) -> Server {
     let (app, _) = build(&options, Faults::default()).unwrap();
+    let loading = start_loading(&options);
+    loading.site.ready(app.clone());
+    Server {
+        addr: loading.addr,
+        app,
+        _runtime: loading._runtime,
+    }
+}
+
+/// A server still loading its state: it answers "loading" until
+/// `site.ready(app)`.
+pub struct Loading {
+    pub addr: SocketAddr,
+    pub site: Arc<Site>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub fn start_loading(options: &Options) -> Loading {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -52,15 +71,16 @@ pub fn start(options: Options) -> Server {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let served = app.clone();
-    runtime.spawn(async move {
-        serve_on(listener, served, &options, std::future::pending())
-            .await
-            .unwrap()
-    });
-    Server {
+    let site = Site::loading(access(&listener, options).unwrap());
+    runtime.spawn(serve_site(
+        listener,
+        site.clone(),
+        options.limits,
+        std::future::pending(),
+    ));
+    Loading {
         addr,
-        app,
+        site,
         _runtime: runtime,
     }
 }

@@ -273,11 +273,10 @@ impl Sqlite {
         tx.commit().unwrap();
     }
 
-    /// Auto-match: the best Ready cache that fits, by the ranking of
-    /// section 7, as (id, F, P).
-    fn auto_match(&self, g: &AutoMatchRequest) -> Option<(String, u32, u32)> {
-        let mut keys: Vec<(String, String)> = g
-            .images
+    /// A query's images as distinct (exact key, repository) pairs, and
+    /// the `(?n, ?n+1)` placeholders that bind them.
+    fn query_keys(&self, images: &[Reference]) -> (Vec<(String, String)>, Vec<String>) {
+        let mut keys: Vec<(String, String)> = images
             .iter()
             .map(|m| {
                 let k = self.rules.exact_key(m);
@@ -286,9 +285,16 @@ impl Sqlite {
             .collect();
         keys.sort();
         keys.dedup();
-        let values: Vec<String> = (0..keys.len())
+        let values = (0..keys.len())
             .map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2))
             .collect();
+        (keys, values)
+    }
+
+    /// Auto-match: the best Ready cache that fits, by the ranking of
+    /// section 7, as (id, F, P).
+    fn auto_match(&self, g: &AutoMatchRequest) -> Option<(String, u32, u32)> {
+        let (keys, values) = self.query_keys(&g.images);
         let storage = g.temporary_storage_gib;
         let sql = format!(
             "WITH q(exact, repo) AS (VALUES {}),
@@ -332,19 +338,7 @@ impl Sqlite {
                 " ORDER BY c.creation DESC, c.id ASC LIMIT {limit} OFFSET {offset}"
             );
         } else {
-            let mut keys: Vec<(String, String)> = r
-                .match_images
-                .iter()
-                .map(|m| {
-                    let k = self.rules.exact_key(m);
-                    (k.as_str().to_owned(), k.repo().to_owned())
-                })
-                .collect();
-            keys.sort();
-            keys.dedup();
-            let values: Vec<String> = (0..keys.len())
-                .map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2))
-                .collect();
+            let (keys, values) = self.query_keys(&r.match_images);
             let having = if r.image_full_match {
                 format!("s.f = {}", keys.len())
             } else if let Some(n) = r.image_match_count_request {

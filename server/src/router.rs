@@ -427,22 +427,32 @@ fn dashboard_token(request: &Request) -> Option<Vec<u8>> {
 /// body is read, by [`state_guard`]; other methods get 405 from the
 /// routes). Neither is a type a cross-site form can send.
 async fn control_guard(State(_): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && request.uri().path() != STATE_PATH {
-        let json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(media_type)
-            .is_some_and(|m| m == "application/json");
-        if !json {
-            return error_response(
-                415,
-                "UnsupportedMediaType",
-                "Control requests change state only with Content-Type: application/json.",
-            );
-        }
+    if request.method() == Method::POST
+        && request.uri().path() != STATE_PATH
+        && !has_media_type(&request, "application/json")
+    {
+        return unsupported_media_type("application/json");
     }
     next.run(request).await
+}
+
+/// Whether the request's `Content-Type` is `expected` (parameters aside).
+fn has_media_type(request: &Request, expected: &str) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(media_type)
+        .is_some_and(|m| m == expected)
+}
+
+/// 415: control changes state only with `expected`.
+fn unsupported_media_type(expected: &str) -> Response {
+    error_response(
+        415,
+        "UnsupportedMediaType",
+        format!("Control requests change state only with Content-Type: {expected}."),
+    )
 }
 
 /// Before a state's body is read (it may be large): its media type (415
@@ -451,17 +461,8 @@ async fn state_guard(State(app): State<Arc<App>>, request: Request, next: Next) 
     if request.method() != Method::POST || request.uri().path() != STATE_PATH {
         return next.run(request).await;
     }
-    let given = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(media_type);
-    if given.as_deref() != Some(STATE_MEDIA_TYPE) {
-        return error_response(
-            415,
-            "UnsupportedMediaType",
-            format!("Control requests change state only with Content-Type: {STATE_MEDIA_TYPE}."),
-        );
+    if !has_media_type(&request, STATE_MEDIA_TYPE) {
+        return unsupported_media_type(STATE_MEDIA_TYPE);
     }
     let Ok(_slot) = app.importing.clone().try_acquire_owned() else {
         return error_response(

@@ -84,6 +84,17 @@ pub enum QuerySet {
     Page,
 }
 
+impl QuerySet {
+    /// Every set, Q1 to Q5.
+    pub const ALL: [QuerySet; 5] = [
+        QuerySet::Match,
+        QuerySet::FullMatch,
+        QuerySet::MatchCount,
+        QuerySet::Tags,
+        QuerySet::Page,
+    ];
+}
+
 impl Workload {
     /// The corpus model for a seed.
     pub fn new(seed: u64) -> Workload {
@@ -410,13 +421,7 @@ mod tests {
     fn query_sets() {
         let workload = Workload::new(3);
         let caches: Vec<ImageCache> = workload.caches(2_000).collect();
-        for set in [
-            QuerySet::Match,
-            QuerySet::FullMatch,
-            QuerySet::MatchCount,
-            QuerySet::Tags,
-            QuerySet::Page,
-        ] {
+        for set in QuerySet::ALL {
             let queries = workload.queries(set, 200, &caches);
             assert_eq!(queries.len(), 200);
             assert_eq!(

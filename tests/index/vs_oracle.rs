@@ -636,13 +636,7 @@ fn long_lists_agree_with_the_oracle() {
     }
     let compare = |index: &Index, naive: &NaiveIndex| {
         let mut scratch = Scratch::default();
-        for set in [
-            QuerySet::Match,
-            QuerySet::FullMatch,
-            QuerySet::MatchCount,
-            QuerySet::Tags,
-            QuerySet::Page,
-        ] {
+        for set in QuerySet::ALL {
             let queries = workload.queries(set, 8, first);
             // Filtered beside MatchImage: a tag key many caches have.
             let filtered = queries.iter().take(3).map(|q| q.clone().tag("key1", None));

@@ -140,18 +140,6 @@ fn access_keys(entries: Vec<String>) -> std::io::Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// A control token that is not empty: an empty one would let every
-/// request through.
-fn control_token(token: Option<String>) -> std::io::Result<Option<String>> {
-    match token {
-        Some(t) if t.trim().is_empty() => Err(std::io::Error::other(
-            "the control token (--control-token or ECI_IMAGECACHE_CONTROL_TOKEN) is empty; \
-             give one, or none (with access keys, a random one is made)",
-        )),
-        token => Ok(token),
-    }
-}
-
 pub fn run(args: ServeArgs) -> std::io::Result<()> {
     let durations = if args.instant {
         Durations::instant()
@@ -175,7 +163,7 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         strict_params: args.strict_params,
         access_keys: access_keys(args.access_keys)?,
         freshness: !args.no_freshness,
-        control_token: control_token(args.control_token)?,
+        control_token: args.control_token,
         limits: Limits {
             header_read_timeout: seconds(args.header_timeout)?,
             body_read_timeout: seconds(args.body_timeout)?,

@@ -63,21 +63,6 @@ pub struct Access {
     pub max_state_bytes: usize,
 }
 
-impl Access {
-    /// Loopback defaults for `listen`: no keys, no token, 30 s body
-    /// reads, 60 s requests.
-    pub fn new(listen: SocketAddr) -> Access {
-        Access {
-            listen,
-            keys_configured: false,
-            control_token: None,
-            body_read_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(60),
-            max_state_bytes: crate::serve::DEFAULT_MAX_STATE_BYTES,
-        }
-    }
-}
-
 /// The header carrying the control token.
 pub const CONTROL_TOKEN_HEADER: &str = "x-eci-emulator-token";
 

@@ -99,14 +99,20 @@ impl CallFacts {
 
     /// The record of the call, answered with `answer` after `took`.
     pub(crate) fn finish(self, answer: &Answer, took: Duration) -> CallRecord {
+        self.answered(answer.http_status, answer.code.clone(), took)
+    }
+
+    /// The record of the call, answered with `status` and `code` after
+    /// `took`.
+    fn answered(self, status: u16, code: String, took: Duration) -> CallRecord {
         CallRecord {
             time: eci_imagecache::wire::format_time(jiff::Timestamp::now()),
             action: self.action,
             region_id: self.region,
             account: self.account,
             request_id: self.request_id,
-            status: answer.http_status,
-            code: answer.code.clone(),
+            status,
+            code,
             micros: took.as_micros().min(u128::from(u64::MAX)) as u64,
             parameters: self.parameters,
             parameters_omitted: self.parameters_omitted,
@@ -149,19 +155,11 @@ impl CallRecord {
     /// A call refused before it was read (`body` its error body).
     pub(crate) fn refused(body: &serde_json::Value, status: u16, took: Duration) -> CallRecord {
         let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
-        CallRecord {
-            time: eci_imagecache::wire::format_time(jiff::Timestamp::now()),
-            action: None,
-            region_id: None,
-            account: None,
+        let facts = CallFacts {
             request_id: text("RequestId"),
-            status,
-            code: text("Code"),
-            micros: took.as_micros().min(u128::from(u64::MAX)) as u64,
-            parameters: Vec::new(),
-            parameters_omitted: 0,
-            matched: None,
-        }
+            ..CallFacts::default()
+        };
+        facts.answered(status, text("Code"), took)
     }
 }
 

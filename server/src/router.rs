@@ -137,7 +137,7 @@ async fn json_errors(
     next: Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    let path = request.uri().path().to_owned();
+    let api_call = request.uri().path() == "/";
     let gate = Gate::default();
     request.extensions_mut().insert(gate.clone());
     let running = next.run(request);
@@ -193,7 +193,7 @@ async fn json_errors(
                 .body
         }
     };
-    if path == "/" && (refused || !is_json) {
+    if api_call && (refused || !is_json) {
         // Refused before the API handler ran (Host, size, deadline, …):
         // logged, counted and kept like every other call.
         app.record(crate::history::CallRecord::refused(

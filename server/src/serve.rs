@@ -220,7 +220,9 @@ pub fn run(options: Options) -> std::io::Result<()> {
         .is_some_and(|t| t.trim().is_empty())
     {
         return Err(std::io::Error::other(
-            "the control token is empty: it would let every request through",
+            "the control token (--control-token or ECI_IMAGECACHE_CONTROL_TOKEN) is empty: \
+             it would let every request through; give one, or none (with access keys, a \
+             random one is made)",
         ));
     }
     let mut options = options;

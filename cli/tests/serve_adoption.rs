@@ -523,3 +523,44 @@ fn environment_traps_of_ci_templates_are_defused() {
         assert!(!text.contains("mysecret"), "{text}");
     }
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), `gen`
+/// and an import draw their progress.
+#[test]
+fn progress_is_drawn_on_a_terminal() {
+    let dir = TempDir::new("pty");
+    let file = dir.join("caches.json");
+    let typescript = dir.join("typescript");
+    let shell = |command: String| {
+        let status = Command::new("script")
+            .args(["-qec", &command])
+            .arg(&typescript)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("script runs (util-linux)");
+        assert!(status.success(), "{command}");
+        String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned()
+    };
+    let drawn = shell(format!("{} gen --caches 20000 > {}", bin(), file.display()));
+    assert!(drawn.contains("generating caches"), "{drawn:?}");
+    assert!(drawn.contains("/20,000"), "{drawn:?}");
+    let generated = std::fs::read(&file).unwrap();
+    assert!(
+        generated.starts_with(b"{\"RequestId\":\"gen-1\""),
+        "stdout stays the document"
+    );
+    // Until the ready line (split in the command, which the typescript
+    // also holds), then stopped.
+    let drawn = shell(format!(
+        "{} serve --listen 127.0.0.1:{} --import {} --shutdown-deadline 1 & pid=$!; \
+         for i in $(seq 1 600); do grep -q 'emulator re''ady' {} 2>/dev/null && break; sleep 0.05; done; \
+         kill $pid; wait $pid",
+        bin(),
+        free_port(),
+        file.display(),
+        typescript.display(),
+    ));
+    assert!(drawn.contains("checking caches"), "{drawn:?}");
+    assert!(drawn.contains("importing 20000 caches"), "{drawn:?}");
+}
